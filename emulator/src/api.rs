@@ -1,0 +1,291 @@
+//! The emulator's HTTP API on 127.0.0.1: publish, invoke, functions, dead letters, recent
+//! invocations, health and Prometheus metrics. Errors are values turned into responses in one
+//! place ([`ApiError`]).
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use conveyor_domain::Timestamp;
+use conveyor_runtime::cron::Schedule;
+use conveyor_runtime::{CloudEvent, Deps, Function, HandlerError, Input, Meta, Trigger};
+use conveyor_store::OutboxRow;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::broker::{Broker, BrokerError};
+use crate::scheduler;
+use crate::stats::Stats;
+
+/// Largest event accepted at publish (the SQS and EventBridge limit).
+pub const MAX_EVENT_BYTES: usize = 256 * 1024;
+
+/// What the handlers share.
+#[derive(Debug, Clone)]
+pub struct ApiState {
+    /// Process dependencies.
+    pub deps: Deps,
+    /// The transport.
+    pub broker: Arc<dyn Broker>,
+    /// Metrics.
+    pub stats: Arc<Stats>,
+    /// The functions this emulator runs.
+    pub functions: Vec<Arc<dyn Function>>,
+}
+
+/// An error response: status and message.
+#[derive(Debug)]
+pub struct ApiError(StatusCode, String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, Json(json!({ "error": self.1 }))).into_response()
+    }
+}
+
+impl From<BrokerError> for ApiError {
+    fn from(e: BrokerError) -> Self {
+        Self(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
+    }
+}
+
+impl From<conveyor_store::StoreError> for ApiError {
+    fn from(e: conveyor_store::StoreError) -> Self {
+        Self(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
+    }
+}
+
+type ApiResult = Result<Json<Value>, ApiError>;
+
+/// The router.
+pub fn router(state: ApiState) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/metrics", get(metrics))
+        .route("/functions", get(functions))
+        .route("/invocations", get(invocations))
+        .route("/publish/{topic}", post(publish))
+        .route("/invoke/{function}", post(invoke))
+        .route("/dlq", get(dlq_all))
+        .route("/dlq/{function}", get(dlq_list))
+        .route("/dlq/{function}/redrive", post(dlq_redrive))
+        .with_state(state)
+}
+
+impl ApiState {
+    fn function(&self, name: &str) -> Result<&Arc<dyn Function>, ApiError> {
+        self.functions
+            .iter()
+            .find(|f| f.spec().name == name)
+            .ok_or_else(|| {
+                ApiError(
+                    StatusCode::NOT_FOUND,
+                    format!("no function {name} in this emulator"),
+                )
+            })
+    }
+}
+
+async fn metrics(State(s): State<ApiState>) -> Result<String, ApiError> {
+    let backlog = s.deps.store.outbox_backlog().await?;
+    let counted = s.broker.dlq_depths().await?;
+    // Every function gets a series, zero when it has no dead letters.
+    let depths: Vec<(String, i64)> = s
+        .functions
+        .iter()
+        .map(|f| {
+            let name = f.spec().name;
+            (
+                name.to_owned(),
+                counted
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .map_or(0, |(_, d)| *d),
+            )
+        })
+        .collect();
+    s.stats.set_backlogs(backlog, &depths);
+    Ok(s.stats.encode())
+}
+
+async fn functions(State(s): State<ApiState>) -> Json<Value> {
+    let now = s.deps.clock.now();
+    let list: Vec<Value> = s
+        .functions
+        .iter()
+        .map(|f| {
+            let spec = f.spec();
+            let trigger = match spec.trigger {
+                Trigger::Topics(topics) => json!({ "topics": topics }),
+                Trigger::Schedule(cron) => {
+                    let next: Vec<String> = Schedule::parse(cron)
+                        .map(|c| c.upcoming(now, 3).iter().map(|t| t.to_rfc3339()).collect())
+                        .unwrap_or_default();
+                    json!({ "schedule": cron, "next": next })
+                }
+            };
+            json!({
+                "name": spec.name,
+                "service": spec.service.name(),
+                "trigger": trigger,
+                "max_deliveries": spec.retry.max_deliveries,
+                "concurrency": spec.concurrency,
+                "timeout_ms": spec.timeout.as_millis(),
+            })
+        })
+        .collect();
+    Json(Value::Array(list))
+}
+
+#[derive(Debug, Deserialize)]
+struct Limit {
+    limit: Option<usize>,
+}
+
+async fn invocations(State(s): State<ApiState>, Query(q): Query<Limit>) -> Json<Value> {
+    Json(json!(s.stats.recent(q.limit.unwrap_or(100))))
+}
+
+/// A CloudEvent from a request body: a full CloudEvent is taken as is (its topic set to
+/// `topic`), anything else is a payload to wrap.
+fn to_cloudevent(topic: &str, body: &[u8], now: Timestamp) -> Result<CloudEvent, ApiError> {
+    if body.len() > MAX_EVENT_BYTES {
+        return Err(ApiError(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "event of {} bytes exceeds the {MAX_EVENT_BYTES}-byte limit",
+                body.len()
+            ),
+        ));
+    }
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("body is not JSON: {e}")))?;
+    if value.get("specversion").is_some() {
+        let mut event = CloudEvent::decode(body)
+            .map_err(|e| ApiError(StatusCode::BAD_REQUEST, e.to_string()))?;
+        event.topic = Some(topic.to_owned());
+        return Ok(event);
+    }
+    let mut event = CloudEvent::new(topic, "conveyor-cli", &value, now)
+        .map_err(|e| ApiError(StatusCode::BAD_REQUEST, e.to_string()))?;
+    event.correlationid = Some(event.id.clone());
+    Ok(event)
+}
+
+async fn publish(
+    State(s): State<ApiState>,
+    Path(topic): Path<String>,
+    body: axum::body::Bytes,
+) -> ApiResult {
+    let event = to_cloudevent(&topic, &body, s.deps.clock.now())?;
+    let row = OutboxRow {
+        id: event.id.clone(),
+        topic: topic.clone(),
+        body: event.to_json(),
+        ordering_key: None,
+    };
+    s.broker
+        .publish(std::slice::from_ref(&row))
+        .await
+        .map_err(|e| ApiError(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
+    Ok(Json(
+        json!({ "id": event.id, "topic": topic, "subscribers": s.broker.subscribers(&topic) }),
+    ))
+}
+
+async fn invoke(
+    State(s): State<ApiState>,
+    Path(name): Path<String>,
+    body: axum::body::Bytes,
+) -> ApiResult {
+    let function = s.function(&name)?;
+    let spec = function.spec();
+    let result = match spec.trigger {
+        Trigger::Topics(topics) => {
+            let event = to_cloudevent(
+                topics.first().copied().unwrap_or_default(),
+                &body,
+                s.deps.clock.now(),
+            )?;
+            function
+                .invoke(
+                    &s.deps,
+                    Input::Event {
+                        event: &event,
+                        attempt: 1,
+                        deadline: None,
+                    },
+                )
+                .await
+        }
+        Trigger::Schedule(_) => {
+            let scheduled = s.deps.clock.now();
+            // A manual run is its own tick, never deduplicated against the scheduler's.
+            let mut meta = Meta::for_tick(spec.name, scheduled, 1);
+            meta.event_id = format!("{}@manual-{}", spec.name, uuid_like(scheduled));
+            scheduler::fire(function.as_ref(), &s.deps, meta, scheduled, &s.stats).await
+        }
+    };
+    Ok(Json(match result {
+        Ok(h) => {
+            json!({ "outcome": if h.duplicate { "duplicate" } else { "handled" }, "produced": h.produced, "report": h.report.map(|r| json!({"processed": r.processed, "more": r.more})) })
+        }
+        Err(e @ HandlerError::Retry(_)) => json!({ "outcome": "retry", "error": e.chain() }),
+        Err(e @ HandlerError::Drop(_)) => json!({ "outcome": "drop", "error": e.chain() }),
+    }))
+}
+
+fn uuid_like(t: Timestamp) -> String {
+    format!("{}-{}", t.millis(), rand::random::<u32>())
+}
+
+async fn dlq_all(State(s): State<ApiState>) -> ApiResult {
+    letters(&s, None).await
+}
+
+async fn dlq_list(State(s): State<ApiState>, Path(name): Path<String>) -> ApiResult {
+    s.function(&name)?;
+    letters(&s, Some(&name)).await
+}
+
+async fn letters(s: &ApiState, function: Option<&str>) -> ApiResult {
+    let letters = s.broker.dead_letters(function, 1000).await?;
+    let list: Vec<Value> = letters
+        .iter()
+        .map(|l| {
+            json!({
+                "id": l.id, "function": l.function, "event_id": l.event_id, "topic": l.topic, "error": l.error,
+                "attempts": l.attempts, "first_attempt_at": l.first_attempt_at.to_rfc3339(), "failed_at": l.failed_at.to_rfc3339(), "body": l.body,
+            })
+        })
+        .collect();
+    Ok(Json(Value::Array(list)))
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct RedriveRequest {
+    ids: Option<Vec<String>>,
+}
+
+async fn dlq_redrive(
+    State(s): State<ApiState>,
+    Path(name): Path<String>,
+    body: axum::body::Bytes,
+) -> ApiResult {
+    s.function(&name)?;
+    let request: RedriveRequest = if body.is_empty() {
+        RedriveRequest::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| {
+            ApiError(
+                StatusCode::BAD_REQUEST,
+                format!("expected {{\"ids\": [...]}}: {e}"),
+            )
+        })?
+    };
+    let moved = s.broker.redrive(&name, request.ids.as_deref()).await?;
+    Ok(Json(json!({ "function": name, "redriven": moved })))
+}

@@ -1,0 +1,295 @@
+//! `conveyor bench`: throughput and latency of a no-op function (decode, inbox, call,
+//! acknowledge: at-least-once intact) on the embedded broker and on Redis Streams, the process's
+//! CPU time per event, the emulator's time to ready and idle memory, and `redis-benchmark`'s
+//! XADD rate on the same machine as the ceiling. Every load is bounded and stops by itself.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use conveyor_domain::Timestamp;
+use conveyor_domain::events::{Validate, ValidationError};
+use conveyor_runtime::{
+    CloudEvent, Context, Function, FunctionSpec, HandlerError, Service, TopicHandler,
+};
+use conveyor_store::OutboxRow;
+use serde::{Deserialize, Serialize};
+
+use crate::embedded::consumer::ConsumerSettings;
+use crate::redis::RedisSettings;
+use crate::up::{self, UpConfig};
+
+pub mod process;
+pub mod report;
+
+/// The bench topic.
+pub const TOPIC: &str = "bench.ping";
+
+/// One bench event: its number and when it was published (µs since the epoch).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Ping {
+    /// Sequence number.
+    pub n: u64,
+    /// Publish time in µs since the Unix epoch.
+    pub sent_us: u64,
+}
+
+impl Validate for Ping {
+    fn validate(&self) -> Result<(), ValidationError> {
+        Ok(())
+    }
+}
+
+/// What the no-op function records.
+#[derive(Debug, Default)]
+pub struct Recorder {
+    handled: AtomicU64,
+    latencies_us: std::sync::Mutex<Vec<u64>>,
+}
+
+/// The no-op function.
+#[derive(Debug, Default, Clone)]
+pub struct Noop(pub Arc<Recorder>);
+
+fn now_us() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+}
+
+impl TopicHandler for Noop {
+    type Payload = Ping;
+    const SPEC: FunctionSpec = FunctionSpec::on_topics("bench-noop", Service::Order, &[TOPIC]);
+
+    async fn handle(&self, ping: Ping, _cx: &mut Context<'_>) -> Result<(), HandlerError> {
+        let latency = now_us().saturating_sub(ping.sent_us);
+        self.0
+            .latencies_us
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(latency);
+        self.0.handled.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+fn ping(n: u64) -> OutboxRow {
+    let payload = Ping {
+        n,
+        sent_us: now_us(),
+    };
+    let ce = CloudEvent::new(TOPIC, "bench", &payload, Timestamp::from_millis(0))
+        .expect("a Ping always serialises");
+    OutboxRow {
+        id: ce.id.clone(),
+        topic: TOPIC.to_owned(),
+        body: ce.to_json(),
+        ordering_key: None,
+    }
+}
+
+/// CPU seconds (user + system) this process has used, from `/proc/self/stat` (Linux).
+#[must_use]
+pub fn cpu_seconds() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0.0;
+    };
+    let Some(after) = stat.rsplit_once(')').map(|(_, rest)| rest) else {
+        return 0.0;
+    };
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime are fields 14 and 15 of stat(5); clock ticks are 100 per second on Linux.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// One throughput run's result.
+#[derive(Debug, Clone, Copy)]
+pub struct Throughput {
+    /// Events handled per second, publish to last ack.
+    pub events_per_second: f64,
+    /// Process CPU (publisher included) per event, µs.
+    pub cpu_us_per_event: f64,
+}
+
+/// One latency run's result.
+#[derive(Debug, Clone, Copy)]
+pub struct Latency {
+    /// Median publish -> handler start, ms.
+    pub p50_ms: f64,
+    /// 99th percentile, ms.
+    pub p99_ms: f64,
+}
+
+/// Which transport a scenario runs on.
+#[derive(Debug, Clone)]
+pub enum Transport {
+    /// The embedded broker on a SQLite file.
+    Embedded,
+    /// Redis Streams at this URL (inbox on a SQLite file).
+    Redis(String),
+}
+
+/// Deletes the streams a Redis run created (every key under its prefix).
+async fn clean_up(transport: &Transport, prefix: &str) {
+    let Transport::Redis(url) = transport else {
+        return;
+    };
+    let Ok(client) = ::redis::Client::open(url.as_str()) else {
+        return;
+    };
+    let Ok(mut conn) = client.get_multiplexed_async_connection().await else {
+        return;
+    };
+    let keys: Vec<String> = ::redis::cmd("KEYS")
+        .arg(format!("{prefix}*"))
+        .query_async(&mut conn)
+        .await
+        .unwrap_or_default();
+    if !keys.is_empty() {
+        let _: Result<(), _> = ::redis::cmd("DEL").arg(&keys).query_async(&mut conn).await;
+    }
+}
+
+async fn start(
+    transport: &Transport,
+    dir: &std::path::Path,
+    recorder: &Arc<Recorder>,
+    prefix: &str,
+) -> Result<up::Running, up::UpError> {
+    let functions: Vec<Arc<dyn Function>> =
+        vec![conveyor_runtime::topic(Noop(Arc::clone(recorder)))];
+    let redis = match transport {
+        Transport::Embedded => None,
+        Transport::Redis(url) => Some(RedisSettings {
+            prefix: prefix.to_owned(),
+            ..RedisSettings::new(url)
+        }),
+    };
+    up::start(UpConfig {
+        database: format!("sqlite://{}", dir.join("bench.db").display()),
+        functions,
+        consumer: ConsumerSettings {
+            batch: 256,
+            idle_poll: Duration::from_millis(20),
+        },
+        redis,
+        ..UpConfig::default()
+    })
+    .await
+}
+
+async fn wait_for(recorder: &Recorder, count: u64, limit: Duration) -> bool {
+    let deadline = Instant::now() + limit;
+    while recorder.handled.load(Ordering::Relaxed) < count {
+        if Instant::now() > deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    true
+}
+
+/// Publishes `events` in batches of 500 and waits until all are handled (at most 5 minutes).
+///
+/// # Errors
+/// A start or publish failure, or the time limit.
+pub async fn throughput(transport: &Transport, events: u64) -> Result<Throughput, String> {
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let recorder = Arc::new(Recorder::default());
+    let prefix = format!("bench-{}:", uuid::Uuid::new_v4().simple());
+    let running = start(transport, dir.path(), &recorder, &prefix)
+        .await
+        .map_err(|e| e.to_string())?;
+    let (cpu0, t0) = (cpu_seconds(), Instant::now());
+    let mut n = 0;
+    while n < events {
+        let batch: Vec<OutboxRow> = (n..(n + 500).min(events)).map(ping).collect();
+        n += batch.len() as u64;
+        running
+            .broker
+            .publish(&batch)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    let done = wait_for(&recorder, events, Duration::from_secs(300)).await;
+    let (elapsed, cpu) = (t0.elapsed().as_secs_f64(), cpu_seconds() - cpu0);
+    running.shutdown().await;
+    clean_up(transport, &prefix).await;
+    if !done {
+        return Err(format!(
+            "only {} of {events} handled in 5 minutes",
+            recorder.handled.load(Ordering::Relaxed)
+        ));
+    }
+    #[allow(clippy::cast_precision_loss)]
+    let per = events as f64;
+    Ok(Throughput {
+        events_per_second: per / elapsed,
+        cpu_us_per_event: cpu * 1e6 / per,
+    })
+}
+
+/// Publishes `events` one at a time at `rate` per second and reports publish -> handler start.
+///
+/// # Errors
+/// A start or publish failure, or the time limit.
+pub async fn latency(transport: &Transport, events: u64, rate: u32) -> Result<Latency, String> {
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let recorder = Arc::new(Recorder::default());
+    let prefix = format!("bench-{}:", uuid::Uuid::new_v4().simple());
+    let running = start(transport, dir.path(), &recorder, &prefix)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut tick = tokio::time::interval(Duration::from_secs(1) / rate.max(1));
+    for n in 0..events {
+        tick.tick().await;
+        running
+            .broker
+            .publish(&[ping(n)])
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    let done = wait_for(&recorder, events, Duration::from_secs(60)).await;
+    running.shutdown().await;
+    clean_up(transport, &prefix).await;
+    if !done {
+        return Err("latency run did not finish".to_owned());
+    }
+    let mut all = recorder
+        .latencies_us
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
+    all.sort_unstable();
+    let at = |q: f64| {
+        #[allow(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            clippy::cast_precision_loss
+        )]
+        let i = ((all.len() as f64 - 1.0) * q).round() as usize;
+        #[allow(clippy::cast_precision_loss)]
+        let ms = all.get(i).copied().unwrap_or(0) as f64 / 1000.0;
+        ms
+    };
+    Ok(Latency {
+        p50_ms: at(0.50),
+        p99_ms: at(0.99),
+    })
+}
+
+/// min / median / max of `values`.
+#[must_use]
+pub fn spread(values: &mut [f64]) -> (f64, f64, f64) {
+    values.sort_by(f64::total_cmp);
+    match values {
+        [] => (0.0, 0.0, 0.0),
+        v => (v[0], v[v.len() / 2], v[v.len() - 1]),
+    }
+}

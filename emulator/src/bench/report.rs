@@ -1,0 +1,153 @@
+//! Runs every scenario several times and prints a Markdown report (machine, command, figures).
+
+use super::process::{redis_xadd_ceiling, startup};
+use super::{Transport, latency, spread, throughput};
+
+/// What `conveyor bench` runs.
+#[derive(Debug, Clone)]
+pub struct BenchPlan {
+    /// Repetitions of each scenario.
+    pub runs: usize,
+    /// Events per throughput run.
+    pub events: u64,
+    /// Events per latency run.
+    pub latency_events: u64,
+    /// Publish rate of the latency runs, per second.
+    pub rate: u32,
+    /// Redis URL, for the Redis scenarios and the ceiling.
+    pub redis: Option<String>,
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|s| s.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".to_owned());
+    let cores = std::thread::available_parallelism().map_or(0, std::num::NonZero::get);
+    format!("{cores} cores, {cpu}")
+}
+
+fn row(name: &str, unit: &str, values: &mut [f64]) -> String {
+    let (min, median, max) = spread(values);
+    format!("| {name} | {min:.1} | {median:.1} | {max:.1} | {unit} |")
+}
+
+/// Runs the plan and returns the report.
+///
+/// # Errors
+/// The first scenario that fails.
+pub async fn run(plan: &BenchPlan) -> Result<String, String> {
+    let mut lines = vec![
+        format!("Machine: {}", machine()),
+        format!(
+            "Command: `conveyor bench --runs {} --events {} --latency-events {} --rate {}{}` ({} build)",
+            plan.runs,
+            plan.events,
+            plan.latency_events,
+            plan.rate,
+            plan.redis
+                .as_ref()
+                .map(|r| format!(" --redis {r}"))
+                .unwrap_or_default(),
+            if cfg!(debug_assertions) {
+                "debug"
+            } else {
+                "release"
+            }
+        ),
+        String::new(),
+        "| scenario | min | median | max | unit |".to_owned(),
+        "|---|---|---|---|---|".to_owned(),
+    ];
+    let mut transports = vec![("embedded", Transport::Embedded)];
+    if let Some(url) = &plan.redis {
+        transports.push(("redis", Transport::Redis(url.clone())));
+    }
+    for (name, transport) in &transports {
+        let (mut eps, mut cpu, mut p50, mut p99) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..plan.runs {
+            let t = throughput(transport, plan.events).await?;
+            eps.push(t.events_per_second);
+            cpu.push(t.cpu_us_per_event);
+            let l = latency(transport, plan.latency_events, plan.rate).await?;
+            p50.push(l.p50_ms);
+            p99.push(l.p99_ms);
+        }
+        lines.push(row(
+            &format!("{name}: no-op throughput, publish -> ack"),
+            "events/s",
+            &mut eps,
+        ));
+        lines.push(row(
+            &format!("{name}: process CPU per event (publisher included)"),
+            "µs",
+            &mut cpu,
+        ));
+        lines.push(row(
+            &format!("{name}: publish -> handler p50 at {}/s", plan.rate),
+            "ms",
+            &mut p50,
+        ));
+        lines.push(row(
+            &format!("{name}: publish -> handler p99 at {}/s", plan.rate),
+            "ms",
+            &mut p99,
+        ));
+    }
+    let (mut ready, mut rss) = (Vec::new(), Vec::new());
+    for _ in 0..plan.runs {
+        let s = startup()?;
+        ready.push(s.ready_ms);
+        rss.push(s.idle_rss_mb);
+    }
+    lines.push(row(
+        "emulator (19 functions, embedded): spawn -> /healthz",
+        "ms",
+        &mut ready,
+    ));
+    lines.push(row("emulator idle RSS", "MB", &mut rss));
+    if let Some(url) = &plan.redis {
+        let (host, port) = host_port(url);
+        let mut ceiling: Vec<f64> = (0..plan.runs)
+            .filter_map(|_| redis_xadd_ceiling(&host, port))
+            .collect();
+        if !ceiling.is_empty() {
+            lines.push(row(
+                "ceiling: redis-benchmark XADD, pipeline 64",
+                "requests/s",
+                &mut ceiling,
+            ));
+        }
+    }
+    Ok(lines.join("\n"))
+}
+
+fn host_port(url: &str) -> (String, u16) {
+    let rest = url.trim_start_matches("redis://");
+    let hostport = rest.split(['/', '?']).next().unwrap_or(rest);
+    let hostport = hostport.rsplit('@').next().unwrap_or(hostport);
+    match hostport.rsplit_once(':') {
+        Some((h, p)) => (h.to_owned(), p.parse().unwrap_or(6379)),
+        None => (hostport.to_owned(), 6379),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn finds_host_and_port() {
+        assert_eq!(
+            super::host_port("redis://127.0.0.1:6380/0"),
+            ("127.0.0.1".to_owned(), 6380)
+        );
+        assert_eq!(
+            super::host_port("redis://localhost"),
+            ("localhost".to_owned(), 6379)
+        );
+    }
+}

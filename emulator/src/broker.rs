@@ -1,0 +1,46 @@
+//! What the emulator needs from a transport, whichever it is (the embedded queue or Redis
+//! Streams): publish with fan-out to subscribers, one function's dead letters, and redrive to
+//! that function only. The HTTP API and the operator commands work through this trait.
+
+use std::fmt;
+
+use conveyor_runtime::Publisher;
+use conveyor_runtime::publish::BoxFuture;
+use conveyor_store::queue::DeadLetter;
+
+/// A transport failure, with its cause as text.
+#[derive(Debug, thiserror::Error)]
+#[error("{transport}: {message}")]
+pub struct BrokerError {
+    /// Which transport.
+    pub transport: &'static str,
+    /// What went wrong.
+    pub message: String,
+}
+
+/// A transport the emulator runs on.
+pub trait Broker: Publisher + fmt::Debug {
+    /// The functions subscribed to `topic`.
+    fn subscribers(&self, topic: &str) -> Vec<&'static str>;
+
+    /// Dead letters of one function (or all), newest first.
+    fn dead_letters<'a>(
+        &'a self,
+        function: Option<&'a str>,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<DeadLetter>, BrokerError>>;
+
+    /// Delivers dead letters of `function` again, to that function only; `ids` narrows the
+    /// selection. Returns how many were redriven.
+    fn redrive<'a>(
+        &'a self,
+        function: &'a str,
+        ids: Option<&'a [String]>,
+    ) -> BoxFuture<'a, Result<usize, BrokerError>>;
+
+    /// Messages waiting (or in flight) per function.
+    fn depths(&self) -> BoxFuture<'_, Result<Vec<(String, i64)>, BrokerError>>;
+
+    /// Dead letters per function (functions without any may be left out).
+    fn dlq_depths(&self) -> BoxFuture<'_, Result<Vec<(String, i64)>, BrokerError>>;
+}

@@ -1,0 +1,11 @@
+//! The `conveyor` command line: argument definitions and the operator commands, which talk to a
+//! running `conveyor up` through its HTTP API.
+//!
+//! # Layout
+//! - [`args`] — clap definitions (every option has an environment fallback)
+//! - [`client`] — the operator commands over HTTP
+//! - [`commands`] — the local commands and output formatting
+
+pub mod args;
+pub mod client;
+pub mod commands;

@@ -1,0 +1,30 @@
+//! conveyor-emulator: the `conveyor` binary's library: the function catalog, the local emulator
+//! (`up`: embedded broker, consumers, cron scheduler, outbox relay), and the generators of the
+//! checked-in artefacts.
+//!
+//! # Layout
+//! - [`api`] — the HTTP API
+//! - [`bench`] — `conveyor bench`
+//! - [`broker`] — what a transport provides (embedded or Redis)
+//! - [`catalog`] — every function of the platform
+//! - [`cli`] — command-line arguments and operator commands
+//! - [`demo`] — `up --demo` seed data
+//! - [`embedded`] — the embedded broker and its consumers
+//! - [`redis`] — the Redis Streams transport (wire-compatible with Dapr's `pubsub.redis`)
+//! - [`scheduler`] — cron jobs on their schedules
+//! - [`stats`] — metrics and recent invocations
+//! - [`up`] — wiring it all together
+//! - [`r#gen`] — generators of `events/` (and more)
+
+pub mod api;
+pub mod bench;
+pub mod broker;
+pub mod catalog;
+pub mod cli;
+pub mod demo;
+pub mod embedded;
+pub mod r#gen;
+pub mod redis;
+pub mod scheduler;
+pub mod stats;
+pub mod up;

@@ -1,0 +1,153 @@
+//! `conveyor`: the local emulator (`up`, the default), the catalog, operator commands that talk
+//! to a running emulator, and the generators of checked-in files.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Parser;
+use conveyor_emulator::cli::args::{
+    Cli, Command, CronCommand, DlqCommand, GenCommand, LogFormat, UpArgs,
+};
+use conveyor_emulator::cli::{client, commands};
+use conveyor_emulator::redis::RedisSettings;
+use conveyor_emulator::{api, catalog, r#gen, up};
+use conveyor_runtime::Function;
+use conveyor_runtime::telemetry;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command.unwrap_or(Command::Up(UpArgs::default())) {
+        Command::Up(args) => run_up(args),
+        Command::Functions => {
+            commands::print_functions(&catalog::specs());
+            Ok(())
+        }
+        Command::Publish {
+            topic,
+            data_file,
+            api,
+        } => client::read(&data_file)
+            .and_then(|body| client::post(&api.api, &format!("/publish/{topic}"), Some(body)))
+            .map(|answer| commands::print_json(&answer))
+            .map_err(Into::into),
+        Command::Invoke {
+            function,
+            data_file,
+            api,
+        } => data_file
+            .map(|f| client::read(&f))
+            .transpose()
+            .and_then(|body| client::post(&api.api, &format!("/invoke/{function}"), body))
+            .and_then(|a| commands::outcome(&a))
+            .map_err(Into::into),
+        Command::Cron {
+            command: CronCommand::Run { job, api },
+        } => client::post(&api.api, &format!("/invoke/{job}"), None)
+            .and_then(|a| commands::outcome(&a))
+            .map_err(Into::into),
+        Command::Dlq { command } => match command {
+            DlqCommand::List { function, api } => {
+                let path = function.map_or_else(|| "/dlq".to_owned(), |f| format!("/dlq/{f}"));
+                client::get(&api.api, &path)
+                    .map(|letters| commands::print_dead_letters(&letters))
+                    .map_err(Into::into)
+            }
+            DlqCommand::Show { function, api } => {
+                client::get(&api.api, &format!("/dlq/{function}"))
+                    .map(|l| commands::print_json(&l))
+                    .map_err(Into::into)
+            }
+            DlqCommand::Redrive { function, ids, api } => {
+                let body = (!ids.is_empty())
+                    .then(|| serde_json::json!({ "ids": ids }).to_string().into_bytes());
+                client::post(&api.api, &format!("/dlq/{function}/redrive"), body)
+                    .map(|a| commands::print_json(&a))
+                    .map_err(Into::into)
+            }
+        },
+        Command::Bench {
+            runs,
+            events,
+            latency_events,
+            rate,
+            redis,
+        } => {
+            let plan = conveyor_emulator::bench::report::BenchPlan {
+                runs,
+                events,
+                latency_events,
+                rate,
+                redis,
+            };
+            run_bench(&plan)
+        }
+        Command::Gen {
+            what: GenCommand::Events { dir, check },
+        } => commands::generate(&dir, check, r#gen::events::check, |d| {
+            r#gen::events::write(d).map_err(|e| e.to_string())
+        }),
+        Command::Gen {
+            what: GenCommand::Terraform { dir, check },
+        } => commands::generate(&dir, check, r#gen::terraform::check, |d| {
+            r#gen::terraform::write(d).map_err(|e| e.to_string())
+        }),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_bench(
+    plan: &conveyor_emulator::bench::report::BenchPlan,
+) -> Result<(), commands::CommandError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(commands::CommandError::Io)?;
+    let report = runtime
+        .block_on(conveyor_emulator::bench::report::run(plan))
+        .map_err(commands::CommandError::Gen)?;
+    println!("{report}");
+    Ok(())
+}
+
+fn run_up(args: UpArgs) -> Result<(), commands::CommandError> {
+    telemetry::init(match args.log_format {
+        LogFormat::Text => telemetry::LogFormat::Text,
+        LogFormat::Json => telemetry::LogFormat::Json,
+    });
+    let functions: Vec<Arc<dyn Function>> =
+        commands::select(catalog::all(), &args.functions, args.service.as_deref())?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(commands::CommandError::Io)?;
+    runtime.block_on(async move {
+        let redis = args.redis.as_deref().map(|url| RedisSettings {
+            prefix: args.redis_prefix.clone(),
+            maxlen: args.redis_maxlen,
+            ..RedisSettings::new(url)
+        });
+        let transport = if redis.is_some() { "Redis Streams" } else { "embedded broker" };
+        let config = up::UpConfig { database: args.database.clone(), functions, redis, ..up::UpConfig::default() };
+        let running = up::start(config).await?;
+        let listener = tokio::net::TcpListener::bind(args.http).await.map_err(commands::CommandError::Io)?;
+        let address = listener.local_addr().map_err(commands::CommandError::Io)?;
+        println!("conveyor up: {} function(s), database {}, {transport}", running.functions.len(), commands::redact(&args.database));
+        print!("{}", running.summary());
+        println!("HTTP API on http://{address} (GET /functions, POST /publish/<topic>, GET /dlq, GET /metrics)");
+        if args.demo {
+            commands::start_demo(&running).await?;
+        }
+        let router = api::router(running.api_state());
+        let server = axum::serve(listener, router).with_graceful_shutdown(commands::ctrl_c());
+        server.await.map_err(commands::CommandError::Io)?;
+        println!("shutting down: finishing in-flight handlers");
+        running.shutdown().await;
+        Ok(())
+    })
+}

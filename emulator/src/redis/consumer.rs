@@ -1,0 +1,238 @@
+//! One function's consumer on Redis Streams: a read loop (`XREADGROUP ... BLOCK` on a connection
+//! of its own, over the function's topic streams and inbox), a reclaim loop, and an
+//! acknowledging task. Entries are handled concurrently up to the function's concurrency.
+//!
+//! On shutdown the read loop stops reading, handlers already running finish, their
+//! acknowledgements are flushed, and whatever was read but not handled stays pending for the
+//! next instance: nothing unhandled is acknowledged.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use ::redis::aio::ConnectionManager;
+use ::redis::{RedisResult, Value};
+use conveyor_runtime::{Deps, Function, FunctionSpec};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use tokio::task::JoinSet;
+
+use super::acker::Acker;
+use super::broker::RedisBroker;
+use super::delivery::{self, Delivery};
+use super::wire::Entry;
+use super::{RedisSettings, has_code, reclaim, wire};
+use crate::stats::Stats;
+
+/// What one function's read loop, reclaim loop and delivery tasks share.
+#[derive(Debug)]
+pub struct Shared {
+    pub(super) function: Arc<dyn Function>,
+    pub(super) spec: FunctionSpec,
+    pub(super) deps: Deps,
+    pub(super) stats: Arc<Stats>,
+    pub(super) broker: Arc<RedisBroker>,
+    pub(super) settings: RedisSettings,
+    pub(super) streams: Vec<String>,
+    pub(super) permits: Arc<Semaphore>,
+    pub(super) acker: Acker,
+    /// Entries this instance is handling, waiting to handle or waiting to retry.
+    held: Mutex<HashSet<String>>,
+    /// Entries pending longer than this are taken to be held by a crashed instance.
+    pub(super) processing_timeout: Duration,
+}
+
+impl Shared {
+    /// Whether this instance holds `stream`'s entry `id`.
+    pub(super) fn holds(&self, stream: &str, id: &str) -> bool {
+        let key = format!("{stream}\u{0}{id}");
+        self.held
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(&key)
+    }
+
+    /// Starts handling one entry in `tasks`; `permit` is a concurrency slot already taken.
+    pub(super) fn spawn(
+        self: &Arc<Self>,
+        tasks: &mut JoinSet<()>,
+        delivery: Delivery,
+        permit: Option<OwnedSemaphorePermit>,
+        shutdown: watch::Receiver<bool>,
+    ) {
+        let key = delivery.entry.key();
+        if !self
+            .held
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(key.clone())
+        {
+            return;
+        }
+        let shared = Arc::clone(self);
+        tasks.spawn(async move {
+            delivery::deliver(&shared, delivery, permit, shutdown).await;
+            shared
+                .held
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .remove(&key);
+        });
+    }
+
+    /// Creates the function's group on its streams (again, after a `NOGROUP`).
+    pub(super) async fn ensure_groups(&self) {
+        match self
+            .broker
+            .ensure_groups(self.spec.name, &self.streams)
+            .await
+        {
+            Ok(()) => tracing::info!(function = self.spec.name, "consumer groups (re)created"),
+            Err(e) => {
+                tracing::warn!(function = self.spec.name, error = %e, "could not create consumer groups")
+            }
+        }
+    }
+}
+
+/// Returns once `shutdown` turns `true` (or its sender is gone).
+pub(super) async fn stopped(shutdown: &mut watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|stop| *stop).await;
+}
+
+/// Consumes `function`'s streams until `shutdown` turns `true`, then finishes the handlers that
+/// are running and flushes their acknowledgements.
+pub async fn run(
+    function: Arc<dyn Function>,
+    deps: Deps,
+    broker: Arc<RedisBroker>,
+    stats: Arc<Stats>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let spec = function.spec();
+    let settings = broker.settings().clone();
+    let streams = broker.streams(&spec);
+    let reader = loop {
+        match setup(&broker, &spec, &streams).await {
+            Ok(con) => break con,
+            Err(e) => {
+                tracing::warn!(function = spec.name, error = %e, "cannot start consuming; retrying");
+                tokio::select! {
+                    () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    () = stopped(&mut shutdown) => return,
+                }
+            }
+        }
+    };
+    let (acker, acks) = Acker::start(broker.connection(), spec.name, settings.ack_delay);
+    let shared = Arc::new(Shared {
+        permits: Arc::new(Semaphore::new(spec.concurrency.max(1) as usize)),
+        processing_timeout: spec.timeout + settings.claim_margin,
+        held: Mutex::new(HashSet::new()),
+        function,
+        spec,
+        deps,
+        stats,
+        broker,
+        settings,
+        streams,
+        acker,
+    });
+    tokio::join!(
+        read_loop(Arc::clone(&shared), reader, shutdown.clone()),
+        reclaim::run(Arc::clone(&shared), shutdown),
+    );
+    drop(shared);
+    let _ = acks.await;
+}
+
+/// A connection for blocking reads, and the groups.
+async fn setup(
+    broker: &RedisBroker,
+    spec: &FunctionSpec,
+    streams: &[String],
+) -> Result<ConnectionManager, String> {
+    let settings = broker.settings();
+    let con = settings
+        .connect(settings.block + Duration::from_secs(5))
+        .await
+        .map_err(|e| e.to_string())?;
+    broker
+        .ensure_groups(spec.name, streams)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(con)
+}
+
+async fn read_loop(
+    shared: Arc<Shared>,
+    mut con: ConnectionManager,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut tasks = JoinSet::new();
+    let mut failures = 0u32;
+    while !*shutdown.borrow() {
+        while tasks.try_join_next().is_some() {}
+        let permit = tokio::select! {
+            p = Arc::clone(&shared.permits).acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+            () = stopped(&mut shutdown) => break,
+        };
+        let count = (shared.permits.available_permits() + 1).min(shared.settings.batch.max(1));
+        // Not raced against shutdown: a read abandoned mid-flight could still take entries.
+        match read(&shared, &mut con, count).await {
+            Ok(entries) => {
+                failures = 0;
+                let mut permit = Some(permit);
+                for entry in entries {
+                    let delivery = Delivery::new(entry, 1);
+                    shared.spawn(&mut tasks, delivery, permit.take(), shutdown.clone());
+                }
+            }
+            Err(e) if has_code(&e, "NOGROUP") => {
+                tracing::warn!(function = shared.spec.name, error = %e, "consumer group gone (Redis restarted or flushed?)");
+                shared.ensure_groups().await;
+            }
+            Err(e) => {
+                failures = failures.saturating_add(1);
+                let pause = Duration::from_millis(100 * 2u64.pow(failures.min(6)))
+                    .min(Duration::from_secs(5));
+                tracing::warn!(function = shared.spec.name, error = %e, pause_ms = pause.as_millis(), "read failed; retrying");
+                drop(permit);
+                tokio::select! {
+                    () = tokio::time::sleep(pause) => {}
+                    () = stopped(&mut shutdown) => {}
+                }
+            }
+        }
+    }
+    while tasks.join_next().await.is_some() {}
+}
+
+/// `XREADGROUP GROUP <function> <instance> COUNT n BLOCK ms STREAMS <streams...> > ...`.
+async fn read(
+    shared: &Shared,
+    con: &mut ConnectionManager,
+    count: usize,
+) -> RedisResult<Vec<Entry>> {
+    let mut cmd = ::redis::cmd("XREADGROUP");
+    cmd.arg("GROUP")
+        .arg(shared.spec.name)
+        .arg(&shared.settings.instance)
+        .arg("COUNT")
+        .arg(count)
+        .arg("BLOCK")
+        .arg(
+            u64::try_from(shared.settings.block.as_millis())
+                .unwrap_or(u64::MAX)
+                .max(1),
+        )
+        .arg("STREAMS")
+        .arg(&shared.streams);
+    for _ in &shared.streams {
+        cmd.arg(">");
+    }
+    let reply: Value = cmd.query_async(con).await?;
+    Ok(wire::read_reply(reply))
+}

@@ -1,0 +1,204 @@
+//! Dead letters: the stream `<prefix><function>.dlq`, one entry per failed event with the
+//! original `data` and the failure (error, function, attempts, first_delivered_at, failed_at,
+//! topic, event_id, source_id). Redrive moves entries to the function's inbox stream, so only
+//! that function sees them again.
+
+use std::sync::Arc;
+
+use ::redis::{RedisResult, Value};
+use conveyor_domain::Timestamp;
+use conveyor_store::queue::DeadLetter;
+
+use super::broker::{RedisBroker, xadd};
+use super::{redis_error, wire};
+use crate::broker::BrokerError;
+
+/// The fields conveyor writes into a dead-letter entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LetterFields<'a> {
+    /// The original body.
+    pub data: &'a [u8],
+    /// Why.
+    pub error: &'a str,
+    /// The function that failed it.
+    pub function: &'a str,
+    /// Deliveries made.
+    pub attempts: u32,
+    /// When the entry entered its stream.
+    pub first_delivered_at: Timestamp,
+    /// When it was dead-lettered.
+    pub failed_at: Timestamp,
+    /// The topic.
+    pub topic: &'a str,
+    /// The CloudEvent id (empty when the body was not a CloudEvent).
+    pub event_id: &'a str,
+    /// The original entry id.
+    pub source_id: &'a str,
+}
+
+impl LetterFields<'_> {
+    /// Appends `field value ...` to an `XADD`.
+    pub fn write(&self, cmd: &mut ::redis::Cmd) {
+        cmd.arg("data")
+            .arg(self.data)
+            .arg("error")
+            .arg(self.error)
+            .arg("function")
+            .arg(self.function)
+            .arg("attempts")
+            .arg(self.attempts)
+            .arg("first_delivered_at")
+            .arg(self.first_delivered_at.to_rfc3339())
+            .arg("failed_at")
+            .arg(self.failed_at.to_rfc3339())
+            .arg("topic")
+            .arg(self.topic)
+            .arg("event_id")
+            .arg(self.event_id)
+            .arg("source_id")
+            .arg(self.source_id);
+    }
+}
+
+/// The dead letters of an `XRANGE`/`XREVRANGE` reply on a dead-letter stream.
+#[must_use]
+pub fn parse(value: Value) -> Vec<DeadLetter> {
+    let Value::Array(items) = value else {
+        return Vec::new();
+    };
+    items
+        .into_iter()
+        .filter_map(|item| {
+            let Value::Array(parts) = item else {
+                return None;
+            };
+            let mut parts = parts.into_iter();
+            let id = wire::text(parts.next()?)?;
+            let mut letter = DeadLetter {
+                first_attempt_at: Timestamp::from_millis(wire::id_millis(&id).unwrap_or(0)),
+                failed_at: Timestamp::from_millis(wire::id_millis(&id).unwrap_or(0)),
+                id,
+                function: String::new(),
+                event_id: String::new(),
+                topic: String::new(),
+                body: String::new(),
+                error: String::new(),
+                attempts: 0,
+            };
+            for (name, v) in wire::pairs(parts.next()?) {
+                let time = |v| wire::text(v).and_then(|t| Timestamp::parse_rfc3339(&t).ok());
+                match name.as_str() {
+                    "data" => letter.body = wire::text(v).unwrap_or_default(),
+                    "error" => letter.error = wire::text(v).unwrap_or_default(),
+                    "function" => letter.function = wire::text(v).unwrap_or_default(),
+                    "topic" => letter.topic = wire::text(v).unwrap_or_default(),
+                    "event_id" => letter.event_id = wire::text(v).unwrap_or_default(),
+                    "attempts" => {
+                        letter.attempts = wire::int(v)
+                            .and_then(|n| u32::try_from(n).ok())
+                            .unwrap_or(0);
+                    }
+                    "first_delivered_at" => {
+                        letter.first_attempt_at = time(v).unwrap_or(letter.first_attempt_at);
+                    }
+                    "failed_at" => letter.failed_at = time(v).unwrap_or(letter.failed_at),
+                    _ => {}
+                }
+            }
+            Some(letter)
+        })
+        .collect()
+}
+
+/// The newest `limit` dead letters of `function`.
+///
+/// # Errors
+/// The Redis error.
+pub async fn list(
+    broker: &RedisBroker,
+    function: &str,
+    limit: usize,
+) -> Result<Vec<DeadLetter>, BrokerError> {
+    let count = limit.min(i64::MAX as usize);
+    let reply: Value = ::redis::cmd("XREVRANGE")
+        .arg(broker.settings().dlq_key(function))
+        .arg("+")
+        .arg("-")
+        .arg("COUNT")
+        .arg(count)
+        .query_async(&mut broker.connection())
+        .await
+        .map_err(|e| redis_error(&e))?;
+    Ok(parse(reply))
+}
+
+/// Moves `function`'s dead letters (all, or those in `ids`) to its inbox stream, in one
+/// transaction. Returns how many were moved.
+///
+/// # Errors
+/// The Redis error; nothing was moved.
+pub async fn redrive(
+    broker: &RedisBroker,
+    function: &str,
+    ids: Option<&[String]>,
+) -> Result<usize, BrokerError> {
+    let dlq: Arc<str> = Arc::from(broker.settings().dlq_key(function));
+    let mut con = broker.connection();
+    let letters = match ids {
+        None => {
+            let reply: Value = ::redis::cmd("XRANGE")
+                .arg(&*dlq)
+                .arg("-")
+                .arg("+")
+                .query_async(&mut con)
+                .await
+                .map_err(|e| redis_error(&e))?;
+            wire::entries(&dlq, reply)
+        }
+        Some(ids) => {
+            let mut pipe = ::redis::pipe();
+            for id in ids {
+                pipe.cmd("XRANGE").arg(&*dlq).arg(id).arg(id);
+            }
+            let replies: Vec<RedisResult<Value>> = pipe
+                .ignore_errors()
+                .query_async(&mut con)
+                .await
+                .map_err(|e| redis_error(&e))?;
+            replies
+                .into_iter()
+                .flatten()
+                .flat_map(|r| wire::entries(&dlq, r))
+                .collect()
+        }
+    };
+    if letters.is_empty() {
+        return Ok(0);
+    }
+    let inbox = broker.settings().inbox_key(function);
+    let mut pipe = ::redis::pipe();
+    pipe.atomic();
+    for letter in &letters {
+        let mut cmd = xadd(
+            &inbox,
+            broker.settings().maxlen,
+            letter.data.as_deref().unwrap_or_default(),
+        );
+        cmd.arg("topic")
+            .arg(letter.topic.as_deref().unwrap_or_default());
+        pipe.add_command(cmd).ignore();
+    }
+    pipe.cmd("XDEL")
+        .arg(&*dlq)
+        .arg(letters.iter().map(|l| l.id.as_str()).collect::<Vec<_>>())
+        .ignore();
+    pipe.query_async::<()>(&mut con)
+        .await
+        .map_err(|e| redis_error(&e))?;
+    tracing::info!(
+        function,
+        redriven = letters.len(),
+        "dead letters redriven to the function's inbox"
+    );
+    Ok(letters.len())
+}

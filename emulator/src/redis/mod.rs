@@ -1,0 +1,162 @@
+//! The Redis Streams transport, wire-compatible with Dapr's `pubsub.redis`: a topic is the
+//! stream `<prefix><topic>` holding `data` (the CloudEvent JSON) and `metadata` fields; every
+//! function is one consumer group (group = function name, consumer = this instance's id) over
+//! its topics' streams and its own inbox stream `<prefix><function>.inbox`, where redrive and
+//! invoke write so that only that function sees an event again.
+//!
+//! Delivery is at-least-once: an entry is acknowledged only after it was handled or written to
+//! the function's dead-letter stream `<prefix><function>.dlq`. A failing entry stays pending
+//! while it waits for its retry; the delivery count Redis keeps in the pending list is the
+//! attempt number. Entries held by a crashed instance are claimed again once idle longer than
+//! the processing timeout. Cron ticks fire once across instances through a lock key.
+//!
+//! # Layout
+//! - [`broker`] — publishing (pipelined `XADD`), dead letters, redrive, depths
+//! - [`consumer`] — one function's read loop and the state its tasks share
+//! - [`delivery`] — handling one entry: ack, retry while pending, or dead-letter
+//! - [`dlq`] — dead-letter entries, listing and redrive
+//! - [`acker`] — batched `XACK`s
+//! - [`reclaim`] — claiming entries a crashed or stalled instance left pending
+//! - [`lock`] — the cross-instance tick lock
+//! - [`wire`] — reading stream replies (fields by name, bytes or text)
+
+pub mod acker;
+pub mod broker;
+pub mod consumer;
+pub mod delivery;
+pub mod dlq;
+pub mod lock;
+pub mod reclaim;
+pub mod wire;
+
+use std::time::Duration;
+
+use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
+
+use crate::broker::BrokerError;
+
+/// How the emulator uses Redis.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedisSettings {
+    /// `redis://host:port/db`.
+    pub url: String,
+    /// Prepended to every key (like Dapr's namespace prefix); isolates environments and tests.
+    pub prefix: String,
+    /// This instance's consumer name; unique per running emulator.
+    pub instance: String,
+    /// Streams are trimmed to about this many entries (`MAXLEN ~`).
+    pub maxlen: usize,
+    /// Most entries read per stream in one `XREADGROUP` (and pending entries checked at once).
+    pub batch: usize,
+    /// How long one `XREADGROUP` blocks waiting for entries (also the longest shutdown wait).
+    pub block: Duration,
+    /// Added to a function's timeout to give its processing timeout: entries pending longer
+    /// are taken to be held by a crashed instance and are claimed again.
+    pub claim_margin: Duration,
+    /// How often pending entries are checked for crashed holders.
+    pub reclaim_every: Duration,
+    /// Longest an acknowledgement waits to be sent with others.
+    pub ack_delay: Duration,
+    /// How long a tick lock is kept.
+    pub tick_lock_ttl: Duration,
+}
+
+impl RedisSettings {
+    /// Defaults for the server at `url`.
+    #[must_use]
+    pub fn new(url: &str) -> Self {
+        Self {
+            url: url.to_owned(),
+            prefix: String::new(),
+            instance: default_instance(),
+            maxlen: 100_000,
+            batch: 100,
+            block: Duration::from_secs(1),
+            claim_margin: Duration::from_secs(5),
+            reclaim_every: Duration::from_secs(15),
+            ack_delay: Duration::from_millis(5),
+            tick_lock_ttl: Duration::from_secs(600),
+        }
+    }
+
+    /// The key of topic `topic`'s stream.
+    #[must_use]
+    pub fn topic_key(&self, topic: &str) -> String {
+        format!("{}{topic}", self.prefix)
+    }
+
+    /// The key of `function`'s inbox stream (redrive and invoke).
+    #[must_use]
+    pub fn inbox_key(&self, function: &str) -> String {
+        format!("{}{function}.inbox", self.prefix)
+    }
+
+    /// The key of `function`'s dead-letter stream.
+    #[must_use]
+    pub fn dlq_key(&self, function: &str) -> String {
+        format!("{}{function}.dlq", self.prefix)
+    }
+
+    /// The lock key of `job`'s tick in `minute` (`YYYY-MM-DDTHH:MM`).
+    #[must_use]
+    pub fn tick_key(&self, job: &str, minute: &str) -> String {
+        format!("{}conveyor:tick:{job}:{minute}", self.prefix)
+    }
+
+    /// Connects a multiplexed, self-reconnecting connection whose replies may take up to
+    /// `response_timeout`.
+    ///
+    /// # Errors
+    /// When the URL is invalid or the server cannot be reached.
+    pub async fn connect(
+        &self,
+        response_timeout: Duration,
+    ) -> Result<ConnectionManager, BrokerError> {
+        let client = ::redis::Client::open(self.url.as_str()).map_err(|e| redis_error(&e))?;
+        let config = ConnectionManagerConfig::new()
+            .set_response_timeout(Some(response_timeout))
+            .set_connection_timeout(Some(Duration::from_secs(5)))
+            .set_number_of_retries(6)
+            .set_max_delay(Duration::from_secs(2));
+        ConnectionManager::new_with_config(client, config)
+            .await
+            .map_err(|e| redis_error(&e))
+    }
+}
+
+impl Default for RedisSettings {
+    fn default() -> Self {
+        Self::new("redis://127.0.0.1:6379")
+    }
+}
+
+/// `<hostname>-<pid>-<random>`: unique per process, readable in `XINFO CONSUMERS`.
+#[must_use]
+pub fn default_instance() -> String {
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "conveyor".to_owned());
+    format!(
+        "{host}-{}-{:04x}",
+        std::process::id(),
+        rand::random::<u16>()
+    )
+}
+
+/// A Redis failure as a transport error.
+#[must_use]
+pub fn redis_error(e: &::redis::RedisError) -> BrokerError {
+    BrokerError {
+        transport: "redis",
+        message: e.to_string(),
+    }
+}
+
+/// Whether the server answered with error `code` (`NOGROUP`, `BUSYGROUP`, ...).
+#[must_use]
+pub fn has_code(e: &::redis::RedisError, code: &str) -> bool {
+    e.code() == Some(code) || e.to_string().contains(code)
+}

@@ -1,0 +1,229 @@
+//! Reading Redis stream replies by hand, tolerant of what daprd and other writers produce:
+//! fields are looked up by name (their order is not fixed), `metadata` may be absent, values may
+//! arrive as bulk or simple strings, and both RESP2 arrays and RESP3 maps are accepted.
+
+use std::sync::Arc;
+
+use ::redis::Value;
+
+/// One stream entry as read from a stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// The stream's full key.
+    pub stream: Arc<str>,
+    /// The entry id (`<ms>-<seq>`).
+    pub id: String,
+    /// The `data` field: the CloudEvent JSON (or whatever was written, poison included).
+    pub data: Option<Vec<u8>>,
+    /// The `topic` field conveyor writes into inbox entries (absent in topic streams).
+    pub topic: Option<String>,
+}
+
+impl Entry {
+    /// `stream` + id: the entry's identity across the whole server.
+    #[must_use]
+    pub fn key(&self) -> String {
+        format!("{}\u{0}{}", self.stream, self.id)
+    }
+}
+
+/// One entry of an extended `XPENDING` reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pending {
+    /// The entry id.
+    pub id: String,
+    /// The consumer holding it.
+    pub consumer: String,
+    /// Milliseconds since it was last delivered.
+    pub idle_ms: i64,
+    /// Deliveries so far.
+    pub deliveries: u32,
+}
+
+/// The bytes of a string-like value.
+#[must_use]
+pub fn bytes(value: Value) -> Option<Vec<u8>> {
+    match value {
+        Value::BulkString(b) => Some(b),
+        Value::SimpleString(s) => Some(s.into_bytes()),
+        Value::VerbatimString { text, .. } => Some(text.into_bytes()),
+        Value::Int(n) => Some(n.to_string().into_bytes()),
+        Value::Okay => Some(b"OK".to_vec()),
+        _ => None,
+    }
+}
+
+/// A string-like value as text (lossy for invalid UTF-8).
+#[must_use]
+pub fn text(value: Value) -> Option<String> {
+    bytes(value).map(|b| String::from_utf8_lossy(&b).into_owned())
+}
+
+/// An integer value, or a string holding one.
+#[must_use]
+pub fn int(value: Value) -> Option<i64> {
+    match value {
+        Value::Int(n) => Some(n),
+        other => text(other)?.parse().ok(),
+    }
+}
+
+/// Name/value pairs of a flat `[name, value, ...]` array or a map.
+#[must_use]
+pub fn pairs(value: Value) -> Vec<(String, Value)> {
+    match value {
+        Value::Map(map) => map
+            .into_iter()
+            .filter_map(|(k, v)| Some((text(k)?, v)))
+            .collect(),
+        Value::Array(items) => {
+            let mut out = Vec::with_capacity(items.len() / 2);
+            let mut it = items.into_iter();
+            while let (Some(k), Some(v)) = (it.next(), it.next()) {
+                if let Some(k) = text(k) {
+                    out.push((k, v));
+                }
+            }
+            out
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// One `[id, [field, value, ...]]` element; `None` for an entry deleted since it was
+/// delivered (nil, or nil fields).
+fn entry(stream: &Arc<str>, value: Value) -> Option<Entry> {
+    let Value::Array(parts) = value else {
+        return None;
+    };
+    let mut parts = parts.into_iter();
+    let id = text(parts.next()?)?;
+    let fields = parts.next()?;
+    if matches!(fields, Value::Nil) {
+        return None;
+    }
+    let mut entry = Entry {
+        stream: Arc::clone(stream),
+        id,
+        data: None,
+        topic: None,
+    };
+    for (name, v) in pairs(fields) {
+        match name.as_str() {
+            "data" => entry.data = bytes(v),
+            "topic" => entry.topic = text(v),
+            _ => {}
+        }
+    }
+    Some(entry)
+}
+
+/// The entries of an `XCLAIM`, `XRANGE` or `XREVRANGE` reply on `stream`.
+#[must_use]
+pub fn entries(stream: &Arc<str>, value: Value) -> Vec<Entry> {
+    match value {
+        Value::Array(items) => items.into_iter().filter_map(|v| entry(stream, v)).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The entries of an `XREADGROUP` reply (nil when the block ran out), over every stream.
+#[must_use]
+pub fn read_reply(value: Value) -> Vec<Entry> {
+    let streams: Vec<(Value, Value)> = match value {
+        Value::Map(map) => map,
+        Value::Array(items) => items
+            .into_iter()
+            .filter_map(|s| match s {
+                Value::Array(kv) => {
+                    let mut kv = kv.into_iter();
+                    Some((kv.next()?, kv.next()?))
+                }
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    let mut out = Vec::new();
+    for (key, list) in streams {
+        if let Some(key) = text(key) {
+            out.extend(entries(&Arc::from(key), list));
+        }
+    }
+    out
+}
+
+/// The rows of an extended `XPENDING key group [IDLE ms] start end count` reply.
+#[must_use]
+pub fn pending(value: Value) -> Vec<Pending> {
+    let Value::Array(rows) = value else {
+        return Vec::new();
+    };
+    rows.into_iter()
+        .filter_map(|row| {
+            let Value::Array(cols) = row else {
+                return None;
+            };
+            let mut cols = cols.into_iter();
+            Some(Pending {
+                id: text(cols.next()?)?,
+                consumer: text(cols.next()?)?,
+                idle_ms: int(cols.next()?)?,
+                deliveries: u32::try_from(int(cols.next()?)?).unwrap_or(u32::MAX),
+            })
+        })
+        .collect()
+}
+
+/// The time part of an entry id: when a server-assigned id was added.
+#[must_use]
+pub fn id_millis(id: &str) -> Option<i64> {
+    id.split('-').next()?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bulk(s: &str) -> Value {
+        Value::BulkString(s.as_bytes().to_vec())
+    }
+
+    #[test]
+    fn reads_fields_by_name_in_any_order_with_or_without_metadata() {
+        let reply = Value::Array(vec![Value::Array(vec![
+            bulk("t"),
+            Value::Array(vec![
+                Value::Array(vec![
+                    bulk("1-0"),
+                    Value::Array(vec![bulk("metadata"), bulk("{}"), bulk("data"), bulk("{}")]),
+                ]),
+                Value::Array(vec![
+                    bulk("2-0"),
+                    Value::Array(vec![bulk("data"), Value::SimpleString("x".into())]),
+                ]),
+                Value::Array(vec![bulk("3-0"), Value::Nil]),
+            ]),
+        ])]);
+        let got = read_reply(reply);
+        assert_eq!(got.len(), 2, "the deleted entry is skipped");
+        assert_eq!(got[0].data.as_deref(), Some(&b"{}"[..]));
+        assert_eq!(got[1].data.as_deref(), Some(&b"x"[..]));
+        assert_eq!(&*got[1].stream, "t");
+        assert!(read_reply(Value::Nil).is_empty());
+    }
+
+    #[test]
+    fn parses_pending_rows_and_id_times() {
+        let rows = Value::Array(vec![Value::Array(vec![
+            bulk("5-1"),
+            bulk("c"),
+            Value::Int(1200),
+            Value::Int(3),
+        ])]);
+        let p = pending(rows);
+        assert_eq!(p[0].deliveries, 3);
+        assert_eq!(p[0].idle_ms, 1200);
+        assert_eq!(id_millis("1795323382638-0"), Some(1_795_323_382_638));
+    }
+}

@@ -1,0 +1,268 @@
+//! What the emulator counts and remembers: Prometheus metrics per function and a bounded list of
+//! recent invocations (memory stays flat at any event rate).
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use serde::Serialize;
+
+/// Invocations kept for `GET /invocations`.
+pub const RECENT: usize = 500;
+
+/// The label every per-function metric carries.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct FunctionLabel {
+    /// Function name.
+    pub function: String,
+}
+
+fn label(function: &str) -> FunctionLabel {
+    FunctionLabel {
+        function: function.to_owned(),
+    }
+}
+
+fn latency_histogram() -> Histogram {
+    // 0.1 ms .. ~3.3 s
+    Histogram::new(exponential_buckets(0.000_1, 2.0, 16))
+}
+
+/// How one invocation ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Handled.
+    Handled,
+    /// Already handled before; skipped.
+    Duplicate,
+    /// Failed transiently; will be retried.
+    Retry,
+    /// Moved to the dead letters.
+    DeadLettered,
+    /// A job tick that ran.
+    Ticked,
+    /// A job tick that failed.
+    TickFailed,
+}
+
+/// One invocation, as `GET /invocations` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Invocation {
+    /// Function.
+    pub function: String,
+    /// Event id, or the tick id.
+    pub event_id: String,
+    /// Delivery number.
+    pub attempt: u32,
+    /// Outcome.
+    pub outcome: Outcome,
+    /// Error text, if any.
+    pub error: Option<String>,
+    /// Handler time in milliseconds.
+    pub duration_ms: f64,
+    /// When it finished (RFC 3339).
+    pub at: String,
+}
+
+/// Metrics and recent invocations of one emulator.
+#[derive(Debug)]
+pub struct Stats {
+    registry: Registry,
+    received: Family<FunctionLabel, Counter>,
+    handled: Family<FunctionLabel, Counter>,
+    retried: Family<FunctionLabel, Counter>,
+    dead_lettered: Family<FunctionLabel, Counter>,
+    cron_runs: Family<FunctionLabel, Counter>,
+    latency: Family<FunctionLabel, Histogram, fn() -> Histogram>,
+    outbox_backlog: Gauge,
+    dlq_depth: Family<FunctionLabel, Gauge>,
+    recent: Mutex<VecDeque<Invocation>>,
+}
+
+impl Default for Stats {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Stats {
+    /// Empty metrics, registered under the `conveyor_` prefix.
+    #[must_use]
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("conveyor");
+        let stats = Self {
+            received: Family::default(),
+            handled: Family::default(),
+            retried: Family::default(),
+            dead_lettered: Family::default(),
+            cron_runs: Family::default(),
+            latency: Family::new_with_constructor(latency_histogram as fn() -> Histogram),
+            outbox_backlog: Gauge::default(),
+            dlq_depth: Family::default(),
+            recent: Mutex::new(VecDeque::with_capacity(RECENT)),
+            registry: Registry::default(),
+        };
+        registry.register(
+            "events_received",
+            "Deliveries taken from the broker",
+            stats.received.clone(),
+        );
+        registry.register(
+            "events_handled",
+            "Deliveries handled (duplicates included)",
+            stats.handled.clone(),
+        );
+        registry.register(
+            "events_retried",
+            "Deliveries that failed transiently",
+            stats.retried.clone(),
+        );
+        registry.register(
+            "events_dead_lettered",
+            "Deliveries moved to the dead letters",
+            stats.dead_lettered.clone(),
+        );
+        registry.register("cron_runs", "Job ticks run", stats.cron_runs.clone());
+        registry.register("handler_seconds", "Handler latency", stats.latency.clone());
+        registry.register(
+            "outbox_backlog",
+            "Committed events not yet published",
+            stats.outbox_backlog.clone(),
+        );
+        registry.register(
+            "dlq_depth",
+            "Dead letters per function",
+            stats.dlq_depth.clone(),
+        );
+        Self { registry, ..stats }
+    }
+
+    /// Records one finished invocation.
+    pub fn record(
+        &self,
+        function: &str,
+        event_id: &str,
+        attempt: u32,
+        outcome: Outcome,
+        error: Option<String>,
+        took: Duration,
+    ) {
+        let l = label(function);
+        match outcome {
+            Outcome::Handled | Outcome::Duplicate => {
+                self.received.get_or_create(&l).inc();
+                self.handled.get_or_create(&l).inc();
+            }
+            Outcome::Retry => {
+                self.received.get_or_create(&l).inc();
+                self.retried.get_or_create(&l).inc();
+            }
+            Outcome::DeadLettered => {
+                self.received.get_or_create(&l).inc();
+                self.dead_lettered.get_or_create(&l).inc();
+            }
+            Outcome::Ticked | Outcome::TickFailed => {
+                self.cron_runs.get_or_create(&l).inc();
+            }
+        }
+        self.latency.get_or_create(&l).observe(took.as_secs_f64());
+        let invocation = Invocation {
+            function: function.to_owned(),
+            event_id: event_id.to_owned(),
+            attempt,
+            outcome,
+            error,
+            duration_ms: took.as_secs_f64() * 1000.0,
+            at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        };
+        let mut recent = self
+            .recent
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if recent.len() == RECENT {
+            recent.pop_front();
+        }
+        recent.push_back(invocation);
+    }
+
+    /// The most recent invocations, newest first.
+    #[must_use]
+    pub fn recent(&self, limit: usize) -> Vec<Invocation> {
+        let recent = self
+            .recent
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        recent.iter().rev().take(limit).cloned().collect()
+    }
+
+    /// Sets the gauges read from the store at scrape time.
+    pub fn set_backlogs(&self, outbox: i64, dlq: &[(String, i64)]) {
+        self.outbox_backlog.set(outbox);
+        for (function, n) in dlq {
+            self.dlq_depth.get_or_create(&label(function)).set(*n);
+        }
+    }
+
+    /// The Prometheus text exposition.
+    #[must_use]
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = encode(&mut out, &self.registry);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_outcomes_and_keeps_a_bounded_history() {
+        let stats = Stats::new();
+        for i in 0..(RECENT + 10) {
+            stats.record(
+                "f",
+                &format!("e{i}"),
+                1,
+                Outcome::Handled,
+                None,
+                Duration::from_millis(2),
+            );
+        }
+        stats.record(
+            "f",
+            "bad",
+            3,
+            Outcome::DeadLettered,
+            Some("boom".into()),
+            Duration::from_millis(1),
+        );
+        stats.set_backlogs(4, &[("f".to_owned(), 1)]);
+        let text = stats.encode();
+        assert!(
+            text.contains("conveyor_events_handled_total{function=\"f\"} 510"),
+            "{text}"
+        );
+        assert!(
+            text.contains("conveyor_events_dead_lettered_total{function=\"f\"} 1"),
+            "{text}"
+        );
+        assert!(text.contains("conveyor_outbox_backlog 4"), "{text}");
+        assert!(
+            text.contains("conveyor_dlq_depth{function=\"f\"} 1"),
+            "{text}"
+        );
+        let recent = stats.recent(RECENT + 100);
+        assert_eq!(recent.len(), RECENT);
+        assert_eq!(recent[0].event_id, "bad");
+    }
+}

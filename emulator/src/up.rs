@@ -1,0 +1,255 @@
+//! `conveyor up`: every selected function of the catalog in one process, on the embedded broker
+//! (or Redis Streams, when configured) and the store (a SQLite file under `.conveyor/` unless a
+//! database URL is given).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use conveyor_domain::{Clock, SystemClock};
+use conveyor_runtime::cron::Schedule;
+use conveyor_runtime::{Deps, Function, Publisher, Trigger, relay};
+use conveyor_store::Store;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::broker::{Broker, BrokerError};
+use crate::embedded::broker::EmbeddedBroker;
+use crate::embedded::consumer::{self, ConsumerSettings};
+use crate::redis::RedisSettings;
+use crate::redis::broker::RedisBroker;
+use crate::redis::lock::RedisTickLock;
+use crate::scheduler::{self, TickLock};
+use crate::stats::Stats;
+
+/// Where state lives by default.
+pub const DEFAULT_DATABASE: &str = "sqlite://.conveyor/conveyor.db";
+
+/// What `up` runs.
+#[derive(Debug, Clone)]
+pub struct UpConfig {
+    /// Database URL.
+    pub database: String,
+    /// The functions to run.
+    pub functions: Vec<Arc<dyn Function>>,
+    /// Consumer polling (embedded broker).
+    pub consumer: ConsumerSettings,
+    /// How often the outbox relay looks for unpublished events.
+    pub relay_every: Duration,
+    /// Redis Streams instead of the embedded broker; cron ticks then fire once across instances.
+    pub redis: Option<RedisSettings>,
+}
+
+impl Default for UpConfig {
+    fn default() -> Self {
+        Self {
+            database: DEFAULT_DATABASE.to_owned(),
+            functions: Vec::new(),
+            consumer: ConsumerSettings::default(),
+            relay_every: Duration::from_secs(1),
+            redis: None,
+        }
+    }
+}
+
+/// Why `up` could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum UpError {
+    /// The store could not be opened.
+    #[error(transparent)]
+    Store(#[from] conveyor_store::StoreError),
+    /// The transport could not be reached.
+    #[error(transparent)]
+    Broker(#[from] BrokerError),
+}
+
+/// A running emulator.
+#[derive(Debug)]
+pub struct Running {
+    /// Process-wide dependencies.
+    pub deps: Deps,
+    /// The broker.
+    pub broker: Arc<dyn Broker>,
+    /// Metrics and recent invocations.
+    pub stats: Arc<Stats>,
+    /// The functions.
+    pub functions: Vec<Arc<dyn Function>>,
+    shutdown: watch::Sender<bool>,
+    tasks: JoinSet<()>,
+}
+
+/// Opens the store, builds the broker and starts consumers, schedulers and the relay.
+///
+/// # Errors
+/// When the store cannot be opened or Redis cannot be reached.
+pub async fn start(config: UpConfig) -> Result<Running, UpError> {
+    let store = Store::open(&config.database).await?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let stats = Arc::new(Stats::new());
+    let (shutdown, watch_rx) = watch::channel(false);
+    let mut tasks = JoinSet::new();
+    let (broker, deps): (Arc<dyn Broker>, Deps) = match &config.redis {
+        None => {
+            let broker = Arc::new(EmbeddedBroker::new(
+                store.clone(),
+                Arc::clone(&clock),
+                &config.functions,
+            ));
+            let publisher: Arc<dyn Publisher> = broker.clone();
+            let deps = Deps {
+                store,
+                publisher,
+                clock,
+            };
+            spawn_embedded(&config, &deps, &broker, &stats, &watch_rx, &mut tasks);
+            (broker, deps)
+        }
+        Some(settings) => {
+            let broker = Arc::new(RedisBroker::connect(settings.clone(), &config.functions).await?);
+            let publisher: Arc<dyn Publisher> = broker.clone();
+            let deps = Deps {
+                store,
+                publisher,
+                clock,
+            };
+            spawn_redis(&config, &deps, &broker, &stats, &watch_rx, &mut tasks);
+            (broker, deps)
+        }
+    };
+    tasks.spawn(relay_loop(deps.clone(), config.relay_every, watch_rx));
+    Ok(Running {
+        deps,
+        broker,
+        stats,
+        functions: config.functions,
+        shutdown,
+        tasks,
+    })
+}
+
+fn spawn_embedded(
+    config: &UpConfig,
+    deps: &Deps,
+    broker: &Arc<EmbeddedBroker>,
+    stats: &Arc<Stats>,
+    watch_rx: &watch::Receiver<bool>,
+    tasks: &mut JoinSet<()>,
+) {
+    for function in &config.functions {
+        let (f, d, st, rx) = (
+            Arc::clone(function),
+            deps.clone(),
+            Arc::clone(stats),
+            watch_rx.clone(),
+        );
+        match function.spec().trigger {
+            Trigger::Topics(_) => {
+                let (b, settings) = (Arc::clone(broker), config.consumer);
+                tasks.spawn(consumer::run(f, d, b, st, settings, rx));
+            }
+            Trigger::Schedule(_) => {
+                tasks.spawn(scheduler::run(f, d, st, rx));
+            }
+        }
+    }
+}
+
+fn spawn_redis(
+    config: &UpConfig,
+    deps: &Deps,
+    broker: &Arc<RedisBroker>,
+    stats: &Arc<Stats>,
+    watch_rx: &watch::Receiver<bool>,
+    tasks: &mut JoinSet<()>,
+) {
+    let lock: Arc<dyn TickLock> = Arc::new(RedisTickLock::new(
+        broker.connection(),
+        broker.settings().clone(),
+    ));
+    for function in &config.functions {
+        let (f, d, st, rx) = (
+            Arc::clone(function),
+            deps.clone(),
+            Arc::clone(stats),
+            watch_rx.clone(),
+        );
+        match function.spec().trigger {
+            Trigger::Topics(_) => {
+                tasks.spawn(crate::redis::consumer::run(
+                    f,
+                    d,
+                    Arc::clone(broker),
+                    st,
+                    rx,
+                ));
+            }
+            Trigger::Schedule(_) => {
+                tasks.spawn(scheduler::run_with_lock(
+                    f,
+                    d,
+                    st,
+                    Some(Arc::clone(&lock)),
+                    rx,
+                ));
+            }
+        }
+    }
+}
+
+async fn relay_loop(deps: Deps, every: Duration, mut shutdown: watch::Receiver<bool>) {
+    while !*shutdown.borrow() {
+        match relay::relay_once(&deps, every, 500).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(published = n, "relay published leftover outbox events"),
+            Err(e) => tracing::warn!(error = %e, "relay failed"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(every) => {}
+            _ = shutdown.changed() => {}
+        }
+    }
+}
+
+impl Running {
+    /// The state the HTTP API serves.
+    #[must_use]
+    pub fn api_state(&self) -> crate::api::ApiState {
+        crate::api::ApiState {
+            deps: self.deps.clone(),
+            broker: self.broker.clone(),
+            stats: Arc::clone(&self.stats),
+            functions: self.functions.clone(),
+        }
+    }
+
+    /// Stops leasing and ticking, lets in-flight handlers and ticks finish, then returns.
+    pub async fn shutdown(mut self) {
+        let _ = self.shutdown.send(true);
+        while self.tasks.join_next().await.is_some() {}
+        self.deps.store.close().await;
+    }
+
+    /// What `up` prints at start: functions, topics, schedules.
+    #[must_use]
+    pub fn summary(&self) -> String {
+        let now = self.deps.clock.now();
+        let mut out = String::new();
+        for f in &self.functions {
+            let spec = f.spec();
+            let line = match spec.trigger {
+                Trigger::Topics(topics) => {
+                    format!("  {:<38} <- {}\n", spec.name, topics.join(", "))
+                }
+                Trigger::Schedule(cron) => {
+                    let next = Schedule::parse(cron)
+                        .ok()
+                        .and_then(|s| s.next_after(now))
+                        .map(|t| t.to_rfc3339())
+                        .unwrap_or_default();
+                    format!("  {:<38} cron \"{cron}\" UTC, next {next}\n", spec.name)
+                }
+            };
+            out.push_str(&line);
+        }
+        out
+    }
+}

@@ -1,0 +1,244 @@
+//! The Redis Streams transport end to end with purpose-built functions: delivery, retries while
+//! pending, dead letters with reasons and metadata, poison, redrive to one function, and depths.
+
+#[allow(dead_code)]
+mod redis_common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use conveyor_emulator::broker::Broker;
+use conveyor_emulator::redis::broker::RedisBroker;
+use conveyor_emulator::up;
+use conveyor_runtime::{Function, Publisher};
+use redis_common::{Broken, Flaky, TestRedis, config, eventually, ping, raw};
+
+#[tokio::test]
+async fn retries_while_pending_dead_letters_poison_and_exhausted_events_and_redrives_to_one_function()
+ {
+    let redis = TestRedis::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (flaky_calls, broken_calls) = (Arc::new(AtomicU32::new(0)), Arc::new(AtomicU32::new(0)));
+    let functions: Vec<Arc<dyn Function>> = vec![
+        conveyor_runtime::topic(Flaky {
+            calls: Arc::clone(&flaky_calls),
+            fail_first: 3,
+        }),
+        conveyor_runtime::topic(Broken {
+            calls: Arc::clone(&broken_calls),
+        }),
+    ];
+    let running = up::start(config(&dir, functions, redis.settings("solo")))
+        .await
+        .unwrap();
+    let broker = Arc::clone(&running.broker);
+    let letters = |f: &'static str| {
+        let broker = Arc::clone(&broker);
+        async move { broker.dead_letters(Some(f), 100).await.unwrap() }
+    };
+
+    // One good event: flaky fails 3 times then succeeds; broken exhausts its 4 deliveries.
+    let event = ping(7);
+    running
+        .broker
+        .publish(std::slice::from_ref(&event))
+        .await
+        .unwrap();
+    eventually("flaky to succeed and broken to give up", || async {
+        flaky_calls.load(Ordering::SeqCst) == 4 && letters("test-broken").await.len() == 1
+    })
+    .await;
+    let exhausted = letters("test-broken").await.remove(0);
+    assert_eq!(exhausted.attempts, 4);
+    assert!(
+        exhausted
+            .error
+            .contains("gave up after 4 deliveries: database unavailable"),
+        "{}",
+        exhausted.error
+    );
+    assert_eq!(
+        (exhausted.function.as_str(), exhausted.topic.as_str()),
+        ("test-broken", "test.ping")
+    );
+    assert_eq!(exhausted.event_id, event.id);
+    assert_eq!(exhausted.body, event.body);
+    assert!(exhausted.first_attempt_at <= exhausted.failed_at);
+    assert_eq!(broken_calls.load(Ordering::SeqCst), 4);
+    assert!(letters("test-flaky").await.is_empty());
+
+    // The dead-letter entry as stored: every field, original entry id included.
+    let stored = redis.entries("test-broken.dlq").await;
+    let (dlq_id, fields) = &stored[0];
+    assert_eq!(dlq_id, &exhausted.id);
+    let field = |name: &str| {
+        fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| panic!("no {name} in {fields:?}"))
+    };
+    assert_eq!(field("data"), event.body);
+    assert_eq!(field("attempts"), "4");
+    assert_eq!(field("function"), "test-broken");
+    assert_eq!(field("topic"), "test.ping");
+    assert_eq!(field("event_id"), event.id);
+    let source_id = field("source_id");
+    assert_eq!(redis.entries("test.ping").await[0].0, source_id);
+    for time in ["first_delivered_at", "failed_at"] {
+        assert!(
+            conveyor_domain::Timestamp::parse_rfc3339(&field(time)).is_ok(),
+            "{time}: {}",
+            field(time)
+        );
+    }
+
+    // Handled once, every delivery acknowledged (or dead-lettered), nothing left pending.
+    let recent = running.stats.recent(100);
+    let handled: Vec<_> = recent
+        .iter()
+        .filter(|i| i.function == "test-flaky" && i.error.is_none())
+        .collect();
+    assert_eq!(handled.len(), 1, "{recent:?}");
+    assert_eq!(
+        handled[0].attempt, 4,
+        "the delivery count from the pending list is the attempt"
+    );
+    eventually("acks to be flushed", || async {
+        redis.pending("test.ping", "test-flaky").await == 0
+            && redis.pending("test.ping", "test-broken").await == 0
+    })
+    .await;
+
+    // Poison: not JSON, and JSON failing validation: dead-lettered after one delivery, no retry.
+    running
+        .broker
+        .publish(&[raw("not json"), ping(0)])
+        .await
+        .unwrap();
+    eventually("poison to be dead-lettered", || async {
+        letters("test-flaky").await.len() == 2
+    })
+    .await;
+    let poison = letters("test-flaky").await;
+    assert!(poison.iter().all(|l| l.attempts == 1), "{poison:?}");
+    assert!(
+        poison
+            .iter()
+            .any(|l| l.error.contains("body is not a CloudEvent") && l.body == "not json"),
+        "{poison:?}"
+    );
+    assert!(
+        poison
+            .iter()
+            .any(|l| l.error.contains("n must be positive")),
+        "{poison:?}"
+    );
+    assert_eq!(
+        flaky_calls.load(Ordering::SeqCst),
+        4,
+        "poison never reaches the handler"
+    );
+    eventually("broken's poison letters", || async {
+        letters("test-broken").await.len() == 3
+    })
+    .await;
+    assert_eq!(
+        running.broker.dead_letters(None, 100).await.unwrap().len(),
+        5
+    );
+    let mut depths = running.broker.dlq_depths().await.unwrap();
+    depths.sort();
+    assert_eq!(
+        depths,
+        vec![("test-broken".to_owned(), 3), ("test-flaky".to_owned(), 2)]
+    );
+
+    // Redrive broken's exhausted event: only broken sees it again (and dead-letters it again).
+    let before_flaky = flaky_calls.load(Ordering::SeqCst);
+    let ids = [exhausted.id.clone()];
+    assert_eq!(
+        running
+            .broker
+            .redrive("test-broken", Some(&ids))
+            .await
+            .unwrap(),
+        1
+    );
+    eventually(
+        "redriven event to be retried to exhaustion again",
+        || async {
+            broken_calls.load(Ordering::SeqCst) == 8
+                && letters("test-broken")
+                    .await
+                    .iter()
+                    .any(|l| l.event_id == event.id && l.topic == "test.ping")
+        },
+    )
+    .await;
+    assert_eq!(letters("test-broken").await.len(), 3);
+    assert_eq!(
+        flaky_calls.load(Ordering::SeqCst),
+        before_flaky,
+        "redrive goes to one function only"
+    );
+    assert_eq!(redis.xlen("test-flaky.inbox").await, 0);
+    assert_eq!(redis.xlen("test-broken.inbox").await, 1);
+
+    let metrics = running.stats.encode();
+    assert!(
+        metrics.contains("conveyor_events_dead_lettered_total{function=\"test-broken\"} 4"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("conveyor_events_retried_total{function=\"test-flaky\"} 3"),
+        "{metrics}"
+    );
+    running.shutdown().await;
+}
+
+#[tokio::test]
+async fn depths_count_entries_waiting_and_in_flight_per_function() {
+    let redis = TestRedis::new().await;
+    let functions: Vec<Arc<dyn Function>> =
+        vec![conveyor_runtime::topic(redis_common::Recorder::default())];
+    let broker = RedisBroker::connect(redis.settings("depths"), &functions)
+        .await
+        .unwrap();
+    let spec = functions[0].spec();
+    broker
+        .ensure_groups(spec.name, &broker.streams(&spec))
+        .await
+        .unwrap();
+    assert!(broker.depths().await.unwrap().is_empty());
+    broker
+        .publish(&(1..=5).map(ping).collect::<Vec<_>>())
+        .await
+        .unwrap();
+    assert_eq!(
+        broker.depths().await.unwrap(),
+        [("test-recorder".to_owned(), 5)]
+    );
+    // Two taken by a consumer (pending), three not yet read: still five to go.
+    let stream = redis.key("test.ping");
+    redis
+        .cmd(&[
+            "XREADGROUP",
+            "GROUP",
+            "test-recorder",
+            "c",
+            "COUNT",
+            "2",
+            "STREAMS",
+            &stream,
+            ">",
+        ])
+        .await;
+    assert_eq!(redis.pending("test.ping", "test-recorder").await, 2);
+    assert_eq!(
+        broker.depths().await.unwrap(),
+        [("test-recorder".to_owned(), 5)]
+    );
+    assert_eq!(broker.subscribers("test.ping"), ["test-recorder"]);
+    assert!(broker.subscribers("test.pong").is_empty());
+}

@@ -1,0 +1,212 @@
+//! Crash recovery and robustness of the Redis transport: entries a vanished consumer held are
+//! claimed and handled once, a graceful shutdown acknowledges exactly what was handled, and a
+//! lost consumer group (Redis restarted or flushed) is re-created.
+
+#[allow(dead_code)]
+mod redis_common;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use conveyor_emulator::redis::broker::RedisBroker;
+use conveyor_emulator::up;
+use conveyor_runtime::{Function, Publisher};
+use redis_common::{Recorder, TestRedis, config, eventually, ping};
+
+fn distinct(seen: &[(String, u32)]) -> usize {
+    seen.iter().map(|(id, _)| id).collect::<HashSet<_>>().len()
+}
+
+#[tokio::test]
+async fn entries_held_by_a_vanished_consumer_are_claimed_and_handled_once() {
+    let redis = TestRedis::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let stream = redis.key("test.ping");
+    let publisher = RedisBroker::connect(redis.settings("publisher"), &[])
+        .await
+        .unwrap();
+
+    // A consumer of test-recorder's group read 100 entries and vanished without acknowledging.
+    redis
+        .cmd(&[
+            "XGROUP",
+            "CREATE",
+            &stream,
+            "test-recorder",
+            "0",
+            "MKSTREAM",
+        ])
+        .await;
+    publisher
+        .publish(&(1..=100).map(ping).collect::<Vec<_>>())
+        .await
+        .unwrap();
+    redis
+        .cmd(&[
+            "XREADGROUP",
+            "GROUP",
+            "test-recorder",
+            "ghost",
+            "COUNT",
+            "1000",
+            "STREAMS",
+            &stream,
+            ">",
+        ])
+        .await;
+    assert_eq!(redis.pending("test.ping", "test-recorder").await, 100);
+
+    let recorder = Recorder::default();
+    let (seen, started) = (Arc::clone(&recorder.seen), Arc::clone(&recorder.started));
+    let functions: Vec<Arc<dyn Function>> = vec![conveyor_runtime::topic(recorder)];
+    let running = up::start(config(&dir, functions, redis.settings("survivor")))
+        .await
+        .unwrap();
+    publisher
+        .publish(&(101..=120).map(ping).collect::<Vec<_>>())
+        .await
+        .unwrap();
+
+    eventually("every entry to be handled and acknowledged", || async {
+        seen.lock().unwrap().len() == 120 && redis.pending("test.ping", "test-recorder").await == 0
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(
+        (seen.len(), distinct(&seen)),
+        (120, 120),
+        "each handled once"
+    );
+    assert_eq!(started.load(Ordering::SeqCst), 120);
+    assert_eq!(
+        seen.iter().filter(|(_, attempt)| *attempt == 2).count(),
+        100,
+        "the ghost's delivery counts"
+    );
+    assert_eq!(seen.iter().filter(|(_, attempt)| *attempt == 1).count(), 20);
+    running.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_graceful_shutdown_acknowledges_exactly_what_was_handled_and_the_rest_is_recovered() {
+    let redis = TestRedis::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let started = Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let recorder = || Recorder {
+        seen: Arc::clone(&seen),
+        started: Arc::clone(&started),
+        pause: Duration::from_millis(60),
+    };
+    let first = up::start(config(
+        &dir,
+        vec![conveyor_runtime::topic(recorder())],
+        redis.settings("first"),
+    ))
+    .await
+    .unwrap();
+    first
+        .broker
+        .publish(&(1..=24).map(ping).collect::<Vec<_>>())
+        .await
+        .unwrap();
+    eventually("handlers to be busy", || async {
+        started.load(Ordering::SeqCst) >= 4
+    })
+    .await;
+    first.shutdown().await;
+
+    let handled = seen.lock().unwrap().len();
+    assert_eq!(
+        handled,
+        started.load(Ordering::SeqCst) as usize,
+        "in-flight handlers finished"
+    );
+    assert!(handled < 24, "stopped mid-stream ({handled} handled)");
+    let info = redis.group_info("test.ping", "test-recorder").await;
+    let get = |k: &str| info.iter().find(|(n, _)| n == k).map(|(_, v)| *v).unwrap();
+    assert_eq!(
+        get("entries-read") - get("pending"),
+        handled as i64,
+        "acknowledged = handled: {info:?}"
+    );
+
+    let second = up::start(config(
+        &dir,
+        vec![conveyor_runtime::topic(recorder())],
+        redis.settings("second"),
+    ))
+    .await
+    .unwrap();
+    eventually("the rest to be handled by the next instance", || async {
+        seen.lock().unwrap().len() == 24 && redis.pending("test.ping", "test-recorder").await == 0
+    })
+    .await;
+    assert_eq!(distinct(&seen.lock().unwrap()), 24);
+    assert_eq!(started.load(Ordering::SeqCst), 24, "no handler ran twice");
+    second.shutdown().await;
+}
+
+#[tokio::test]
+async fn consumption_resumes_after_the_group_or_the_stream_is_lost() {
+    let redis = TestRedis::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let recorder = Recorder::default();
+    let (seen, started) = (Arc::clone(&recorder.seen), Arc::clone(&recorder.started));
+    let running = up::start(config(
+        &dir,
+        vec![conveyor_runtime::topic(recorder)],
+        redis.settings("n"),
+    ))
+    .await
+    .unwrap();
+    let stream = redis.key("test.ping");
+    running
+        .broker
+        .publish(&(1..=3).map(ping).collect::<Vec<_>>())
+        .await
+        .unwrap();
+    eventually("the first events", || async {
+        seen.lock().unwrap().len() == 3
+    })
+    .await;
+
+    // The group is destroyed while the consumer blocks on it.
+    redis
+        .cmd(&["XGROUP", "DESTROY", &stream, "test-recorder"])
+        .await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    running
+        .broker
+        .publish(&(4..=6).map(ping).collect::<Vec<_>>())
+        .await
+        .unwrap();
+    eventually("events after the group was re-created", || async {
+        seen.lock().unwrap().len() == 6
+    })
+    .await;
+
+    // The stream itself disappears (FLUSHALL, a restarted Redis without persistence).
+    redis.cmd(&["DEL", &stream]).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    running
+        .broker
+        .publish(&(7..=8).map(ping).collect::<Vec<_>>())
+        .await
+        .unwrap();
+    eventually("events after the stream was re-created", || async {
+        seen.lock().unwrap().len() == 8
+    })
+    .await;
+
+    assert_eq!(distinct(&seen.lock().unwrap()), 8);
+    assert_eq!(
+        started.load(Ordering::SeqCst),
+        8,
+        "re-read history is deduplicated by the inbox"
+    );
+    running.shutdown().await;
+}

@@ -1,0 +1,214 @@
+//! What `terraform apply` creates per function and per topic function, instance by instance.
+
+use std::collections::BTreeSet;
+
+use serde_json::json;
+
+use super::model::Config;
+use super::stand_ins::{SECRET_VALUE, mock_arn, mock_url};
+use super::{config, names, specs, terraform_dir};
+
+#[test]
+fn every_function_has_its_lambda() {
+    let config = config();
+    let all = names(|_| true);
+    for (ty, name) in [
+        ("aws_lambda_function", "fn"),
+        ("aws_cloudwatch_log_group", "fn"),
+        ("aws_iam_role", "lambda"),
+        ("aws_iam_role_policy", "lambda"),
+        ("aws_sqs_queue", "dlq"),
+        ("aws_cloudwatch_metric_alarm", "dlq"),
+    ] {
+        assert_eq!(config.keys(ty, name), all, "{ty}.{name}");
+    }
+    for spec in specs() {
+        let key = Some(spec.name);
+        let eval = |path: &str| config.eval("aws_lambda_function", "fn", key, path);
+        assert_eq!(eval("function_name"), format!("test-{}", spec.name));
+        assert_eq!(eval("runtime"), "provided.al2023");
+        assert_eq!(eval("architectures"), json!(["arm64"]));
+        assert_eq!(eval("handler"), "bootstrap");
+        let zip = format!("../../target/lambda/{}/bootstrap.zip", spec.name);
+        assert_eq!(eval("filename"), zip);
+        assert_eq!(eval("source_code_hash"), format!("sha256-of:{zip}"));
+        assert_eq!(eval("memory_size"), spec.memory_mb);
+        assert_eq!(eval("timeout"), spec.timeout.as_secs());
+        assert_eq!(eval("reserved_concurrent_executions"), spec.concurrency);
+        assert_eq!(eval("role"), mock_arn("aws_iam_role", "lambda", key));
+        assert_eq!(
+            eval("environment.variables"),
+            json!({
+                "DATABASE_URL": SECRET_VALUE,
+                "CONVEYOR_EVENT_BUS": "test-conveyor",
+                "CONVEYOR_DLQ_URL": mock_url("dlq", spec.name),
+                "CONVEYOR_MIGRATE": "true",
+            }),
+            "{}",
+            spec.name
+        );
+        assert_eq!(eval("tracing_config.mode"), "Active");
+        assert_eq!(
+            eval("logging_config.log_group"),
+            format!("/aws/lambda/test-{}", spec.name)
+        );
+        let retention = config.eval("aws_cloudwatch_log_group", "fn", key, "retention_in_days");
+        assert_eq!(retention, 30);
+    }
+    assert_eq!(
+        config.keys("aws_iam_role_policy_attachment", "vpc"),
+        BTreeSet::new(),
+        "no VPC by default"
+    );
+}
+
+#[test]
+fn variables_switch_reserved_concurrency_tracing_migrations_and_the_vpc() {
+    let config = Config::load(
+        &terraform_dir(),
+        &[
+            ("reserve_concurrency", json!(false)),
+            ("tracing_mode", json!("PassThrough")),
+            ("migrate_on_cold_start", json!(false)),
+            ("lambda_artifact_dir", json!("/builds/lambda")),
+            ("vpc_subnet_ids", json!(["subnet-1"])),
+            ("environment", json!("prod")),
+        ],
+    );
+    let key = Some("warehouse-reservation-expiry");
+    let eval = |path: &str| config.eval("aws_lambda_function", "fn", key, path);
+    assert_eq!(eval("reserved_concurrent_executions"), -1);
+    assert_eq!(eval("tracing_config.mode"), "PassThrough");
+    assert_eq!(eval("environment.variables")["CONVEYOR_MIGRATE"], "false");
+    assert_eq!(eval("function_name"), "prod-warehouse-reservation-expiry");
+    assert_eq!(
+        eval("filename"),
+        "/builds/lambda/warehouse-reservation-expiry/bootstrap.zip"
+    );
+    assert_eq!(
+        config.keys("aws_iam_role_policy_attachment", "vpc"),
+        names(|_| true)
+    );
+}
+
+#[test]
+fn every_topic_function_has_queue_dlq_mapping_and_rule() {
+    let config = config();
+    let topic_functions = names(|s| s.schedule().is_none());
+    assert_eq!(topic_functions.len(), 8);
+    for (ty, name) in [
+        ("aws_sqs_queue", "queue"),
+        ("aws_sqs_queue_redrive_allow_policy", "dlq"),
+        ("aws_sqs_queue_policy", "queue"),
+        ("aws_cloudwatch_event_rule", "topic"),
+        ("aws_cloudwatch_event_target", "topic"),
+        ("aws_lambda_event_source_mapping", "queue"),
+        ("aws_iam_role_policy", "queue"),
+    ] {
+        assert_eq!(config.keys(ty, name), topic_functions, "{ty}.{name}");
+    }
+    for spec in specs().iter().filter(|s| s.schedule().is_none()) {
+        let n = spec.name;
+        let key = Some(n);
+        let queue = |path: &str| config.eval("aws_sqs_queue", "queue", key, path);
+        assert_eq!(queue("name"), format!("test-{n}"));
+        assert!(
+            queue("visibility_timeout_seconds").as_u64().unwrap() >= 6 * spec.timeout.as_secs()
+        );
+        assert_eq!(queue("sqs_managed_sse_enabled"), true);
+        assert_eq!(
+            config.eval_doc("aws_sqs_queue", "queue", n, "redrive_policy"),
+            json!({
+                "deadLetterTargetArn": mock_arn("aws_sqs_queue", "dlq", key),
+                "maxReceiveCount": spec.retry.max_deliveries,
+            })
+        );
+        assert_eq!(
+            config.eval_doc(
+                "aws_sqs_queue_redrive_allow_policy",
+                "dlq",
+                n,
+                "redrive_allow_policy"
+            ),
+            json!({
+                "redrivePermission": "byQueue",
+                "sourceQueueArns": [mock_arn("aws_sqs_queue", "queue", key)],
+            })
+        );
+
+        let esm = |path: &str| config.eval("aws_lambda_event_source_mapping", "queue", key, path);
+        assert_eq!(
+            esm("event_source_arn"),
+            mock_arn("aws_sqs_queue", "queue", key)
+        );
+        assert_eq!(
+            esm("function_name"),
+            mock_arn("aws_lambda_function", "fn", key)
+        );
+        assert_eq!(
+            esm("function_response_types"),
+            json!(["ReportBatchItemFailures"])
+        );
+        assert_eq!(esm("batch_size"), 10);
+        assert_eq!(esm("maximum_batching_window_in_seconds"), 1);
+        assert_eq!(
+            esm("scaling_config.maximum_concurrency"),
+            spec.concurrency.max(2)
+        );
+
+        let pattern = config.eval_doc("aws_cloudwatch_event_rule", "topic", n, "event_pattern");
+        assert_eq!(pattern, json!({ "detail-type": spec.topics() }), "{n}");
+        let rule = |path: &str| config.eval("aws_cloudwatch_event_rule", "topic", key, path);
+        assert_eq!(rule("event_bus_name"), "test-conveyor");
+        let target = |path: &str| config.eval("aws_cloudwatch_event_target", "topic", key, path);
+        assert_eq!(target("rule"), format!("test-{n}"));
+        assert_eq!(target("event_bus_name"), "test-conveyor");
+        assert_eq!(target("arn"), mock_arn("aws_sqs_queue", "queue", key));
+        assert_eq!(target("input_path"), "$.detail");
+
+        let policy = config.eval_doc("aws_sqs_queue_policy", "queue", n, "policy");
+        let queue_url = config.eval("aws_sqs_queue_policy", "queue", key, "queue_url");
+        assert_eq!(queue_url, format!("id:aws_sqs_queue.queue[{n}]"));
+        assert_eq!(
+            policy["Statement"],
+            json!([{
+                "Sid": "OwnRuleSends",
+                "Effect": "Allow",
+                "Principal": { "Service": "events.amazonaws.com" },
+                "Action": ["sqs:SendMessage"],
+                "Resource": [mock_arn("aws_sqs_queue", "queue", key)],
+                "Condition": { "ArnEquals": {
+                    "aws:SourceArn": mock_arn("aws_cloudwatch_event_rule", "topic", key)
+                } },
+            }])
+        );
+    }
+}
+
+/// Every topic the catalog subscribes to reaches exactly its subscribers' queues.
+#[test]
+fn every_subscription_has_a_rule_to_its_queue() {
+    let config = config();
+    for spec in specs() {
+        for topic in spec.topics() {
+            let routed: BTreeSet<String> = config
+                .keys("aws_cloudwatch_event_rule", "topic")
+                .into_iter()
+                .filter(|n| {
+                    let pattern =
+                        config.eval_doc("aws_cloudwatch_event_rule", "topic", n, "event_pattern");
+                    pattern["detail-type"]
+                        .as_array()
+                        .unwrap()
+                        .contains(&json!(topic))
+                })
+                .collect();
+            let subscribers: BTreeSet<String> = conveyor_emulator::catalog::subscribers(topic)
+                .iter()
+                .map(|f| f.spec().name.to_owned())
+                .collect();
+            assert_eq!(routed, subscribers, "{topic}");
+            assert!(routed.contains(spec.name));
+        }
+    }
+}

@@ -1,0 +1,125 @@
+//! # fulfillment-order-status-changed
+//!
+//! - **Trigger**: topic `orders.order.status_changed`; payload [`OrderStatusChangedEvent`]
+//!   (carries the order lines, so the order service is never called back). Ordered by
+//!   `order_id`.
+//! - **Effect**: `payment_confirmed` or `confirmed` opens the order's fulfillment (`created`)
+//!   with a `pending` picklist of one line per order line and publishes
+//!   `fulfillment.status_changed`; `cancelled` cancels the fulfillment and its picklist unless
+//!   the goods have shipped (then it only logs) and publishes `fulfillment.status_changed` with
+//!   the order's reason. Every other status is ignored.
+//! - **Idempotency**: the inbox row (function, event id), and one fulfillment per order (a
+//!   unique order id): a second opening event for the same order (`payment_confirmed` then
+//!   `confirmed`) writes and publishes nothing; cancelling a cancelled fulfillment is a no-op.
+//! - **Retryable**: database errors.
+//! - **Dropped**: an invalid payload, a fulfillment without its picklist (corrupt data), a
+//!   picklist the state machine will not cancel.
+
+use std::sync::Arc;
+
+use conveyor_domain::events::order::{ORDER_STATUS_CHANGED, OrderStatusChangedEvent};
+use conveyor_domain::fulfillment::{
+    Cancellation, Fulfillment, FulfillmentRepository, OrderReaction, PackageRepository,
+    PicklistRepository, Shipment,
+};
+use conveyor_domain::{FulfillmentId, PicklistId};
+use conveyor_runtime::{Context, Function, FunctionSpec, HandlerError, Service, TopicHandler};
+use conveyor_store::StoreError;
+
+/// The function.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct FulfillmentOrderStatusChanged;
+
+impl TopicHandler for FulfillmentOrderStatusChanged {
+    type Payload = OrderStatusChangedEvent;
+
+    const SPEC: FunctionSpec = FunctionSpec::on_topics(
+        "fulfillment-order-status-changed",
+        Service::Fulfillment,
+        &[ORDER_STATUS_CHANGED],
+    )
+    .ordered_by("order_id");
+
+    async fn handle(
+        &self,
+        order: OrderStatusChangedEvent,
+        cx: &mut Context<'_>,
+    ) -> Result<(), HandlerError> {
+        match OrderReaction::to(order.new_status) {
+            OrderReaction::Open => open(&order, cx).await,
+            OrderReaction::Cancel => cancel(&order, cx).await,
+            OrderReaction::Ignore => Ok(()),
+        }
+    }
+}
+
+async fn open(order: &OrderStatusChangedEvent, cx: &mut Context<'_>) -> Result<(), HandlerError> {
+    let new = Fulfillment::open(
+        FulfillmentId::generate(),
+        PicklistId::generate(),
+        order,
+        cx.now(),
+    );
+    if cx
+        .tx()
+        .insert_fulfillment(&new.fulfillment, &new.picklist)
+        .await?
+    {
+        cx.publish(&new.fulfillment.status_changed_event(&new.created))?;
+    }
+    Ok(())
+}
+
+async fn cancel(order: &OrderStatusChangedEvent, cx: &mut Context<'_>) -> Result<(), HandlerError> {
+    // Lock order everywhere: fulfillment, picklist, package.
+    let tx = cx.tx();
+    let Some(fulfillment) = tx
+        .get_fulfillment_of_order_for_update(&order.order_id)
+        .await?
+    else {
+        tracing::debug!(order_id = %order.order_id, "cancelled order was never fulfilled");
+        return Ok(());
+    };
+    let Some(picklist) = tx
+        .get_picklist_of_fulfillment_for_update(&fulfillment.id)
+        .await?
+    else {
+        return Err(StoreError::corrupt(
+            "picklists",
+            format!("fulfillment {} has none", fulfillment.id),
+        )
+        .into());
+    };
+    let package = tx
+        .get_package_of_fulfillment_for_update(&fulfillment.id)
+        .await?;
+    let mut shipment = Shipment {
+        fulfillment,
+        picklist,
+        package,
+    };
+    match shipment
+        .cancel(&order.reason, cx.now())
+        .map_err(HandlerError::drop)?
+    {
+        Cancellation::Cancelled(change) => {
+            cx.tx().save_fulfillment(&shipment.fulfillment).await?;
+            cx.tx().save_picklist(&shipment.picklist).await?;
+            cx.publish(&shipment.fulfillment.status_changed_event(&change))?;
+        }
+        Cancellation::AlreadyCancelled => {}
+        Cancellation::TooLate(status) => tracing::info!(
+            order_id = %order.order_id,
+            fulfillment_id = %shipment.fulfillment.id,
+            %status,
+            "order cancelled after its goods left the warehouse; fulfillment kept"
+        ),
+    }
+    Ok(())
+}
+
+/// The catalog entry.
+#[must_use]
+pub fn function() -> Arc<dyn Function> {
+    conveyor_runtime::topic(FulfillmentOrderStatusChanged)
+}

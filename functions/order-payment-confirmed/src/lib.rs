@@ -1,0 +1,63 @@
+//! # order-payment-confirmed
+//!
+//! - **Trigger**: topic `payment.confirmed`; payload [`PaymentConfirmedEvent`] (amount as a
+//!   float in major units, as the payment service sends it).
+//! - **Effect**: the order moves to `payment_confirmed` with a history row (reason and payment
+//!   id); publishes `orders.order.status_changed`.
+//! - **Idempotency**: the inbox row (function, event id); a second confirmation of an already
+//!   confirmed order is a no-op that publishes nothing.
+//! - **Retryable**: the order is not there yet (it may still be replicating), database errors.
+//! - **Dropped**: an invalid payload, an amount or currency that differs from the order, an order
+//!   that can no longer be paid (cancelled, shipped, ...).
+
+use std::sync::Arc;
+
+use conveyor_domain::OrderId;
+use conveyor_domain::events::payment::{PAYMENT_CONFIRMED, PaymentConfirmedEvent};
+use conveyor_domain::order::OrderRepository;
+use conveyor_runtime::{Context, Function, FunctionSpec, HandlerError, Service, TopicHandler};
+
+/// The function.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct OrderPaymentConfirmed;
+
+/// The order named by an event does not exist (yet).
+#[derive(Debug, thiserror::Error)]
+#[error("order {0} not found")]
+pub struct UnknownOrder(pub OrderId);
+
+impl TopicHandler for OrderPaymentConfirmed {
+    type Payload = PaymentConfirmedEvent;
+
+    const SPEC: FunctionSpec = FunctionSpec::on_topics(
+        "order-payment-confirmed",
+        Service::Order,
+        &[PAYMENT_CONFIRMED],
+    )
+    .ordered_by("order_id");
+
+    async fn handle(
+        &self,
+        payment: PaymentConfirmedEvent,
+        cx: &mut Context<'_>,
+    ) -> Result<(), HandlerError> {
+        let paid = payment.amount_minor()?;
+        let Some(mut order) = cx.tx().get_order_for_update(&payment.order_id).await? else {
+            return Err(HandlerError::retry(UnknownOrder(payment.order_id)));
+        };
+        let change = order
+            .confirm_payment(&payment.payment_id, paid, &payment.currency, cx.now())
+            .map_err(HandlerError::drop)?;
+        if let Some(change) = change {
+            cx.tx().save_status_change(&order, &change).await?;
+            cx.publish(&order.status_changed_event(&change))?;
+        }
+        Ok(())
+    }
+}
+
+/// The catalog entry.
+#[must_use]
+pub fn function() -> Arc<dyn Function> {
+    conveyor_runtime::topic(OrderPaymentConfirmed)
+}

@@ -1,0 +1,145 @@
+//! order-payment-confirmed against SQLite and PostgreSQL, through the inbox/outbox pipeline.
+
+use conveyor_domain::OrderId;
+use conveyor_domain::events::order::{ORDER_STATUS_CHANGED, OrderStatusChangedEvent};
+use conveyor_domain::events::payment::PaymentConfirmedEvent;
+use conveyor_domain::events::samples;
+use conveyor_domain::order::{OrderStatus, PaymentMethod};
+use conveyor_runtime::HandlerError;
+use conveyor_testkit::{Harness, on_both_backends, seed};
+use order_payment_confirmed::OrderPaymentConfirmed;
+
+fn payment(order: &str, amount: f64) -> PaymentConfirmedEvent {
+    PaymentConfirmedEvent {
+        order_id: OrderId::parse(order).unwrap(),
+        amount,
+        ..samples::payment_confirmed()
+    }
+}
+
+async fn seeded(h: &Harness, id: &str) {
+    seed::order::insert(
+        h.store(),
+        &seed::order::order(id, PaymentMethod::Prepaid, h.now()),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn confirms_the_order_and_publishes_status_changed_with_trace_and_correlation() {
+    on_both_backends(|h| async move {
+        seeded(&h, "ord-1").await;
+        let event = h.event("payment.confirmed", &payment("ord-1", 49.99));
+        let handled = h
+            .deliver_event(&OrderPaymentConfirmed, &event, 1)
+            .await
+            .unwrap();
+        assert!(!handled.duplicate);
+        assert_eq!((handled.produced.len(), handled.published), (1, 1));
+
+        let order = seed::order::load(h.store(), &OrderId::parse("ord-1").unwrap())
+            .await
+            .unwrap();
+        assert_eq!(order.status, OrderStatus::PaymentConfirmed);
+        assert_eq!(
+            order.payment_id.as_ref().map(|p| p.as_str()),
+            Some("pay-9001")
+        );
+
+        let out = h.published();
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].ty, ORDER_STATUS_CHANGED);
+        assert_eq!(out[0].source, "order-worker");
+        assert_eq!(out[0].correlationid, event.correlationid);
+        let tp = out[0].traceparent.as_deref().unwrap();
+        assert!(
+            tp.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"),
+            "{tp}"
+        );
+        assert_ne!(
+            tp,
+            event.traceparent.as_deref().unwrap(),
+            "outgoing span is a child"
+        );
+        let changed: OrderStatusChangedEvent = out[0].payload().unwrap();
+        assert_eq!(
+            (changed.old_status, changed.new_status),
+            (Some(OrderStatus::Pending), OrderStatus::PaymentConfirmed)
+        );
+        assert_eq!(changed.reason, "payment pay-9001 confirmed");
+        assert_eq!(changed.items.len(), 2);
+        assert_eq!(
+            h.store().outbox_backlog().await.unwrap(),
+            0,
+            "published rows leave the outbox"
+        );
+        h
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_same_event_twice_changes_state_once_and_publishes_once() {
+    on_both_backends(|h| async move {
+        seeded(&h, "ord-2").await;
+        let event = h.event("payment.confirmed", &payment("ord-2", 49.99));
+        assert!(
+            !h.deliver_event(&OrderPaymentConfirmed, &event, 1)
+                .await
+                .unwrap()
+                .duplicate
+        );
+        assert!(
+            h.deliver_event(&OrderPaymentConfirmed, &event, 2)
+                .await
+                .unwrap()
+                .duplicate
+        );
+        // A second, different confirmation of the same payment is a state-machine no-op.
+        let again = h
+            .deliver(&OrderPaymentConfirmed, &payment("ord-2", 49.99))
+            .await
+            .unwrap();
+        assert!(!again.duplicate);
+        assert!(again.produced.is_empty());
+        assert_eq!(h.published().len(), 1);
+        h
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn unknown_order_is_retried_and_bad_amounts_are_dropped_without_effect() {
+    on_both_backends(|h| async move {
+        let err = h
+            .deliver(&OrderPaymentConfirmed, &payment("ord-missing", 49.99))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, HandlerError::Retry(_)), "{err}");
+        assert_eq!(err.to_string(), "Retry: order ord-missing not found");
+
+        seeded(&h, "ord-3").await;
+        let err = h
+            .deliver(&OrderPaymentConfirmed, &payment("ord-3", 10.0))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, HandlerError::Drop(_)), "{err}");
+        assert!(
+            err.to_string().contains("does not match order total 49.99"),
+            "{err}"
+        );
+        let err = h
+            .deliver(&OrderPaymentConfirmed, &payment("ord-3", -1.0))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, HandlerError::Drop(_)), "{err}");
+
+        let order = seed::order::load(h.store(), &OrderId::parse("ord-3").unwrap())
+            .await
+            .unwrap();
+        assert_eq!(order.status, OrderStatus::Pending);
+        assert!(h.published().is_empty());
+        h
+    })
+    .await;
+}

@@ -1,0 +1,154 @@
+# One Lambda per function: its log group, its role (least privilege: its own log group, queue,
+# DLQ and the bus) and, for jobs, where failed asynchronous invocations go.
+
+resource "aws_cloudwatch_log_group" "fn" {
+  for_each = local.functions
+
+  name              = "/aws/lambda/${var.environment}-${each.key}"
+  retention_in_days = var.log_retention_days
+}
+
+resource "aws_iam_role" "lambda" {
+  for_each = local.functions
+
+  name        = "${var.environment}-${each.key}-lambda"
+  description = "Runs the conveyor function ${each.key}."
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Sid       = "LambdaAssumesRole"
+      Effect    = "Allow"
+      Principal = { Service = "lambda.amazonaws.com" }
+      Action    = ["sts:AssumeRole"]
+    }]
+  })
+}
+
+# What every function does: write its logs and traces, publish to the bus, dead-letter into its
+# own DLQ (a topic function's poison messages; a job's failed asynchronous invocations).
+resource "aws_iam_role_policy" "lambda" {
+  for_each = local.functions
+
+  name = "conveyor-function"
+  role = aws_iam_role.lambda[each.key].id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid      = "WriteOwnLogs"
+        Effect   = "Allow"
+        Action   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+        Resource = ["${aws_cloudwatch_log_group.fn[each.key].arn}:*"]
+      },
+      {
+        Sid      = "PublishToBus"
+        Effect   = "Allow"
+        Action   = ["events:PutEvents"]
+        Resource = [aws_cloudwatch_event_bus.bus.arn]
+      },
+      {
+        Sid      = "SendToOwnDeadLetterQueue"
+        Effect   = "Allow"
+        Action   = ["sqs:SendMessage"]
+        Resource = [aws_sqs_queue.dlq[each.key].arn]
+      },
+      {
+        # X-Ray has no resource-level permissions.
+        Sid      = "WriteTraces"
+        Effect   = "Allow"
+        Action   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
+        Resource = ["*"]
+      },
+    ]
+  })
+}
+
+# What a topic function's event source mapping needs on its own queue.
+resource "aws_iam_role_policy" "queue" {
+  for_each = local.topic_functions
+
+  name = "conveyor-queue"
+  role = aws_iam_role.lambda[each.key].id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Sid      = "ConsumeOwnQueue"
+      Effect   = "Allow"
+      Action   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
+      Resource = [aws_sqs_queue.queue[each.key].arn]
+    }]
+  })
+}
+
+# Network interfaces in the VPC, only when the Lambdas run in one.
+resource "aws_iam_role_policy_attachment" "vpc" {
+  for_each = { for name, f in local.functions : name => f if local.in_vpc }
+
+  role       = aws_iam_role.lambda[each.key].name
+  policy_arn = "arn:${data.aws_partition.current.partition}:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"
+}
+
+resource "aws_lambda_function" "fn" {
+  for_each = local.functions
+
+  function_name = "${var.environment}-${each.key}"
+  description   = each.value.description
+  role          = aws_iam_role.lambda[each.key].arn
+
+  # `cargo lambda build --release --arm64 --output-format zip` output.
+  runtime          = "provided.al2023"
+  architectures    = ["arm64"]
+  handler          = "bootstrap"
+  filename         = "${var.lambda_artifact_dir}/${each.key}/bootstrap.zip"
+  source_code_hash = filebase64sha256("${var.lambda_artifact_dir}/${each.key}/bootstrap.zip")
+
+  memory_size                    = each.value.memory_mb
+  timeout                        = each.value.timeout_seconds
+  reserved_concurrent_executions = var.reserve_concurrency ? each.value.concurrency : -1
+
+  environment {
+    variables = {
+      DATABASE_URL       = data.aws_secretsmanager_secret_version.database_url.secret_string
+      CONVEYOR_EVENT_BUS = aws_cloudwatch_event_bus.bus.name
+      CONVEYOR_DLQ_URL   = aws_sqs_queue.dlq[each.key].url
+      CONVEYOR_MIGRATE   = var.migrate_on_cold_start ? "true" : "false"
+    }
+  }
+
+  logging_config {
+    log_format = "Text"
+    log_group  = aws_cloudwatch_log_group.fn[each.key].name
+  }
+
+  tracing_config {
+    mode = var.tracing_mode
+  }
+
+  dynamic "vpc_config" {
+    for_each = local.in_vpc ? [true] : []
+    content {
+      subnet_ids         = var.vpc_subnet_ids
+      security_group_ids = var.vpc_security_group_ids
+    }
+  }
+
+  depends_on = [aws_iam_role_policy.lambda, aws_iam_role_policy_attachment.vpc]
+}
+
+# Scheduler invokes jobs asynchronously: a failed run is retried by Lambda up to the catalog's
+# deliveries, then lands in the job's DLQ.
+resource "aws_lambda_function_event_invoke_config" "job" {
+  for_each = local.jobs
+
+  function_name                = aws_lambda_function.fn[each.key].function_name
+  maximum_retry_attempts       = min(2, each.value.max_deliveries - 1)
+  maximum_event_age_in_seconds = 3600
+
+  destination_config {
+    on_failure {
+      destination = aws_sqs_queue.dlq[each.key].arn
+    }
+  }
+
+  depends_on = [aws_iam_role_policy.lambda]
+}

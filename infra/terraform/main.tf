@@ -1,0 +1,56 @@
+# conveyor on AWS: one Lambda per function of the catalog. Topic functions read an SQS queue fed
+# by an EventBridge rule on the conveyor bus; jobs are invoked by EventBridge Scheduler. Every
+# resource iterates over local.functions, which functions.tf.json (generated from the catalog by
+# `conveyor gen terraform`) defines.
+
+terraform {
+  required_version = ">= 1.5.0"
+
+  required_providers {
+    aws = {
+      source  = "hashicorp/aws"
+      version = "~> 5.0"
+    }
+  }
+}
+
+provider "aws" {
+  region = var.aws_region
+
+  default_tags {
+    tags = merge(var.tags, {
+      Application = "conveyor"
+      Environment = var.environment
+    })
+  }
+}
+
+data "aws_caller_identity" "current" {}
+
+data "aws_partition" "current" {}
+
+# The database URL: the secret's value (the plain URL) is read at plan time and handed to each
+# Lambda as DATABASE_URL. It is stored in the Terraform state: keep the state encrypted.
+data "aws_secretsmanager_secret_version" "database_url" {
+  secret_id = var.database_url_secret_arn
+}
+
+locals {
+  # Consumers: one queue, DLQ, rule and event source mapping each.
+  topic_functions = { for name, f in local.functions : name => f if f.kind == "topic" }
+
+  # Cron jobs: one schedule, scheduler role and DLQ each.
+  jobs = { for name, f in local.functions : name => f if f.kind == "job" }
+
+  # What a job receives. Written out rather than jsonencode()d: jsonencode escapes < and > as
+  # \u003c and \u003e, and Scheduler would then not substitute its placeholders.
+  scheduler_input = "{\"scheduled_time\":\"<aws.scheduler.scheduled-time>\",\"attempt\":\"<aws.scheduler.attempt-number>\"}"
+
+  # Lambdas attach to these subnets when any are given (to reach a database in a VPC).
+  in_vpc = length(var.vpc_subnet_ids) > 0
+}
+
+# Every event conveyor publishes (detail-type = topic, detail = the CloudEvent) goes to this bus.
+resource "aws_cloudwatch_event_bus" "bus" {
+  name = "${var.environment}-conveyor"
+}

@@ -1,0 +1,111 @@
+variable "environment" {
+  description = "Environment name (dev, staging, prod); prefixes every resource name."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{0,15}$", var.environment))
+    error_message = "environment must be 1-16 characters: a lowercase letter, then lowercase letters, digits or '-'."
+  }
+}
+
+variable "aws_region" {
+  description = "AWS region to deploy to."
+  type        = string
+}
+
+variable "database_url_secret_arn" {
+  description = "ARN of the Secrets Manager secret whose value is the PostgreSQL URL (postgres://user:password@host:5432/db)."
+  type        = string
+}
+
+variable "lambda_artifact_dir" {
+  description = "Where `cargo lambda build --release --arm64 --output-format zip` put the zips (<dir>/<function>/bootstrap.zip); relative paths are relative to this folder."
+  type        = string
+  default     = "../../target/lambda"
+}
+
+variable "log_retention_days" {
+  description = "Days the functions' CloudWatch logs are kept."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be a retention CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, 60, 90, ...)."
+  }
+}
+
+variable "reserve_concurrency" {
+  description = "Reserve each function's catalog concurrency (jobs 1: never two runs at once). Turn off in accounts whose concurrency quota is too small to reserve it."
+  type        = bool
+  default     = true
+}
+
+variable "sqs_batch_size" {
+  description = "Most SQS messages per Lambda invocation."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.sqs_batch_size >= 1 && var.sqs_batch_size <= 10000
+    error_message = "sqs_batch_size must be 1-10000."
+  }
+}
+
+variable "sqs_batching_window_seconds" {
+  description = "Longest Lambda waits to fill a batch (0-300 s; at least 1 when sqs_batch_size > 10)."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.sqs_batching_window_seconds >= 0 && var.sqs_batching_window_seconds <= 300
+    error_message = "sqs_batching_window_seconds must be 0-300."
+  }
+}
+
+variable "tracing_mode" {
+  description = "Lambda X-Ray tracing: Active or PassThrough."
+  type        = string
+  default     = "Active"
+
+  validation {
+    condition     = contains(["Active", "PassThrough"], var.tracing_mode)
+    error_message = "tracing_mode must be Active or PassThrough."
+  }
+}
+
+variable "migrate_on_cold_start" {
+  description = "Run the database migrations when a Lambda starts (CONVEYOR_MIGRATE). Turn off when migrations run elsewhere."
+  type        = bool
+  default     = true
+}
+
+variable "schedules_enabled" {
+  description = "Whether the jobs' schedules fire."
+  type        = bool
+  default     = true
+}
+
+variable "alarm_actions" {
+  description = "ARNs (e.g. SNS topics) notified when a dead-letter queue receives messages, and when it is empty again."
+  type        = list(string)
+  default     = []
+}
+
+variable "vpc_subnet_ids" {
+  description = "Subnets for the Lambdas, when the database is only reachable inside a VPC (they then also need a NAT gateway or VPC endpoints for SQS and EventBridge). Empty: no VPC."
+  type        = list(string)
+  default     = []
+}
+
+variable "vpc_security_group_ids" {
+  description = "Security groups of the Lambdas when vpc_subnet_ids is set."
+  type        = list(string)
+  default     = []
+}
+
+variable "tags" {
+  description = "Tags added to every resource."
+  type        = map(string)
+  default     = {}
+}

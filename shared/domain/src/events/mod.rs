@@ -1,0 +1,82 @@
+//! Typed event payloads and their topics: the contracts between services.
+//!
+//! Every payload is decoded from the CloudEvent `data` at the edge, then checked with
+//! [`Validate`]. Topic names are constants beside their payloads; [`ALL_TOPICS`] lists them.
+//!
+//! # Layout
+//! - [`payment`] — `payment.confirmed`, `payment.failed` (external, float amounts)
+//! - [`order`] — `orders.order.status_changed`
+//! - [`fulfillment`] — fulfillment, picklist and package status changes
+//! - [`warehouse`] — reservation lifecycle, inventory updates, low-stock alerts
+//! - [`catalog`] — `product.created`
+//! - [`returns`] — `order.return.completed` (and its older name `return.completed`)
+//! - [`samples`] — one sample payload per topic (fixtures, docs, `events/`)
+
+pub mod catalog;
+pub mod fulfillment;
+pub mod order;
+pub mod payment;
+pub mod returns;
+pub mod samples;
+pub mod warehouse;
+
+use serde::Serialize;
+
+/// A payload that arrived well-formed but says something impossible (a negative amount, an
+/// order without lines). Such events are never retried.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid payload: {0}")]
+pub struct ValidationError(pub String);
+
+impl ValidationError {
+    /// A validation error with a message.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self(message.into())
+    }
+}
+
+/// Semantic checks beyond what the types already enforce.
+pub trait Validate {
+    /// # Errors
+    /// [`ValidationError`] describing the first problem found.
+    fn validate(&self) -> Result<(), ValidationError>;
+}
+
+/// A payload this platform publishes.
+pub trait DomainEvent: Serialize {
+    /// The topic it goes to (for some payloads it depends on the content).
+    fn topic(&self) -> &'static str;
+}
+
+/// Implements [`DomainEvent`] for payloads with one fixed topic.
+macro_rules! fixed_topic {
+    ($ty:ty => $topic:expr) => {
+        impl $crate::events::DomainEvent for $ty {
+            fn topic(&self) -> &'static str {
+                $topic
+            }
+        }
+    };
+}
+pub(crate) use fixed_topic;
+
+/// Every topic the platform knows, consumed or produced.
+pub const ALL_TOPICS: &[&str] = &[
+    payment::PAYMENT_CONFIRMED,
+    payment::PAYMENT_FAILED,
+    order::ORDER_STATUS_CHANGED,
+    order::ORDER_RESERVATION_EXPIRED,
+    fulfillment::FULFILLMENT_STATUS_CHANGED,
+    fulfillment::PICKLIST_STATUS_CHANGED,
+    fulfillment::PACKAGE_STATUS_CHANGED,
+    warehouse::RESERVATION_CREATED,
+    warehouse::RESERVATION_CONFIRMED,
+    warehouse::RESERVATION_RELEASED,
+    warehouse::RESERVATION_EXPIRED,
+    warehouse::RESERVATION_EXPIRING,
+    warehouse::INVENTORY_UPDATED,
+    warehouse::INVENTORY_LOW_STOCK,
+    catalog::PRODUCT_CREATED,
+    returns::ORDER_RETURN_COMPLETED,
+    returns::RETURN_COMPLETED_LEGACY,
+];

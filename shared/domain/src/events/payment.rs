@@ -1,0 +1,83 @@
+//! Events of the payment service. External wire types: `amount` is a float in major units.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::{Validate, ValidationError, fixed_topic};
+use crate::{Currency, Money, OrderId, PaymentId, Timestamp};
+
+/// A payment succeeded.
+pub const PAYMENT_CONFIRMED: &str = "payment.confirmed";
+/// A payment failed.
+pub const PAYMENT_FAILED: &str = "payment.failed";
+
+/// `payment.confirmed`: the payment service captured the money for an order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct PaymentConfirmedEvent {
+    /// The order paid for.
+    pub order_id: OrderId,
+    /// The payment.
+    pub payment_id: PaymentId,
+    /// Amount in major units, as the payment service sends it.
+    pub amount: f64,
+    /// ISO 4217.
+    pub currency: Currency,
+    /// Card, wallet, bank transfer, ... (informational).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment_method: Option<String>,
+    /// The provider's transaction reference.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transaction_id: Option<String>,
+    /// When the payment was confirmed.
+    pub timestamp: Timestamp,
+}
+
+impl PaymentConfirmedEvent {
+    /// The amount in minor units.
+    ///
+    /// # Errors
+    /// When the float is negative, NaN or too large.
+    pub fn amount_minor(&self) -> Result<Money, ValidationError> {
+        Money::from_major_f64(self.amount).map_err(|e| ValidationError::new(e.to_string()))
+    }
+}
+
+impl Validate for PaymentConfirmedEvent {
+    fn validate(&self) -> Result<(), ValidationError> {
+        self.amount_minor().map(|_| ())
+    }
+}
+
+fixed_topic!(PaymentConfirmedEvent => PAYMENT_CONFIRMED);
+
+/// `payment.failed`: the payment service gave up on a payment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct PaymentFailedEvent {
+    /// The order.
+    pub order_id: OrderId,
+    /// The payment attempt.
+    pub payment_id: PaymentId,
+    /// Amount in major units.
+    pub amount: f64,
+    /// ISO 4217.
+    pub currency: Currency,
+    /// Human-readable reason ("card declined").
+    pub failure_reason: String,
+    /// Provider error code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+    /// When the payment failed.
+    pub timestamp: Timestamp,
+}
+
+impl Validate for PaymentFailedEvent {
+    fn validate(&self) -> Result<(), ValidationError> {
+        Money::from_major_f64(self.amount).map_err(|e| ValidationError::new(e.to_string()))?;
+        if self.failure_reason.trim().is_empty() {
+            return Err(ValidationError::new("failure_reason must not be empty"));
+        }
+        Ok(())
+    }
+}
+
+fixed_topic!(PaymentFailedEvent => PAYMENT_FAILED);

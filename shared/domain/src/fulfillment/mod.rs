@@ -1,0 +1,28 @@
+//! The fulfillment service's domain: fulfillments, picklists, packages.
+//!
+//! An order that may be fulfilled opens one fulfillment with a picklist; the warehouse floor
+//! reports picklist progress, and [`Shipment::apply`] decides what each report means for the
+//! fulfillment and its package.
+//!
+//! # Layout
+//! - `status` — the three state machines
+//! - `aggregate` — [`Fulfillment`] and what an order status change asks of it
+//! - `picklist`, `package` — [`Picklist`], [`Package`]
+//! - `floor` — [`Shipment`]: a floor report applied to all three
+//! - `ports` — the repositories the store implements
+
+mod aggregate;
+mod floor;
+mod package;
+mod picklist;
+mod ports;
+mod status;
+
+pub use aggregate::{Cancellation, Fulfillment, FulfillmentChange, NewFulfillment, OrderReaction};
+pub use floor::{
+    FloorOutcome, FloorReportError, FulfillmentEvent, Shipment, fulfillment_status_for,
+};
+pub use package::{Package, PackageChange};
+pub use picklist::{Picklist, PicklistLine};
+pub use ports::{FulfillmentRepository, PackageRepository, PicklistRepository};
+pub use status::{FulfillmentStatus, PackageStatus, PicklistStatus};

@@ -1,0 +1,170 @@
+//! Time: a UTC timestamp newtype and the `Clock` port, so jobs and tests choose "now".
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::Mutex;
+
+use chrono::{DateTime, TimeZone, Utc};
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use serde::{Deserialize, Serialize};
+
+/// An instant in UTC with millisecond precision (what the stores keep).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Timestamp(DateTime<Utc>);
+
+impl Timestamp {
+    /// From Unix milliseconds; out-of-range values clamp to the Unix epoch.
+    #[must_use]
+    pub fn from_millis(ms: i64) -> Self {
+        Self(Utc.timestamp_millis_opt(ms).single().unwrap_or_default())
+    }
+
+    /// Unix milliseconds.
+    #[must_use]
+    pub fn millis(self) -> i64 {
+        self.0.timestamp_millis()
+    }
+
+    /// The chrono value.
+    #[must_use]
+    pub fn as_datetime(self) -> DateTime<Utc> {
+        self.0
+    }
+
+    /// Parses RFC 3339 text (any offset), normalised to UTC and truncated to milliseconds.
+    ///
+    /// # Errors
+    /// The chrono parse error.
+    pub fn parse_rfc3339(text: &str) -> Result<Self, chrono::ParseError> {
+        let dt = DateTime::parse_from_rfc3339(text)?;
+        Ok(Self::from_millis(dt.timestamp_millis()))
+    }
+
+    /// RFC 3339 with millisecond precision and a `Z` suffix.
+    #[must_use]
+    pub fn to_rfc3339(self) -> String {
+        self.0.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    }
+
+    /// This instant plus a (possibly negative) number of milliseconds.
+    #[must_use]
+    pub fn add_millis(self, ms: i64) -> Self {
+        Self::from_millis(self.millis().saturating_add(ms))
+    }
+
+    /// This instant plus minutes.
+    #[must_use]
+    pub fn add_minutes(self, minutes: i64) -> Self {
+        self.add_millis(minutes.saturating_mul(60_000))
+    }
+
+    /// This instant minus hours.
+    #[must_use]
+    pub fn sub_hours(self, hours: i64) -> Self {
+        self.add_millis(hours.saturating_mul(-3_600_000))
+    }
+
+    /// This instant minus days.
+    #[must_use]
+    pub fn sub_days(self, days: i64) -> Self {
+        self.sub_hours(days.saturating_mul(24))
+    }
+}
+
+impl From<DateTime<Utc>> for Timestamp {
+    fn from(value: DateTime<Utc>) -> Self {
+        Self::from_millis(value.timestamp_millis())
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_rfc3339())
+    }
+}
+
+impl JsonSchema for Timestamp {
+    fn schema_name() -> Cow<'static, str> {
+        Cow::Borrowed("Timestamp")
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({"type": "string", "format": "date-time"})
+    }
+}
+
+/// The source of "now". Handlers and jobs never read the system clock directly.
+pub trait Clock: Send + Sync + fmt::Debug {
+    /// The current instant.
+    fn now(&self) -> Timestamp;
+}
+
+/// The real clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        Timestamp::from(Utc::now())
+    }
+}
+
+/// A clock that tests set and advance by hand.
+#[derive(Debug)]
+pub struct ManualClock(Mutex<Timestamp>);
+
+impl ManualClock {
+    /// A clock stopped at `start`.
+    #[must_use]
+    pub fn new(start: Timestamp) -> Self {
+        Self(Mutex::new(start))
+    }
+
+    /// Moves the clock to `to`.
+    pub fn set(&self, to: Timestamp) {
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = to;
+    }
+
+    /// Moves the clock forward.
+    pub fn advance_millis(&self, ms: i64) {
+        let mut now = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *now = now.add_millis(ms);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> Timestamp {
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_through_millis_and_text() {
+        let t = Timestamp::parse_rfc3339("2026-11-22T10:00:00.123+02:00").unwrap();
+        assert_eq!(t.to_rfc3339(), "2026-11-22T08:00:00.123Z");
+        assert_eq!(Timestamp::from_millis(t.millis()), t);
+        assert_eq!(t.sub_days(1).to_rfc3339(), "2026-11-21T08:00:00.123Z");
+        assert_eq!(t.add_minutes(30).to_rfc3339(), "2026-11-22T08:30:00.123Z");
+    }
+
+    #[test]
+    fn manual_clock_moves_only_when_told() {
+        let clock = ManualClock::new(Timestamp::from_millis(1_000));
+        assert_eq!(clock.now().millis(), 1_000);
+        clock.advance_millis(500);
+        assert_eq!(clock.now().millis(), 1_500);
+    }
+}

@@ -1,0 +1,194 @@
+//! What a handler gets besides its payload: the event's metadata, the open transaction, the
+//! clock reading, and a way to stage outgoing events in the outbox.
+
+use std::sync::Arc;
+
+use conveyor_domain::events::DomainEvent;
+use conveyor_domain::{Clock, Timestamp};
+use conveyor_store::{OutboxRow, Store, Tx};
+
+use crate::cloudevent::CloudEvent;
+use crate::error::HandlerError;
+use crate::publish::Publisher;
+use crate::trace::TraceParent;
+
+/// Clients and configuration built once per process (Lambda cold start, emulator start) and
+/// shared by every invocation.
+#[derive(Debug, Clone)]
+pub struct Deps {
+    /// The database.
+    pub store: Store,
+    /// Where committed events go.
+    pub publisher: Arc<dyn Publisher>,
+    /// "Now".
+    pub clock: Arc<dyn Clock>,
+}
+
+/// Identity and tracing of the event (or tick) being handled.
+#[derive(Debug, Clone)]
+pub struct Meta {
+    /// Event id (for a tick: `<job>@<scheduled minute>`).
+    pub event_id: String,
+    /// 1 on first delivery.
+    pub attempt: u32,
+    /// When the host gives up on this invocation.
+    pub deadline: Option<Timestamp>,
+    /// The incoming trace; outgoing events are its children.
+    pub trace: TraceParent,
+    /// The incoming `tracestate`, passed on unchanged.
+    pub tracestate: Option<String>,
+    /// The flow's correlation id.
+    pub correlation_id: String,
+}
+
+impl Meta {
+    /// Metadata of an incoming CloudEvent. A missing or malformed traceparent starts a new
+    /// trace; a missing correlation id makes this event the start of its flow.
+    #[must_use]
+    pub fn from_event(event: &CloudEvent, attempt: u32, deadline: Option<Timestamp>) -> Self {
+        let trace = event
+            .traceparent
+            .as_deref()
+            .or(event.traceid.as_deref())
+            .and_then(TraceParent::parse)
+            .unwrap_or_else(TraceParent::new_root);
+        Self {
+            event_id: event.id.clone(),
+            attempt,
+            deadline,
+            trace,
+            tracestate: event.tracestate.clone().filter(|s| !s.is_empty()),
+            correlation_id: event
+                .correlationid
+                .clone()
+                .filter(|c| !c.is_empty())
+                .unwrap_or_else(|| event.id.clone()),
+        }
+    }
+
+    /// Metadata of a schedule tick. Its id is the job and the minute, so two firings of one
+    /// tick (a host retry, two schedulers) run the job once.
+    #[must_use]
+    pub fn for_tick(job: &str, scheduled: Timestamp, attempt: u32) -> Self {
+        let minute =
+            Timestamp::from_millis(scheduled.millis() - scheduled.millis().rem_euclid(60_000));
+        let event_id = format!("{job}@{}", minute.to_rfc3339());
+        Self {
+            correlation_id: event_id.clone(),
+            event_id,
+            attempt,
+            deadline: None,
+            trace: TraceParent::new_root(),
+            tracestate: None,
+        }
+    }
+}
+
+/// The handler's view of one invocation.
+#[derive(Debug)]
+pub struct Context<'a> {
+    meta: &'a Meta,
+    source: &'static str,
+    now: Timestamp,
+    tx: &'a mut Tx,
+    staged: Vec<OutboxRow>,
+}
+
+impl<'a> Context<'a> {
+    /// A context over an open transaction. `source` is the publishing app id.
+    pub fn new(meta: &'a Meta, source: &'static str, now: Timestamp, tx: &'a mut Tx) -> Self {
+        Self {
+            meta,
+            source,
+            now,
+            tx,
+            staged: Vec::new(),
+        }
+    }
+
+    /// The open transaction: every repository call goes through it.
+    pub fn tx(&mut self) -> &mut Tx {
+        self.tx
+    }
+
+    /// "Now", read once when the invocation started.
+    #[must_use]
+    pub fn now(&self) -> Timestamp {
+        self.now
+    }
+
+    /// The event id.
+    #[must_use]
+    pub fn event_id(&self) -> &str {
+        &self.meta.event_id
+    }
+
+    /// 1 on first delivery.
+    #[must_use]
+    pub fn attempt(&self) -> u32 {
+        self.meta.attempt
+    }
+
+    /// The correlation id.
+    #[must_use]
+    pub fn correlation_id(&self) -> &str {
+        &self.meta.correlation_id
+    }
+
+    /// The incoming trace.
+    #[must_use]
+    pub fn trace(&self) -> &TraceParent {
+        &self.meta.trace
+    }
+
+    /// When the host gives up.
+    #[must_use]
+    pub fn deadline(&self) -> Option<Timestamp> {
+        self.meta.deadline
+    }
+
+    /// Stages an event; it is written to the outbox in this transaction and published after
+    /// commit. It carries this invocation's trace (as parent) and correlation id.
+    ///
+    /// # Errors
+    /// [`HandlerError::Drop`] if the payload cannot be serialised (a bug, never transient).
+    pub fn publish<E: DomainEvent>(&mut self, event: &E) -> Result<(), HandlerError> {
+        self.publish_keyed(event, None)
+    }
+
+    /// As [`Context::publish`], with an ordering key (events of one key are delivered in order).
+    ///
+    /// # Errors
+    /// As [`Context::publish`].
+    pub fn publish_keyed<E: DomainEvent>(
+        &mut self,
+        event: &E,
+        key: Option<&str>,
+    ) -> Result<(), HandlerError> {
+        let topic = event.topic();
+        let mut ce =
+            CloudEvent::new(topic, self.source, event, self.now).map_err(HandlerError::drop)?;
+        let trace = self.meta.trace.child().to_string();
+        ce.traceid = Some(trace.clone());
+        ce.traceparent = Some(trace);
+        ce.tracestate.clone_from(&self.meta.tracestate);
+        ce.correlationid = Some(self.meta.correlation_id.clone());
+        self.staged.push(OutboxRow {
+            body: ce.to_json(),
+            id: ce.id,
+            topic: topic.to_owned(),
+            ordering_key: key.map(str::to_owned),
+        });
+        Ok(())
+    }
+
+    /// The events staged so far.
+    #[must_use]
+    pub fn staged(&self) -> &[OutboxRow] {
+        &self.staged
+    }
+
+    pub(crate) fn into_staged(self) -> Vec<OutboxRow> {
+        self.staged
+    }
+}

@@ -1,0 +1,169 @@
+//! The handler traits a function implements, and [`Function`], the type-erased form hosts use
+//! to run any function of the catalog.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+
+use conveyor_domain::Timestamp;
+use conveyor_domain::events::Validate;
+use serde::de::DeserializeOwned;
+
+use crate::cloudevent::CloudEvent;
+use crate::context::{Context, Deps, Meta};
+use crate::error::HandlerError;
+use crate::invoke::{self, Handled};
+use crate::publish::BoxFuture;
+use crate::spec::FunctionSpec;
+
+/// A function triggered by events of one or more topics.
+pub trait TopicHandler: Send + Sync + 'static {
+    /// The typed payload decoded from the CloudEvent `data`.
+    type Payload: DeserializeOwned + Validate + Send + 'static;
+
+    /// The declaration.
+    const SPEC: FunctionSpec;
+
+    /// Handles one event inside the invocation's transaction.
+    fn handle(
+        &self,
+        payload: Self::Payload,
+        cx: &mut Context<'_>,
+    ) -> impl Future<Output = Result<(), HandlerError>> + Send;
+}
+
+/// What one run of a job did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct JobReport {
+    /// Rows changed (orders cancelled, reservations expired, ...).
+    pub processed: u64,
+    /// The run stopped at its batch limit; more work remains for the next tick.
+    pub more: bool,
+}
+
+impl JobReport {
+    /// A report for `processed` rows out of a batch limit of `limit`.
+    #[must_use]
+    pub fn batch(processed: usize, limit: usize) -> Self {
+        Self {
+            processed: processed as u64,
+            more: processed >= limit,
+        }
+    }
+}
+
+/// A function triggered by a schedule.
+pub trait ScheduleHandler: Send + Sync + 'static {
+    /// The declaration.
+    const SPEC: FunctionSpec;
+
+    /// One bounded run for the tick scheduled at `scheduled`, inside one transaction. Must be
+    /// safe if two runs overlap (claim rows rather than read-then-write).
+    fn run_once(
+        &self,
+        scheduled: Timestamp,
+        cx: &mut Context<'_>,
+    ) -> impl Future<Output = Result<JobReport, HandlerError>> + Send;
+}
+
+/// What a host hands to a function.
+#[derive(Debug)]
+pub enum Input<'a> {
+    /// A decoded CloudEvent, with its delivery count (1 = first) and deadline.
+    Event {
+        /// The envelope.
+        event: &'a CloudEvent,
+        /// Delivery number.
+        attempt: u32,
+        /// When the host gives up.
+        deadline: Option<Timestamp>,
+    },
+    /// A schedule tick.
+    Tick {
+        /// Identity of the run (see [`Meta::for_tick`]).
+        meta: Meta,
+        /// The time the tick was scheduled for.
+        scheduled: Timestamp,
+    },
+}
+
+/// Any function, type-erased, as the catalog holds it.
+pub trait Function: Send + Sync + fmt::Debug {
+    /// The declaration.
+    fn spec(&self) -> FunctionSpec;
+
+    /// Runs the function once on `input` through the inbox/outbox pipeline.
+    fn invoke<'a>(
+        &'a self,
+        deps: &'a Deps,
+        input: Input<'a>,
+    ) -> BoxFuture<'a, Result<Handled, HandlerError>>;
+}
+
+/// Wraps a [`TopicHandler`] as a [`Function`].
+#[derive(Debug, Default, Clone)]
+pub struct TopicFunction<H>(pub H);
+
+/// Wraps a [`ScheduleHandler`] as a [`Function`].
+#[derive(Debug, Default, Clone)]
+pub struct ScheduleFunction<H>(pub H);
+
+/// A topic handler as a catalog entry.
+pub fn topic<H: TopicHandler + fmt::Debug>(handler: H) -> Arc<dyn Function> {
+    Arc::new(TopicFunction(handler))
+}
+
+/// A schedule handler as a catalog entry.
+pub fn schedule<H: ScheduleHandler + fmt::Debug>(handler: H) -> Arc<dyn Function> {
+    Arc::new(ScheduleFunction(handler))
+}
+
+impl<H: TopicHandler + fmt::Debug> Function for TopicFunction<H> {
+    fn spec(&self) -> FunctionSpec {
+        H::SPEC
+    }
+
+    fn invoke<'a>(
+        &'a self,
+        deps: &'a Deps,
+        input: Input<'a>,
+    ) -> BoxFuture<'a, Result<Handled, HandlerError>> {
+        Box::pin(async move {
+            match input {
+                Input::Event {
+                    event,
+                    attempt,
+                    deadline,
+                } => invoke::handle_event(&self.0, deps, event, attempt, deadline).await,
+                Input::Tick { .. } => Err(HandlerError::drop(format!(
+                    "{} is a topic function; it has no schedule",
+                    H::SPEC.name
+                ))),
+            }
+        })
+    }
+}
+
+impl<H: ScheduleHandler + fmt::Debug> Function for ScheduleFunction<H> {
+    fn spec(&self) -> FunctionSpec {
+        H::SPEC
+    }
+
+    fn invoke<'a>(
+        &'a self,
+        deps: &'a Deps,
+        input: Input<'a>,
+    ) -> BoxFuture<'a, Result<Handled, HandlerError>> {
+        Box::pin(async move {
+            match input {
+                Input::Tick { meta, scheduled } => {
+                    invoke::run_tick(&self.0, deps, &meta, scheduled).await
+                }
+                Input::Event { .. } => Err(HandlerError::drop(format!(
+                    "{} is a scheduled job; it takes no events",
+                    H::SPEC.name
+                ))),
+            }
+        })
+    }
+}

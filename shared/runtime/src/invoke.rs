@@ -1,0 +1,169 @@
+//! The pipeline every host runs around a handler: decode, validate, claim the inbox row, run the
+//! handler, stage its events in the outbox, commit, then publish. The handler's state change,
+//! the inbox row and the outbox rows commit together, so a duplicate delivery finds the inbox
+//! row and does nothing, and a crash after commit leaves the events for the relay.
+
+use conveyor_domain::Timestamp;
+use conveyor_domain::events::Validate;
+use conveyor_store::{OutboxRow, Tx};
+
+use crate::cloudevent::CloudEvent;
+use crate::context::{Context, Deps, Meta};
+use crate::error::HandlerError;
+use crate::handler::{JobReport, ScheduleHandler, TopicHandler};
+use crate::spec::FunctionSpec;
+
+/// A successful invocation.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Handled {
+    /// The event had been handled before; nothing ran.
+    pub duplicate: bool,
+    /// Ids of the events the invocation produced (committed to the outbox).
+    pub produced: Vec<String>,
+    /// How many of them reached the transport right away (the relay publishes the rest).
+    pub published: usize,
+    /// For a job: what the run did.
+    pub report: Option<JobReport>,
+}
+
+/// Runs a topic handler on one decoded CloudEvent.
+///
+/// # Errors
+/// [`HandlerError::Drop`] for a payload that does not decode or validate; otherwise what the
+/// handler or the store returned. On error nothing was committed.
+pub async fn handle_event<H: TopicHandler>(
+    handler: &H,
+    deps: &Deps,
+    event: &CloudEvent,
+    attempt: u32,
+    deadline: Option<Timestamp>,
+) -> Result<Handled, HandlerError> {
+    let payload: H::Payload = event.payload()?;
+    payload.validate()?;
+    let meta = Meta::from_event(event, attempt, deadline);
+    let now = deps.clock.now();
+    let Some(mut tx) = begin_once(deps, &H::SPEC, &meta, now).await? else {
+        return Ok(Handled {
+            duplicate: true,
+            ..Handled::default()
+        });
+    };
+    let mut cx = Context::new(&meta, H::SPEC.service.app_id(), now, &mut tx);
+    let result = within_timeout(&H::SPEC, handler.handle(payload, &mut cx)).await;
+    let staged = cx.into_staged();
+    match result {
+        Ok(()) => commit_and_publish(deps, tx, staged, now, None).await,
+        Err(e) => {
+            rollback(tx).await;
+            Err(e)
+        }
+    }
+}
+
+/// Runs one tick of a job.
+///
+/// # Errors
+/// What the job or the store returned; nothing was committed.
+pub async fn run_tick<H: ScheduleHandler>(
+    handler: &H,
+    deps: &Deps,
+    meta: &Meta,
+    scheduled: Timestamp,
+) -> Result<Handled, HandlerError> {
+    let now = deps.clock.now();
+    let Some(mut tx) = begin_once(deps, &H::SPEC, meta, now).await? else {
+        return Ok(Handled {
+            duplicate: true,
+            ..Handled::default()
+        });
+    };
+    let mut cx = Context::new(meta, H::SPEC.service.app_id(), now, &mut tx);
+    let result = within_timeout(&H::SPEC, handler.run_once(scheduled, &mut cx)).await;
+    let staged = cx.into_staged();
+    match result {
+        Ok(report) => commit_and_publish(deps, tx, staged, now, Some(report)).await,
+        Err(e) => {
+            rollback(tx).await;
+            Err(e)
+        }
+    }
+}
+
+/// Opens the transaction and claims the inbox row; `None` for a duplicate.
+async fn begin_once(
+    deps: &Deps,
+    spec: &FunctionSpec,
+    meta: &Meta,
+    now: Timestamp,
+) -> Result<Option<Tx>, HandlerError> {
+    let mut tx = deps.store.begin().await?;
+    if tx.inbox_claim(spec.name, &meta.event_id, now).await? {
+        Ok(Some(tx))
+    } else {
+        rollback(tx).await;
+        tracing::debug!(function = spec.name, event_id = %meta.event_id, "duplicate delivery; already handled");
+        Ok(None)
+    }
+}
+
+async fn within_timeout<T>(
+    spec: &FunctionSpec,
+    fut: impl Future<Output = Result<T, HandlerError>>,
+) -> Result<T, HandlerError> {
+    match tokio::time::timeout(spec.timeout, fut).await {
+        Ok(result) => result,
+        Err(_) => Err(HandlerError::retry(format!(
+            "{} timed out after {:?}",
+            spec.name, spec.timeout
+        ))),
+    }
+}
+
+async fn rollback(tx: Tx) {
+    if let Err(e) = tx.rollback().await {
+        tracing::warn!(error = %e, "rollback failed; the connection discards the transaction");
+    }
+}
+
+async fn commit_and_publish(
+    deps: &Deps,
+    mut tx: Tx,
+    staged: Vec<OutboxRow>,
+    now: Timestamp,
+    report: Option<JobReport>,
+) -> Result<Handled, HandlerError> {
+    tx.outbox_stage(&staged, now).await?;
+    tx.commit().await?;
+    let produced: Vec<String> = staged.iter().map(|r| r.id.clone()).collect();
+    let published = publish_committed(deps, &staged).await;
+    Ok(Handled {
+        duplicate: false,
+        produced,
+        published,
+        report,
+    })
+}
+
+/// Publishes committed rows and deletes the ones the transport accepted. Failures are logged,
+/// not returned: the effect is committed and the relay will publish what is left.
+pub async fn publish_committed(deps: &Deps, rows: &[OutboxRow]) -> usize {
+    if rows.is_empty() || deps.publisher.is_deferred() {
+        return 0;
+    }
+    let accepted: Vec<String> = match deps.publisher.publish(rows).await {
+        Ok(()) => rows.iter().map(|r| r.id.clone()).collect(),
+        Err(e) => {
+            let failed = e.unpublished(rows);
+            tracing::warn!(error = %e, left = failed.len(), "publish after commit failed; the relay will retry");
+            rows.iter()
+                .filter(|r| !failed.contains(&r.id.as_str()))
+                .map(|r| r.id.clone())
+                .collect()
+        }
+    };
+    if let Err(e) = deps.store.outbox_delete(&accepted).await {
+        // Harmless beyond a duplicate publish: consumers are idempotent by event id.
+        tracing::warn!(error = %e, "could not delete published outbox rows; they will be published again");
+    }
+    accepted.len()
+}

@@ -1,0 +1,248 @@
+//! One SQS batch: each record decoded and handled on its own; the response names exactly the
+//! records SQS must deliver again.
+//!
+//! A record that fails never takes the batch with it: bad bodies are dropped to the DLQ, a
+//! panicking handler fails only its record, and records not started before the invocation's
+//! deadline are reported rather than cut off half-way. On a FIFO queue the first failure stops
+//! the batch and every later record is reported too, so SQS redelivers them in order.
+
+use std::collections::HashSet;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use conveyor_domain::Timestamp;
+use futures::{FutureExt, StreamExt};
+use lambda_runtime::{Diagnostic, LambdaEvent};
+use serde_json::Value;
+
+use crate::context::Deps;
+use crate::error::HandlerError;
+use crate::handler::{Function, Input};
+
+use super::dlq::SqsDeadLetter;
+use super::envelope::decode_body;
+use super::error_type;
+
+/// Records are not started when less than this remains before the invocation's deadline.
+pub const DEADLINE_MARGIN: Duration = Duration::from_secs(1);
+
+/// A function, its dependencies and its DLQ, built once per cold start.
+#[derive(Debug)]
+pub struct SqsHost {
+    function: Arc<dyn Function>,
+    deps: Deps,
+    dead_letter: Option<SqsDeadLetter>,
+}
+
+/// What happened to one record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordOutcome {
+    /// Handled (or a duplicate): delete it.
+    Done,
+    /// Sent to the DLQ: delete it.
+    DeadLettered,
+    /// Report it in `batchItemFailures`.
+    Failed,
+}
+
+/// A record from a FIFO queue (its group id is set, or the source ARN names a `.fifo` queue).
+fn is_fifo(record: &SqsMessage) -> bool {
+    record.attributes.contains_key("MessageGroupId")
+        || record
+            .event_source_arn
+            .as_deref()
+            .is_some_and(|arn| arn.ends_with(".fifo"))
+}
+
+fn wall_clock_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+impl SqsHost {
+    /// A host for `function`.
+    #[must_use]
+    pub fn new(
+        function: Arc<dyn Function>,
+        deps: Deps,
+        dead_letter: Option<SqsDeadLetter>,
+    ) -> Self {
+        Self {
+            function,
+            deps,
+            dead_letter,
+        }
+    }
+
+    /// Handles an invocation whose payload has not been decoded yet: an SQS event gets its
+    /// batch response; anything else is answered with a `Conveyor.Drop` error (retrying the
+    /// same payload cannot help) and the host keeps serving.
+    ///
+    /// # Errors
+    /// A [`Diagnostic`] when the payload is not an SQS event.
+    pub async fn handle_invocation(
+        &self,
+        event: LambdaEvent<Value>,
+    ) -> Result<SqsBatchResponse, Diagnostic> {
+        let (payload, context) = event.into_parts();
+        match serde_json::from_value::<SqsEvent>(payload) {
+            Ok(batch) => Ok(self.handle_batch(LambdaEvent::new(batch, context)).await),
+            Err(e) => {
+                let name = self.function.spec().name;
+                tracing::error!(function = name, request_id = %context.request_id, error = %e, "invocation is not an SQS event");
+                Err(Diagnostic {
+                    error_type: error_type::DROP.to_owned(),
+                    error_message: format!("{name} expects an SQS event: {e}"),
+                })
+            }
+        }
+    }
+
+    /// Handles a batch. Records of a function with an ordering key, and records of a FIFO
+    /// queue, run one after another in batch order; others run concurrently up to the
+    /// function's concurrency. Each failed message id is listed once.
+    pub async fn handle_batch(&self, event: LambdaEvent<SqsEvent>) -> SqsBatchResponse {
+        // The Runtime API always sends a deadline; 0 is `Context::default()` in tests.
+        let deadline = Some(event.context.deadline)
+            .filter(|ms| *ms > 0)
+            .map(|ms| Timestamp::from_millis(i64::try_from(ms).unwrap_or(i64::MAX)));
+        let records = event.payload.records;
+        let spec = self.function.spec();
+        let fifo = records.iter().any(is_fifo);
+        let outcomes: Vec<RecordOutcome> = if fifo || spec.ordering_key.is_some() {
+            let mut outcomes = Vec::with_capacity(records.len());
+            let mut stopped = false;
+            for record in &records {
+                let outcome = if stopped {
+                    RecordOutcome::Failed
+                } else {
+                    self.guarded(record, deadline).await
+                };
+                stopped |= fifo && outcome == RecordOutcome::Failed;
+                outcomes.push(outcome);
+            }
+            outcomes
+        } else {
+            futures::stream::iter(records.iter())
+                .map(|record| self.guarded(record, deadline))
+                .buffered(spec.concurrency.max(1) as usize)
+                .collect()
+                .await
+        };
+        let mut response = SqsBatchResponse::default();
+        let mut listed = HashSet::new();
+        for (record, outcome) in records.iter().zip(outcomes) {
+            let id = record.message_id.clone().unwrap_or_default();
+            if outcome == RecordOutcome::Failed && listed.insert(id.clone()) {
+                let mut failure = BatchItemFailure::default();
+                failure.item_identifier = id;
+                response.batch_item_failures.push(failure);
+            }
+        }
+        response
+    }
+
+    /// [`SqsHost::handle_record`], unless the deadline is too close to start it; a panic in the
+    /// handler fails this record only.
+    async fn guarded(&self, record: &SqsMessage, deadline: Option<Timestamp>) -> RecordOutcome {
+        let name = self.function.spec().name;
+        let message_id = record.message_id.as_deref().unwrap_or("");
+        let margin = i64::try_from(DEADLINE_MARGIN.as_millis()).unwrap_or(i64::MAX);
+        if deadline.is_some_and(|d| wall_clock_ms().saturating_add(margin) >= d.millis()) {
+            tracing::warn!(
+                function = name,
+                message_id,
+                "not started: the invocation deadline is too close; SQS will redeliver"
+            );
+            return RecordOutcome::Failed;
+        }
+        match AssertUnwindSafe(self.handle_record(record, deadline))
+            .catch_unwind()
+            .await
+        {
+            Ok(outcome) => outcome,
+            Err(panic) => {
+                let text = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                tracing::error!(function = name, message_id, panic = %text, "handler panicked; SQS will redeliver");
+                RecordOutcome::Failed
+            }
+        }
+    }
+
+    /// Handles one record. Its `ApproximateReceiveCount` is the attempt number.
+    pub async fn handle_record(
+        &self,
+        record: &SqsMessage,
+        deadline: Option<Timestamp>,
+    ) -> RecordOutcome {
+        let name = self.function.spec().name;
+        let message_id = record.message_id.as_deref().unwrap_or("");
+        let attempt = record
+            .attributes
+            .get("ApproximateReceiveCount")
+            .and_then(|n| n.parse::<u32>().ok())
+            .unwrap_or(1)
+            .max(1);
+        let result = match decode_body(record.body.as_deref().unwrap_or("")) {
+            Ok(event) => {
+                let input = Input::Event {
+                    event: &event,
+                    attempt,
+                    deadline,
+                };
+                self.function.invoke(&self.deps, input).await
+            }
+            Err(e) => Err(HandlerError::from(e)),
+        };
+        match result {
+            Ok(handled) => {
+                tracing::info!(
+                    function = name,
+                    message_id,
+                    attempt,
+                    duplicate = handled.duplicate,
+                    produced = handled.produced.len(),
+                    "handled"
+                );
+                RecordOutcome::Done
+            }
+            Err(e @ HandlerError::Retry(_)) => {
+                tracing::warn!(function = name, message_id, attempt, error = %e, "failed; SQS will redeliver");
+                RecordOutcome::Failed
+            }
+            Err(e @ HandlerError::Drop(_)) => self.dead_letter(record, &e, attempt).await,
+        }
+    }
+
+    async fn dead_letter(
+        &self,
+        record: &SqsMessage,
+        error: &HandlerError,
+        attempt: u32,
+    ) -> RecordOutcome {
+        let name = self.function.spec().name;
+        let message_id = record.message_id.as_deref().unwrap_or("");
+        let Some(dlq) = &self.dead_letter else {
+            tracing::error!(function = name, message_id, error = %error, "dropped, no DLQ configured; reporting failure so SQS redrive moves it");
+            return RecordOutcome::Failed;
+        };
+        let now = self.deps.clock.now().to_rfc3339();
+        match dlq.send(record, &error.chain(), attempt, &now).await {
+            Ok(()) => {
+                tracing::error!(function = name, message_id, error = %error, "dropped to the DLQ");
+                RecordOutcome::DeadLettered
+            }
+            Err(send) => {
+                tracing::error!(function = name, message_id, error = %error, dlq_error = %aws_sdk_sqs::error::DisplayErrorContext(&send), "DLQ send failed; reporting failure");
+                RecordOutcome::Failed
+            }
+        }
+    }
+}

@@ -1,0 +1,41 @@
+//! conveyor-runtime: the contract between handlers and the hosts that run them.
+//!
+//! A function is a [`FunctionSpec`] plus a [`TopicHandler`] or [`ScheduleHandler`]. Every host
+//! (the emulator, the Lambda adapter, the Dapr worker) feeds it through the same pipeline in
+//! [`invoke`]: decode the [`CloudEvent`], validate, claim the inbox row, run the handler in one
+//! transaction with its outbox rows, commit, publish. Handlers classify failures once as
+//! [`HandlerError::Retry`] or [`HandlerError::Drop`]; each host maps that to its own mechanism.
+//!
+//! # Layout
+//! - [`cloudevent`] — the Dapr-compatible CloudEvents 1.0 envelope
+//! - [`spec`] — `FunctionSpec`, `Trigger`, `RetryPolicy`, `Service`
+//! - [`handler`] — the handler traits and the type-erased [`Function`]
+//! - [`context`] — `Context` (per invocation) and `Deps` (per process)
+//! - [`invoke`], [`relay`]: inbox/outbox pipeline and the outbox relay
+//! - [`publish`] — the publishing port
+//! - [`cron`] — schedules and their EventBridge / Dapr translations
+//! - [`trace`] — W3C traceparent
+//! - [`telemetry`] — tracing subscriber set-up
+//! - `lambda` (feature `lambda`): the AWS Lambda host
+
+pub mod cloudevent;
+pub mod context;
+pub mod cron;
+pub mod error;
+pub mod handler;
+pub mod invoke;
+#[cfg(feature = "lambda")]
+pub mod lambda;
+pub mod publish;
+pub mod relay;
+pub mod spec;
+pub mod telemetry;
+pub mod trace;
+
+pub use cloudevent::CloudEvent;
+pub use context::{Context, Deps, Meta};
+pub use error::{BoxError, HandlerError};
+pub use handler::{Function, Input, JobReport, ScheduleHandler, TopicHandler, schedule, topic};
+pub use invoke::Handled;
+pub use publish::{DeferredPublisher, MemoryPublisher, PublishError, Publisher};
+pub use spec::{FunctionSpec, RetryPolicy, Service, Trigger};

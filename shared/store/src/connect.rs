@@ -1,0 +1,164 @@
+//! Opening a store: one pool per process, configured per backend.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor};
+
+use crate::StoreError;
+
+/// Which database a store talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// PostgreSQL: one schema per service, row claims with `FOR UPDATE SKIP LOCKED`.
+    Postgres,
+    /// SQLite: one file, one writer at a time.
+    Sqlite,
+}
+
+impl Backend {
+    /// The clause that makes a `SELECT` claim rows so that overlapping job runs take disjoint
+    /// rows. Empty on SQLite, where the single connection already serialises writers.
+    #[must_use]
+    pub fn skip_locked(self) -> &'static str {
+        match self {
+            Self::Postgres => " FOR UPDATE SKIP LOCKED",
+            Self::Sqlite => "",
+        }
+    }
+
+    /// The clause that locks a row read for update until the transaction ends, so concurrent
+    /// handlers of one aggregate serialise. Empty on SQLite (one writer at a time).
+    #[must_use]
+    pub fn for_update(self) -> &'static str {
+        match self {
+            Self::Postgres => " FOR UPDATE",
+            Self::Sqlite => "",
+        }
+    }
+}
+
+/// The `search_path` that lets unqualified table names reach every service's schema.
+const PG_SEARCH_PATH: &str = "SET search_path TO orders, fulfillment, warehouse, conveyor, public";
+
+/// A connection pool plus the backend it talks to. Cheap to clone; build one per process.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl Store {
+    /// Connects to `postgres://...` or `sqlite:<path>` (the file and its folder are created).
+    ///
+    /// # Errors
+    /// [`StoreError::UnsupportedUrl`] or the connection error.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else {
+            return Err(StoreError::UnsupportedUrl(url.to_owned()));
+        };
+        let mut url = url.to_owned();
+        if backend == Backend::Sqlite {
+            if let Some(dir) = sqlite_path(&url)
+                .and_then(|path| Path::new(path).parent())
+                .filter(|d| !d.as_os_str().is_empty())
+            {
+                std::fs::create_dir_all(dir).map_err(sqlx::Error::Io)?;
+            }
+            if !url.contains("mode=") {
+                url.push_str(if url.contains('?') {
+                    "&mode=rwc"
+                } else {
+                    "?mode=rwc"
+                });
+            }
+        }
+        let options = AnyConnectOptions::from_str(&url)?;
+        let pool = match backend {
+            Backend::Postgres => AnyPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(10))
+                .after_connect(|conn, _| Box::pin(async move { conn.execute(PG_SEARCH_PATH).await.map(|_| ()) }))
+                .connect_with(options)
+                .await?,
+            // One connection: SQLite has one writer anyway, and a single connection turns lock
+            // contention into queueing instead of SQLITE_BUSY errors.
+            Backend::Sqlite => AnyPoolOptions::new()
+                .max_connections(1)
+                .acquire_timeout(Duration::from_secs(30))
+                .after_connect(|conn, _| {
+                    Box::pin(async move {
+                        conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON")
+                            .await
+                            .map(|_| ())
+                    })
+                })
+                .connect_with(options)
+                .await?,
+        };
+        Ok(Self { pool, backend })
+    }
+
+    /// Connects and applies pending migrations.
+    ///
+    /// # Errors
+    /// As [`Store::connect`] and [`Store::migrate`].
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        let store = Self::connect(url).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// The backend.
+    #[must_use]
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The pool, for adapters' own queries outside a transaction.
+    #[must_use]
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Closes every connection.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+fn sqlite_path(url: &str) -> Option<&str> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next()?;
+    (!path.is_empty() && path != ":memory:").then_some(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_sqlite_file() {
+        assert_eq!(
+            sqlite_path("sqlite://.conveyor/state.db?mode=rwc"),
+            Some(".conveyor/state.db")
+        );
+        assert_eq!(sqlite_path("sqlite:/tmp/x.db"), Some("/tmp/x.db"));
+        assert_eq!(sqlite_path("sqlite::memory:"), None);
+    }
+
+    #[tokio::test]
+    async fn rejects_unknown_urls() {
+        let err = Store::connect("mysql://x").await.unwrap_err();
+        assert!(matches!(err, StoreError::UnsupportedUrl(_)));
+    }
+}

@@ -1,0 +1,37 @@
+//! conveyor-store: the sqlx adapters of the domain ports, for PostgreSQL (production) and SQLite
+//! (the emulator's embedded default), behind one [`Store`] handle and one [`Tx`] transaction type.
+//!
+//! SQL is written once and runs on both backends through sqlx's `Any` driver: `$N` placeholders,
+//! integers and text only (times are Unix milliseconds, money is minor units). Each service owns
+//! its tables: on PostgreSQL in its own schema (`orders`, `fulfillment`, `warehouse`, and
+//! `conveyor` for the runtime's inbox and outbox), found through the connection's `search_path`;
+//! on SQLite in one file.
+//!
+//! # Layout
+//! - [`connect`] — pools, per-backend connection setup
+//! - [`migrate`] — embedded per-backend migrations
+//! - [`tx`] — the transaction every handler works in
+//! - [`order`], [`fulfillment`], [`warehouse`] — each service's repositories
+//! - [`queue`] — the embedded broker's durable queue and dead letters
+//! - [`inbox`], [`outbox`]: idempotency and transactional publishing
+//! - [`testing`] (feature `testing`): throwaway databases for tests
+
+pub mod connect;
+pub mod error;
+pub mod fulfillment;
+pub mod inbox;
+pub mod migrate;
+pub mod order;
+pub mod outbox;
+pub mod queue;
+mod sql;
+#[cfg(feature = "testing")]
+pub mod testing;
+pub mod tx;
+pub mod warehouse;
+
+pub use connect::{Backend, Store};
+pub use error::StoreError;
+pub use outbox::OutboxRow;
+pub use sqlx;
+pub use tx::Tx;

@@ -1,0 +1,165 @@
+//! [`OrderRepository`] on the store's transaction.
+
+use conveyor_domain::events::order::OrderLine;
+use conveyor_domain::order::{Order, OrderRepository, OrderStatus, PaymentMethod, StatusChange};
+use conveyor_domain::{
+    Currency, CustomerId, Money, OrderId, PaymentId, ProductId, Quantity, Timestamp,
+};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::{StoreError, Tx};
+
+/// The `orders` columns [`order_from_row`] reads, in insert order.
+pub(super) const ORDER_COLUMNS: &str = "id, customer_id, status, payment_method, currency, total, payment_id, delivered_at, reservation_expired_at, created_at, updated_at";
+
+impl OrderRepository for Tx {
+    type Error = StoreError;
+
+    async fn insert_order(&mut self, order: &Order) -> Result<bool, StoreError> {
+        let done = sqlx::query(&format!(
+            "INSERT INTO orders ({ORDER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (id) DO NOTHING"
+        ))
+        .bind(order.id.as_str())
+        .bind(order.customer_id.as_str())
+        .bind(order.status.as_str())
+        .bind(order.payment_method.as_str())
+        .bind(order.currency.as_str())
+        .bind(order.total.minor())
+        .bind(order.payment_id.as_ref().map(PaymentId::as_str))
+        .bind(order.delivered_at.map(Timestamp::millis))
+        .bind(order.reservation_expired_at.map(Timestamp::millis))
+        .bind(order.created_at.millis())
+        .bind(order.updated_at.millis())
+        .execute(self.conn())
+        .await?;
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        for (line_no, line) in (0_i64..).zip(&order.items) {
+            sqlx::query("INSERT INTO order_items (order_id, line_no, product_id, quantity, unit_price) VALUES ($1, $2, $3, $4, $5)")
+                .bind(order.id.as_str())
+                .bind(line_no)
+                .bind(line.product_id.as_str())
+                .bind(line.quantity.to_i64())
+                .bind(line.unit_price.minor())
+                .execute(self.conn())
+                .await?;
+        }
+        Ok(true)
+    }
+
+    async fn get_order_for_update(&mut self, id: &OrderId) -> Result<Option<Order>, StoreError> {
+        let sql = format!(
+            "SELECT {ORDER_COLUMNS} FROM orders WHERE id = $1{}",
+            self.backend().for_update()
+        );
+        let Some(row) = sqlx::query(&sql)
+            .bind(id.as_str())
+            .fetch_optional(self.conn())
+            .await?
+        else {
+            return Ok(None);
+        };
+        let items = load_items(self, id).await?;
+        order_from_row(&row, items).map(Some)
+    }
+
+    async fn save_status_change(
+        &mut self,
+        order: &Order,
+        change: &StatusChange,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE orders SET status = $1, payment_id = $2, delivered_at = $3, updated_at = $4 WHERE id = $5")
+            .bind(order.status.as_str())
+            .bind(order.payment_id.as_ref().map(PaymentId::as_str))
+            .bind(order.delivered_at.map(Timestamp::millis))
+            .bind(order.updated_at.millis())
+            .bind(order.id.as_str())
+            .execute(self.conn())
+            .await?;
+        sqlx::query(
+            "INSERT INTO order_status_history (id, order_id, from_status, to_status, reason, payment_id, changed_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(uuid::Uuid::now_v7().to_string())
+        .bind(order.id.as_str())
+        .bind(change.from.as_str())
+        .bind(change.to.as_str())
+        .bind(&change.reason)
+        .bind(change.payment_id.as_ref().map(PaymentId::as_str))
+        .bind(change.at.millis())
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    async fn status_history(&mut self, id: &OrderId) -> Result<Vec<StatusChange>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT from_status, to_status, reason, payment_id, changed_at FROM order_status_history WHERE order_id = $1 ORDER BY changed_at, id",
+        )
+        .bind(id.as_str())
+        .fetch_all(self.conn())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(StatusChange {
+                    from: r.try_get::<String, _>("from_status")?.parse()?,
+                    to: r.try_get::<String, _>("to_status")?.parse()?,
+                    reason: r.try_get("reason")?,
+                    payment_id: r
+                        .try_get::<Option<String>, _>("payment_id")?
+                        .map(PaymentId::parse)
+                        .transpose()?,
+                    at: Timestamp::from_millis(r.try_get("changed_at")?),
+                })
+            })
+            .collect()
+    }
+}
+
+async fn load_items(tx: &mut Tx, id: &OrderId) -> Result<Vec<OrderLine>, StoreError> {
+    let rows = sqlx::query("SELECT product_id, quantity, unit_price FROM order_items WHERE order_id = $1 ORDER BY line_no")
+        .bind(id.as_str())
+        .fetch_all(tx.conn())
+        .await?;
+    rows.iter().map(line_from_row).collect()
+}
+
+/// An order line from a row with `product_id`, `quantity` and `unit_price`.
+pub(super) fn line_from_row(r: &AnyRow) -> Result<OrderLine, StoreError> {
+    Ok(OrderLine {
+        product_id: ProductId::parse(r.try_get::<String, _>("product_id")?)?,
+        quantity: Quantity::from_i64(r.try_get("quantity")?)?,
+        unit_price: Money::from_minor(r.try_get("unit_price")?)
+            .map_err(|e| StoreError::corrupt("order_items", e))?,
+    })
+}
+
+/// An order from a row of [`ORDER_COLUMNS`] and its lines.
+pub(super) fn order_from_row(row: &AnyRow, items: Vec<OrderLine>) -> Result<Order, StoreError> {
+    Ok(Order {
+        id: OrderId::parse(row.try_get::<String, _>("id")?)?,
+        customer_id: CustomerId::parse(row.try_get::<String, _>("customer_id")?)?,
+        status: row.try_get::<String, _>("status")?.parse::<OrderStatus>()?,
+        payment_method: row
+            .try_get::<String, _>("payment_method")?
+            .parse::<PaymentMethod>()?,
+        currency: Currency::parse(&row.try_get::<String, _>("currency")?)
+            .map_err(|e| StoreError::corrupt("orders", e))?,
+        total: Money::from_minor(row.try_get("total")?)
+            .map_err(|e| StoreError::corrupt("orders", e))?,
+        payment_id: row
+            .try_get::<Option<String>, _>("payment_id")?
+            .map(PaymentId::parse)
+            .transpose()?,
+        delivered_at: row
+            .try_get::<Option<i64>, _>("delivered_at")?
+            .map(Timestamp::from_millis),
+        reservation_expired_at: row
+            .try_get::<Option<i64>, _>("reservation_expired_at")?
+            .map(Timestamp::from_millis),
+        created_at: Timestamp::from_millis(row.try_get("created_at")?),
+        updated_at: Timestamp::from_millis(row.try_get("updated_at")?),
+        items,
+    })
+}

@@ -1,0 +1,138 @@
+//! The transactional outbox: events staged in the handler's transaction, deleted once published.
+
+use conveyor_domain::Timestamp;
+use sqlx::Row;
+
+use crate::sql::placeholders;
+use crate::{Store, StoreError, Tx};
+
+/// One staged event: the serialised CloudEvent and what a publisher needs to route it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxRow {
+    /// The CloudEvent id (also the row key).
+    pub id: String,
+    /// The topic.
+    pub topic: String,
+    /// The CloudEvent JSON.
+    pub body: String,
+    /// Ordering key (per-entity ordering), if the event has one.
+    pub ordering_key: Option<String>,
+}
+
+impl Tx {
+    /// Stages events; they become visible to the relay only if the transaction commits.
+    ///
+    /// # Errors
+    /// The database error.
+    pub async fn outbox_stage(
+        &mut self,
+        rows: &[OutboxRow],
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        for row in rows {
+            sqlx::query("INSERT INTO outbox (id, topic, body, ordering_key, created_at) VALUES ($1, $2, $3, $4, $5)")
+                .bind(&row.id)
+                .bind(&row.topic)
+                .bind(&row.body)
+                .bind(row.ordering_key.as_deref())
+                .bind(now.millis())
+                .execute(self.conn())
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Claims up to `limit` rows staged at or before `older_than`, oldest first. On PostgreSQL
+    /// the rows stay locked until this transaction ends, so concurrent relays take other rows.
+    ///
+    /// # Errors
+    /// The database error.
+    pub async fn outbox_claim(
+        &mut self,
+        older_than: Timestamp,
+        limit: i64,
+    ) -> Result<Vec<OutboxRow>, StoreError> {
+        let sql = format!(
+            "SELECT id, topic, body, ordering_key FROM outbox WHERE created_at <= $1 ORDER BY seq LIMIT $2{}",
+            self.backend().skip_locked()
+        );
+        let rows = sqlx::query(&sql)
+            .bind(older_than.millis())
+            .bind(limit)
+            .fetch_all(self.conn())
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(OutboxRow {
+                    id: r.try_get("id")?,
+                    topic: r.try_get("topic")?,
+                    body: r.try_get("body")?,
+                    ordering_key: r.try_get("ordering_key")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Deletes published rows.
+    ///
+    /// # Errors
+    /// The database error.
+    pub async fn outbox_delete(&mut self, ids: &[String]) -> Result<(), StoreError> {
+        delete(self.conn(), ids).await
+    }
+
+    /// Counts an unsuccessful publish attempt on each row.
+    ///
+    /// # Errors
+    /// The database error.
+    pub async fn outbox_bump_attempts(&mut self, ids: &[String]) -> Result<(), StoreError> {
+        for chunk in ids.chunks(500) {
+            let sql = format!(
+                "UPDATE outbox SET attempts = attempts + 1 WHERE id IN ({})",
+                placeholders(1, chunk.len())
+            );
+            let mut q = sqlx::query(&sql);
+            for id in chunk {
+                q = q.bind(id);
+            }
+            q.execute(self.conn()).await?;
+        }
+        Ok(())
+    }
+}
+
+impl Store {
+    /// Deletes published rows outside any handler transaction.
+    ///
+    /// # Errors
+    /// The database error.
+    pub async fn outbox_delete(&self, ids: &[String]) -> Result<(), StoreError> {
+        let mut conn = self.pool().acquire().await?;
+        delete(&mut conn, ids).await
+    }
+
+    /// Rows waiting to be published (the relay's backlog).
+    ///
+    /// # Errors
+    /// The database error.
+    pub async fn outbox_backlog(&self) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM outbox")
+            .fetch_one(self.pool())
+            .await?)
+    }
+}
+
+async fn delete(conn: &mut sqlx::AnyConnection, ids: &[String]) -> Result<(), StoreError> {
+    for chunk in ids.chunks(500) {
+        let sql = format!(
+            "DELETE FROM outbox WHERE id IN ({})",
+            placeholders(1, chunk.len())
+        );
+        let mut q = sqlx::query(&sql);
+        for id in chunk {
+            q = q.bind(id);
+        }
+        q.execute(&mut *conn).await?;
+    }
+    Ok(())
+}

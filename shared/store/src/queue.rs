@@ -1,0 +1,324 @@
+//! A durable per-function queue with leases, and its dead-letter table: the emulator's embedded
+//! broker, with the semantics of the Redis Streams transport (at-least-once, redelivery of what
+//! a crashed consumer held, delivery count, DLQ with the reason) in one database.
+
+use conveyor_domain::Timestamp;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::sql::placeholders;
+use crate::{Store, StoreError};
+
+/// A message leased to a consumer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Leased {
+    /// Queue position (the delivery handle).
+    pub seq: i64,
+    /// The function it is queued for.
+    pub function: String,
+    /// The CloudEvent id.
+    pub event_id: String,
+    /// The topic it was published to.
+    pub topic: String,
+    /// The CloudEvent JSON (or whatever was published, poison included).
+    pub body: String,
+    /// Deliveries so far, this one included.
+    pub attempts: u32,
+    /// When it was enqueued.
+    pub enqueued_at: Timestamp,
+}
+
+/// A dead-lettered message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadLetter {
+    /// Entry id.
+    pub id: String,
+    /// The function that failed it.
+    pub function: String,
+    /// The CloudEvent id (empty if the body was not a CloudEvent).
+    pub event_id: String,
+    /// The topic.
+    pub topic: String,
+    /// The original body.
+    pub body: String,
+    /// Why.
+    pub error: String,
+    /// Deliveries made.
+    pub attempts: u32,
+    /// When it was first enqueued.
+    pub first_attempt_at: Timestamp,
+    /// When it was dead-lettered.
+    pub failed_at: Timestamp,
+}
+
+/// One message to enqueue for one function.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Enqueue<'a> {
+    /// The function.
+    pub function: &'a str,
+    /// The CloudEvent id.
+    pub event_id: &'a str,
+    /// The topic.
+    pub topic: &'a str,
+    /// The body.
+    pub body: &'a str,
+    /// Messages of one function with the same key are delivered one at a time, oldest first.
+    pub ordering_key: Option<&'a str>,
+}
+
+const LEASED_COLUMNS: &str = "seq, function, event_id, topic, body, attempts, enqueued_at";
+
+fn leased(row: &AnyRow) -> Result<Leased, StoreError> {
+    Ok(Leased {
+        seq: row.try_get("seq")?,
+        function: row.try_get("function")?,
+        event_id: row.try_get("event_id")?,
+        topic: row.try_get("topic")?,
+        body: row.try_get("body")?,
+        attempts: u32::try_from(row.try_get::<i64, _>("attempts")?).unwrap_or(u32::MAX),
+        enqueued_at: Timestamp::from_millis(row.try_get("enqueued_at")?),
+    })
+}
+
+fn dead_letter(row: &AnyRow) -> Result<DeadLetter, StoreError> {
+    Ok(DeadLetter {
+        id: row.try_get("id")?,
+        function: row.try_get("function")?,
+        event_id: row.try_get("event_id")?,
+        topic: row.try_get("topic")?,
+        body: row.try_get("body")?,
+        error: row.try_get("error")?,
+        attempts: u32::try_from(row.try_get::<i64, _>("attempts")?).unwrap_or(u32::MAX),
+        first_attempt_at: Timestamp::from_millis(row.try_get("first_attempt_at")?),
+        failed_at: Timestamp::from_millis(row.try_get("failed_at")?),
+    })
+}
+
+impl Store {
+    /// Enqueues messages, visible at once, in one transaction.
+    ///
+    /// # Errors
+    /// The database error; nothing was enqueued.
+    pub async fn queue_push(
+        &self,
+        messages: &[Enqueue<'_>],
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        for m in messages {
+            sqlx::query(
+                "INSERT INTO queue (function, event_id, topic, body, visible_at, enqueued_at, ordering_key) \
+                 VALUES ($1, $2, $3, $4, $5, $5, $6)",
+            )
+            .bind(m.function)
+            .bind(m.event_id)
+            .bind(m.topic)
+            .bind(m.body)
+            .bind(now.millis())
+            .bind(m.ordering_key)
+            .execute(tx.conn())
+                .await?;
+        }
+        tx.commit().await
+    }
+
+    /// Leases up to `limit` visible messages of `function` until `lease_until`, oldest first,
+    /// counting a delivery on each. A message with an ordering key is leased only when it is the
+    /// oldest of its key still queued, so one key's messages run one at a time, in order, and a
+    /// failing one holds back the later ones until it succeeds or is dead-lettered. A consumer that dies holding a lease loses it at
+    /// `lease_until`, and the message is delivered again.
+    ///
+    /// # Errors
+    /// The database error.
+    pub async fn queue_lease(
+        &self,
+        function: &str,
+        limit: i64,
+        now: Timestamp,
+        lease_until: Timestamp,
+    ) -> Result<Vec<Leased>, StoreError> {
+        let mut tx = self.begin().await?;
+        let sql = format!(
+            "UPDATE queue SET attempts = attempts + 1, visible_at = $1 WHERE seq IN \
+             (SELECT q.seq FROM queue q WHERE q.function = $2 AND q.visible_at <= $3 \
+             AND (q.ordering_key IS NULL OR NOT EXISTS (SELECT 1 FROM queue p WHERE p.function = q.function \
+             AND p.ordering_key = q.ordering_key AND p.seq < q.seq)) \
+             ORDER BY q.seq LIMIT $4{}) RETURNING {LEASED_COLUMNS}",
+            tx.backend().skip_locked()
+        );
+        let rows = sqlx::query(&sql)
+            .bind(lease_until.millis())
+            .bind(function)
+            .bind(now.millis())
+            .bind(limit)
+            .fetch_all(tx.conn())
+            .await?;
+        tx.commit().await?;
+        let mut out = rows.iter().map(leased).collect::<Result<Vec<_>, _>>()?;
+        out.sort_by_key(|m| m.seq);
+        Ok(out)
+    }
+
+    /// Removes handled messages.
+    ///
+    /// # Errors
+    /// The database error.
+    pub async fn queue_ack(&self, seqs: &[i64]) -> Result<(), StoreError> {
+        for chunk in seqs.chunks(500) {
+            let sql = format!(
+                "DELETE FROM queue WHERE seq IN ({})",
+                placeholders(1, chunk.len())
+            );
+            let mut q = sqlx::query(&sql);
+            for seq in chunk {
+                q = q.bind(*seq);
+            }
+            q.execute(self.pool()).await?;
+        }
+        Ok(())
+    }
+
+    /// Makes a failed message visible again at `visible_at` (the retry backoff).
+    ///
+    /// # Errors
+    /// The database error.
+    pub async fn queue_retry(
+        &self,
+        seq: i64,
+        visible_at: Timestamp,
+        error: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE queue SET visible_at = $1, last_error = $2 WHERE seq = $3")
+            .bind(visible_at.millis())
+            .bind(error)
+            .bind(seq)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Moves a message to the dead-letter table with the reason, in one transaction.
+    ///
+    /// # Errors
+    /// The database error; the message stays queued.
+    pub async fn queue_dead_letter(
+        &self,
+        message: &Leased,
+        error: &str,
+        now: Timestamp,
+    ) -> Result<String, StoreError> {
+        let id = uuid::Uuid::now_v7().to_string();
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "INSERT INTO dead_letters (id, function, event_id, topic, body, error, attempts, first_attempt_at, failed_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(&id)
+        .bind(&message.function)
+        .bind(&message.event_id)
+        .bind(&message.topic)
+        .bind(&message.body)
+        .bind(error)
+        .bind(i64::from(message.attempts))
+        .bind(message.enqueued_at.millis())
+        .bind(now.millis())
+        .execute(tx.conn())
+        .await?;
+        sqlx::query("DELETE FROM queue WHERE seq = $1")
+            .bind(message.seq)
+            .execute(tx.conn())
+            .await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// Dead letters of `function` (all functions when `None`), newest first.
+    ///
+    /// # Errors
+    /// The database error.
+    pub async fn dead_letters(
+        &self,
+        function: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<DeadLetter>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, function, event_id, topic, body, error, attempts, first_attempt_at, failed_at FROM dead_letters \
+             WHERE ($1 = '' OR function = $1) ORDER BY failed_at DESC, id DESC LIMIT $2",
+        )
+        .bind(function.unwrap_or(""))
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(dead_letter).collect()
+    }
+
+    /// Puts dead letters back on their function's queue only (never fanned out again), with a
+    /// fresh delivery count. Returns how many were redriven.
+    ///
+    /// # Errors
+    /// The database error; nothing was moved.
+    pub async fn redrive(
+        &self,
+        function: &str,
+        ids: Option<&[String]>,
+        now: Timestamp,
+    ) -> Result<usize, StoreError> {
+        let mut tx = self.begin().await?;
+        let rows = sqlx::query("SELECT id, function, event_id, topic, body, error, attempts, first_attempt_at, failed_at FROM dead_letters WHERE function = $1 ORDER BY failed_at, id")
+            .bind(function)
+            .fetch_all(tx.conn())
+            .await?;
+        let mut moved = 0;
+        for letter in rows.iter().map(dead_letter) {
+            let letter = letter?;
+            if ids.is_some_and(|ids| !ids.contains(&letter.id)) {
+                continue;
+            }
+            sqlx::query("INSERT INTO queue (function, event_id, topic, body, visible_at, enqueued_at) VALUES ($1, $2, $3, $4, $5, $5)")
+                .bind(&letter.function)
+                .bind(&letter.event_id)
+                .bind(&letter.topic)
+                .bind(&letter.body)
+                .bind(now.millis())
+                .execute(tx.conn())
+                .await?;
+            sqlx::query("DELETE FROM dead_letters WHERE id = $1")
+                .bind(&letter.id)
+                .execute(tx.conn())
+                .await?;
+            moved += 1;
+        }
+        tx.commit().await?;
+        Ok(moved)
+    }
+
+    /// Dead letters per function.
+    ///
+    /// # Errors
+    /// The database error.
+    pub async fn dead_letter_counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT function, COUNT(*) AS n FROM dead_letters GROUP BY function ORDER BY function",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("function")?, r.try_get("n")?)))
+            .collect()
+    }
+
+    /// Messages waiting or leased per function.
+    ///
+    /// # Errors
+    /// The database error.
+    pub async fn queue_depths(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT function, COUNT(*) AS n FROM queue GROUP BY function ORDER BY function",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("function")?, r.try_get("n")?)))
+            .collect()
+    }
+}

@@ -1,0 +1,72 @@
+//! Contract tests of the inbox and outbox on both backends.
+
+use conveyor_domain::Timestamp;
+use conveyor_store::OutboxRow;
+use conveyor_store::testing::on_both_backends;
+
+fn row(id: &str) -> OutboxRow {
+    OutboxRow {
+        id: id.to_owned(),
+        topic: "t".to_owned(),
+        body: format!("{{\"id\":\"{id}\"}}"),
+        ordering_key: None,
+    }
+}
+
+#[tokio::test]
+async fn inbox_claims_once_per_function_and_event() {
+    on_both_backends(|store| async move {
+        let now = Timestamp::from_millis(1_000);
+        let mut tx = store.begin().await.unwrap();
+        assert!(tx.inbox_claim("f", "e1", now).await.unwrap());
+        assert!(!tx.inbox_claim("f", "e1", now).await.unwrap());
+        assert!(tx.inbox_claim("g", "e1", now).await.unwrap());
+        tx.commit().await.unwrap();
+
+        // A rolled-back claim leaves no trace.
+        let mut tx = store.begin().await.unwrap();
+        assert!(tx.inbox_claim("f", "e2", now).await.unwrap());
+        tx.rollback().await.unwrap();
+        let mut tx = store.begin().await.unwrap();
+        assert!(tx.inbox_claim("f", "e2", now).await.unwrap());
+        tx.commit().await.unwrap();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn outbox_stages_claims_in_order_and_deletes() {
+    on_both_backends(|store| async move {
+        let mut tx = store.begin().await.unwrap();
+        tx.outbox_stage(&[row("a"), row("b")], Timestamp::from_millis(1_000))
+            .await
+            .unwrap();
+        tx.outbox_stage(&[row("c")], Timestamp::from_millis(5_000))
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(store.outbox_backlog().await.unwrap(), 3);
+
+        let mut tx = store.begin().await.unwrap();
+        let claimed = tx
+            .outbox_claim(Timestamp::from_millis(2_000), 10)
+            .await
+            .unwrap();
+        assert_eq!(claimed, vec![row("a"), row("b")]);
+        tx.outbox_bump_attempts(&["a".to_owned()]).await.unwrap();
+        tx.outbox_delete(&["b".to_owned()]).await.unwrap();
+        tx.commit().await.unwrap();
+
+        store.outbox_delete(&["a".to_owned()]).await.unwrap();
+        assert_eq!(store.outbox_backlog().await.unwrap(), 1);
+
+        // Staged rows of a rolled-back transaction never appear.
+        let mut tx = store.begin().await.unwrap();
+        tx.outbox_stage(&[row("d")], Timestamp::from_millis(1_000))
+            .await
+            .unwrap();
+        drop(tx);
+        assert_eq!(store.outbox_backlog().await.unwrap(), 1);
+    })
+    .await;
+}

@@ -1,0 +1,10 @@
+//! Seed data: the rows a scenario starts from, written through the store's repositories.
+//!
+//! # Layout
+//! - [`order`] — orders, sessions, carts of the order service
+//! - [`fulfillment`] — fulfillments, picklists and packages
+//! - [`warehouse`] — products, inventory, reservations
+
+pub mod fulfillment;
+pub mod order;
+pub mod warehouse;
