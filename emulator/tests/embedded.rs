@@ -10,9 +10,7 @@ use conveyor_emulator::embedded::consumer::ConsumerSettings;
 use conveyor_emulator::up::{self, UpConfig};
 use conveyor_runtime::Function;
 
-#[path = "support/functions.rs"]
-#[allow(dead_code)] // FAST_RETRY and Ping are used through the functions only
-mod functions;
+use crate::functions;
 use functions::{Broken, Flaky, eventually, ping, raw};
 
 fn config(dir: &tempfile::TempDir, functions: Vec<Arc<dyn Function>>) -> UpConfig {

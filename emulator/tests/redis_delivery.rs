@@ -1,8 +1,7 @@
 //! The Redis Streams transport end to end with purpose-built functions: delivery, retries while
 //! pending, dead letters with reasons and metadata, poison, redrive to one function, and depths.
 
-#[allow(dead_code)]
-mod redis_common;
+use crate::redis_common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};

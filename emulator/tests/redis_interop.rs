@@ -1,8 +1,7 @@
 //! Wire compatibility with Dapr's `pubsub.redis`: entries written the way daprd writes them are
 //! consumed, entries conveyor writes are what daprd reads, and `MAXLEN ~` keeps streams bounded.
 
-#[allow(dead_code)]
-mod redis_common;
+use crate::redis_common;
 
 use std::sync::Arc;
 

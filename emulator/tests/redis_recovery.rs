@@ -2,8 +2,7 @@
 //! claimed and handled once, a graceful shutdown acknowledges exactly what was handled, and a
 //! lost consumer group (Redis restarted or flushed) is re-created.
 
-#[allow(dead_code)]
-mod redis_common;
+use crate::redis_common;
 
 use std::collections::HashSet;
 use std::sync::Arc;

@@ -1,8 +1,7 @@
 //! Cron across instances: two schedulers on one Redis, each with its own database (so the inbox
 //! cannot deduplicate), fire a tick once.
 
-#[allow(dead_code)]
-mod redis_common;
+use crate::redis_common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};

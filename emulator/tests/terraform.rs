@@ -3,7 +3,7 @@
 //! function its Lambda, each topic function its queue, DLQ, rule and event source mapping, each
 //! job its schedule, and each role only its own resources.
 //!
-//! `CONVEYOR_BLESS=1 cargo test -p conveyor-emulator --test terraform` rewrites the generated file.
+//! `CONVEYOR_BLESS=1 cargo test -p conveyor-emulator --test emulator terraform::` rewrites the generated file.
 
 #[path = "terraform/jobs.rs"]
 mod jobs;
@@ -64,7 +64,7 @@ fn checked_in_data_matches_the_generator() {
     let drift = terraform::check(&dir);
     assert!(
         drift.is_empty(),
-        "infra/terraform is stale; run `{REGENERATE}` (or CONVEYOR_BLESS=1 cargo test -p conveyor-emulator --test terraform):\n  {}",
+        "infra/terraform is stale; run `{REGENERATE}` (or CONVEYOR_BLESS=1 cargo test -p conveyor-emulator --test emulator terraform::):\n  {}",
         drift.join("\n  ")
     );
 }

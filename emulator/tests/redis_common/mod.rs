@@ -14,11 +14,7 @@ use redis::Value;
 use redis::aio::MultiplexedConnection;
 use serde::{Deserialize, Serialize};
 
-#[path = "../support/functions.rs"]
-mod functions;
-// Each Redis test binary uses a different subset of the shared test functions.
-#[allow(unused_imports)]
-pub(crate) use functions::{Broken, FAST_RETRY, Flaky, Ping, eventually, ping, raw};
+pub(crate) use crate::functions::{Broken, FAST_RETRY, Flaky, Ping, eventually, ping, raw};
 
 /// The test server (`CONVEYOR_TEST_REDIS_URL` overrides).
 pub(crate) fn redis_url() -> String {

@@ -1,7 +1,7 @@
 //! The AWS clients of the Lambda host against a fake endpoint speaking the SDKs' JSON
 //! protocols: the EventBridge publisher (batching, retrying rejected entries) and the DLQ.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

@@ -1,7 +1,7 @@
 //! The Lambda host's schedule invocations, on SQLite and PostgreSQL: every input shape runs one
 //! tick, a repeated tick runs once, and failures carry stable error types.
 
-mod support;
+use crate::support;
 
 use conveyor_runtime::lambda::schedule::handle_tick;
 use conveyor_runtime::{MemoryPublisher, schedule, topic};

@@ -1,6 +1,6 @@
 //! The Lambda host's SQS batches, on SQLite and PostgreSQL, with a fake SQS for the DLQ.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 

@@ -2,7 +2,7 @@
 //! against its schema and decodes into its Rust type, and the AWS shapes decode like the Lambda
 //! adapter decodes them.
 //!
-//! `CONVEYOR_BLESS=1 cargo test -p conveyor-emulator --test events` rewrites `events/`.
+//! `CONVEYOR_BLESS=1 cargo test -p conveyor-emulator --test emulator events::` rewrites `events/`.
 
 use std::path::{Path, PathBuf};
 
@@ -65,7 +65,7 @@ fn checked_in_files_match_the_generator() {
     let drift = events::check(&dir);
     assert!(
         drift.is_empty(),
-        "events/ is stale; run `{REGENERATE}` (or CONVEYOR_BLESS=1 cargo test -p conveyor-emulator --test events):\n  {}",
+        "events/ is stale; run `{REGENERATE}` (or CONVEYOR_BLESS=1 cargo test -p conveyor-emulator --test emulator events::):\n  {}",
         drift.join("\n  ")
     );
 }

@@ -1,0 +1,13 @@
+//! The emulator end to end: the embedded and Redis transports, the HTTP API, and the generated `events/` and Terraform.
+
+mod api;
+mod embedded;
+mod events;
+#[path = "support/functions.rs"]
+mod functions;
+mod redis_common;
+mod redis_delivery;
+mod redis_interop;
+mod redis_recovery;
+mod redis_tick_lock;
+mod terraform;

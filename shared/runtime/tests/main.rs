@@ -1,0 +1,6 @@
+//! The Lambda host against a fake Runtime API and fake AWS endpoints (feature `lambda`).
+
+mod lambda_aws;
+mod lambda_schedule;
+mod lambda_sqs;
+mod support;

@@ -1,0 +1,11 @@
+//! The store's contract tests: every repository operation on SQLite and PostgreSQL.
+
+mod fulfillment_contract;
+mod order_contract;
+mod order_sessions_carts;
+mod order_sweeps;
+mod queue_contract;
+mod runtime_tables;
+mod warehouse_inventory;
+mod warehouse_records;
+mod warehouse_reservations;

@@ -1,0 +1,4 @@
+//! The flows across functions: in one process, and through a running emulator.
+
+mod emulator_flow;
+mod payment_flow;
