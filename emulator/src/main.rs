@@ -14,6 +14,11 @@ use conveyor_emulator::{api, catalog, r#gen, up};
 use conveyor_runtime::Function;
 use conveyor_runtime::telemetry;
 
+// Many small, short-lived allocations cross the runtime's worker threads (one per delivered
+// event); mimalloc's per-thread heaps keep them off a shared lock.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command.unwrap_or(Command::Up(UpArgs::default())) {
@@ -71,6 +76,7 @@ fn main() -> ExitCode {
             latency_events,
             rate,
             redis,
+            only,
         } => {
             let plan = conveyor_emulator::bench::report::BenchPlan {
                 runs,
@@ -78,6 +84,7 @@ fn main() -> ExitCode {
                 latency_events,
                 rate,
                 redis,
+                only,
             };
             run_bench(&plan)
         }

@@ -68,8 +68,16 @@ pub struct Invocation {
     pub error: Option<String>,
     /// Handler time in milliseconds.
     pub duration_ms: f64,
-    /// When it finished (RFC 3339).
-    pub at: String,
+    /// When it finished (RFC 3339 when serialised; formatted only when read).
+    #[serde(serialize_with = "rfc3339_millis")]
+    pub at: chrono::DateTime<chrono::Utc>,
+}
+
+fn rfc3339_millis<S: serde::Serializer>(
+    at: &chrono::DateTime<chrono::Utc>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
 }
 
 /// Metrics and recent invocations of one emulator.
@@ -181,7 +189,7 @@ impl Stats {
             outcome,
             error,
             duration_ms: took.as_secs_f64() * 1000.0,
-            at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            at: chrono::Utc::now(),
         };
         let mut recent = self
             .recent

@@ -1,6 +1,6 @@
-//! `conveyor bench`: throughput and latency of a no-op function (decode, inbox, call,
-//! acknowledge: at-least-once intact) on the embedded broker and on Redis Streams, the process's
-//! CPU time per event, the emulator's time to ready and idle memory, and `redis-benchmark`'s
+//! `conveyor bench`: throughput and latency of a no-op function (decode, call, acknowledge:
+//! at-least-once intact; a stateless function, so no inbox) on the embedded broker and on Redis
+//! Streams, the worker's CPU time per event, the emulator's time to ready and idle memory, and `redis-benchmark`'s
 //! XADD rate on the same machine as the ceiling. Every load is bounded and stops by itself.
 
 use std::sync::Arc;
@@ -15,8 +15,14 @@ use conveyor_runtime::{
 use conveyor_store::OutboxRow;
 use serde::{Deserialize, Serialize};
 
+use conveyor_domain::SystemClock;
+use conveyor_runtime::Publisher;
+use conveyor_store::Store;
+
+use crate::embedded::broker::EmbeddedBroker;
 use crate::embedded::consumer::ConsumerSettings;
 use crate::redis::RedisSettings;
+use crate::redis::broker::RedisBroker;
 use crate::up::{self, UpConfig};
 
 pub mod process;
@@ -59,7 +65,10 @@ fn now_us() -> u64 {
 
 impl TopicHandler for Noop {
     type Payload = Ping;
-    const SPEC: FunctionSpec = FunctionSpec::on_topics("bench-noop", Service::Order, &[TOPIC]);
+    const SPEC: FunctionSpec = FunctionSpec {
+        concurrency: 512,
+        ..FunctionSpec::on_topics("bench-noop", Service::Order, &[TOPIC]).stateless()
+    };
 
     async fn handle(&self, ping: Ping, _cx: &mut Context<'_>) -> Result<(), HandlerError> {
         let latency = now_us().saturating_sub(ping.sent_us);
@@ -113,7 +122,7 @@ pub fn cpu_seconds() -> f64 {
 pub struct Throughput {
     /// Events handled per second, publish to last ack.
     pub events_per_second: f64,
-    /// Process CPU (publisher included) per event, µs.
+    /// Process CPU per event over the drain, µs.
     pub cpu_us_per_event: f64,
 }
 
@@ -156,6 +165,20 @@ async fn clean_up(transport: &Transport, prefix: &str) {
     }
 }
 
+fn redis_settings(transport: &Transport, prefix: &str) -> Option<RedisSettings> {
+    match transport {
+        Transport::Embedded => None,
+        Transport::Redis(url) => Some(RedisSettings {
+            prefix: prefix.to_owned(),
+            ..RedisSettings::new(url)
+        }),
+    }
+}
+
+fn database(dir: &std::path::Path) -> String {
+    format!("sqlite://{}", dir.join("bench.db").display())
+}
+
 async fn start(
     transport: &Transport,
     dir: &std::path::Path,
@@ -164,24 +187,52 @@ async fn start(
 ) -> Result<up::Running, up::UpError> {
     let functions: Vec<Arc<dyn Function>> =
         vec![conveyor_runtime::topic(Noop(Arc::clone(recorder)))];
-    let redis = match transport {
-        Transport::Embedded => None,
-        Transport::Redis(url) => Some(RedisSettings {
-            prefix: prefix.to_owned(),
-            ..RedisSettings::new(url)
-        }),
-    };
     up::start(UpConfig {
-        database: format!("sqlite://{}", dir.join("bench.db").display()),
+        database: database(dir),
         functions,
         consumer: ConsumerSettings {
             batch: 256,
             idle_poll: Duration::from_millis(20),
         },
-        redis,
+        redis: redis_settings(transport, prefix),
         ..UpConfig::default()
     })
     .await
+}
+
+/// Publishes a backlog of `events` before any consumer runs, in batches of 500, through the
+/// transport's own publisher (a broker without consumers).
+async fn prefill(
+    transport: &Transport,
+    dir: &std::path::Path,
+    prefix: &str,
+    events: u64,
+) -> Result<(), String> {
+    let functions: Vec<Arc<dyn Function>> = vec![conveyor_runtime::topic(Noop::default())];
+    let publisher: Arc<dyn Publisher> = match redis_settings(transport, prefix) {
+        Some(settings) => Arc::new(
+            RedisBroker::connect(settings, &functions)
+                .await
+                .map_err(|e| e.to_string())?,
+        ),
+        None => {
+            let store = Store::open(&database(dir))
+                .await
+                .map_err(|e| e.to_string())?;
+            Arc::new(EmbeddedBroker::new(
+                store,
+                Arc::new(SystemClock),
+                &functions,
+            ))
+        }
+    };
+    let mut n = 0;
+    while n < events {
+        let batch: Vec<OutboxRow> = (n..(n + 500).min(events)).map(ping).collect();
+        n += batch.len() as u64;
+        publisher.publish(&batch).await.map_err(|e| e.to_string())?;
+    }
+    Ok(())
 }
 
 async fn wait_for(recorder: &Recorder, count: u64, limit: Duration) -> bool {
@@ -195,7 +246,9 @@ async fn wait_for(recorder: &Recorder, count: u64, limit: Duration) -> bool {
     true
 }
 
-/// Publishes `events` in batches of 500 and waits until all are handled (at most 5 minutes).
+/// Publishes a backlog of `events`, then starts the emulator and times the drain: from the
+/// moment it is running until the last event is handled (at most 5 minutes). The CPU figure is
+/// the process's CPU time over the drain, when nothing but the consumer runs in it.
 ///
 /// # Errors
 /// A start or publish failure, or the time limit.
@@ -203,20 +256,11 @@ pub async fn throughput(transport: &Transport, events: u64) -> Result<Throughput
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let recorder = Arc::new(Recorder::default());
     let prefix = format!("bench-{}:", uuid::Uuid::new_v4().simple());
+    prefill(transport, dir.path(), &prefix, events).await?;
     let running = start(transport, dir.path(), &recorder, &prefix)
         .await
         .map_err(|e| e.to_string())?;
     let (cpu0, t0) = (cpu_seconds(), Instant::now());
-    let mut n = 0;
-    while n < events {
-        let batch: Vec<OutboxRow> = (n..(n + 500).min(events)).map(ping).collect();
-        n += batch.len() as u64;
-        running
-            .broker
-            .publish(&batch)
-            .await
-            .map_err(|e| e.to_string())?;
-    }
     let done = wait_for(&recorder, events, Duration::from_secs(300)).await;
     let (elapsed, cpu) = (t0.elapsed().as_secs_f64(), cpu_seconds() - cpu0);
     running.shutdown().await;

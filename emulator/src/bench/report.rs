@@ -16,6 +16,27 @@ pub struct BenchPlan {
     pub rate: u32,
     /// Redis URL, for the Redis scenarios and the ceiling.
     pub redis: Option<String>,
+    /// The scenario groups to run; all when empty.
+    pub only: Vec<Scenario>,
+}
+
+/// A group of scenarios.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Scenario {
+    /// The no-op function on the embedded broker.
+    Embedded,
+    /// The no-op function on Redis Streams.
+    Redis,
+    /// The emulator's time to ready and idle memory.
+    Startup,
+    /// `redis-benchmark` XADD.
+    Ceiling,
+}
+
+impl BenchPlan {
+    fn runs(&self, scenario: Scenario) -> bool {
+        self.only.is_empty() || self.only.contains(&scenario)
+    }
 }
 
 fn machine() -> String {
@@ -45,7 +66,7 @@ pub async fn run(plan: &BenchPlan) -> Result<String, String> {
     let mut lines = vec![
         format!("Machine: {}", machine()),
         format!(
-            "Command: `conveyor bench --runs {} --events {} --latency-events {} --rate {}{}` ({} build)",
+            "Command: `conveyor bench --runs {} --events {} --latency-events {} --rate {}{}{}` ({} build)",
             plan.runs,
             plan.events,
             plan.latency_events,
@@ -54,6 +75,16 @@ pub async fn run(plan: &BenchPlan) -> Result<String, String> {
                 .as_ref()
                 .map(|r| format!(" --redis {r}"))
                 .unwrap_or_default(),
+            if plan.only.is_empty() {
+                String::new()
+            } else {
+                let names: Vec<String> = plan
+                    .only
+                    .iter()
+                    .map(|s| format!("{s:?}").to_lowercase())
+                    .collect();
+                format!(" --only {}", names.join(","))
+            },
             if cfg!(debug_assertions) {
                 "debug"
             } else {
@@ -64,8 +95,11 @@ pub async fn run(plan: &BenchPlan) -> Result<String, String> {
         "| scenario | min | median | max | unit |".to_owned(),
         "|---|---|---|---|---|".to_owned(),
     ];
-    let mut transports = vec![("embedded", Transport::Embedded)];
-    if let Some(url) = &plan.redis {
+    let mut transports = Vec::new();
+    if plan.runs(Scenario::Embedded) {
+        transports.push(("embedded", Transport::Embedded));
+    }
+    if let Some(url) = plan.redis.as_ref().filter(|_| plan.runs(Scenario::Redis)) {
         transports.push(("redis", Transport::Redis(url.clone())));
     }
     for (name, transport) in &transports {
@@ -79,12 +113,12 @@ pub async fn run(plan: &BenchPlan) -> Result<String, String> {
             p99.push(l.p99_ms);
         }
         lines.push(row(
-            &format!("{name}: no-op throughput, publish -> ack"),
+            &format!("{name}: no-op throughput, draining a backlog"),
             "events/s",
             &mut eps,
         ));
         lines.push(row(
-            &format!("{name}: process CPU per event (publisher included)"),
+            &format!("{name}: worker CPU per event while draining"),
             "µs",
             &mut cpu,
         ));
@@ -99,19 +133,21 @@ pub async fn run(plan: &BenchPlan) -> Result<String, String> {
             &mut p99,
         ));
     }
-    let (mut ready, mut rss) = (Vec::new(), Vec::new());
-    for _ in 0..plan.runs {
-        let s = startup()?;
-        ready.push(s.ready_ms);
-        rss.push(s.idle_rss_mb);
+    if plan.runs(Scenario::Startup) {
+        let (mut ready, mut rss) = (Vec::new(), Vec::new());
+        for _ in 0..plan.runs {
+            let s = startup()?;
+            ready.push(s.ready_ms);
+            rss.push(s.idle_rss_mb);
+        }
+        lines.push(row(
+            "emulator (19 functions, embedded): spawn -> /healthz",
+            "ms",
+            &mut ready,
+        ));
+        lines.push(row("emulator idle RSS", "MB", &mut rss));
     }
-    lines.push(row(
-        "emulator (19 functions, embedded): spawn -> /healthz",
-        "ms",
-        &mut ready,
-    ));
-    lines.push(row("emulator idle RSS", "MB", &mut rss));
-    if let Some(url) = &plan.redis {
+    if let Some(url) = plan.redis.as_ref().filter(|_| plan.runs(Scenario::Ceiling)) {
         let (host, port) = host_port(url);
         let mut ceiling: Vec<f64> = (0..plan.runs)
             .filter_map(|_| redis_xadd_ceiling(&host, port))

@@ -145,6 +145,9 @@ pub enum Command {
         /// Redis for the Redis scenarios and the redis-benchmark ceiling (loopback only).
         #[arg(long, env = "CONVEYOR_REDIS_URL")]
         redis: Option<String>,
+        /// Run only these scenario groups (comma-separated; all when omitted).
+        #[arg(long, value_enum, value_delimiter = ',')]
+        only: Vec<crate::bench::report::Scenario>,
     },
     /// Regenerate checked-in files from the Rust types and the catalog.
     Gen {

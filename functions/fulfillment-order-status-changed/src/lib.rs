@@ -61,7 +61,7 @@ async fn open(order: &OrderStatusChangedEvent, cx: &mut Context<'_>) -> Result<(
         cx.now(),
     );
     if cx
-        .tx()
+        .tx()?
         .insert_fulfillment(&new.fulfillment, &new.picklist)
         .await?
     {
@@ -72,7 +72,7 @@ async fn open(order: &OrderStatusChangedEvent, cx: &mut Context<'_>) -> Result<(
 
 async fn cancel(order: &OrderStatusChangedEvent, cx: &mut Context<'_>) -> Result<(), HandlerError> {
     // Lock order everywhere: fulfillment, picklist, package.
-    let tx = cx.tx();
+    let tx = cx.tx()?;
     let Some(fulfillment) = tx
         .get_fulfillment_of_order_for_update(&order.order_id)
         .await?
@@ -103,8 +103,8 @@ async fn cancel(order: &OrderStatusChangedEvent, cx: &mut Context<'_>) -> Result
         .map_err(HandlerError::drop)?
     {
         Cancellation::Cancelled(change) => {
-            cx.tx().save_fulfillment(&shipment.fulfillment).await?;
-            cx.tx().save_picklist(&shipment.picklist).await?;
+            cx.tx()?.save_fulfillment(&shipment.fulfillment).await?;
+            cx.tx()?.save_picklist(&shipment.picklist).await?;
             cx.publish(&shipment.fulfillment.status_changed_event(&change))?;
         }
         Cancellation::AlreadyCancelled => {}

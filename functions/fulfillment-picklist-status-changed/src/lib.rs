@@ -57,7 +57,7 @@ impl TopicHandler for FulfillmentPicklistStatusChanged {
         if !outcome.picklist_changed {
             return Ok(());
         }
-        let tx = cx.tx();
+        let tx = cx.tx()?;
         tx.save_picklist(&shipment.picklist).await?;
         if outcome.fulfillment_changed {
             tx.save_fulfillment(&shipment.fulfillment).await?;
@@ -85,7 +85,7 @@ async fn load(
     report: &PicklistStatusChangedEvent,
     cx: &mut Context<'_>,
 ) -> Result<Shipment, HandlerError> {
-    let tx = cx.tx();
+    let tx = cx.tx()?;
     let fulfillment = tx
         .get_fulfillment_for_update(&report.fulfillment_id)
         .await?;

@@ -35,7 +35,7 @@ impl ScheduleHandler for OrderCartCleanup {
         cx: &mut Context<'_>,
     ) -> Result<JobReport, HandlerError> {
         let deleted = cx
-            .tx()
+            .tx()?
             .delete_abandoned_carts(Cart::abandoned_before(scheduled), BATCH_SIZE)
             .await?;
         Ok(JobReport::batch(deleted, BATCH_SIZE))

@@ -38,13 +38,13 @@ impl ScheduleHandler for OrderCodAutoConfirm {
     ) -> Result<JobReport, HandlerError> {
         let now = cx.now();
         let orders = cx
-            .tx()
+            .tx()?
             .claim_orders(&OrderSweep::cod_delivered(), BATCH_SIZE)
             .await?;
         let mut confirmed = 0;
         for mut order in orders {
             if let Some(change) = order.confirm_cash_on_delivery(now) {
-                cx.tx().save_status_change(&order, &change).await?;
+                cx.tx()?.save_status_change(&order, &change).await?;
                 cx.publish(&order.status_changed_event(&change))?;
                 confirmed += 1;
             }

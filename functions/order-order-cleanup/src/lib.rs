@@ -42,13 +42,13 @@ impl ScheduleHandler for OrderOrderCleanup {
     ) -> Result<JobReport, HandlerError> {
         let now = cx.now();
         let orders = cx
-            .tx()
+            .tx()?
             .claim_orders(&OrderSweep::unpaid(scheduled), BATCH_SIZE)
             .await?;
         let mut cancelled = 0;
         for mut order in orders {
             if let Some(change) = order.cancel_unpaid(now) {
-                cx.tx().save_status_change(&order, &change).await?;
+                cx.tx()?.save_status_change(&order, &change).await?;
                 cx.publish(&order.status_changed_event(&change))?;
                 cancelled += 1;
             }

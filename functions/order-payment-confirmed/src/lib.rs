@@ -42,14 +42,14 @@ impl TopicHandler for OrderPaymentConfirmed {
         cx: &mut Context<'_>,
     ) -> Result<(), HandlerError> {
         let paid = payment.amount_minor()?;
-        let Some(mut order) = cx.tx().get_order_for_update(&payment.order_id).await? else {
+        let Some(mut order) = cx.tx()?.get_order_for_update(&payment.order_id).await? else {
             return Err(HandlerError::retry(UnknownOrder(payment.order_id)));
         };
         let change = order
             .confirm_payment(&payment.payment_id, paid, &payment.currency, cx.now())
             .map_err(HandlerError::drop)?;
         if let Some(change) = change {
-            cx.tx().save_status_change(&order, &change).await?;
+            cx.tx()?.save_status_change(&order, &change).await?;
             cx.publish(&order.status_changed_event(&change))?;
         }
         Ok(())

@@ -41,14 +41,14 @@ impl TopicHandler for OrderPaymentFailed {
         payment: PaymentFailedEvent,
         cx: &mut Context<'_>,
     ) -> Result<(), HandlerError> {
-        let Some(mut order) = cx.tx().get_order_for_update(&payment.order_id).await? else {
+        let Some(mut order) = cx.tx()?.get_order_for_update(&payment.order_id).await? else {
             return Err(HandlerError::retry(UnknownOrder(payment.order_id)));
         };
         let change = order
             .fail_payment(&payment.payment_id, &payment.failure_reason, cx.now())
             .map_err(HandlerError::drop)?;
         if let Some(change) = change {
-            cx.tx().save_status_change(&order, &change).await?;
+            cx.tx()?.save_status_change(&order, &change).await?;
             cx.publish(&order.status_changed_event(&change))?;
         }
         Ok(())

@@ -41,7 +41,7 @@ impl ScheduleHandler for OrderReservationCleanup {
     ) -> Result<JobReport, HandlerError> {
         let now = cx.now();
         let orders = cx
-            .tx()
+            .tx()?
             .claim_orders(&OrderSweep::reservation_timed_out(scheduled), BATCH_SIZE)
             .await?;
         let mut released = 0;
@@ -49,7 +49,7 @@ impl ScheduleHandler for OrderReservationCleanup {
             if !order.expire_reservation(now) {
                 continue;
             }
-            cx.tx().save_reservation_expired(&order).await?;
+            cx.tx()?.save_reservation_expired(&order).await?;
             if let Some(event) = order.reservation_expired_event() {
                 cx.publish(&event)?;
             }

@@ -35,7 +35,7 @@ impl ScheduleHandler for OrderSessionCleanup {
         cx: &mut Context<'_>,
     ) -> Result<JobReport, HandlerError> {
         let deleted = cx
-            .tx()
+            .tx()?
             .delete_expired_sessions(Session::purge_before(scheduled), BATCH_SIZE)
             .await?;
         Ok(JobReport::batch(deleted, BATCH_SIZE))

@@ -45,7 +45,7 @@ impl ScheduleHandler for WarehouseAlertCleanup {
         scheduled: Timestamp,
         cx: &mut Context<'_>,
     ) -> Result<JobReport, HandlerError> {
-        let batch = sweeps::delete_resolved_alerts(cx.tx(), scheduled, self.batch).await?;
+        let batch = sweeps::delete_resolved_alerts(cx.tx()?, scheduled, self.batch).await?;
         Ok(JobReport {
             processed: batch.processed,
             more: batch.more,

@@ -31,7 +31,7 @@ impl ScheduleHandler for WarehouseDailySummary {
         cx: &mut Context<'_>,
     ) -> Result<JobReport, HandlerError> {
         let now = cx.now();
-        let batch = sweeps::write_report(cx.tx(), ReportKind::Daily, scheduled, now).await?;
+        let batch = sweeps::write_report(cx.tx()?, ReportKind::Daily, scheduled, now).await?;
         Ok(JobReport {
             processed: batch.processed,
             more: false,

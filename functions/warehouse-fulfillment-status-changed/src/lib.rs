@@ -50,7 +50,7 @@ impl TopicHandler for WarehouseFulfillmentStatusChanged {
             StockAction::Reserve(_) | StockAction::Ignore => return Ok(()),
         };
         let now = cx.now();
-        let events = operations::settle_order(cx.tx(), &event.order_id, settlement, now)
+        let events = operations::settle_order(cx.tx()?, &event.order_id, settlement, now)
             .await?
             .map_err(HandlerError::drop)?;
         for event in &events {

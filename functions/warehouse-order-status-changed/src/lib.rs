@@ -47,13 +47,13 @@ impl TopicHandler for WarehouseOrderStatusChanged {
         let (order, now) = (event.order_id(), cx.now());
         let decided = match event.action() {
             StockAction::Reserve(lines) => {
-                operations::reserve_order(cx.tx(), order, lines, now).await?
+                operations::reserve_order(cx.tx()?, order, lines, now).await?
             }
             StockAction::Confirm => {
-                operations::settle_order(cx.tx(), order, Settlement::Confirm, now).await?
+                operations::settle_order(cx.tx()?, order, Settlement::Confirm, now).await?
             }
             StockAction::Release(why) => {
-                operations::settle_order(cx.tx(), order, Settlement::Release(why), now).await?
+                operations::settle_order(cx.tx()?, order, Settlement::Release(why), now).await?
             }
             StockAction::Deduct | StockAction::Ignore => return Ok(()),
         };

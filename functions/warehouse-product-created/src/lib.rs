@@ -35,7 +35,7 @@ impl TopicHandler for WarehouseProductCreated {
         cx: &mut Context<'_>,
     ) -> Result<(), HandlerError> {
         let now = cx.now();
-        for event in &operations::create_product(cx.tx(), &product, now).await? {
+        for event in &operations::create_product(cx.tx()?, &product, now).await? {
             cx.publish(event)?;
         }
         Ok(())

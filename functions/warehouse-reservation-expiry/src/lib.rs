@@ -50,7 +50,7 @@ impl ScheduleHandler for WarehouseReservationExpiry {
         cx: &mut Context<'_>,
     ) -> Result<JobReport, HandlerError> {
         let now = cx.now();
-        let batch = sweeps::expire_due(cx.tx(), now, self.batch)
+        let batch = sweeps::expire_due(cx.tx()?, now, self.batch)
             .await?
             .map_err(HandlerError::drop)?;
         for event in &batch.events {

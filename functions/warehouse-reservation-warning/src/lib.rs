@@ -49,7 +49,7 @@ impl ScheduleHandler for WarehouseReservationWarning {
         cx: &mut Context<'_>,
     ) -> Result<JobReport, HandlerError> {
         let now = cx.now();
-        let batch = sweeps::warn_expiring(cx.tx(), now, self.batch).await?;
+        let batch = sweeps::warn_expiring(cx.tx()?, now, self.batch).await?;
         for event in &batch.events {
             cx.publish(event)?;
         }

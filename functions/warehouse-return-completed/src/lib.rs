@@ -39,7 +39,7 @@ impl TopicHandler for WarehouseReturnCompleted {
         cx: &mut Context<'_>,
     ) -> Result<(), HandlerError> {
         let now = cx.now();
-        let events = operations::restore_return(cx.tx(), &ret.return_id, &ret.items, now)
+        let events = operations::restore_return(cx.tx()?, &ret.return_id, &ret.items, now)
             .await?
             .map_err(|e| {
                 if e.is_retryable() {

@@ -53,9 +53,9 @@ impl ScheduleHandler for WarehouseStockChangeDetector {
         cx: &mut Context<'_>,
     ) -> Result<JobReport, HandlerError> {
         let now = cx.now();
-        let changed = sweeps::announce_changed(cx.tx(), now, self.batch).await?;
-        let raised = sweeps::raise_low_stock_alerts(cx.tx(), now, self.batch).await?;
-        let resolved = sweeps::resolve_recovered_alerts(cx.tx(), now, self.batch).await?;
+        let changed = sweeps::announce_changed(cx.tx()?, now, self.batch).await?;
+        let raised = sweeps::raise_low_stock_alerts(cx.tx()?, now, self.batch).await?;
+        let resolved = sweeps::resolve_recovered_alerts(cx.tx()?, now, self.batch).await?;
         let batch = changed.and(raised).and(resolved);
         for event in &batch.events {
             cx.publish(event)?;

@@ -90,7 +90,7 @@ pub struct Context<'a> {
     meta: &'a Meta,
     source: &'static str,
     now: Timestamp,
-    tx: &'a mut Tx,
+    tx: Option<&'a mut Tx>,
     staged: Vec<OutboxRow>,
 }
 
@@ -101,14 +101,31 @@ impl<'a> Context<'a> {
             meta,
             source,
             now,
-            tx,
+            tx: Some(tx),
+            staged: Vec::new(),
+        }
+    }
+
+    /// A context without a transaction, for a stateless function.
+    pub fn stateless(meta: &'a Meta, source: &'static str, now: Timestamp) -> Self {
+        Self {
+            meta,
+            source,
+            now,
+            tx: None,
             staged: Vec::new(),
         }
     }
 
     /// The open transaction: every repository call goes through it.
-    pub fn tx(&mut self) -> &mut Tx {
-        self.tx
+    ///
+    /// # Errors
+    /// [`HandlerError::Drop`] in a function declared stateless, which has no transaction (a bug
+    /// in the function's declaration, so retrying cannot help).
+    pub fn tx(&mut self) -> Result<&mut Tx, HandlerError> {
+        self.tx.as_deref_mut().ok_or_else(|| {
+            HandlerError::drop("this function is declared stateless and has no transaction")
+        })
     }
 
     /// "Now", read once when the invocation started.

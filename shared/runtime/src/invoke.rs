@@ -11,7 +11,7 @@ use crate::cloudevent::CloudEvent;
 use crate::context::{Context, Deps, Meta};
 use crate::error::HandlerError;
 use crate::handler::{JobReport, ScheduleHandler, TopicHandler};
-use crate::spec::FunctionSpec;
+use crate::spec::{FunctionSpec, Idempotency};
 
 /// A successful invocation.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -42,6 +42,11 @@ pub async fn handle_event<H: TopicHandler>(
     payload.validate()?;
     let meta = Meta::from_event(event, attempt, deadline);
     let now = deps.clock.now();
+    if H::SPEC.idempotency == Idempotency::Stateless {
+        let mut cx = Context::stateless(&meta, H::SPEC.service.app_id(), now);
+        within_timeout(&H::SPEC, handler.handle(payload, &mut cx)).await?;
+        return publish_stateless(deps, cx.into_staged(), now, None).await;
+    }
     let Some(mut tx) = begin_once(deps, &H::SPEC, &meta, now).await? else {
         return Ok(Handled {
             duplicate: true,
@@ -71,6 +76,11 @@ pub async fn run_tick<H: ScheduleHandler>(
     scheduled: Timestamp,
 ) -> Result<Handled, HandlerError> {
     let now = deps.clock.now();
+    if H::SPEC.idempotency == Idempotency::Stateless {
+        let mut cx = Context::stateless(meta, H::SPEC.service.app_id(), now);
+        let report = within_timeout(&H::SPEC, handler.run_once(scheduled, &mut cx)).await?;
+        return publish_stateless(deps, cx.into_staged(), now, Some(report)).await;
+    }
     let Some(mut tx) = begin_once(deps, &H::SPEC, meta, now).await? else {
         return Ok(Handled {
             duplicate: true,
@@ -136,6 +146,38 @@ async fn commit_and_publish(
     tx.commit().await?;
     let produced: Vec<String> = staged.iter().map(|r| r.id.clone()).collect();
     let published = publish_committed(deps, &staged).await;
+    Ok(Handled {
+        duplicate: false,
+        produced,
+        published,
+        report,
+    })
+}
+
+/// A stateless function's events: published now (the delivery is acknowledged only after),
+/// or, where publishing is deferred to a relay, written to the outbox in a transaction of
+/// their own.
+async fn publish_stateless(
+    deps: &Deps,
+    staged: Vec<OutboxRow>,
+    now: Timestamp,
+    report: Option<JobReport>,
+) -> Result<Handled, HandlerError> {
+    let produced: Vec<String> = staged.iter().map(|r| r.id.clone()).collect();
+    let published = if staged.is_empty() {
+        0
+    } else if deps.publisher.is_deferred() {
+        let mut tx = deps.store.begin().await?;
+        tx.outbox_stage(&staged, now).await?;
+        tx.commit().await?;
+        0
+    } else {
+        deps.publisher
+            .publish(&staged)
+            .await
+            .map_err(|e| HandlerError::retry(format!("publishing the function's events: {e}")))?;
+        staged.len()
+    };
     Ok(Handled {
         duplicate: false,
         produced,

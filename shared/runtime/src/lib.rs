@@ -38,4 +38,4 @@ pub use error::{BoxError, HandlerError};
 pub use handler::{Function, Input, JobReport, ScheduleHandler, TopicHandler, schedule, topic};
 pub use invoke::Handled;
 pub use publish::{DeferredPublisher, MemoryPublisher, PublishError, Publisher};
-pub use spec::{FunctionSpec, RetryPolicy, Service, Trigger};
+pub use spec::{FunctionSpec, Idempotency, RetryPolicy, Service, Trigger};

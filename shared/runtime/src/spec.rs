@@ -96,6 +96,18 @@ pub struct FunctionSpec {
     pub ordering_key: Option<&'static str>,
     /// Lambda memory size.
     pub memory_mb: u32,
+    /// How duplicate deliveries are made harmless.
+    pub idempotency: Idempotency,
+}
+
+/// How a function makes a duplicate delivery harmless.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Idempotency {
+    /// The inbox: the event id is claimed in the same transaction as the effect (the default).
+    Inbox,
+    /// None needed: the function keeps no state (it touches no database), so a redelivery only
+    /// repeats work. Its events are published directly, before the delivery is acknowledged.
+    Stateless,
 }
 
 impl FunctionSpec {
@@ -115,6 +127,7 @@ impl FunctionSpec {
             concurrency: 16,
             ordering_key: None,
             memory_mb: 128,
+            idempotency: Idempotency::Inbox,
         }
     }
 
@@ -134,6 +147,7 @@ impl FunctionSpec {
             concurrency: 1,
             ordering_key: None,
             memory_mb: 128,
+            idempotency: Idempotency::Inbox,
         }
     }
 
@@ -141,6 +155,13 @@ impl FunctionSpec {
     #[must_use]
     pub const fn ordered_by(mut self, field: &'static str) -> Self {
         self.ordering_key = Some(field);
+        self
+    }
+
+    /// Declares the function stateless: no transaction, no inbox (see [`Idempotency::Stateless`]).
+    #[must_use]
+    pub const fn stateless(mut self) -> Self {
+        self.idempotency = Idempotency::Stateless;
         self
     }
 
