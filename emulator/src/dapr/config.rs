@@ -107,7 +107,7 @@ pub fn parse_service(name: &str) -> Result<Service, String> {
 }
 
 /// How subscriptions reach daprd.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Subscriptions {
     /// The worker lists them at `GET /dapr/subscribe`.
     #[default]
