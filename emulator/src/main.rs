@@ -137,8 +137,7 @@ fn run_worker(args: &WorkerArgs) -> Result<(), commands::CommandError> {
         .build()
         .map_err(commands::CommandError::Io)?;
     runtime.block_on(async move {
-        let worker = dapr::Worker::start(config, &functions)
-            .await?;
+        let worker = dapr::Worker::start(config, &functions).await?;
         let listener = tokio::net::TcpListener::bind(args.listen())
             .await
             .map_err(commands::CommandError::Io)?;
@@ -156,9 +155,7 @@ fn run_worker(args: &WorkerArgs) -> Result<(), commands::CommandError> {
             "app on http://{address} for its sidecar; publishing through http://{}",
             c.sidecar()
         );
-        worker
-            .serve(listener, commands::ctrl_c())
-            .await?;
+        worker.serve(listener, commands::ctrl_c()).await?;
         println!("worker stopped");
         Ok(())
     })

@@ -58,11 +58,7 @@ impl WorkerState {
     /// State over `functions` (already selected for the worker's service and mode).
     /// `publisher` is the sidecar publisher in `deps`, if it is one (for its circuit state).
     #[must_use]
-    pub fn new(
-        config: &WorkerConfig,
-        deps: Deps,
-            functions: &[Arc<dyn Function>],
-    ) -> Self {
+    pub fn new(config: &WorkerConfig, deps: Deps, functions: &[Arc<dyn Function>]) -> Self {
         let (jobs, topics): (Vec<_>, Vec<_>) = functions
             .iter()
             .partition(|f| f.spec().schedule().is_some());
@@ -142,10 +138,12 @@ pub fn router(state: WorkerState) -> Router {
         let path = format!("/{}", entry.function.spec().name);
         callbacks = callbacks.route(
             &path,
-            post(move |State(s): State<WorkerState>, headers: HeaderMap, body: Bytes| {
-                let entry = Arc::clone(&entry);
-                async move { on_event(&s, &entry, &headers, &body).await }
-            }),
+            post(
+                move |State(s): State<WorkerState>, headers: HeaderMap, body: Bytes| {
+                    let entry = Arc::clone(&entry);
+                    async move { on_event(&s, &entry, &headers, &body).await }
+                },
+            ),
         );
     }
     for job in &state.0.jobs {

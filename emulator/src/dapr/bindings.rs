@@ -69,7 +69,9 @@ pub async fn fire(state: &WorkerState, job: &JobEntry) -> (StatusCode, Json<Valu
         );
         return (
             StatusCode::OK,
-            Json(json!({ "function": name, "outcome": "skipped", "reason": "previous tick still running" })),
+            Json(
+                json!({ "function": name, "outcome": "skipped", "reason": "previous tick still running" }),
+            ),
         );
     };
     let started = Instant::now();

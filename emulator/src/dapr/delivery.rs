@@ -198,8 +198,7 @@ pub async fn deliver_bulk(
 pub fn as_bulk(body: &[u8]) -> Option<BulkRequest> {
     let value: Value = serde_json::from_slice(body).ok()?;
     let object = value.as_object()?;
-    if object.contains_key("specversion") || !object.get("entries").is_some_and(Value::is_array)
-    {
+    if object.contains_key("specversion") || !object.get("entries").is_some_and(Value::is_array) {
         return None;
     }
     serde_json::from_value(value).ok()

@@ -95,12 +95,11 @@ impl Worker {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), WorkerError> {
         let (signalled_tx, signalled_rx) = oneshot::channel::<()>();
-        let server =
-            axum::serve(listener, self.router()).with_graceful_shutdown(async move {
-                shutdown.await;
-                tracing::info!("shutting down: no new deliveries, finishing those in flight");
-                let _ = signalled_tx.send(());
-            });
+        let server = axum::serve(listener, self.router()).with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("shutting down: no new deliveries, finishing those in flight");
+            let _ = signalled_tx.send(());
+        });
         let grace = self.config.shutdown_timeout;
         let overdue = async move {
             if signalled_rx.await.is_ok() {

@@ -337,16 +337,28 @@ mod tests {
 
     #[test]
     fn subscription_names_are_valid_kubernetes_names() {
-        let name = subscription_name("warehouse-order-status-changed", "orders.order.status_changed");
-        assert_eq!(name, "warehouse-order-status-changed--orders-order-status-changed");
+        let name = subscription_name(
+            "warehouse-order-status-changed",
+            "orders.order.status_changed",
+        );
+        assert_eq!(
+            name,
+            "warehouse-order-status-changed--orders-order-status-changed"
+        );
         assert!(name.len() <= 253);
-        assert!(name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'));
+        assert!(
+            name.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        );
     }
 
     #[test]
     fn yaml_quotes_what_would_otherwise_not_be_a_string() {
         let text = yaml_doc(&json!({ "a": "true", "b": "5005", "c": "*/5 * * * *" })).unwrap();
         let back: Value = serde_norway::from_str(&text).unwrap();
-        assert_eq!(back, json!({ "a": "true", "b": "5005", "c": "*/5 * * * *" }));
+        assert_eq!(
+            back,
+            json!({ "a": "true", "b": "5005", "c": "*/5 * * * *" })
+        );
     }
 }
