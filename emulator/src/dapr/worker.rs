@@ -80,7 +80,6 @@ impl Worker {
     }
 
     /// The HTTP app.
-    #[must_use]
     pub fn router(&self) -> Router {
         app::router(self.state.clone())
     }

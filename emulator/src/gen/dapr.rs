@@ -107,7 +107,7 @@ fn redis_metadata(target: Target) -> Vec<Value> {
     }
 }
 
-fn component(name: &str, kind: &str, metadata: Vec<Value>, scopes: &[&str]) -> Value {
+fn component(name: &str, kind: &str, metadata: &[Value], scopes: &[&str]) -> Value {
     json!({
         "apiVersion": "dapr.io/v1alpha1",
         "kind": "Component",
@@ -143,13 +143,13 @@ fn pubsub(target: Target, specs: &[FunctionSpec]) -> Value {
         meta("concurrency", "10"),
         meta("maxLenApprox", "100000"),
     ]);
-    component(PUBSUB_NAME, "pubsub.redis", metadata, &app_ids())
+    component(PUBSUB_NAME, "pubsub.redis", &metadata, &app_ids())
 }
 
 fn statestore(target: Target) -> Value {
     let mut metadata = redis_metadata(target);
     metadata.extend([meta("keyPrefix", "appid"), meta("actorStateStore", "false")]);
-    component(STATESTORE, "state.redis", metadata, &app_ids())
+    component(STATESTORE, "state.redis", &metadata, &app_ids())
 }
 
 /// A job's `bindings.cron` component: named and routed after the job, scoped to its worker.
@@ -169,7 +169,7 @@ pub fn cron_binding(spec: &FunctionSpec) -> Result<Value, GenError> {
     Ok(component(
         spec.name,
         "bindings.cron",
-        metadata,
+        &metadata,
         &[spec.service.app_id()],
     ))
 }
