@@ -13,7 +13,9 @@ use conveyor_emulator::dapr::Mode;
 use conveyor_runtime::{Function, Service, topic};
 use serde_json::json;
 
-use super::harness::{FakeSidecar, TRACEPARENT, TestWorker, call, config, dapr_event, deliver};
+use super::harness::{
+    FakeSidecar, Slow, TRACEPARENT, TestWorker, call, config, dapr_event, deliver,
+};
 use crate::functions::{Broken, Flaky, eventually};
 
 #[tokio::test]
@@ -232,4 +234,42 @@ async fn a_real_payment_confirmation_updates_the_order_and_publishes_through_the
     assert_eq!(sidecar.accepted().len(), 1);
     assert_eq!(worker.store.outbox_backlog().await.unwrap(), 0);
     worker.stop().await;
+}
+
+#[tokio::test]
+async fn shutdown_lets_the_deliveries_in_flight_finish() {
+    let sidecar = FakeSidecar::start().await;
+    let slow = Slow::default();
+    let (started, done) = (Arc::clone(&slow.started), Arc::clone(&slow.done));
+    let functions: Vec<Arc<dyn Function>> = vec![topic(slow)];
+    let worker = TestWorker::start(config(Service::Order, Mode::Event, &sidecar), &functions).await;
+    let url = worker.url("/test-slow");
+    let in_flight = tokio::spawn(async move {
+        let body = dapr_event("slow-1", "test.ping", &json!({ "n": 1 }));
+        call(
+            "POST",
+            &url,
+            &[("content-type", "application/cloudevents+json")],
+            &body,
+        )
+        .await
+    });
+    let health = worker.url("/healthz");
+    eventually("the delivery is in flight", || async {
+        started.load(Ordering::SeqCst) == 1
+    })
+    .await;
+    assert_eq!(done.load(Ordering::SeqCst), 0);
+    worker.stop().await;
+    assert_eq!(
+        done.load(Ordering::SeqCst),
+        1,
+        "the handler finished before the worker stopped"
+    );
+    assert_eq!(in_flight.await.unwrap().dapr_status(), "SUCCESS");
+    let refused = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<http_body_util::Empty<hyper::body::Bytes>>()
+        .get(health.parse().unwrap())
+        .await;
+    assert!(refused.is_err(), "no new connections after shutdown");
 }

@@ -334,3 +334,22 @@ impl ScheduleHandler for Tick {
         Ok(JobReport::batch(1, 100))
     }
 }
+
+/// Takes its time over every ping.
+#[derive(Debug, Default)]
+pub(crate) struct Slow {
+    pub(crate) started: Arc<AtomicU32>,
+    pub(crate) done: Arc<AtomicU32>,
+}
+
+impl TopicHandler for Slow {
+    type Payload = Ping;
+    const SPEC: FunctionSpec = FunctionSpec::on_topics("test-slow", Service::Order, &["test.ping"]);
+
+    async fn handle(&self, _ping: Ping, _cx: &mut Context<'_>) -> Result<(), HandlerError> {
+        self.started.fetch_add(1, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        self.done.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+}
