@@ -8,6 +8,7 @@
 //! - [`broker`] — what a transport provides (embedded or Redis)
 //! - [`catalog`] — every function of the platform
 //! - [`cli`] — command-line arguments and operator commands
+//! - [`dapr`] — `conveyor worker`, the Dapr sidecar host
 //! - [`demo`] — `up --demo` seed data
 //! - [`embedded`] — the embedded broker and its consumers
 //! - [`redis`] — the Redis Streams transport (wire-compatible with Dapr's `pubsub.redis`)
@@ -21,6 +22,7 @@ pub mod bench;
 pub mod broker;
 pub mod catalog;
 pub mod cli;
+pub mod dapr;
 pub mod demo;
 pub mod embedded;
 pub mod r#gen;

@@ -6,11 +6,11 @@ use std::sync::Arc;
 
 use clap::Parser;
 use conveyor_emulator::cli::args::{
-    Cli, Command, CronCommand, DlqCommand, GenCommand, LogFormat, UpArgs,
+    Cli, Command, CronCommand, DlqCommand, GenCommand, LogFormat, UpArgs, WorkerArgs,
 };
 use conveyor_emulator::cli::{client, commands};
 use conveyor_emulator::redis::RedisSettings;
-use conveyor_emulator::{api, catalog, r#gen, up};
+use conveyor_emulator::{api, catalog, dapr, r#gen, up};
 use conveyor_runtime::Function;
 use conveyor_runtime::telemetry;
 
@@ -23,6 +23,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command.unwrap_or(Command::Up(UpArgs::default())) {
         Command::Up(args) => run_up(args),
+        Command::Worker(args) => run_worker(&args),
         Command::Functions => {
             commands::print_functions(&catalog::specs());
             Ok(())
@@ -98,6 +99,11 @@ fn main() -> ExitCode {
         } => commands::generate(&dir, check, r#gen::terraform::check, |d| {
             r#gen::terraform::write(d).map_err(|e| e.to_string())
         }),
+        Command::Gen {
+            what: GenCommand::Dapr { dir, check },
+        } => commands::generate(&dir, check, r#gen::dapr::check, |d| {
+            r#gen::dapr::write(d).map_err(|e| e.to_string())
+        }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -122,11 +128,48 @@ fn run_bench(
     Ok(())
 }
 
-fn run_up(args: UpArgs) -> Result<(), commands::CommandError> {
-    telemetry::init(match args.log_format {
+fn init_logs(format: LogFormat) {
+    telemetry::init(match format {
         LogFormat::Text => telemetry::LogFormat::Text,
         LogFormat::Json => telemetry::LogFormat::Json,
     });
+}
+
+fn run_worker(args: &WorkerArgs) -> Result<(), commands::CommandError> {
+    init_logs(args.log_format);
+    let config = args.config();
+    let functions = config.mode.select(config.service, catalog::all());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(commands::CommandError::Io)?;
+    runtime.block_on(async move {
+        let worker = dapr::Worker::start(config, &functions).await?;
+        let listener = tokio::net::TcpListener::bind(args.listen())
+            .await
+            .map_err(commands::CommandError::Io)?;
+        let address = listener.local_addr().map_err(commands::CommandError::Io)?;
+        let c = &worker.config;
+        println!(
+            "conveyor worker {} (mode {}): {} subscription(s), {} cron binding(s), database {}",
+            c.app_id(),
+            c.mode.name(),
+            worker.state.subscriptions().len(),
+            worker.state.bindings().len(),
+            commands::redact(&c.database)
+        );
+        println!(
+            "app on http://{address} for its sidecar; publishing through http://{}",
+            c.sidecar()
+        );
+        worker.serve(listener, commands::ctrl_c()).await?;
+        println!("worker stopped");
+        Ok(())
+    })
+}
+
+fn run_up(args: UpArgs) -> Result<(), commands::CommandError> {
+    init_logs(args.log_format);
     let functions: Vec<Arc<dyn Function>> =
         commands::select(catalog::all(), &args.functions, args.service.as_deref())?;
     let runtime = tokio::runtime::Builder::new_multi_thread()

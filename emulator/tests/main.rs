@@ -1,6 +1,7 @@
-//! The emulator end to end: the embedded and Redis transports, the HTTP API, and the generated `events/` and Terraform.
+//! The emulator end to end: the embedded and Redis transports, the HTTP API, the Dapr worker, and the generated `events/`, `dapr/` and Terraform.
 
 mod api;
+mod dapr;
 mod embedded;
 mod events;
 #[path = "support/functions.rs"]

@@ -1,9 +1,17 @@
 //! Command-line arguments.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use conveyor_runtime::Service;
+use conveyor_runtime::cloudevent::PUBSUB_NAME;
+
+use crate::dapr::config::{
+    DEFAULT_APP_PORT, DEFAULT_DAPR_HTTP_PORT, Mode, PublisherSettings, Subscriptions, WorkerConfig,
+    parse_service,
+};
 
 /// Default HTTP address of `conveyor up`.
 pub const DEFAULT_HTTP: &str = "127.0.0.1:8790";
@@ -83,6 +91,95 @@ impl Default for UpArgs {
     }
 }
 
+/// Options of `worker`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct WorkerArgs {
+    /// The service whose functions to serve (order, fulfillment, warehouse); the app id is
+    /// `<service>-worker`.
+    #[arg(long, env = "CONVEYOR_SERVICE", value_parser = parse_service)]
+    pub service: Service,
+    /// cron (jobs only), event (topic functions only) or all; by default order=cron,
+    /// fulfillment=event, warehouse=all.
+    #[arg(long, env = "CONVEYOR_WORKER_MODE")]
+    pub mode: Option<Mode>,
+    /// Database URL: SQLite by default, or postgres://...
+    #[arg(long, env = "CONVEYOR_DATABASE_URL", default_value = crate::up::DEFAULT_DATABASE)]
+    pub database: String,
+    /// Address the app listens on for its sidecar (0.0.0.0 in a pod, for the kubelet's probes).
+    #[arg(long, env = "CONVEYOR_APP_HOST", default_value = "127.0.0.1")]
+    pub host: IpAddr,
+    /// The app port daprd calls (0 picks a free one).
+    #[arg(long, env = "CONVEYOR_APP_PORT", default_value_t = DEFAULT_APP_PORT)]
+    pub port: u16,
+    /// The sidecar's HTTP API port on 127.0.0.1.
+    #[arg(long, env = "DAPR_HTTP_PORT", default_value_t = DEFAULT_DAPR_HTTP_PORT)]
+    pub dapr_http_port: u16,
+    /// Token for the sidecar's API (sent as `dapr-api-token`).
+    #[arg(long, env = "DAPR_API_TOKEN", hide_env_values = true)]
+    pub dapr_api_token: Option<String>,
+    /// Token daprd must send on every callback; callbacks without it get 401.
+    #[arg(long, env = "APP_API_TOKEN", hide_env_values = true)]
+    pub app_api_token: Option<String>,
+    /// The pub/sub component.
+    #[arg(long, env = "CONVEYOR_PUBSUB", default_value = PUBSUB_NAME)]
+    pub pubsub: String,
+    /// programmatic (listed at GET /dapr/subscribe) or declarative (Subscription resources
+    /// applied instead; the worker lists none).
+    #[arg(long, env = "CONVEYOR_SUBSCRIPTIONS", value_enum, default_value_t = Subscriptions::Programmatic)]
+    pub subscriptions: Subscriptions,
+    /// Attempts per event before a publish counts as failed.
+    #[arg(long, env = "CONVEYOR_PUBLISH_ATTEMPTS", default_value_t = 3)]
+    pub publish_attempts: u32,
+    /// Consecutive failed publishes that open the circuit.
+    #[arg(long, env = "CONVEYOR_BREAKER_FAILURES", default_value_t = 3)]
+    pub breaker_failures: u32,
+    /// Seconds the circuit stays open before one trial publish.
+    #[arg(long, env = "CONVEYOR_BREAKER_OPEN_SECS", default_value_t = 60.0)]
+    pub breaker_open_secs: f64,
+    /// Milliseconds between outbox relay passes.
+    #[arg(long, env = "CONVEYOR_RELAY_EVERY_MS", default_value_t = 1000)]
+    pub relay_every_ms: u64,
+    /// Seconds shutdown waits for in-flight handlers (keep it below the pod's grace period).
+    #[arg(long, env = "CONVEYOR_SHUTDOWN_TIMEOUT_SECS", default_value_t = 25)]
+    pub shutdown_timeout_secs: u64,
+    /// Log format.
+    #[arg(long, env = "CONVEYOR_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+impl WorkerArgs {
+    /// The worker configuration these options describe.
+    #[must_use]
+    pub fn config(&self) -> WorkerConfig {
+        let base = WorkerConfig::new(self.service);
+        WorkerConfig {
+            mode: self.mode.unwrap_or(base.mode),
+            database: self.database.clone(),
+            pubsub: self.pubsub.clone(),
+            dapr_http_port: self.dapr_http_port,
+            dapr_api_token: self.dapr_api_token.clone().filter(|t| !t.is_empty()),
+            app_api_token: self.app_api_token.clone().filter(|t| !t.is_empty()),
+            subscriptions: self.subscriptions,
+            publisher: PublisherSettings {
+                attempts: self.publish_attempts.max(1),
+                failure_threshold: self.breaker_failures.max(1),
+                open_for: Duration::try_from_secs_f64(self.breaker_open_secs)
+                    .unwrap_or(base.publisher.open_for),
+                ..base.publisher
+            },
+            relay_every: Duration::from_millis(self.relay_every_ms.max(10)),
+            shutdown_timeout: Duration::from_secs(self.shutdown_timeout_secs),
+            ..base
+        }
+    }
+
+    /// Where the app listens.
+    #[must_use]
+    pub fn listen(&self) -> SocketAddr {
+        SocketAddr::new(self.host, self.port)
+    }
+}
+
 /// Where the operator commands find a running emulator.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ApiArgs {
@@ -149,6 +246,9 @@ pub enum Command {
         #[arg(long, value_enum, value_delimiter = ',')]
         only: Vec<crate::bench::report::Scenario>,
     },
+    /// Serve one service's functions to a Dapr sidecar (pub/sub subscriptions and cron
+    /// bindings), publishing through the sidecar.
+    Worker(WorkerArgs),
     /// Regenerate checked-in files from the Rust types and the catalog.
     Gen {
         #[command(subcommand)]
@@ -219,6 +319,16 @@ pub enum GenCommand {
         )]
         dir: PathBuf,
         /// Only report drift; exit 1 if the file is stale.
+        #[arg(long)]
+        check: bool,
+    },
+    /// dapr/: components, cron bindings, resiliency, subscriptions, Kubernetes manifests and
+    /// the multi-app run file.
+    Dapr {
+        /// The dapr folder.
+        #[arg(long, default_value = "dapr", env = "CONVEYOR_DAPR_DIR")]
+        dir: PathBuf,
+        /// Only report drift; exit 1 if the folder is stale.
         #[arg(long)]
         check: bool,
     },

@@ -29,6 +29,9 @@ pub enum CommandError {
     /// The function did not handle the event.
     #[error("outcome: {0}")]
     NotHandled(String),
+    /// The Dapr worker could not start or serve.
+    #[error(transparent)]
+    Worker(#[from] crate::dapr::WorkerError),
     /// Generated files are stale or could not be written.
     #[error("{0}")]
     Gen(String),

@@ -2,9 +2,11 @@
 //! map; [`write_tree`] puts it on disk and [`check_tree`] reports drift, so one code path serves
 //! both `conveyor gen ...` and the tests that fail when a checked-in file is stale.
 //!
+//! - [`dapr`] — `dapr/`: components, cron bindings, resiliency, subscriptions, Kubernetes manifests
 //! - [`events`] — `events/`: JSON Schemas, sample payloads, CloudEvents, SQS and schedule events
 //! - [`terraform`] — `infra/terraform/functions.tf.json`: the catalog as data for the Terraform
 
+pub mod dapr;
 pub mod events;
 pub mod terraform;
 

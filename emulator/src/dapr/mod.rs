@@ -1,0 +1,27 @@
+//! `conveyor worker`: one service's functions behind a Dapr sidecar on Kubernetes.
+//!
+//! daprd delivers pub/sub events and `bindings.cron` firings to the worker's HTTP app; the
+//! worker runs each through the runtime's inbox/outbox pipeline and publishes the events it
+//! causes through the sidecar's publish API. One worker per service (app ids `order-worker`,
+//! `fulfillment-worker`, `warehouse-worker`), in one of three modes: `cron` (jobs only),
+//! `event` (topic functions only) or `all`.
+//!
+//! # Layout
+//! - [`config`] — service, mode, ports, tokens, publisher limits
+//! - [`app`] — the routes daprd calls, and the token check
+//! - [`delivery`] — one pub/sub delivery (or bulk delivery) to a status
+//! - [`bindings`] — cron binding firings
+//! - [`publisher`] — publishing through the sidecar, with retries
+//! - [`breaker`] — the publisher's circuit breaker
+//! - [`worker`] — start, serve, graceful shutdown, outbox relay
+
+pub mod app;
+pub mod bindings;
+pub mod breaker;
+pub mod config;
+pub mod delivery;
+pub mod publisher;
+pub mod worker;
+
+pub use config::{Mode, PublisherSettings, Subscriptions, WorkerConfig};
+pub use worker::{Worker, WorkerError};

@@ -1,0 +1,13 @@
+//! `conveyor worker` as daprd sees it: the tests play daprd (subscription discovery, deliveries
+//! with daprd's body and headers, cron binding probes and firings) and the sidecar's publish
+//! API, against a worker served on a real listener; and the generated `dapr/` folder.
+//!
+//! `CONVEYOR_BLESS=1 cargo test -p conveyor-emulator --test emulator dapr::` rewrites `dapr/`.
+
+mod binary;
+mod cron;
+mod delivery;
+mod generated;
+mod harness;
+mod publish;
+mod routes;
