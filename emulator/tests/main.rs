@@ -1,4 +1,4 @@
-//! The emulator end to end: the embedded and Redis transports, the HTTP API, and the generated `events/` and Terraform.
+//! The emulator end to end: the embedded, Redis and SQS transports, the HTTP API, and the generated `events/` and Terraform.
 
 mod api;
 mod embedded;
@@ -10,4 +10,5 @@ mod redis_delivery;
 mod redis_interop;
 mod redis_recovery;
 mod redis_tick_lock;
+mod sqs;
 mod terraform;
