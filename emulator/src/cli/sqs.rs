@@ -46,14 +46,16 @@ pub fn settings(args: &SqsUpArgs) -> SqsSettings {
 ///
 /// # Errors
 /// An unknown function, a job (jobs have no queue to return to), or a failed SQS call.
-pub async fn redrive(args: &SqsArgs, function: &str, ids: &[String]) -> Result<Value, CommandError> {
-    let spec = catalog::find(function)
-        .map(|f| f.spec())
-        .ok_or_else(|| {
-            CommandError::Selection(format!(
-                "unknown function {function:?}; `conveyor functions` lists them"
-            ))
-        })?;
+pub async fn redrive(
+    args: &SqsArgs,
+    function: &str,
+    ids: &[String],
+) -> Result<Value, CommandError> {
+    let spec = catalog::find(function).map(|f| f.spec()).ok_or_else(|| {
+        CommandError::Selection(format!(
+            "unknown function {function:?}; `conveyor functions` lists them"
+        ))
+    })?;
     if spec.topics().is_empty() {
         return Err(CommandError::Selection(format!(
             "{function} is a job: its DLQ holds failed runs, and the next tick runs it again"

@@ -74,13 +74,21 @@ async fn one_failing_record_stays_in_the_queue_the_others_are_deleted_and_redriv
         },
         "three handled and one dead-lettered by the adapter are deleted; ping 13 stays"
     );
-    assert_eq!(calls.load(Ordering::SeqCst), 4, "the handler ran for the four decodable pings");
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        4,
+        "the handler ran for the four decodable pings"
+    );
 
     // The undecodable body went to the DLQ at once, with the reason as attributes.
     let letters = broker.dead_letters(Some("test-picky"), 10).await.unwrap();
     assert_eq!(letters.len(), 1, "{letters:?}");
     assert_eq!(letters[0].body, "not json");
-    assert!(letters[0].error.contains("not a CloudEvent"), "{}", letters[0].error);
+    assert!(
+        letters[0].error.contains("not a CloudEvent"),
+        "{}",
+        letters[0].error
+    );
 
     // Ping 13 comes back after the visibility timeout (second receive), fails again; SQS then
     // moves it to the DLQ instead of delivering it a third time.
@@ -90,7 +98,10 @@ async fn one_failing_record_stays_in_the_queue_the_others_are_deleted_and_redriv
         if !messages.is_empty() {
             break messages;
         }
-        assert!(started.elapsed().as_secs() < 15, "ping 13 was not delivered again");
+        assert!(
+            started.elapsed().as_secs() < 15,
+            "ping 13 was not delivered again"
+        );
     };
     assert_eq!(again.len(), 1);
     assert_eq!(receive_count(&again[0]), Some("2"));
@@ -100,19 +111,32 @@ async fn one_failing_record_stays_in_the_queue_the_others_are_deleted_and_redriv
             && broker.dlq_depths().await.unwrap() == [("test-picky".to_owned(), 2)]
     })
     .await;
-    assert_eq!(broker.depths().await.unwrap(), [("test-picky".to_owned(), 0)]);
+    assert_eq!(
+        broker.depths().await.unwrap(),
+        [("test-picky".to_owned(), 0)]
+    );
     let letters = broker.dead_letters(Some("test-picky"), 10).await.unwrap();
     let exhausted = letters.iter().find(|l| l.body != "not json").unwrap();
     assert_eq!(exhausted.attempts, 2);
-    assert!(exhausted.error.contains("redrive policy"), "{}", exhausted.error);
+    assert!(
+        exhausted.error.contains("redrive policy"),
+        "{}",
+        exhausted.error
+    );
 
     // moto has no StartMessageMoveTask: redrive falls back to receive, send, delete.
     let outcome = broker.redrive_outcome("test-picky", None).await.unwrap();
     assert_eq!(outcome, RedriveOutcome::ReceiveSendDelete { moved: 2 });
-    assert_eq!(broker.dlq_depths().await.unwrap(), [("test-picky".to_owned(), 0)]);
+    assert_eq!(
+        broker.dlq_depths().await.unwrap(),
+        [("test-picky".to_owned(), 0)]
+    );
     let back = source.receive().await.unwrap();
     assert_eq!(back.len(), 2, "both are back in the function's queue");
-    assert!(back.iter().all(|m| receive_count(m) == Some("1")), "as new messages");
+    assert!(
+        back.iter().all(|m| receive_count(m) == Some("1")),
+        "as new messages"
+    );
     assert!(
         back.iter().all(|m| m
             .message_attributes()
@@ -142,7 +166,11 @@ async fn up_leaves_an_always_failing_record_to_sqs_which_moves_it_to_the_dlq_aft
         running.broker.dlq_depths().await.unwrap() == [("test-broken".to_owned(), 1)]
     })
     .await;
-    assert_eq!(calls.load(Ordering::SeqCst), 4, "maxReceiveCount = the function's max deliveries");
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        4,
+        "maxReceiveCount = the function's max deliveries"
+    );
     let recent = running.stats.recent(10);
     assert!(recent.iter().any(|i| i.attempt == 4), "{recent:?}");
     running.shutdown().await;
@@ -155,7 +183,9 @@ async fn dlq_redrive_sqs_moves_a_catalog_functions_dead_letters_back() {
     let function = catalog::find("order-payment-failed").unwrap();
     let settings = settings(&moto, "cli-");
     let client = settings.sqs_client();
-    let queues = queues::resolve(&client, &settings, &function.spec()).await.unwrap();
+    let queues = queues::resolve(&client, &settings, &function.spec())
+        .await
+        .unwrap();
     for body in ["one", "two"] {
         client
             .send_message()
@@ -170,7 +200,9 @@ async fn dlq_redrive_sqs_moves_a_catalog_functions_dead_letters_back() {
         aws_region: Some("us-east-1".to_owned()),
         queue_prefix: "cli-".to_owned(),
     };
-    let answer = cli::sqs::redrive(&args, "order-payment-failed", &[]).await.unwrap();
+    let answer = cli::sqs::redrive(&args, "order-payment-failed", &[])
+        .await
+        .unwrap();
     assert_eq!(answer["method"], json!("receive-send-delete"), "{answer}");
     assert_eq!(answer["moved"], json!(2), "{answer}");
     assert_eq!(answer["queue"], json!(queues.queue_url));
@@ -187,6 +219,8 @@ async fn dlq_redrive_sqs_moves_a_catalog_functions_dead_letters_back() {
     bodies.sort_unstable();
     assert_eq!(bodies, ["one", "two"]);
 
-    let job = cli::sqs::redrive(&args, "order-cart-cleanup", &[]).await.unwrap_err();
+    let job = cli::sqs::redrive(&args, "order-cart-cleanup", &[])
+        .await
+        .unwrap_err();
     assert!(job.to_string().contains("is a job"), "{job}");
 }

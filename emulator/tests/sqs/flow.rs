@@ -82,8 +82,16 @@ async fn a_payment_on_eventbridge_reaches_the_handler_through_the_queue_and_conf
     // What Terraform creates: the function's rule, and (standing in for the next function) a
     // rule for the status changes it publishes, into a probe queue.
     let client = settings.sqs_client();
-    let own = queues::resolve(&client, &settings, &function.spec()).await.unwrap();
-    route(&eb, "flow-order-payment-confirmed", function.spec().topics(), &own.queue_arn).await;
+    let own = queues::resolve(&client, &settings, &function.spec())
+        .await
+        .unwrap();
+    route(
+        &eb,
+        "flow-order-payment-confirmed",
+        function.spec().topics(),
+        &own.queue_arn,
+    )
+    .await;
     let probe_url = client
         .create_queue()
         .queue_name("flow-probe")
@@ -113,15 +121,20 @@ async fn a_payment_on_eventbridge_reaches_the_handler_through_the_queue_and_conf
         .unwrap();
 
     let id = OrderId::parse("ord-sqs-1").unwrap();
-    eventually("the order to be payment_confirmed in PostgreSQL", || async {
-        seed::order::load(db.store(), &id)
-            .await
-            .is_some_and(|o| o.status == OrderStatus::PaymentConfirmed)
-    })
+    eventually(
+        "the order to be payment_confirmed in PostgreSQL",
+        || async {
+            seed::order::load(db.store(), &id)
+                .await
+                .is_some_and(|o| o.status == OrderStatus::PaymentConfirmed)
+        },
+    )
     .await;
     let history = seed::order::history(db.store(), &id).await;
     assert!(
-        history.iter().any(|h| h.to == OrderStatus::PaymentConfirmed),
+        history
+            .iter()
+            .any(|h| h.to == OrderStatus::PaymentConfirmed),
         "{history:?}"
     );
     eventually("the handled message to be deleted", || async {
@@ -142,9 +155,13 @@ async fn a_payment_on_eventbridge_reaches_the_handler_through_the_queue_and_conf
         if let Some(m) = received.messages.unwrap_or_default().into_iter().next() {
             break m.body.unwrap_or_default();
         }
-        assert!(started.elapsed() < Duration::from_secs(15), "no status change on the bus");
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "no status change on the bus"
+        );
     };
-    let enveloped = serde_json::from_str::<Value>(&body).unwrap()["detail-type"] == json!(ORDER_STATUS_CHANGED);
+    let enveloped =
+        serde_json::from_str::<Value>(&body).unwrap()["detail-type"] == json!(ORDER_STATUS_CHANGED);
     eprintln!(
         "moto {} the target's InputPath",
         if enveloped { "ignored" } else { "applied" }

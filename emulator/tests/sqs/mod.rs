@@ -36,12 +36,14 @@ pub(crate) struct Picky {
 
 impl TopicHandler for Picky {
     type Payload = Ping;
-    const SPEC: FunctionSpec = FunctionSpec::on_topics("test-picky", Service::Order, &["test.ping"])
-        .with_retry(RetryPolicy {
-            max_deliveries: 2,
-            initial_backoff: Duration::from_millis(20),
-            max_backoff: Duration::from_millis(100),
-        });
+    const SPEC: FunctionSpec =
+        FunctionSpec::on_topics("test-picky", Service::Order, &["test.ping"]).with_retry(
+            RetryPolicy {
+                max_deliveries: 2,
+                initial_backoff: Duration::from_millis(20),
+                max_backoff: Duration::from_millis(100),
+            },
+        );
 
     async fn handle(&self, ping: Ping, _cx: &mut Context<'_>) -> Result<(), HandlerError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
