@@ -12,6 +12,7 @@ use aws_lambda_events::sqs::SqsBatchResponse;
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, Message, MessageSystemAttributeName};
 use conveyor_runtime::lambda::dlq::SqsDeadLetter;
+use conveyor_runtime::lambda::envelope::decode_body;
 use conveyor_runtime::lambda::sqs::SqsHost;
 use conveyor_runtime::{Deps, Function};
 use lambda_runtime::{Context, LambdaEvent};
@@ -153,8 +154,13 @@ impl EventSource {
                 handled.push(message);
                 (Outcome::Handled, None)
             };
+            // The CloudEvent id, as the other transports report; the SQS id if there is none.
+            let event_id = message
+                .body()
+                .and_then(|b| decode_body(b).ok())
+                .map_or_else(|| id.to_owned(), |e| e.id);
             self.stats
-                .record(spec.name, id, attempt, outcome, error, took);
+                .record(spec.name, &event_id, attempt, outcome, error, took);
         }
         let deleted = self.delete(&handled).await;
         BatchReport {
