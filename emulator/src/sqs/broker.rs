@@ -4,11 +4,10 @@
 //! CloudEvent, as a rule with `InputPath` `$.detail` delivers it). Dead letters are read from
 //! and redriven to the functions' DLQs; depths are SQS's approximate counts.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use aws_sdk_sqs::Client;
-use aws_sdk_sqs::types::{QueueAttributeName, SendMessageBatchRequestEntry};
+use aws_sdk_sqs::types::QueueAttributeName;
 use conveyor_runtime::lambda::eventbridge::EventBridgePublisher;
 use conveyor_runtime::publish::BoxFuture;
 use conveyor_runtime::{Function, PublishError, Publisher};
@@ -17,11 +16,8 @@ use conveyor_store::queue::DeadLetter;
 
 use super::queues::{self, FunctionQueues};
 use super::redrive::{self, RedriveOutcome};
-use super::{SqsError, SqsSettings, letters};
+use super::{SqsError, SqsSettings, fanout, letters};
 use crate::broker::{Broker, BrokerError};
-
-/// Bytes per `SendMessageBatch` call that SQS accepts.
-const MAX_BATCH_BYTES: usize = 256 * 1024;
 
 /// One topic function served from SQS.
 #[derive(Debug, Clone)]
@@ -127,103 +123,6 @@ impl SqsBroker {
             .filter_map(|n| out.attributes()?.get(n)?.parse::<i64>().ok())
             .sum())
     }
-
-    /// Sends each event to the queues of its subscribers; returns the ids not accepted.
-    async fn send_direct(&self, events: &[OutboxRow]) -> (Vec<String>, String) {
-        let mut per_queue: BTreeMap<&str, Vec<&OutboxRow>> = BTreeMap::new();
-        for row in events {
-            for s in &self.subscriptions {
-                if s.topics.contains(&row.topic.as_str()) {
-                    per_queue.entry(&s.queues.queue_url).or_default().push(row);
-                }
-            }
-        }
-        let (mut failed, mut reason) = (Vec::new(), String::new());
-        for (url, rows) in per_queue {
-            for chunk in chunks(&rows) {
-                if let Err((ids, why)) = self.send_chunk(url, chunk).await {
-                    failed.extend(ids);
-                    reason = why;
-                }
-            }
-        }
-        failed.sort();
-        failed.dedup();
-        (failed, reason)
-    }
-
-    async fn send_chunk(
-        &self,
-        url: &str,
-        rows: &[&OutboxRow],
-    ) -> Result<(), (Vec<String>, String)> {
-        let fifo = url.ends_with(".fifo");
-        let entries: Vec<SendMessageBatchRequestEntry> = rows
-            .iter()
-            .enumerate()
-            .filter_map(|(i, row)| {
-                let mut entry = SendMessageBatchRequestEntry::builder()
-                    .id(i.to_string())
-                    .message_body(&row.body);
-                if fifo {
-                    let group = row
-                        .ordering_key
-                        .clone()
-                        .unwrap_or_else(|| row.topic.clone());
-                    entry = entry
-                        .message_group_id(group)
-                        .message_deduplication_id(&row.id);
-                }
-                entry.build().ok()
-            })
-            .collect();
-        let all = || rows.iter().map(|r| r.id.clone()).collect::<Vec<_>>();
-        let out = self
-            .client
-            .send_message_batch()
-            .queue_url(url)
-            .set_entries(Some(entries))
-            .send()
-            .await
-            .map_err(|e| {
-                (
-                    all(),
-                    SqsError::sdk(format!("SendMessageBatch {url}"), &e).to_string(),
-                )
-            })?;
-        if out.failed().is_empty() {
-            return Ok(());
-        }
-        let ids = out
-            .failed()
-            .iter()
-            .filter_map(|f| rows.get(f.id().parse::<usize>().ok()?))
-            .map(|r| r.id.clone())
-            .collect();
-        let why = out
-            .failed()
-            .first()
-            .map(|f| format!("{}: {}", f.code(), f.message().unwrap_or_default()))
-            .unwrap_or_default();
-        Err((ids, why))
-    }
-}
-
-/// Splits rows into calls of at most ten entries and [`MAX_BATCH_BYTES`].
-fn chunks<'a, 'r>(rows: &'a [&'r OutboxRow]) -> Vec<&'a [&'r OutboxRow]> {
-    let mut out = Vec::new();
-    let (mut start, mut bytes) = (0, 0);
-    for (i, row) in rows.iter().enumerate() {
-        if i > start && (i - start == 10 || bytes + row.body.len() > MAX_BATCH_BYTES) {
-            out.push(&rows[start..i]);
-            (start, bytes) = (i, 0);
-        }
-        bytes += row.body.len();
-    }
-    if start < rows.len() {
-        out.push(&rows[start..]);
-    }
-    out
 }
 
 impl Publisher for SqsBroker {
@@ -232,7 +131,12 @@ impl Publisher for SqsBroker {
             if let Some(eventbridge) = &self.eventbridge {
                 return eventbridge.publish(events).await;
             }
-            let (failed_ids, reason) = self.send_direct(events).await;
+            let routes: Vec<(&[&str], &str)> = self
+                .subscriptions
+                .iter()
+                .map(|s| (s.topics, s.queues.queue_url.as_str()))
+                .collect();
+            let (failed_ids, reason) = fanout::send(&self.client, &routes, events).await;
             if failed_ids.is_empty() {
                 Ok(())
             } else {

@@ -13,11 +13,13 @@
 //! - [`event`] — an SQS message as a Lambda `SqsEvent` record
 //! - [`poller`] — the event source mapping of one function
 //! - [`broker`] — publish (EventBridge or straight to the queues), dead letters, depths
+//! - [`fanout`] — publishing straight to the subscribed functions' queues
 //! - [`letters`] — reading a DLQ without taking from it
 //! - [`redrive`] — DLQ back to the source queue: `StartMessageMoveTask`, else receive/send/delete
 
 pub mod broker;
 pub mod event;
+pub mod fanout;
 pub mod letters;
 pub mod poller;
 pub mod queues;
