@@ -13,6 +13,7 @@
 //! - [`embedded`] — the embedded broker and its consumers
 //! - [`redis`] — the Redis Streams transport (wire-compatible with Dapr's `pubsub.redis`)
 //! - [`scheduler`] — cron jobs on their schedules
+//! - [`sqs`] — SQS queues as the transport: a local event source mapping through the Lambda adapter
 //! - [`stats`] — metrics and recent invocations
 //! - [`up`] — wiring it all together
 //! - [`r#gen`] — generators of `events/` (and more)
@@ -28,5 +29,6 @@ pub mod embedded;
 pub mod r#gen;
 pub mod redis;
 pub mod scheduler;
+pub mod sqs;
 pub mod stats;
 pub mod up;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use clap::Parser;
 use conveyor_emulator::cli::args::{
-    Cli, Command, CronCommand, DlqCommand, GenCommand, LogFormat, UpArgs, WorkerArgs,
+    Cli, Command, CronCommand, DlqCommand, GenCommand, LogFormat, Transport, UpArgs, WorkerArgs,
 };
 use conveyor_emulator::cli::{client, commands};
 use conveyor_emulator::redis::RedisSettings;
@@ -63,7 +63,20 @@ fn main() -> ExitCode {
                     .map(|l| commands::print_json(&l))
                     .map_err(Into::into)
             }
-            DlqCommand::Redrive { function, ids, api } => {
+            DlqCommand::Redrive {
+                function,
+                ids,
+                sqs: true,
+                queues,
+                ..
+            } => run_async(async move {
+                let answer = conveyor_emulator::cli::sqs::redrive(&queues, &function, &ids).await?;
+                commands::print_json(&answer);
+                Ok(())
+            }),
+            DlqCommand::Redrive {
+                function, ids, api, ..
+            } => {
                 let body = (!ids.is_empty())
                     .then(|| serde_json::json!({ "ids": ids }).to_string().into_bytes());
                 client::post(&api.api, &format!("/dlq/{function}/redrive"), body)
@@ -128,6 +141,16 @@ fn run_bench(
     Ok(())
 }
 
+fn run_async(
+    work: impl Future<Output = Result<(), commands::CommandError>>,
+) -> Result<(), commands::CommandError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(commands::CommandError::Io)?
+        .block_on(work)
+}
+
 fn init_logs(format: LogFormat) {
     telemetry::init(match format {
         LogFormat::Text => telemetry::LogFormat::Text,
@@ -182,8 +205,18 @@ fn run_up(args: UpArgs) -> Result<(), commands::CommandError> {
             maxlen: args.redis_maxlen,
             ..RedisSettings::new(url)
         });
-        let transport = if redis.is_some() { "Redis Streams" } else { "embedded broker" };
-        let config = up::UpConfig { database: args.database.clone(), functions, redis, ..up::UpConfig::default() };
+        let transport = args.transport.unwrap_or(if redis.is_some() { Transport::Redis } else { Transport::Embedded });
+        if transport == Transport::Redis && redis.is_none() {
+            return Err(commands::CommandError::Selection("--transport redis needs --redis <url>".to_owned()));
+        }
+        let sqs = (transport == Transport::Sqs).then(|| conveyor_emulator::cli::sqs::settings(&args.sqs));
+        let redis = redis.filter(|_| transport == Transport::Redis);
+        let transport = match (&sqs, transport) {
+            (Some(s), _) => format!("SQS queues {}<function> ({}), events via {}", s.queue_prefix, s.sqs.endpoint_url.as_deref().unwrap_or("AWS"), s.event_bus.as_deref().map_or_else(|| "direct sends to the queues".to_owned(), |b| format!("EventBridge bus {b}"))),
+            (None, Transport::Redis) => "Redis Streams".to_owned(),
+            (None, _) => "embedded broker".to_owned(),
+        };
+        let config = up::UpConfig { database: args.database.clone(), functions, redis, sqs, ..up::UpConfig::default() };
         let running = up::start(config).await?;
         let listener = tokio::net::TcpListener::bind(args.http).await.map_err(commands::CommandError::Io)?;
         let address = listener.local_addr().map_err(commands::CommandError::Io)?;

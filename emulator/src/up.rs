@@ -1,5 +1,5 @@
 //! `conveyor up`: every selected function of the catalog in one process, on the embedded broker
-//! (or Redis Streams, when configured) and the store (a SQLite file under `.conveyor/` unless a
+//! (or Redis Streams, or SQS queues, when configured) and the store (a SQLite file under `.conveyor/` unless a
 //! database URL is given).
 
 use std::sync::Arc;
@@ -19,6 +19,9 @@ use crate::redis::RedisSettings;
 use crate::redis::broker::RedisBroker;
 use crate::redis::lock::RedisTickLock;
 use crate::scheduler::{self, TickLock};
+use crate::sqs::SqsSettings;
+use crate::sqs::broker::SqsBroker;
+use crate::sqs::poller::{self, EventSource};
 use crate::stats::Stats;
 
 /// Where state lives by default.
@@ -37,6 +40,8 @@ pub struct UpConfig {
     pub relay_every: Duration,
     /// Redis Streams instead of the embedded broker; cron ticks then fire once across instances.
     pub redis: Option<RedisSettings>,
+    /// SQS queues (a local event source mapping) instead; takes precedence over `redis`.
+    pub sqs: Option<SqsSettings>,
 }
 
 impl Default for UpConfig {
@@ -47,6 +52,7 @@ impl Default for UpConfig {
             consumer: ConsumerSettings::default(),
             relay_every: Duration::from_secs(1),
             redis: None,
+            sqs: None,
         }
     }
 }
@@ -87,8 +93,24 @@ pub async fn start(config: UpConfig) -> Result<Running, UpError> {
     let stats = Arc::new(Stats::new());
     let (shutdown, watch_rx) = watch::channel(false);
     let mut tasks = JoinSet::new();
-    let (broker, deps): (Arc<dyn Broker>, Deps) = match &config.redis {
-        None => {
+    let (broker, deps): (Arc<dyn Broker>, Deps) = match (&config.sqs, &config.redis) {
+        (Some(settings), _) => {
+            let settings = settings.clone();
+            let broker = Arc::new(
+                SqsBroker::connect(settings, &config.functions)
+                    .await
+                    .map_err(BrokerError::from)?,
+            );
+            let publisher: Arc<dyn Publisher> = broker.clone();
+            let deps = Deps {
+                store,
+                publisher,
+                clock,
+            };
+            spawn_sqs(&config, &deps, &broker, &stats, &watch_rx, &mut tasks);
+            (broker, deps)
+        }
+        (None, None) => {
             let broker = Arc::new(EmbeddedBroker::new(
                 store.clone(),
                 Arc::clone(&clock),
@@ -103,7 +125,7 @@ pub async fn start(config: UpConfig) -> Result<Running, UpError> {
             spawn_embedded(&config, &deps, &broker, &stats, &watch_rx, &mut tasks);
             (broker, deps)
         }
-        Some(settings) => {
+        (None, Some(settings)) => {
             let broker = Arc::new(RedisBroker::connect(settings.clone(), &config.functions).await?);
             let publisher: Arc<dyn Publisher> = broker.clone();
             let deps = Deps {
@@ -190,6 +212,35 @@ fn spawn_redis(
                     Some(Arc::clone(&lock)),
                     rx,
                 ));
+            }
+        }
+    }
+}
+
+fn spawn_sqs(
+    config: &UpConfig,
+    deps: &Deps,
+    broker: &Arc<SqsBroker>,
+    stats: &Arc<Stats>,
+    watch_rx: &watch::Receiver<bool>,
+    tasks: &mut JoinSet<()>,
+) {
+    for function in &config.functions {
+        let (f, d, st, rx) = (
+            Arc::clone(function),
+            deps.clone(),
+            Arc::clone(stats),
+            watch_rx.clone(),
+        );
+        match function.spec().trigger {
+            Trigger::Topics(_) => {
+                if let Some(queues) = broker.queues(function.spec().name) {
+                    let source = EventSource::new(f, d, broker.settings(), queues.clone(), st);
+                    tasks.spawn(poller::run(source, rx));
+                }
+            }
+            Trigger::Schedule(_) => {
+                tasks.spawn(scheduler::run(f, d, st, rx));
             }
         }
     }

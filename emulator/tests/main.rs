@@ -1,4 +1,5 @@
-//! The emulator end to end: the embedded and Redis transports, the HTTP API, the Dapr worker, and the generated `events/`, `dapr/` and Terraform.
+//! The emulator end to end: the embedded, Redis and SQS transports, the HTTP API, the Dapr
+//! worker, and the generated `events/`, `dapr/` and Terraform.
 
 mod api;
 mod dapr;
@@ -11,4 +12,5 @@ mod redis_delivery;
 mod redis_interop;
 mod redis_recovery;
 mod redis_tick_lock;
+mod sqs;
 mod terraform;

@@ -41,12 +41,75 @@ pub enum LogFormat {
     Json,
 }
 
+/// What carries events between functions in `up`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Transport {
+    /// In-process queue with state in the database (the default without `--redis`).
+    Embedded,
+    /// Redis Streams (the default with `--redis`).
+    Redis,
+    /// SQS queues: each topic function's queue is polled like Lambda's event source mapping.
+    Sqs,
+}
+
+/// Where the SQS queues are: shared by `up --transport sqs` and `dlq redrive --sqs`.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct SqsArgs {
+    /// SQS and EventBridge endpoint (LocalStack, moto, ...); else AWS_ENDPOINT_URL_SQS /
+    /// AWS_ENDPOINT_URL, else AWS itself. Credentials come from the standard AWS variables.
+    #[arg(long, env = "CONVEYOR_SQS_ENDPOINT")]
+    pub sqs_endpoint: Option<String>,
+    /// AWS region (else AWS_REGION, AWS_DEFAULT_REGION, us-east-1).
+    #[arg(long)]
+    pub aws_region: Option<String>,
+    /// Queue names are <prefix><function> and <prefix><function>-dlq; the Terraform in
+    /// infra/terraform uses `<environment>-`, e.g. `dev-`.
+    #[arg(long, env = "CONVEYOR_QUEUE_PREFIX", default_value = "")]
+    pub queue_prefix: String,
+}
+
+/// Options of `up` for `--transport sqs`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SqsUpArgs {
+    #[command(flatten)]
+    pub queues: SqsArgs,
+    /// EventBridge bus outgoing events are put on (its rules feed the queues); without one,
+    /// events go straight to the queues of the subscribed functions.
+    #[arg(long, env = "CONVEYOR_EVENT_BUS")]
+    pub event_bus: Option<String>,
+    /// Long-poll wait per receive, 0-20 s.
+    #[arg(long, env = "CONVEYOR_SQS_WAIT_SECONDS", default_value_t = 20, value_parser = clap::value_parser!(i32).range(0..=20))]
+    pub sqs_wait_seconds: i32,
+    /// Messages per batch, 1-10.
+    #[arg(long, env = "CONVEYOR_SQS_BATCH_SIZE", default_value_t = 10, value_parser = clap::value_parser!(i32).range(1..=10))]
+    pub sqs_batch_size: i32,
+    /// Create missing queues and DLQs as the Terraform does (for a local endpoint).
+    #[arg(long, env = "CONVEYOR_SQS_CREATE_QUEUES")]
+    pub sqs_create_queues: bool,
+}
+
+impl Default for SqsUpArgs {
+    fn default() -> Self {
+        Self {
+            queues: SqsArgs::default(),
+            event_bus: None,
+            sqs_wait_seconds: 20,
+            sqs_batch_size: 10,
+            sqs_create_queues: false,
+        }
+    }
+}
+
 /// Options of `up`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct UpArgs {
     /// Database URL: SQLite by default (no server needed), or postgres://...
     #[arg(long, env = "CONVEYOR_DATABASE_URL", default_value = crate::up::DEFAULT_DATABASE)]
     pub database: String,
+    /// The transport: embedded, redis (needs --redis) or sqs; by default redis when --redis is
+    /// given, else embedded.
+    #[arg(long, env = "CONVEYOR_TRANSPORT", value_enum)]
+    pub transport: Option<Transport>,
     /// Redis Streams (Dapr `pubsub.redis` wire format) instead of the embedded broker.
     #[arg(long, env = "CONVEYOR_REDIS_URL")]
     pub redis: Option<String>,
@@ -71,6 +134,8 @@ pub struct UpArgs {
     /// Seed products and orders and publish payments, to watch the whole flow in the log.
     #[arg(long, env = "CONVEYOR_DEMO")]
     pub demo: bool,
+    #[command(flatten)]
+    pub sqs: SqsUpArgs,
 }
 
 impl Default for UpArgs {
@@ -79,6 +144,7 @@ impl Default for UpArgs {
             database: crate::up::DEFAULT_DATABASE.to_owned(),
             functions: Vec::new(),
             service: None,
+            transport: None,
             redis: None,
             redis_prefix: String::new(),
             redis_maxlen: 100_000,
@@ -87,6 +153,7 @@ impl Default for UpArgs {
                 .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 8790))),
             log_format: LogFormat::Text,
             demo: false,
+            sqs: SqsUpArgs::default(),
         }
     }
 }
@@ -292,6 +359,12 @@ pub enum DlqCommand {
         /// Only these entries (default: all of the function's).
         #[arg(long = "id")]
         ids: Vec<String>,
+        /// Move the function's SQS DLQ back to its queue, directly on SQS (no running `up`
+        /// needed): StartMessageMoveTask where the endpoint has it, else receive, send, delete.
+        #[arg(long)]
+        sqs: bool,
+        #[command(flatten)]
+        queues: SqsArgs,
         #[command(flatten)]
         api: ApiArgs,
     },

@@ -35,6 +35,9 @@ pub enum CommandError {
     /// Generated files are stale or could not be written.
     #[error("{0}")]
     Gen(String),
+    /// An SQS call failed.
+    #[error(transparent)]
+    Sqs(#[from] crate::sqs::SqsError),
 }
 
 /// The functions `--functions` / `--service` select (all when neither is given).

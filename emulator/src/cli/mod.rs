@@ -5,7 +5,9 @@
 //! - [`args`] — clap definitions (every option has an environment fallback)
 //! - [`client`] — the operator commands over HTTP
 //! - [`commands`] — the local commands and output formatting
+//! - [`sqs`] — SQS settings from the arguments, and `dlq redrive --sqs`
 
 pub mod args;
 pub mod client;
 pub mod commands;
+pub mod sqs;

@@ -225,3 +225,17 @@ macro_rules! client_from_settings {
     }};
 }
 pub(crate) use client_from_settings;
+
+impl AwsSettings {
+    /// An SQS client built from these settings.
+    #[must_use]
+    pub fn sqs_client(&self) -> aws_sdk_sqs::Client {
+        client_from_settings!(aws_sdk_sqs, self)
+    }
+
+    /// An EventBridge client built from these settings.
+    #[must_use]
+    pub fn eventbridge_client(&self) -> aws_sdk_eventbridge::Client {
+        client_from_settings!(aws_sdk_eventbridge, self)
+    }
+}

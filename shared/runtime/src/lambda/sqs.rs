@@ -126,8 +126,13 @@ impl SqsHost {
             }
             outcomes
         } else {
-            futures::stream::iter(records.iter())
+            // The futures are built before they are streamed: a closure inside the stream's
+            // type makes the batch future fail the `Send` check of `tokio::spawn`.
+            let handling: Vec<_> = records
+                .iter()
                 .map(|record| self.guarded(record, deadline))
+                .collect();
+            futures::stream::iter(handling)
                 .buffered(spec.concurrency.max(1) as usize)
                 .collect()
                 .await

@@ -1,0 +1,81 @@
+//! SQS settings from the command line (`up --transport sqs`), and `dlq redrive --sqs`, which
+//! works on SQS directly and needs no running emulator.
+
+use conveyor_runtime::lambda::config::AwsSettings;
+use serde_json::{Value, json};
+
+use super::args::{SqsArgs, SqsUpArgs};
+use super::commands::CommandError;
+use crate::catalog;
+use crate::sqs::{SqsSettings, queues, redrive};
+
+/// AWS settings for `service` (`SQS`, `EVENTBRIDGE`): the standard AWS variables, overridden
+/// by the arguments. A local endpoint without credentials gets placeholder ones (local
+/// stand-ins accept any).
+#[must_use]
+pub fn aws_settings(args: &SqsArgs, service: &str) -> AwsSettings {
+    let mut aws = AwsSettings::from_env(service);
+    if let Some(url) = &args.sqs_endpoint {
+        aws.endpoint_url = Some(url.clone());
+    }
+    if let Some(region) = &args.aws_region {
+        aws.region.clone_from(region);
+    }
+    if aws.endpoint_url.is_some() && aws.access_key_id.is_empty() {
+        "local".clone_into(&mut aws.access_key_id);
+        "local".clone_into(&mut aws.secret_access_key);
+    }
+    aws
+}
+
+/// The settings of `up --transport sqs`.
+#[must_use]
+pub fn settings(args: &SqsUpArgs) -> SqsSettings {
+    SqsSettings {
+        eventbridge: aws_settings(&args.queues, "EVENTBRIDGE"),
+        queue_prefix: args.queues.queue_prefix.clone(),
+        event_bus: args.event_bus.clone(),
+        wait_seconds: args.sqs_wait_seconds,
+        batch_size: args.sqs_batch_size,
+        create_queues: args.sqs_create_queues,
+        ..SqsSettings::new(aws_settings(&args.queues, "SQS"))
+    }
+}
+
+/// `conveyor dlq redrive --sqs <function>`: the function's DLQ back to its queue.
+///
+/// # Errors
+/// An unknown function, a job (jobs have no queue to return to), or a failed SQS call.
+pub async fn redrive(
+    args: &SqsArgs,
+    function: &str,
+    ids: &[String],
+) -> Result<Value, CommandError> {
+    let spec = catalog::find(function).map(|f| f.spec()).ok_or_else(|| {
+        CommandError::Selection(format!(
+            "unknown function {function:?}; `conveyor functions` lists them"
+        ))
+    })?;
+    if spec.topics().is_empty() {
+        return Err(CommandError::Selection(format!(
+            "{function} is a job: its DLQ holds failed runs, and the next tick runs it again"
+        )));
+    }
+    let settings = SqsSettings {
+        queue_prefix: args.queue_prefix.clone(),
+        ..SqsSettings::new(aws_settings(args, "SQS"))
+    };
+    let client = settings.sqs_client();
+    let queues = queues::resolve(&client, &settings, &spec).await?;
+    let ids = (!ids.is_empty()).then_some(ids);
+    let outcome = redrive::redrive(&client, &queues, ids).await?;
+    let mut answer = json!({
+        "function": function,
+        "dlq": queues.dlq_url,
+        "queue": queues.queue_url,
+    });
+    if let (Some(answer), Value::Object(outcome)) = (answer.as_object_mut(), json!(outcome)) {
+        answer.extend(outcome);
+    }
+    Ok(answer)
+}

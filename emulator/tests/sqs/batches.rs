@@ -1,0 +1,226 @@
+//! One batch through the local event source: only the failing record stays, the undecodable
+//! one goes to the DLQ at once with its reason, SQS moves the failing one to the DLQ after
+//! maxReceiveCount, and redrive brings both back. Then the same through `up`, with a handler
+//! that always fails, and `dlq redrive --sqs` on a catalog function.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use aws_sdk_sqs::types::MessageSystemAttributeName;
+use conveyor_domain::SystemClock;
+use conveyor_emulator::broker::Broker;
+use conveyor_emulator::cli::args::SqsArgs;
+use conveyor_emulator::sqs::broker::SqsBroker;
+use conveyor_emulator::sqs::poller::{BatchReport, EventSource};
+use conveyor_emulator::sqs::queues;
+use conveyor_emulator::sqs::redrive::RedriveOutcome;
+use conveyor_emulator::stats::Stats;
+use conveyor_emulator::{catalog, cli, up};
+use conveyor_runtime::{Deps, Function, MemoryPublisher, Publisher};
+use conveyor_store::testing::TestDb;
+use serde_json::json;
+
+use super::moto::Moto;
+use super::{Picky, settings};
+use crate::functions::{Broken, eventually, ping, raw};
+
+fn receive_count(message: &aws_sdk_sqs::types::Message) -> Option<&str> {
+    message
+        .attributes()?
+        .get(&MessageSystemAttributeName::ApproximateReceiveCount)
+        .map(String::as_str)
+}
+
+#[tokio::test]
+async fn one_failing_record_stays_in_the_queue_the_others_are_deleted_and_redrive_returns_it() {
+    let moto = Moto::start();
+    let db = TestDb::sqlite().await;
+    let calls = Arc::new(AtomicU32::new(0));
+    let picky: Arc<dyn Function> = conveyor_runtime::topic(Picky {
+        calls: Arc::clone(&calls),
+    });
+    let settings = settings(&moto, "batch-");
+    let broker = SqsBroker::connect(settings.clone(), std::slice::from_ref(&picky))
+        .await
+        .unwrap();
+    let deps = Deps {
+        store: db.store().clone(),
+        publisher: Arc::new(MemoryPublisher::new()),
+        clock: Arc::new(SystemClock),
+    };
+    let queues = broker.queues("test-picky").unwrap().clone();
+    let source = EventSource::new(
+        Arc::clone(&picky),
+        deps,
+        &settings,
+        queues.clone(),
+        Arc::new(Stats::new()),
+    );
+
+    // Five messages in one send (no bus: straight to the queue): three good pings, ping 13,
+    // and a body that is not JSON.
+    let rows = [ping(1), ping(2), ping(13), raw("not json"), ping(3)];
+    broker.publish(&rows).await.unwrap();
+    let batch = source.receive().await.unwrap();
+    assert_eq!(batch.len(), 5, "one batch of all five");
+    assert!(batch.iter().all(|m| receive_count(m) == Some("1")));
+    let report = source.handle(&batch).await;
+    assert_eq!(
+        report,
+        BatchReport {
+            received: 5,
+            deleted: 4,
+            failed: 1
+        },
+        "three handled and one dead-lettered by the adapter are deleted; ping 13 stays"
+    );
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        4,
+        "the handler ran for the four decodable pings"
+    );
+
+    // The undecodable body went to the DLQ at once, with the reason as attributes.
+    let letters = broker.dead_letters(Some("test-picky"), 10).await.unwrap();
+    assert_eq!(letters.len(), 1, "{letters:?}");
+    assert_eq!(letters[0].body, "not json");
+    assert!(
+        letters[0].error.contains("not a CloudEvent"),
+        "{}",
+        letters[0].error
+    );
+
+    // Ping 13 comes back after the visibility timeout (second receive), fails again; SQS then
+    // moves it to the DLQ instead of delivering it a third time.
+    let started = std::time::Instant::now();
+    let again = loop {
+        let messages = source.receive().await.unwrap();
+        if !messages.is_empty() {
+            break messages;
+        }
+        assert!(
+            started.elapsed().as_secs() < 15,
+            "ping 13 was not delivered again"
+        );
+    };
+    assert_eq!(again.len(), 1);
+    assert_eq!(receive_count(&again[0]), Some("2"));
+    assert_eq!(source.handle(&again).await.failed, 1);
+    eventually("SQS to move ping 13 to the DLQ", || async {
+        source.receive().await.unwrap().is_empty()
+            && broker.dlq_depths().await.unwrap() == [("test-picky".to_owned(), 2)]
+    })
+    .await;
+    assert_eq!(
+        broker.depths().await.unwrap(),
+        [("test-picky".to_owned(), 0)]
+    );
+    let letters = broker.dead_letters(Some("test-picky"), 10).await.unwrap();
+    let exhausted = letters.iter().find(|l| l.body != "not json").unwrap();
+    assert_eq!(exhausted.attempts, 2);
+    assert!(
+        exhausted.error.contains("redrive policy"),
+        "{}",
+        exhausted.error
+    );
+
+    // moto has no StartMessageMoveTask: redrive falls back to receive, send, delete.
+    let outcome = broker.redrive_outcome("test-picky", None).await.unwrap();
+    assert_eq!(outcome, RedriveOutcome::ReceiveSendDelete { moved: 2 });
+    assert_eq!(
+        broker.dlq_depths().await.unwrap(),
+        [("test-picky".to_owned(), 0)]
+    );
+    let back = source.receive().await.unwrap();
+    assert_eq!(back.len(), 2, "both are back in the function's queue");
+    assert!(
+        back.iter().all(|m| receive_count(m) == Some("1")),
+        "as new messages"
+    );
+    assert!(
+        back.iter().all(|m| m
+            .message_attributes()
+            .is_none_or(|a| a.keys().all(|k| !k.starts_with("conveyor-")))),
+        "the failure attributes stay behind"
+    );
+    db.close().await;
+}
+
+#[tokio::test]
+async fn up_leaves_an_always_failing_record_to_sqs_which_moves_it_to_the_dlq_after_max_receives() {
+    let moto = Moto::start();
+    let db = TestDb::sqlite().await;
+    let calls = Arc::new(AtomicU32::new(0));
+    let broken: Arc<dyn Function> = conveyor_runtime::topic(Broken {
+        calls: Arc::clone(&calls),
+    });
+    let config = up::UpConfig {
+        database: db.url().to_owned(),
+        functions: vec![broken],
+        sqs: Some(settings(&moto, "up-")),
+        ..up::UpConfig::default()
+    };
+    let running = up::start(config).await.unwrap();
+    running.broker.publish(&[ping(5)]).await.unwrap();
+    eventually("four deliveries, then the DLQ", || async {
+        running.broker.dlq_depths().await.unwrap() == [("test-broken".to_owned(), 1)]
+    })
+    .await;
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        4,
+        "maxReceiveCount = the function's max deliveries"
+    );
+    let recent = running.stats.recent(10);
+    assert!(recent.iter().any(|i| i.attempt == 4), "{recent:?}");
+    running.shutdown().await;
+    db.close().await;
+}
+
+#[tokio::test]
+async fn dlq_redrive_sqs_moves_a_catalog_functions_dead_letters_back() {
+    let moto = Moto::start();
+    let function = catalog::find("order-payment-failed").unwrap();
+    let settings = settings(&moto, "cli-");
+    let client = settings.sqs_client();
+    let queues = queues::resolve(&client, &settings, &function.spec())
+        .await
+        .unwrap();
+    for body in ["one", "two"] {
+        client
+            .send_message()
+            .queue_url(&queues.dlq_url)
+            .message_body(body)
+            .send()
+            .await
+            .unwrap();
+    }
+    let args = SqsArgs {
+        sqs_endpoint: Some(moto.url().to_owned()),
+        aws_region: Some("us-east-1".to_owned()),
+        queue_prefix: "cli-".to_owned(),
+    };
+    let answer = cli::sqs::redrive(&args, "order-payment-failed", &[])
+        .await
+        .unwrap();
+    assert_eq!(answer["method"], json!("receive-send-delete"), "{answer}");
+    assert_eq!(answer["moved"], json!(2), "{answer}");
+    assert_eq!(answer["queue"], json!(queues.queue_url));
+    let back = client
+        .receive_message()
+        .queue_url(&queues.queue_url)
+        .max_number_of_messages(10)
+        .send()
+        .await
+        .unwrap()
+        .messages
+        .unwrap_or_default();
+    let mut bodies: Vec<&str> = back.iter().filter_map(|m| m.body()).collect();
+    bodies.sort_unstable();
+    assert_eq!(bodies, ["one", "two"]);
+
+    let job = cli::sqs::redrive(&args, "order-cart-cleanup", &[])
+        .await
+        .unwrap_err();
+    assert!(job.to_string().contains("is a job"), "{job}");
+}

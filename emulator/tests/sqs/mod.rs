@@ -1,0 +1,55 @@
+//! `up --transport sqs` against a moto server: EventBridge -> rule -> queue -> the local event
+//! source -> the real handler -> PostgreSQL; partial batch failures; redrive to the DLQ by SQS
+//! after maxReceiveCount; and moving dead letters back.
+
+mod batches;
+mod flow;
+mod moto;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use conveyor_emulator::sqs::SqsSettings;
+use conveyor_runtime::{Context, FunctionSpec, HandlerError, RetryPolicy, Service, TopicHandler};
+
+use crate::functions::Ping;
+
+/// The queues of a test: its own prefix, created like the Terraform creates them, with a short
+/// visibility timeout so redeliveries come quickly, and short polls.
+pub(crate) fn settings(moto: &moto::Moto, prefix: &str) -> SqsSettings {
+    SqsSettings {
+        queue_prefix: prefix.to_owned(),
+        wait_seconds: 1,
+        create_queues: true,
+        visibility_timeout: Some(Duration::from_secs(1)),
+        ..SqsSettings::new(moto.aws())
+    }
+}
+
+/// Fails transiently on ping 13, every time; handles every other ping. Two deliveries, then
+/// SQS's redrive policy moves the message to the DLQ.
+#[derive(Debug, Default)]
+pub(crate) struct Picky {
+    pub(crate) calls: Arc<AtomicU32>,
+}
+
+impl TopicHandler for Picky {
+    type Payload = Ping;
+    const SPEC: FunctionSpec =
+        FunctionSpec::on_topics("test-picky", Service::Order, &["test.ping"]).with_retry(
+            RetryPolicy {
+                max_deliveries: 2,
+                initial_backoff: Duration::from_millis(20),
+                max_backoff: Duration::from_millis(100),
+            },
+        );
+
+    async fn handle(&self, ping: Ping, _cx: &mut Context<'_>) -> Result<(), HandlerError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        if ping.n == 13 {
+            return Err(HandlerError::retry("ping 13 never works"));
+        }
+        Ok(())
+    }
+}
