@@ -28,6 +28,9 @@ use crate::up::{self, UpConfig};
 pub mod process;
 pub mod report;
 
+/// Most events one run publishes.
+pub const MAX_EVENTS: usize = 2_000_000;
+
 /// The bench topic.
 pub const TOPIC: &str = "bench.ping";
 
@@ -53,9 +56,10 @@ pub struct Recorder {
     latencies_us: std::sync::Mutex<Vec<u64>>,
 }
 
-/// The no-op function.
+/// The no-op function, with `C` handlers in flight at most (the concurrency is part of a
+/// function's declaration, so each setting is its own type).
 #[derive(Debug, Default, Clone)]
-pub struct Noop(pub Arc<Recorder>);
+pub struct Noop<const C: u32 = 512>(pub Arc<Recorder>);
 
 fn now_us() -> u64 {
     SystemTime::now()
@@ -63,10 +67,10 @@ fn now_us() -> u64 {
         .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
 }
 
-impl TopicHandler for Noop {
+impl<const C: u32> TopicHandler for Noop<C> {
     type Payload = Ping;
     const SPEC: FunctionSpec = FunctionSpec {
-        concurrency: 512,
+        concurrency: C,
         ..FunctionSpec::on_topics("bench-noop", Service::Order, &[TOPIC]).stateless()
     };
 
@@ -165,11 +169,43 @@ async fn clean_up(transport: &Transport, prefix: &str) {
     }
 }
 
-fn redis_settings(transport: &Transport, prefix: &str) -> Option<RedisSettings> {
+/// The knobs a throughput run turns: entries read at once and handlers in flight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tuning {
+    /// Entries per read (`XREADGROUP COUNT`, or messages leased at once on the embedded broker).
+    pub batch: usize,
+    /// Handlers in flight at most: 16 (the functions' default) or 512.
+    pub concurrency: u32,
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Self {
+            batch: 500,
+            concurrency: 512,
+        }
+    }
+}
+
+impl Tuning {
+    fn function(self, recorder: &Arc<Recorder>) -> Arc<dyn Function> {
+        let recorder = Arc::clone(recorder);
+        if self.concurrency <= 16 {
+            conveyor_runtime::topic(Noop::<16>(recorder))
+        } else {
+            conveyor_runtime::topic(Noop::<512>(recorder))
+        }
+    }
+}
+
+fn redis_settings(transport: &Transport, prefix: &str, tuning: Tuning) -> Option<RedisSettings> {
     match transport {
         Transport::Embedded => None,
         Transport::Redis(url) => Some(RedisSettings {
             prefix: prefix.to_owned(),
+            batch: tuning.batch,
+            // Room for the whole backlog: trimming would drop events the run waits for.
+            maxlen: MAX_EVENTS,
             ..RedisSettings::new(url)
         }),
     }
@@ -184,17 +220,16 @@ async fn start(
     dir: &std::path::Path,
     recorder: &Arc<Recorder>,
     prefix: &str,
+    tuning: Tuning,
 ) -> Result<up::Running, up::UpError> {
-    let functions: Vec<Arc<dyn Function>> =
-        vec![conveyor_runtime::topic(Noop(Arc::clone(recorder)))];
     up::start(UpConfig {
         database: database(dir),
-        functions,
+        functions: vec![tuning.function(recorder)],
         consumer: ConsumerSettings {
-            batch: 256,
+            batch: tuning.batch,
             idle_poll: Duration::from_millis(20),
         },
-        redis: redis_settings(transport, prefix),
+        redis: redis_settings(transport, prefix, tuning),
         ..UpConfig::default()
     })
     .await
@@ -208,8 +243,8 @@ async fn prefill(
     prefix: &str,
     events: u64,
 ) -> Result<(), String> {
-    let functions: Vec<Arc<dyn Function>> = vec![conveyor_runtime::topic(Noop::default())];
-    let publisher: Arc<dyn Publisher> = match redis_settings(transport, prefix) {
+    let functions: Vec<Arc<dyn Function>> = vec![conveyor_runtime::topic(Noop::<512>::default())];
+    let publisher: Arc<dyn Publisher> = match redis_settings(transport, prefix, Tuning::default()) {
         Some(settings) => Arc::new(
             RedisBroker::connect(settings, &functions)
                 .await
@@ -252,12 +287,19 @@ async fn wait_for(recorder: &Recorder, count: u64, limit: Duration) -> bool {
 ///
 /// # Errors
 /// A start or publish failure, or the time limit.
-pub async fn throughput(transport: &Transport, events: u64) -> Result<Throughput, String> {
+pub async fn throughput(
+    transport: &Transport,
+    events: u64,
+    tuning: Tuning,
+) -> Result<Throughput, String> {
+    if events > MAX_EVENTS as u64 {
+        return Err(format!("at most {MAX_EVENTS} events per run"));
+    }
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let recorder = Arc::new(Recorder::default());
     let prefix = format!("bench-{}:", uuid::Uuid::new_v4().simple());
     prefill(transport, dir.path(), &prefix, events).await?;
-    let running = start(transport, dir.path(), &recorder, &prefix)
+    let running = start(transport, dir.path(), &recorder, &prefix, tuning)
         .await
         .map_err(|e| e.to_string())?;
     let (cpu0, t0) = (cpu_seconds(), Instant::now());
@@ -287,7 +329,7 @@ pub async fn latency(transport: &Transport, events: u64, rate: u32) -> Result<La
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let recorder = Arc::new(Recorder::default());
     let prefix = format!("bench-{}:", uuid::Uuid::new_v4().simple());
-    let running = start(transport, dir.path(), &recorder, &prefix)
+    let running = start(transport, dir.path(), &recorder, &prefix, Tuning::default())
         .await
         .map_err(|e| e.to_string())?;
     let mut tick = tokio::time::interval(Duration::from_secs(1) / rate.max(1));

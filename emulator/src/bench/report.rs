@@ -1,7 +1,7 @@
 //! Runs every scenario several times and prints a Markdown report (machine, command, figures).
 
 use super::process::{redis_xadd_ceiling, startup};
-use super::{Transport, latency, spread, throughput};
+use super::{Transport, Tuning, latency, spread, throughput};
 
 /// What `conveyor bench` runs.
 #[derive(Debug, Clone)]
@@ -105,7 +105,7 @@ pub async fn run(plan: &BenchPlan) -> Result<String, String> {
     for (name, transport) in &transports {
         let (mut eps, mut cpu, mut p50, mut p99) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for _ in 0..plan.runs {
-            let t = throughput(transport, plan.events).await?;
+            let t = throughput(transport, plan.events, Tuning::default()).await?;
             eps.push(t.events_per_second);
             cpu.push(t.cpu_us_per_event);
             let l = latency(transport, plan.latency_events, plan.rate).await?;

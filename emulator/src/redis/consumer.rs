@@ -13,6 +13,8 @@ use std::time::Duration;
 use ::redis::aio::ConnectionManager;
 use ::redis::{RedisResult, Value};
 use conveyor_runtime::{Deps, Function, FunctionSpec};
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinSet;
 
@@ -59,23 +61,52 @@ impl Shared {
         permit: Option<OwnedSemaphorePermit>,
         shutdown: watch::Receiver<bool>,
     ) {
-        let key = delivery.entry.key();
-        if !self
-            .held
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(key.clone())
-        {
+        self.spawn_batch(tasks, vec![delivery], permit, shutdown);
+    }
+
+    /// Starts handling a batch of entries in one task of `tasks`: they run concurrently inside
+    /// it, each under a concurrency slot (`permit`, already taken, goes to the first), so a
+    /// batch costs one task, not one per entry. Entries this instance already holds are skipped.
+    pub(super) fn spawn_batch(
+        self: &Arc<Self>,
+        tasks: &mut JoinSet<()>,
+        deliveries: Vec<Delivery>,
+        mut permit: Option<OwnedSemaphorePermit>,
+        shutdown: watch::Receiver<bool>,
+    ) {
+        let fresh: Vec<(String, Delivery)> = {
+            let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
+            deliveries
+                .into_iter()
+                .filter_map(|d| {
+                    let key = d.entry.key();
+                    held.insert(key.clone()).then_some((key, d))
+                })
+                .collect()
+        };
+        if fresh.is_empty() {
             return;
         }
         let shared = Arc::clone(self);
         tasks.spawn(async move {
-            delivery::deliver(&shared, delivery, permit, shutdown).await;
-            shared
-                .held
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .remove(&key);
+            let shared = &shared;
+            let mut running: FuturesUnordered<_> = fresh
+                .into_iter()
+                .map(|(key, delivery)| {
+                    let (permit, shutdown) = (permit.take(), shutdown.clone());
+                    async move {
+                        delivery::deliver(shared, delivery, permit, shutdown).await;
+                        key
+                    }
+                })
+                .collect();
+            while let Some(key) = running.next().await {
+                shared
+                    .held
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .remove(&key);
+            }
         });
     }
 
@@ -184,11 +215,8 @@ async fn read_loop(
         match read(&shared, &mut con, count).await {
             Ok(entries) => {
                 failures = 0;
-                let mut permit = Some(permit);
-                for entry in entries {
-                    let delivery = Delivery::new(entry, 1);
-                    shared.spawn(&mut tasks, delivery, permit.take(), shutdown.clone());
-                }
+                let deliveries = entries.into_iter().map(|e| Delivery::new(e, 1)).collect();
+                shared.spawn_batch(&mut tasks, deliveries, Some(permit), shutdown.clone());
             }
             Err(e) if has_code(&e, "NOGROUP") => {
                 tracing::warn!(function = shared.spec.name, error = %e, "consumer group gone (Redis restarted or flushed?)");
