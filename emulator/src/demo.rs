@@ -38,7 +38,7 @@ impl From<IdError> for DemoError {
     }
 }
 
-fn event(
+pub(crate) fn event(
     topic: &str,
     payload: &impl serde::Serialize,
     now: Timestamp,
@@ -54,7 +54,7 @@ fn event(
     })
 }
 
-fn line(sku: &str, n: u32, cents: i64) -> Result<OrderLine, DemoError> {
+pub(crate) fn line(sku: &str, n: u32, cents: i64) -> Result<OrderLine, DemoError> {
     Ok(OrderLine {
         product_id: ProductId::parse(sku)?,
         quantity: Quantity::new(n),

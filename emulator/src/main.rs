@@ -91,6 +91,8 @@ fn main() -> ExitCode {
             rate,
             redis,
             only,
+            postgres,
+            flow_events,
         } => {
             let plan = conveyor_emulator::bench::report::BenchPlan {
                 runs,
@@ -99,6 +101,8 @@ fn main() -> ExitCode {
                 rate,
                 redis,
                 only,
+                postgres,
+                flow_events,
             };
             run_bench(&plan)
         }

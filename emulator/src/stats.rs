@@ -201,6 +201,12 @@ impl Stats {
         recent.push_back(invocation);
     }
 
+    /// Deliveries of `function` handled so far (duplicates included).
+    #[must_use]
+    pub fn handled(&self, function: &str) -> u64 {
+        self.handled.get_or_create(&label(function)).get()
+    }
+
     /// The most recent invocations, newest first.
     #[must_use]
     pub fn recent(&self, limit: usize) -> Vec<Invocation> {

@@ -25,6 +25,7 @@ use crate::redis::RedisSettings;
 use crate::redis::broker::RedisBroker;
 use crate::up::{self, UpConfig};
 
+pub mod flow;
 pub mod process;
 pub mod report;
 
@@ -149,7 +150,7 @@ pub enum Transport {
 }
 
 /// Deletes the streams a Redis run created (every key under its prefix).
-async fn clean_up(transport: &Transport, prefix: &str) {
+pub(crate) async fn clean_up(transport: &Transport, prefix: &str) {
     let Transport::Redis(url) = transport else {
         return;
     };
@@ -215,16 +216,17 @@ fn database(dir: &std::path::Path) -> String {
     format!("sqlite://{}", dir.join("bench.db").display())
 }
 
+/// Starts `functions` on `database` over the transport.
 async fn start(
     transport: &Transport,
-    dir: &std::path::Path,
-    recorder: &Arc<Recorder>,
+    database: &str,
+    functions: Vec<Arc<dyn Function>>,
     prefix: &str,
     tuning: Tuning,
-) -> Result<up::Running, up::UpError> {
+) -> Result<up::Running, String> {
     up::start(UpConfig {
-        database: database(dir),
-        functions: vec![tuning.function(recorder)],
+        database: database.to_owned(),
+        functions,
         consumer: ConsumerSettings {
             batch: tuning.batch,
             idle_poll: Duration::from_millis(20),
@@ -233,46 +235,56 @@ async fn start(
         ..UpConfig::default()
     })
     .await
+    .map_err(|e| e.to_string())
 }
 
-/// Publishes a backlog of `events` before any consumer runs, in batches of 500, through the
-/// transport's own publisher (a broker without consumers).
+/// Publishes a backlog of `events` (event `n` made by `make`) for `functions` before any
+/// consumer runs, in batches of 500, through the transport's own publisher (a broker without
+/// consumers).
 async fn prefill(
     transport: &Transport,
-    dir: &std::path::Path,
+    database: &str,
     prefix: &str,
+    functions: &[Arc<dyn Function>],
     events: u64,
+    make: impl Fn(u64) -> Result<OutboxRow, String>,
 ) -> Result<(), String> {
-    let functions: Vec<Arc<dyn Function>> = vec![conveyor_runtime::topic(Noop::<512>::default())];
+    let mut store = None;
     let publisher: Arc<dyn Publisher> = match redis_settings(transport, prefix, Tuning::default()) {
         Some(settings) => Arc::new(
-            RedisBroker::connect(settings, &functions)
+            RedisBroker::connect(settings, functions)
                 .await
                 .map_err(|e| e.to_string())?,
         ),
         None => {
-            let store = Store::open(&database(dir))
-                .await
-                .map_err(|e| e.to_string())?;
+            let opened = Store::open(database).await.map_err(|e| e.to_string())?;
+            store = Some(opened.clone());
             Arc::new(EmbeddedBroker::new(
-                store,
+                opened,
                 Arc::new(SystemClock),
-                &functions,
+                functions,
             ))
         }
     };
     let mut n = 0;
-    while n < events {
-        let batch: Vec<OutboxRow> = (n..(n + 500).min(events)).map(ping).collect();
+    let mut published = Ok(());
+    while n < events && published.is_ok() {
+        let batch: Vec<OutboxRow> = (n..(n + 500).min(events))
+            .map(&make)
+            .collect::<Result<_, _>>()?;
         n += batch.len() as u64;
-        publisher.publish(&batch).await.map_err(|e| e.to_string())?;
+        published = publisher.publish(&batch).await.map_err(|e| e.to_string());
     }
-    Ok(())
+    if let Some(store) = store {
+        store.close().await;
+    }
+    published
 }
 
-async fn wait_for(recorder: &Recorder, count: u64, limit: Duration) -> bool {
+/// Waits until `done()` reaches `count`; `false` when `limit` passes first.
+async fn wait_until(done: impl Fn() -> u64, count: u64, limit: Duration) -> bool {
     let deadline = Instant::now() + limit;
-    while recorder.handled.load(Ordering::Relaxed) < count {
+    while done() < count {
         if Instant::now() > deadline {
             return false;
         }
@@ -298,12 +310,27 @@ pub async fn throughput(
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let recorder = Arc::new(Recorder::default());
     let prefix = format!("bench-{}:", uuid::Uuid::new_v4().simple());
-    prefill(transport, dir.path(), &prefix, events).await?;
-    let running = start(transport, dir.path(), &recorder, &prefix, tuning)
-        .await
-        .map_err(|e| e.to_string())?;
+    let database = database(dir.path());
+    let noop = [tuning.function(&Arc::new(Recorder::default()))];
+    prefill(transport, &database, &prefix, &noop, events, |n| {
+        Ok(ping(n))
+    })
+    .await?;
+    let running = start(
+        transport,
+        &database,
+        vec![tuning.function(&recorder)],
+        &prefix,
+        tuning,
+    )
+    .await?;
     let (cpu0, t0) = (cpu_seconds(), Instant::now());
-    let done = wait_for(&recorder, events, Duration::from_secs(300)).await;
+    let done = wait_until(
+        || recorder.handled.load(Ordering::Relaxed),
+        events,
+        Duration::from_secs(300),
+    )
+    .await;
     let (elapsed, cpu) = (t0.elapsed().as_secs_f64(), cpu_seconds() - cpu0);
     running.shutdown().await;
     clean_up(transport, &prefix).await;
@@ -329,9 +356,15 @@ pub async fn latency(transport: &Transport, events: u64, rate: u32) -> Result<La
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let recorder = Arc::new(Recorder::default());
     let prefix = format!("bench-{}:", uuid::Uuid::new_v4().simple());
-    let running = start(transport, dir.path(), &recorder, &prefix, Tuning::default())
-        .await
-        .map_err(|e| e.to_string())?;
+    let tuning = Tuning::default();
+    let running = start(
+        transport,
+        &database(dir.path()),
+        vec![tuning.function(&recorder)],
+        &prefix,
+        tuning,
+    )
+    .await?;
     let mut tick = tokio::time::interval(Duration::from_secs(1) / rate.max(1));
     for n in 0..events {
         tick.tick().await;
@@ -341,7 +374,12 @@ pub async fn latency(transport: &Transport, events: u64, rate: u32) -> Result<La
             .await
             .map_err(|e| e.to_string())?;
     }
-    let done = wait_for(&recorder, events, Duration::from_secs(60)).await;
+    let done = wait_until(
+        || recorder.handled.load(Ordering::Relaxed),
+        events,
+        Duration::from_secs(60),
+    )
+    .await;
     running.shutdown().await;
     clean_up(transport, &prefix).await;
     if !done {

@@ -1,5 +1,6 @@
 //! Runs every scenario several times and prints a Markdown report (machine, command, figures).
 
+use super::flow::payment_flow;
 use super::process::{redis_xadd_ceiling, startup};
 use super::{Transport, Tuning, latency, spread, throughput};
 
@@ -18,6 +19,10 @@ pub struct BenchPlan {
     pub redis: Option<String>,
     /// The scenario groups to run; all when empty.
     pub only: Vec<Scenario>,
+    /// A PostgreSQL URL whose database may create others, for the payment flow.
+    pub postgres: Option<String>,
+    /// Events per payment-flow run.
+    pub flow_events: u64,
 }
 
 /// A group of scenarios.
@@ -31,6 +36,10 @@ pub enum Scenario {
     Startup,
     /// `redis-benchmark` XADD.
     Ceiling,
+    /// The no-op function on Redis across read batch sizes and concurrency limits.
+    Scaling,
+    /// `order-payment-confirmed` on PostgreSQL.
+    Flow,
 }
 
 impl BenchPlan {
@@ -66,7 +75,7 @@ pub async fn run(plan: &BenchPlan) -> Result<String, String> {
     let mut lines = vec![
         format!("Machine: {}", machine()),
         format!(
-            "Command: `conveyor bench --runs {} --events {} --latency-events {} --rate {}{}{}` ({} build)",
+            "Command: `conveyor bench --runs {} --events {} --latency-events {} --rate {}{}{}{}` ({} build)",
             plan.runs,
             plan.events,
             plan.latency_events,
@@ -74,6 +83,10 @@ pub async fn run(plan: &BenchPlan) -> Result<String, String> {
             plan.redis
                 .as_ref()
                 .map(|r| format!(" --redis {r}"))
+                .unwrap_or_default(),
+            plan.postgres
+                .as_ref()
+                .map(|p| format!(" --postgres {p} --flow-events {}", plan.flow_events))
                 .unwrap_or_default(),
             if plan.only.is_empty() {
                 String::new()
@@ -133,6 +146,36 @@ pub async fn run(plan: &BenchPlan) -> Result<String, String> {
             &mut p99,
         ));
     }
+    if let Some(url) = plan.redis.as_ref().filter(|_| plan.runs(Scenario::Scaling)) {
+        lines.extend(scaling(plan, &Transport::Redis(url.clone())).await?);
+    }
+    if let Some(admin) = plan.postgres.as_ref().filter(|_| plan.runs(Scenario::Flow)) {
+        let transport = plan
+            .redis
+            .as_ref()
+            .map_or(Transport::Embedded, |url| Transport::Redis(url.clone()));
+        let name = if plan.redis.is_some() {
+            "redis"
+        } else {
+            "embedded"
+        };
+        let (mut eps, mut cpu) = (Vec::new(), Vec::new());
+        for _ in 0..plan.runs {
+            let t = payment_flow(&transport, admin, plan.flow_events).await?;
+            eps.push(t.events_per_second);
+            cpu.push(t.cpu_us_per_event);
+        }
+        lines.push(row(
+            &format!("payment flow on PostgreSQL ({name}): payment.confirmed handled"),
+            "events/s",
+            &mut eps,
+        ));
+        lines.push(row(
+            &format!("payment flow on PostgreSQL ({name}): worker CPU per event"),
+            "µs",
+            &mut cpu,
+        ));
+    }
     if plan.runs(Scenario::Startup) {
         let (mut ready, mut rss) = (Vec::new(), Vec::new());
         for _ in 0..plan.runs {
@@ -161,6 +204,31 @@ pub async fn run(plan: &BenchPlan) -> Result<String, String> {
         }
     }
     Ok(lines.join("\n"))
+}
+
+/// Throughput of the no-op function across read batch sizes and concurrency limits, as a table
+/// of medians (appended after the main table, so it starts with a blank line).
+async fn scaling(plan: &BenchPlan, transport: &Transport) -> Result<Vec<String>, String> {
+    let mut lines = vec![
+        String::new(),
+        "| read batch | concurrency | events/s (median) | worker CPU µs/event (median) |"
+            .to_owned(),
+        "|---|---|---|---|".to_owned(),
+    ];
+    for batch in [10, 100, 500, 1000] {
+        for concurrency in [16, 512] {
+            let tuning = Tuning { batch, concurrency };
+            let (mut eps, mut cpu) = (Vec::new(), Vec::new());
+            for _ in 0..plan.runs {
+                let t = throughput(transport, plan.events, tuning).await?;
+                eps.push(t.events_per_second);
+                cpu.push(t.cpu_us_per_event);
+            }
+            let ((_, eps, _), (_, cpu, _)) = (spread(&mut eps), spread(&mut cpu));
+            lines.push(format!("| {batch} | {concurrency} | {eps:.0} | {cpu:.1} |"));
+        }
+    }
+    Ok(lines)
 }
 
 fn host_port(url: &str) -> (String, u16) {

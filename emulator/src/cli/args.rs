@@ -312,6 +312,12 @@ pub enum Command {
         /// Run only these scenario groups (comma-separated; all when omitted).
         #[arg(long, value_enum, value_delimiter = ',')]
         only: Vec<crate::bench::report::Scenario>,
+        /// PostgreSQL for the payment flow (a URL whose database may create others; loopback).
+        #[arg(long, env = "CONVEYOR_BENCH_POSTGRES")]
+        postgres: Option<String>,
+        /// Orders (and payments) per payment-flow run.
+        #[arg(long, default_value_t = 20_000)]
+        flow_events: u64,
     },
     /// Serve one service's functions to a Dapr sidecar (pub/sub subscriptions and cron
     /// bindings), publishing through the sidecar.

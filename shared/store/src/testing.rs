@@ -49,27 +49,34 @@ impl TestDb {
     /// When PostgreSQL is unreachable: a test environment problem, reported loudly.
     pub async fn postgres() -> Self {
         let admin = admin_url();
+        Self::create_postgres(&admin)
+            .await
+            .unwrap_or_else(|e| panic!("PostgreSQL at {admin}: {e}"))
+    }
+
+    /// A fresh, migrated database on the server of `admin` (a URL whose database may create
+    /// others), for tools such as benchmarks that must not panic.
+    ///
+    /// # Errors
+    /// When the server cannot be reached, the database cannot be created, or migrations fail.
+    pub async fn create_postgres(admin: &str) -> Result<Self, crate::StoreError> {
         let name = format!("conveyor_t_{}", uuid::Uuid::new_v4().simple());
-        let admin_store = Store::connect(&admin)
-            .await
-            .unwrap_or_else(|e| panic!("PostgreSQL at {admin}: {e}"));
-        sqlx::query(&format!("CREATE DATABASE {name}"))
+        let admin_store = Store::connect(admin).await?;
+        let created = sqlx::query(&format!("CREATE DATABASE {name}"))
             .execute(admin_store.pool())
-            .await
-            .unwrap_or_else(|e| panic!("create database {name}: {e}"));
+            .await;
         admin_store.close().await;
-        let url = replace_db_name(&admin, &name);
-        let store = Store::open(&url)
-            .await
-            .unwrap_or_else(|e| panic!("open {url}: {e}"));
-        Self {
+        created?;
+        let url = replace_db_name(admin, &name);
+        let store = Store::open(&url).await?;
+        Ok(Self {
             store,
             url,
             cleanup: Cleanup::Postgres {
-                admin_url: admin,
+                admin_url: admin.to_owned(),
                 name,
             },
-        }
+        })
     }
 
     /// A fresh SQLite file in a temporary folder, migrated.

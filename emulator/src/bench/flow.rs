@@ -1,0 +1,112 @@
+//! The payment flow on PostgreSQL: `order-payment-confirmed` draining a backlog of
+//! `payment.confirmed` events for as many seeded orders. Each event is the whole domain path:
+//! the inbox row, the order's status change and history row, the outbox row of
+//! `orders.order.status_changed`, the commit, the publish and the outbox delete.
+
+use std::time::{Duration, Instant};
+
+use conveyor_domain::events::payment::{PAYMENT_CONFIRMED, PaymentConfirmedEvent};
+use conveyor_domain::events::samples;
+use conveyor_domain::order::{Order, OrderRepository, PaymentMethod};
+use conveyor_domain::{Currency, CustomerId, OrderId, PaymentId, Timestamp};
+use conveyor_store::OutboxRow;
+use conveyor_store::testing::TestDb;
+
+use super::{Throughput, Transport, Tuning, clean_up, cpu_seconds, prefill, start, wait_until};
+use crate::catalog;
+use crate::demo::{event, line};
+
+/// The function the flow runs.
+pub const FUNCTION: &str = "order-payment-confirmed";
+/// Orders seeded per transaction.
+const SEED_BATCH: u64 = 500;
+
+fn order_id(n: u64) -> Result<OrderId, String> {
+    OrderId::parse(format!("ord-bench-{n}")).map_err(|e| e.to_string())
+}
+
+fn payment(n: u64, now: Timestamp) -> Result<OutboxRow, String> {
+    let paid = PaymentConfirmedEvent {
+        order_id: order_id(n)?,
+        payment_id: PaymentId::parse(format!("pay-bench-{n}")).map_err(|e| e.to_string())?,
+        amount: 12.5,
+        timestamp: now,
+        ..samples::payment_confirmed()
+    };
+    event(PAYMENT_CONFIRMED, &paid, now).map_err(|e| e.to_string())
+}
+
+/// Places `events` prepaid orders of 12.50 USD.
+async fn seed(db: &TestDb, events: u64, now: Timestamp) -> Result<(), String> {
+    let usd = Currency::parse("USD").map_err(|e| e.to_string())?;
+    let customer = CustomerId::parse("cus-bench").map_err(|e| e.to_string())?;
+    let mut n = 0;
+    while n < events {
+        let mut tx = db.store().begin().await.map_err(|e| e.to_string())?;
+        for i in n..(n + SEED_BATCH).min(events) {
+            let order = Order::place(
+                order_id(i)?,
+                customer.clone(),
+                PaymentMethod::Prepaid,
+                usd.clone(),
+                vec![line("sku-mug", 1, 1250).map_err(|e| e.to_string())?],
+                now,
+            )
+            .map_err(|e| e.to_string())?;
+            tx.insert_order(&order).await.map_err(|e| e.to_string())?;
+        }
+        tx.commit().await.map_err(|e| e.to_string())?;
+        n = (n + SEED_BATCH).min(events);
+    }
+    Ok(())
+}
+
+/// Seeds `events` orders in a fresh database on the server of `admin_url`, publishes a
+/// payment for each, then times the drain (at most 5 minutes). The database is dropped after.
+///
+/// # Errors
+/// A database, start or publish failure, or the time limit.
+pub async fn payment_flow(
+    transport: &Transport,
+    admin_url: &str,
+    events: u64,
+) -> Result<Throughput, String> {
+    let db = TestDb::create_postgres(admin_url)
+        .await
+        .map_err(|e| format!("PostgreSQL at {admin_url}: {e}"))?;
+    let result = run(transport, &db, events).await;
+    db.close().await;
+    result
+}
+
+async fn run(transport: &Transport, db: &TestDb, events: u64) -> Result<Throughput, String> {
+    let function =
+        catalog::find(FUNCTION).ok_or_else(|| format!("{FUNCTION} is not in the catalog"))?;
+    let now = Timestamp::from_millis(chrono::Utc::now().timestamp_millis());
+    seed(db, events, now).await?;
+    let prefix = format!("bench-{}:", uuid::Uuid::new_v4().simple());
+    let functions = vec![function];
+    prefill(transport, db.url(), &prefix, &functions, events, |n| {
+        payment(n, now)
+    })
+    .await?;
+    let running = start(transport, db.url(), functions, &prefix, Tuning::default()).await?;
+    let (cpu0, t0) = (cpu_seconds(), Instant::now());
+    let stats = std::sync::Arc::clone(&running.stats);
+    let done = wait_until(|| stats.handled(FUNCTION), events, Duration::from_secs(300)).await;
+    let (elapsed, cpu) = (t0.elapsed().as_secs_f64(), cpu_seconds() - cpu0);
+    running.shutdown().await;
+    clean_up(transport, &prefix).await;
+    if !done {
+        return Err(format!(
+            "only {} of {events} payments handled in 5 minutes",
+            stats.handled(FUNCTION)
+        ));
+    }
+    #[allow(clippy::cast_precision_loss)]
+    let per = events as f64;
+    Ok(Throughput {
+        events_per_second: per / elapsed,
+        cpu_us_per_event: cpu * 1e6 / per,
+    })
+}
