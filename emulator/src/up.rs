@@ -42,6 +42,8 @@ pub struct UpConfig {
     pub redis: Option<RedisSettings>,
     /// SQS queues (a local event source mapping) instead; takes precedence over `redis`.
     pub sqs: Option<SqsSettings>,
+    /// The clock handlers and jobs read; the system clock when `None` (tests pass a manual one).
+    pub clock: Option<Arc<dyn Clock>>,
 }
 
 impl Default for UpConfig {
@@ -53,6 +55,7 @@ impl Default for UpConfig {
             relay_every: Duration::from_secs(1),
             redis: None,
             sqs: None,
+            clock: None,
         }
     }
 }
@@ -89,7 +92,10 @@ pub struct Running {
 /// When the store cannot be opened or Redis cannot be reached.
 pub async fn start(config: UpConfig) -> Result<Running, UpError> {
     let store = Store::open(&config.database).await?;
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let clock: Arc<dyn Clock> = config
+        .clock
+        .clone()
+        .unwrap_or_else(|| Arc::new(SystemClock));
     let stats = Arc::new(Stats::new());
     let (shutdown, watch_rx) = watch::channel(false);
     let mut tasks = JoinSet::new();

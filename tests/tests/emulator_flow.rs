@@ -1,13 +1,17 @@
 //! The whole catalog inside a running emulator (`up`), fed by the demo seed: the payment,
-//! failure and COD stories end to end, on the embedded broker (SQLite and PostgreSQL) and on
-//! Redis Streams with PostgreSQL.
+//! failure and COD stories, then reservation warning and expiry with the clock under the test's
+//! control, end to end on the embedded broker (SQLite and PostgreSQL) and on Redis Streams with
+//! PostgreSQL.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use conveyor_domain::OrderId;
 use conveyor_domain::fulfillment::FulfillmentStatus;
 use conveyor_domain::order::OrderStatus;
-use conveyor_domain::warehouse::ReservationStatus;
+use conveyor_domain::warehouse::{
+    EXPIRY_WARNING_MINUTES, RESERVATION_TTL_MINUTES, ReservationStatus,
+};
+use conveyor_domain::{Clock, ManualClock, OrderId, SystemClock};
 use conveyor_emulator::embedded::consumer::ConsumerSettings;
 use conveyor_emulator::redis::RedisSettings;
 use conveyor_emulator::up::{self, UpConfig};
@@ -36,8 +40,26 @@ where
     panic!("timed out waiting for {what}");
 }
 
+/// Runs `job`'s tick at the clock's now and returns how much it processed.
+async fn tick(running: &up::Running, job: &str) -> u64 {
+    let function = catalog::find(job).unwrap();
+    let now = running.deps.clock.now();
+    let handled = scheduler::fire(
+        function.as_ref(),
+        &running.deps,
+        Meta::for_tick(job, now, 1),
+        now,
+        &running.stats,
+    )
+    .await
+    .unwrap();
+    handled.report.unwrap().processed
+}
+
 async fn run_demo(database: &str, redis: Option<RedisSettings>) {
+    let clock = Arc::new(ManualClock::new(SystemClock.now()));
     let running = up::start(UpConfig {
+        clock: Some(clock.clone() as Arc<dyn Clock>),
         database: database.to_owned(),
         functions: catalog::all(),
         consumer: ConsumerSettings {
@@ -91,22 +113,51 @@ async fn run_demo(database: &str, redis: Option<RedisSettings>) {
     .await;
 
     // The COD job's tick confirms the delivered COD order, which then gets its fulfillment.
-    let job = catalog::find("order-cod-auto-confirm").unwrap();
-    let now = running.deps.clock.now();
-    let handled = scheduler::fire(
-        job.as_ref(),
-        &running.deps,
-        Meta::for_tick("order-cod-auto-confirm", now, 1),
-        now,
-        &running.stats,
-    )
-    .await
-    .unwrap();
-    assert_eq!(handled.report.unwrap().processed, 1);
+    assert_eq!(tick(&running, "order-cod-auto-confirm").await, 1);
     eventually("the COD order confirmed and fulfilled", || async {
         status(&store, cod).await == Some(OrderStatus::Confirmed)
             && seed::fulfillment::of_order(&store, cod).await.is_some()
     })
+    .await;
+
+    // Reservations left unpaid: a second demo run's orders are reserved, then the test moves
+    // the clock into the warning window and past the hold, and the jobs' ticks find them.
+    let unpaid = demo::seed(&running.deps, running.broker.as_ref(), "t2")
+        .await
+        .unwrap();
+    let reservations_of = |status: ReservationStatus| {
+        let (store, unpaid) = (store.clone(), unpaid.clone());
+        move || {
+            let (store, unpaid) = (store.clone(), unpaid.clone());
+            async move {
+                let mut all = true;
+                for id in &unpaid {
+                    let held = seed::warehouse::reservations(&store, id.as_str()).await;
+                    all &= held.len() == 2 && held.iter().all(|r| r.status == status);
+                }
+                all
+            }
+        }
+    };
+    eventually(
+        "the second run reserved",
+        reservations_of(ReservationStatus::Active),
+    )
+    .await;
+    assert_eq!(tick(&running, "warehouse-reservation-expiry").await, 0);
+    clock.advance_millis((RESERVATION_TTL_MINUTES - EXPIRY_WARNING_MINUTES + 1) * 60_000);
+    assert_eq!(
+        tick(&running, "warehouse-reservation-warning").await,
+        6,
+        "three orders, two reservations each, inside the warning window"
+    );
+    assert_eq!(tick(&running, "warehouse-reservation-expiry").await, 0);
+    clock.advance_millis(EXPIRY_WARNING_MINUTES * 60_000);
+    assert_eq!(tick(&running, "warehouse-reservation-expiry").await, 6);
+    eventually(
+        "the second run's reservations expired",
+        reservations_of(ReservationStatus::Expired),
+    )
     .await;
 
     // Everything was handled: nothing dead-lettered, nothing left queued or unpublished.
