@@ -44,9 +44,8 @@ impl Tx {
     /// # Errors
     /// The database error.
     pub async fn savepoint(&mut self, name: &str) -> Result<(), StoreError> {
-        sqlx::raw_sql(&format!("SAVEPOINT {name}"))
-            .execute(self.conn())
-            .await?;
+        let sql = format!("SAVEPOINT {name}");
+        sqlx::query(&sql).persistent(false).execute(self.conn()).await?;
         Ok(())
     }
 
@@ -55,9 +54,8 @@ impl Tx {
     /// # Errors
     /// The database error.
     pub async fn rollback_to_savepoint(&mut self, name: &str) -> Result<(), StoreError> {
-        sqlx::raw_sql(&format!("ROLLBACK TO SAVEPOINT {name}"))
-            .execute(self.conn())
-            .await?;
+        let sql = format!("ROLLBACK TO SAVEPOINT {name}");
+        sqlx::query(&sql).persistent(false).execute(self.conn()).await?;
         Ok(())
     }
 
@@ -66,9 +64,8 @@ impl Tx {
     /// # Errors
     /// The database error.
     pub async fn release_savepoint(&mut self, name: &str) -> Result<(), StoreError> {
-        sqlx::raw_sql(&format!("RELEASE SAVEPOINT {name}"))
-            .execute(self.conn())
-            .await?;
+        let sql = format!("RELEASE SAVEPOINT {name}");
+        sqlx::query(&sql).persistent(false).execute(self.conn()).await?;
         Ok(())
     }
 

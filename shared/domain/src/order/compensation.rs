@@ -6,10 +6,56 @@
 //! Each decision returns what to persist and announce; repeating it changes nothing (the order
 //! is already cancelled, and one refund request is kept per payment).
 
+use serde::{Deserialize, Serialize};
+
+use crate::events::fulfillment::FulfillmentCreationFailedEvent;
 use crate::events::payment::RefundRequestedEvent;
+use crate::events::warehouse::ReservationFailedEvent;
+use crate::events::{Validate, ValidationError};
 use crate::order::{Order, OrderStatus, StatusChange};
 use crate::state::InvalidTransition;
 use crate::{Currency, Money, OrderId, PaymentId, Timestamp};
+
+/// Another service reports that an order's flow cannot go on; told apart by its shape.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum BrokenFlow {
+    /// `warehouse.reservation.failed` (tried first: it has the more specific fields).
+    ReservationFailed(ReservationFailedEvent),
+    /// `fulfillment.creation_failed`.
+    FulfillmentCreationFailed(FulfillmentCreationFailedEvent),
+}
+
+impl Validate for BrokenFlow {
+    fn validate(&self) -> Result<(), ValidationError> {
+        match self {
+            Self::ReservationFailed(e) => e.validate(),
+            Self::FulfillmentCreationFailed(e) => e.validate(),
+        }
+    }
+}
+
+impl BrokenFlow {
+    /// The order.
+    #[must_use]
+    pub fn order_id(&self) -> &OrderId {
+        match self {
+            Self::ReservationFailed(e) => &e.order_id,
+            Self::FulfillmentCreationFailed(e) => &e.order_id,
+        }
+    }
+
+    /// The cancellation (and refund) reason.
+    #[must_use]
+    pub fn reason(&self) -> String {
+        match self {
+            Self::ReservationFailed(e) => e.reason.clone(),
+            Self::FulfillmentCreationFailed(e) => {
+                format!("fulfillment could not be created: {}", e.reason)
+            }
+        }
+    }
+}
 
 /// A refund the order service asks the payment service for, once per payment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -158,6 +204,29 @@ mod tests {
         assert_eq!((refund.payment_id, refund.amount), (pay.clone(), total));
         let again = paid.compensate("fulfillment failed", t(3)).unwrap();
         assert_eq!((again.cancelled, again.refund.map(|r| r.payment_id)), (None, Some(pay)));
+    }
+
+    #[test]
+    fn broken_flows_decode_by_shape_and_give_their_reason() {
+        let stock: BrokenFlow =
+            serde_json::from_value(serde_json::to_value(samples::reservation_failed()).unwrap())
+                .unwrap();
+        assert!(matches!(stock, BrokenFlow::ReservationFailed(_)));
+        assert_eq!(
+            stock.reason(),
+            "insufficient stock of sku-tee: requested 1, available 0"
+        );
+        let fulfillment: BrokenFlow = serde_json::from_value(
+            serde_json::to_value(samples::fulfillment_creation_failed()).unwrap(),
+        )
+        .unwrap();
+        assert!(matches!(fulfillment, BrokenFlow::FulfillmentCreationFailed(_)));
+        assert_eq!(
+            fulfillment.reason(),
+            samples::refund_requested().reason,
+            "the sample refund gives the same reason"
+        );
+        assert_eq!(fulfillment.order_id().as_str(), samples::COMPENSATED_ORDER_ID);
     }
 
     #[test]

@@ -12,7 +12,7 @@ mod sweep;
 
 pub use aggregate::{ConfirmPaymentError, Order, PlaceOrderError, StatusChange};
 pub use cart::{CART_ABANDONED_AFTER_DAYS, Cart, CartItem, CartStatus};
-pub use compensation::{Compensation, RefundRequest};
+pub use compensation::{BrokenFlow, Compensation, RefundRequest};
 pub use lifecycle::{COD_COLLECTED_REASON, RESERVATION_EXPIRED_REASON, UNPAID_REASON};
 pub use ports::{
     CartRepository, OrderRepository, OrderSweepRepository, RefundRepository, SessionRepository,
