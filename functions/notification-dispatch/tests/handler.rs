@@ -42,7 +42,6 @@ impl Recorder {
 const ORDER: &str = samples::ORDER_ID;
 
 async fn seeded(h: &Harness, status: OrderStatus) {
-    // The seeded order belongs to a customer of its own: the events must find it.
     let order = seed::order::in_status(
         seed::order::order(ORDER, PaymentMethod::Prepaid, h.now()),
         status,
