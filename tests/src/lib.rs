@@ -5,7 +5,7 @@
 use std::collections::VecDeque;
 
 use conveyor_emulator::catalog;
-use conveyor_runtime::{CloudEvent, HandlerError, Input};
+use conveyor_runtime::{CloudEvent, HandlerError, Input, Meta};
 use conveyor_testkit::Harness;
 
 /// One delivery the flow made.
@@ -26,6 +26,8 @@ pub struct Flow {
     pub deliveries: Vec<Delivery>,
     /// Every event seen (published by a function or injected), in order.
     pub events: Vec<CloudEvent>,
+    /// Redeliver an event a function asks to retry, as the hosts do (without the backoff).
+    retries: bool,
 }
 
 impl Flow {
@@ -35,45 +37,94 @@ impl Flow {
         Self::default()
     }
 
+    /// A flow that redelivers an event whose function returned `Retry`, with the next attempt
+    /// number, up to the function's maximum deliveries, as the hosts do (without waiting).
+    #[must_use]
+    pub fn with_retries() -> Self {
+        Self {
+            retries: true,
+            ..Self::default()
+        }
+    }
+
     /// Injects `event` and delivers it and everything it causes, breadth first. Returns the
-    /// number of deliveries made. A function's failure is recorded, not retried.
+    /// number of deliveries made. A function's failure is recorded; it is retried only by a
+    /// flow made with [`Flow::with_retries`].
     ///
     /// # Panics
     /// After 10,000 deliveries (an event loop between functions).
     pub async fn run(&mut self, h: &Harness, event: CloudEvent) -> usize {
         let before = self.deliveries.len();
-        let mut queue = VecDeque::from([event]);
+        self.drain(h, VecDeque::from([event])).await;
+        self.deliveries.len() - before
+    }
+
+    /// Runs one tick of the job `job` at the harness clock's time, then delivers what it
+    /// published and everything that causes, as [`Flow::run`] does. Returns the number of
+    /// deliveries made (the tick included).
+    ///
+    /// # Panics
+    /// For a job not in the catalog, or as [`Flow::run`].
+    pub async fn tick(&mut self, h: &Harness, job: &str) -> usize {
+        let before = self.deliveries.len();
+        let function = catalog::find(job).expect("job in the catalog");
+        let scheduled = h.now();
+        let input = Input::Tick {
+            meta: Meta::for_tick(job, scheduled, 1),
+            scheduled,
+        };
+        let result = function.invoke(&h.deps, input).await;
+        self.deliveries.push(Delivery {
+            function: function.spec().name,
+            topic: String::new(),
+            outcome: result.map(|_| ()).map_err(|e| e.to_string()),
+        });
+        self.drain(h, published(h)).await;
+        self.deliveries.len() - before
+    }
+
+    async fn drain(&mut self, h: &Harness, mut queue: VecDeque<CloudEvent>) {
         while let Some(event) = queue.pop_front() {
             self.events.push(event.clone());
             for function in catalog::subscribers(event.topic_name()) {
-                let name = function.spec().name;
-                let input = Input::Event {
-                    event: &event,
-                    attempt: 1,
-                    deadline: None,
-                };
-                let outcome = function
-                    .invoke(&h.deps, input)
-                    .await
-                    .map(|_| ())
-                    .map_err(|e: HandlerError| e.to_string());
-                self.deliveries.push(Delivery {
-                    function: name,
-                    topic: event.topic_name().to_owned(),
-                    outcome,
-                });
-                assert!(
-                    self.deliveries.len() < 10_000,
-                    "event loop between functions"
-                );
+                let spec = function.spec();
+                let mut attempt = 1;
+                loop {
+                    let input = Input::Event {
+                        event: &event,
+                        attempt,
+                        deadline: None,
+                    };
+                    let result = function.invoke(&h.deps, input).await;
+                    let retry = self.retries
+                        && attempt < spec.retry.max_deliveries
+                        && result.as_ref().is_err_and(HandlerError::is_retry);
+                    self.deliveries.push(Delivery {
+                        function: spec.name,
+                        topic: event.topic_name().to_owned(),
+                        outcome: result.map(|_| ()).map_err(|e| e.to_string()),
+                    });
+                    assert!(
+                        self.deliveries.len() < 10_000,
+                        "event loop between functions"
+                    );
+                    if !retry {
+                        break;
+                    }
+                    attempt += 1;
+                }
             }
-            queue.extend(
-                h.publisher.take().iter().map(|row| {
-                    CloudEvent::decode(row.body.as_bytes()).expect("published CloudEvent")
-                }),
-            );
+            queue.extend(published(h));
         }
-        self.deliveries.len() - before
+    }
+
+    /// Topics of the events seen from index `start` on, in order.
+    #[must_use]
+    pub fn topics_since(&self, start: usize) -> Vec<&str> {
+        self.events[start..]
+            .iter()
+            .map(CloudEvent::topic_name)
+            .collect()
     }
 
     /// Topics of every event seen, in order.
@@ -90,4 +141,13 @@ impl Flow {
             .filter(|d| d.outcome.is_err())
             .collect()
     }
+}
+
+/// What the functions published since the last call, decoded.
+fn published(h: &Harness) -> VecDeque<CloudEvent> {
+    h.publisher
+        .take()
+        .iter()
+        .map(|row| CloudEvent::decode(row.body.as_bytes()).expect("published CloudEvent"))
+        .collect()
 }

@@ -183,11 +183,11 @@ pub async fn run(plan: &BenchPlan) -> Result<String, String> {
             ready.push(s.ready_ms);
             rss.push(s.idle_rss_mb);
         }
-        lines.push(row(
-            "emulator (19 functions, embedded): spawn -> /healthz",
-            "ms",
-            &mut ready,
-        ));
+        let name = format!(
+            "emulator ({} functions, embedded): spawn -> /healthz",
+            crate::catalog::all().len()
+        );
+        lines.push(row(&name, "ms", &mut ready));
         lines.push(row("emulator idle RSS", "MB", &mut rss));
     }
     if let Some(url) = plan.redis.as_ref().filter(|_| plan.runs(Scenario::Ceiling)) {

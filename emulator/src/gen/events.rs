@@ -93,13 +93,16 @@ macro_rules! topic_table {
     };
 }
 
-// Topics no function consumes yet are sampled from the notification dispatcher's queue.
+// Topics no catalog function consumes (their consumers live in other services) are sampled from
+// notification-dispatch's queue: any queue serves for `cargo lambda invoke`.
 topic_table! {
     payment::PAYMENT_CONFIRMED => PaymentConfirmedEvent from "payment-service" to "order-payment-confirmed";
     payment::PAYMENT_FAILED => PaymentFailedEvent from "payment-service" to "order-payment-failed";
+    payment::PAYMENT_REFUND_REQUESTED => RefundRequestedEvent from "order-worker" to "notification-dispatch";
     order::ORDER_STATUS_CHANGED => OrderStatusChangedEvent from "order-worker" to "fulfillment-order-status-changed";
     order::ORDER_RESERVATION_EXPIRED => OrderReservationExpiredEvent from "order-worker" to "warehouse-order-status-changed";
     fulfillment::FULFILLMENT_STATUS_CHANGED => FulfillmentStatusChangedEvent from "fulfillment-worker" to "warehouse-fulfillment-status-changed";
+    fulfillment::FULFILLMENT_CREATION_FAILED => FulfillmentCreationFailedEvent from "fulfillment-worker" to "order-compensation";
     fulfillment::PICKLIST_STATUS_CHANGED => PicklistStatusChangedEvent from "warehouse-floor" to "fulfillment-picklist-status-changed";
     fulfillment::PACKAGE_STATUS_CHANGED => PackageStatusChangedEvent from "fulfillment-worker" to "notification-dispatch";
     warehouse::RESERVATION_CREATED => ReservationEvent from "warehouse-worker" to "notification-dispatch";
@@ -107,6 +110,7 @@ topic_table! {
     warehouse::RESERVATION_RELEASED => ReservationEvent from "warehouse-worker" to "notification-dispatch";
     warehouse::RESERVATION_EXPIRED => ReservationEvent from "warehouse-worker" to "notification-dispatch";
     warehouse::RESERVATION_EXPIRING => ReservationEvent from "warehouse-worker" to "notification-dispatch";
+    warehouse::RESERVATION_FAILED => ReservationFailedEvent from "warehouse-worker" to "order-compensation";
     warehouse::INVENTORY_UPDATED => InventoryUpdatedEvent from "warehouse-worker" to "notification-dispatch";
     warehouse::INVENTORY_LOW_STOCK => LowStockEvent from "warehouse-worker" to "notification-dispatch";
     catalog::PRODUCT_CREATED => ProductCreatedEvent from "catalog-service" to "warehouse-product-created";

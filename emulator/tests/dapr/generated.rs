@@ -269,3 +269,34 @@ fn the_run_file_starts_the_three_workers_on_distinct_ports() {
     assert_eq!(ports.len(), 3);
     assert!(files.contains_key(Path::new("kubernetes/Dockerfile")));
 }
+
+#[test]
+fn notification_dispatch_and_order_compensation_subscribe_to_each_of_their_topics() {
+    let docs = documents();
+    for (name, topics) in [
+        (
+            "notification-dispatch",
+            vec![
+                "orders.order.status_changed",
+                "payment.confirmed",
+                "payment.failed",
+                "warehouse.reservation.expiring",
+            ],
+        ),
+        (
+            "order-compensation",
+            vec!["warehouse.reservation.failed", "fulfillment.creation_failed"],
+        ),
+    ] {
+        let subscribed: Vec<&str> = of_kind(&docs, "Subscription", "subscriptions")
+            .into_iter()
+            .filter(|s| s["spec"]["routes"]["default"] == format!("/{name}").as_str())
+            .map(|s| {
+                assert_eq!(s["scopes"], serde_json::json!(["order-worker"]), "{name}");
+                assert_eq!(s["spec"]["deadLetterTopic"], format!("{name}.dlq").as_str());
+                s["spec"]["topic"].as_str().unwrap()
+            })
+            .collect();
+        assert_eq!(subscribed, topics, "{name}");
+    }
+}

@@ -95,7 +95,7 @@ fn variables_switch_reserved_concurrency_tracing_migrations_and_the_vpc() {
 fn every_topic_function_has_queue_dlq_mapping_and_rule() {
     let config = config();
     let topic_functions = names(|s| s.schedule().is_none());
-    assert_eq!(topic_functions.len(), 8);
+    assert_eq!(topic_functions.len(), 10);
     for (ty, name) in [
         ("aws_sqs_queue", "queue"),
         ("aws_sqs_queue_redrive_allow_policy", "dlq"),
@@ -210,5 +210,39 @@ fn every_subscription_has_a_rule_to_its_queue() {
             assert_eq!(routed, subscribers, "{topic}");
             assert!(routed.contains(spec.name));
         }
+    }
+}
+
+/// The multi-topic functions get one rule each, matching all their topics.
+#[test]
+fn notification_dispatch_and_order_compensation_have_one_rule_for_all_their_topics() {
+    let config = config();
+    for (name, topics) in [
+        (
+            "notification-dispatch",
+            json!([
+                "orders.order.status_changed",
+                "payment.confirmed",
+                "payment.failed",
+                "warehouse.reservation.expiring"
+            ]),
+        ),
+        (
+            "order-compensation",
+            json!(["warehouse.reservation.failed", "fulfillment.creation_failed"]),
+        ),
+    ] {
+        assert!(
+            config
+                .keys("aws_cloudwatch_event_rule", "topic")
+                .contains(name),
+            "{name} has a rule"
+        );
+        let pattern = config.eval_doc("aws_cloudwatch_event_rule", "topic", name, "event_pattern");
+        assert_eq!(pattern, json!({ "detail-type": topics }), "{name}");
+        let target = |path: &str| {
+            config.eval("aws_cloudwatch_event_target", "topic", Some(name), path)
+        };
+        assert_eq!(target("arn"), mock_arn("aws_sqs_queue", "queue", Some(name)));
     }
 }

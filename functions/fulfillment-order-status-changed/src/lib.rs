@@ -11,12 +11,19 @@
 //! - **Idempotency**: the inbox row (function, event id), and one fulfillment per order (a
 //!   unique order id): a second opening event for the same order (`payment_confirmed` then
 //!   `confirmed`) writes and publishes nothing; cancelling a cancelled fulfillment is a no-op.
-//! - **Retryable**: database errors.
+//! - **Giving up**: a fulfillment that cannot be created is retried (whatever the error) until
+//!   the last delivery the retry policy allows; there the insert runs under a savepoint, and a
+//!   failure is undone and announced as `fulfillment.creation_failed` instead of dead-lettering
+//!   the event. The order service then cancels the order (which releases its reservations) and
+//!   requests a refund.
+//! - **Retryable**: database errors; any failure to create the fulfillment before the last
+//!   delivery.
 //! - **Dropped**: an invalid payload, a fulfillment without its picklist (corrupt data), a
 //!   picklist the state machine will not cancel.
 
 use std::sync::Arc;
 
+use conveyor_domain::events::fulfillment::FulfillmentCreationFailedEvent;
 use conveyor_domain::events::order::{ORDER_STATUS_CHANGED, OrderStatusChangedEvent};
 use conveyor_domain::fulfillment::{
     Cancellation, Fulfillment, FulfillmentRepository, OrderReaction, PackageRepository,
@@ -54,20 +61,53 @@ impl TopicHandler for FulfillmentOrderStatusChanged {
 }
 
 async fn open(order: &OrderStatusChangedEvent, cx: &mut Context<'_>) -> Result<(), HandlerError> {
+    const SAVEPOINT: &str = "open_fulfillment";
     let new = Fulfillment::open(
         FulfillmentId::generate(),
         PicklistId::generate(),
         order,
         cx.now(),
     );
-    if cx
-        .tx()?
-        .insert_fulfillment(&new.fulfillment, &new.picklist)
-        .await?
-    {
-        cx.publish(&new.fulfillment.status_changed_event(&new.created))?;
+    let last_delivery = cx.attempt() >= FulfillmentOrderStatusChanged::SPEC.retry.max_deliveries;
+    let tx = cx.tx()?;
+    if !last_delivery {
+        // Any failure is retried: nothing is lost, and the last delivery decides.
+        if tx
+            .insert_fulfillment(&new.fulfillment, &new.picklist)
+            .await
+            .map_err(HandlerError::retry)?
+        {
+            cx.publish(&new.fulfillment.status_changed_event(&new.created))?;
+        }
+        return Ok(());
     }
-    Ok(())
+    // The last delivery: a failure is undone to the savepoint and announced, not dead-lettered.
+    tx.savepoint(SAVEPOINT).await?;
+    match tx.insert_fulfillment(&new.fulfillment, &new.picklist).await {
+        Ok(inserted) => {
+            tx.release_savepoint(SAVEPOINT).await?;
+            if inserted {
+                cx.publish(&new.fulfillment.status_changed_event(&new.created))?;
+            }
+            Ok(())
+        }
+        Err(e) => {
+            tx.rollback_to_savepoint(SAVEPOINT).await?;
+            tracing::warn!(
+                order_id = %order.order_id,
+                attempt = cx.attempt(),
+                error = %e,
+                "fulfillment cannot be created; announcing the failure"
+            );
+            cx.publish(&FulfillmentCreationFailedEvent {
+                order_id: order.order_id.clone(),
+                customer_id: order.customer_id.clone(),
+                reason: e.to_string(),
+                attempts: cx.attempt(),
+                timestamp: cx.now(),
+            })
+        }
+    }
 }
 
 async fn cancel(order: &OrderStatusChangedEvent, cx: &mut Context<'_>) -> Result<(), HandlerError> {

@@ -3,13 +3,14 @@
 
 use conveyor_domain::OrderId;
 use conveyor_domain::events::fulfillment::{
-    FULFILLMENT_STATUS_CHANGED, FulfillmentStatusChangedEvent,
+    FULFILLMENT_CREATION_FAILED, FULFILLMENT_STATUS_CHANGED, FulfillmentCreationFailedEvent,
+    FulfillmentStatusChangedEvent,
 };
 use conveyor_domain::events::order::OrderStatusChangedEvent;
 use conveyor_domain::events::samples;
 use conveyor_domain::fulfillment::{FulfillmentStatus, PicklistStatus};
 use conveyor_domain::order::OrderStatus;
-use conveyor_runtime::HandlerError;
+use conveyor_runtime::{HandlerError, TopicHandler};
 use conveyor_testkit::{on_both_backends, seed};
 use fulfillment_order_status_changed::FulfillmentOrderStatusChanged;
 
@@ -254,6 +255,76 @@ async fn other_statuses_are_ignored_and_invalid_payloads_dropped() {
         assert!(matches!(err, HandlerError::Drop(_)), "{err}");
         assert_eq!(seed::fulfillment::counts(h.store()).await, (0, 0, 0, 0));
         assert!(h.published().is_empty());
+        h
+    })
+    .await;
+}
+
+/// Renames a table so every statement on it fails, as a broken database would.
+async fn take_offline(h: &conveyor_testkit::Harness, table: &str) {
+    let mut tx = h.store().begin().await.unwrap();
+    conveyor_store::sqlx::raw_sql(&format!("ALTER TABLE {table} RENAME TO {table}_offline"))
+        .execute(tx.conn())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_fulfillment_that_cannot_be_created_is_retried_then_announced_as_failed_once() {
+    on_both_backends(|h| async move {
+        take_offline(&h, "picklist_items").await;
+        let event = h.event(
+            "orders.order.status_changed",
+            &samples::order_status_changed(),
+        );
+        let max = FulfillmentOrderStatusChanged::SPEC.retry.max_deliveries;
+        for attempt in 1..max {
+            let err = h
+                .deliver_event(&FulfillmentOrderStatusChanged, &event, attempt)
+                .await
+                .unwrap_err();
+            assert!(matches!(err, HandlerError::Retry(_)), "{attempt}: {err}");
+        }
+        assert!(h.published().is_empty(), "nothing before the last delivery");
+
+        let handled = h
+            .deliver_event(&FulfillmentOrderStatusChanged, &event, max)
+            .await
+            .unwrap();
+        assert_eq!(handled.produced.len(), 1);
+        assert_eq!(h.published_topics(), [FULFILLMENT_CREATION_FAILED]);
+        let failed: Vec<FulfillmentCreationFailedEvent> =
+            h.published_payloads(FULFILLMENT_CREATION_FAILED);
+        assert_eq!(failed.len(), 1);
+        assert_eq!(
+            (
+                failed[0].order_id.clone(),
+                failed[0].customer_id.as_str(),
+                failed[0].attempts,
+                failed[0].timestamp
+            ),
+            (order_id(), samples::CUSTOMER_ID, max, h.now())
+        );
+        assert!(
+            failed[0].reason.contains("picklist_items"),
+            "{}",
+            failed[0].reason
+        );
+        assert!(
+            seed::fulfillment::of_order(h.store(), &order_id())
+                .await
+                .is_none(),
+            "the half-written fulfillment was undone"
+        );
+
+        assert!(
+            h.deliver_event(&FulfillmentOrderStatusChanged, &event, max + 1)
+                .await
+                .unwrap()
+                .duplicate
+        );
+        assert_eq!(h.published().len(), 1);
         h
     })
     .await;

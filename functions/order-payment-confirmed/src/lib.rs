@@ -3,18 +3,21 @@
 //! - **Trigger**: topic `payment.confirmed`; payload [`PaymentConfirmedEvent`] (amount as a
 //!   float in major units, as the payment service sends it).
 //! - **Effect**: the order moves to `payment_confirmed` with a history row (reason and payment
-//!   id); publishes `orders.order.status_changed`.
+//!   id); publishes `orders.order.status_changed`. A payment for an order that was already
+//!   cancelled (by the customer, the unpaid-order timeout or a compensation) is not applied:
+//!   a refund request is recorded and `payment.refund_requested` published instead.
 //! - **Idempotency**: the inbox row (function, event id); a second confirmation of an already
-//!   confirmed order is a no-op that publishes nothing.
+//!   confirmed order is a no-op that publishes nothing; one refund request per payment (its
+//!   key), so the same late payment redelivered under a new event id requests nothing more.
 //! - **Retryable**: the order is not there yet (it may still be replicating), database errors.
 //! - **Dropped**: an invalid payload, an amount or currency that differs from the order, an order
-//!   that can no longer be paid (cancelled, shipped, ...).
+//!   that can no longer be paid (shipped, completed, ...).
 
 use std::sync::Arc;
 
 use conveyor_domain::OrderId;
 use conveyor_domain::events::payment::{PAYMENT_CONFIRMED, PaymentConfirmedEvent};
-use conveyor_domain::order::OrderRepository;
+use conveyor_domain::order::{OrderRepository, RefundRepository};
 use conveyor_runtime::{Context, Function, FunctionSpec, HandlerError, Service, TopicHandler};
 
 /// The function.
@@ -45,6 +48,14 @@ impl TopicHandler for OrderPaymentConfirmed {
         let Some(mut order) = cx.tx()?.get_order_for_update(&payment.order_id).await? else {
             return Err(HandlerError::retry(UnknownOrder(payment.order_id)));
         };
+        if let Some(refund) =
+            order.refund_late_payment(&payment.payment_id, paid, &payment.currency, cx.now())
+        {
+            if cx.tx()?.insert_refund_request(&refund).await? {
+                cx.publish(&refund.requested_event())?;
+            }
+            return Ok(());
+        }
         let change = order
             .confirm_payment(&payment.payment_id, paid, &payment.currency, cx.now())
             .map_err(HandlerError::drop)?;

@@ -1,8 +1,10 @@
 //! order-payment-confirmed against SQLite and PostgreSQL, through the inbox/outbox pipeline.
 
-use conveyor_domain::OrderId;
+use conveyor_domain::{OrderId, PaymentId};
 use conveyor_domain::events::order::{ORDER_STATUS_CHANGED, OrderStatusChangedEvent};
-use conveyor_domain::events::payment::PaymentConfirmedEvent;
+use conveyor_domain::events::payment::{
+    PAYMENT_REFUND_REQUESTED, PaymentConfirmedEvent, RefundRequestedEvent,
+};
 use conveyor_domain::events::samples;
 use conveyor_domain::order::{OrderStatus, PaymentMethod};
 use conveyor_runtime::HandlerError;
@@ -139,6 +141,60 @@ async fn unknown_order_is_retried_and_bad_amounts_are_dropped_without_effect() {
             .unwrap();
         assert_eq!(order.status, OrderStatus::Pending);
         assert!(h.published().is_empty());
+        h
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_payment_for_a_cancelled_order_requests_one_refund_and_leaves_the_order_cancelled() {
+    on_both_backends(|h| async move {
+        let order = seed::order::in_status(
+            seed::order::order("ord-4", PaymentMethod::Prepaid, h.now()),
+            OrderStatus::Cancelled,
+        );
+        seed::order::insert(h.store(), &order).await;
+        let event = h.event("payment.confirmed", &payment("ord-4", 49.99));
+        let handled = h
+            .deliver_event(&OrderPaymentConfirmed, &event, 1)
+            .await
+            .unwrap();
+        assert_eq!(handled.produced.len(), 1);
+        assert_eq!(h.published_topics(), [PAYMENT_REFUND_REQUESTED]);
+        let refunds: Vec<RefundRequestedEvent> = h.published_payloads(PAYMENT_REFUND_REQUESTED);
+        assert_eq!(
+            refunds,
+            [RefundRequestedEvent {
+                order_id: order.id.clone(),
+                payment_id: PaymentId::parse("pay-9001").unwrap(),
+                amount: 49.99,
+                currency: order.currency.clone(),
+                reason: "order ord-4 was cancelled before payment pay-9001".to_owned(),
+                timestamp: h.now(),
+            }]
+        );
+        assert_eq!(refunds[0].timestamp, h.now());
+
+        // The same event again (inbox), then the same payment under a new event id (one
+        // refund per payment).
+        assert!(
+            h.deliver_event(&OrderPaymentConfirmed, &event, 2)
+                .await
+                .unwrap()
+                .duplicate
+        );
+        let again = h
+            .deliver(&OrderPaymentConfirmed, &payment("ord-4", 49.99))
+            .await
+            .unwrap();
+        assert!(!again.duplicate);
+        assert!(again.produced.is_empty());
+        assert_eq!(h.published().len(), 1);
+
+        let stored = seed::order::load(h.store(), &order.id).await.unwrap();
+        assert_eq!((stored.status, stored.payment_id), (OrderStatus::Cancelled, None));
+        assert!(seed::order::history(h.store(), &order.id).await.is_empty());
+        assert_eq!(seed::order::count_rows(h.store(), "refund_requests").await, 1);
         h
     })
     .await;

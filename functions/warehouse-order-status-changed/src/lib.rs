@@ -10,14 +10,15 @@
 //!   `warehouse.reservation.confirmed` per reservation. `payment_failed` / `cancelled` and a
 //!   reservation expiry -> active and confirmed reservations are released; publishes
 //!   `warehouse.reservation.released` per reservation and `warehouse.inventory.updated` per
-//!   product. Other statuses change nothing.
+//!   product. Other statuses change nothing. When a line of a new order cannot be held for
+//!   lack of stock, nothing is reserved and `warehouse.reservation.failed` is published, so the
+//!   order service cancels the order (compensation).
 //! - **Idempotency**: the inbox row (function, event id); beyond it, one reservation per order
 //!   and product, and the reservation state machine, make a repeated status a no-op that
 //!   publishes nothing.
 //! - **Retryable**: a product without inventory (its `product.created` may not have arrived),
 //!   a reservation created concurrently for the same order, database errors.
-//! - **Dropped**: an invalid payload; not enough stock for a line (then nothing is reserved for
-//!   the order); stored levels that cannot take the change.
+//! - **Dropped**: an invalid payload; stored levels that cannot take the change.
 
 use std::sync::Arc;
 
@@ -45,6 +46,7 @@ impl TopicHandler for WarehouseOrderStatusChanged {
         cx: &mut Context<'_>,
     ) -> Result<(), HandlerError> {
         let (order, now) = (event.order_id(), cx.now());
+        let reserving = matches!(event.action(), StockAction::Reserve(_));
         let decided = match event.action() {
             StockAction::Reserve(lines) => {
                 operations::reserve_order(cx.tx()?, order, lines, now).await?
@@ -57,13 +59,21 @@ impl TopicHandler for WarehouseOrderStatusChanged {
             }
             StockAction::Deduct | StockAction::Ignore => return Ok(()),
         };
-        let events = decided.map_err(|e| {
-            if e.is_retryable() {
-                HandlerError::retry(e)
-            } else {
-                HandlerError::drop(e)
+        let events = match decided {
+            Ok(events) => events,
+            Err(e) => {
+                if let Some(failed) = e.reservation_failed(order, now).filter(|_| reserving) {
+                    // Nothing was written: a plan fails as a whole before any change.
+                    cx.publish(&failed)?;
+                    return Ok(());
+                }
+                return Err(if e.is_retryable() {
+                    HandlerError::retry(e)
+                } else {
+                    HandlerError::drop(e)
+                });
             }
-        })?;
+        };
         for event in &events {
             cx.publish(event)?;
         }

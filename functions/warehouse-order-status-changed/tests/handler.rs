@@ -7,8 +7,9 @@ use conveyor_domain::events::order::{
 use conveyor_domain::events::samples;
 use conveyor_domain::events::warehouse::{
     INVENTORY_UPDATED, InventoryUpdatedEvent, RESERVATION_CONFIRMED, RESERVATION_CREATED,
-    RESERVATION_RELEASED, ReservationEvent, ReservationEventKind,
+    RESERVATION_RELEASED, ReservationEvent, ReservationEventKind, ReservationFailedEvent,
 };
+use conveyor_domain::Quantity;
 use conveyor_domain::order::OrderStatus;
 use conveyor_domain::warehouse::{MovementKind, ReservationStatus};
 use conveyor_runtime::HandlerError;
@@ -134,19 +135,36 @@ async fn the_same_order_placed_twice_reserves_once_and_publishes_once() {
 }
 
 #[tokio::test]
-async fn not_enough_stock_for_one_line_reserves_nothing_and_is_dropped() {
+async fn not_enough_stock_for_one_line_reserves_nothing_and_announces_the_failure_once() {
     on_both_backends(|h| async move {
         stocked(&h, 40, 0).await;
-        let err = h.deliver(&Handler, &placed()).await.unwrap_err();
-        assert!(matches!(err, HandlerError::Drop(_)), "{err}");
+        let event = h.event("orders.order.status_changed", &placed());
+        let handled = h.deliver_event(&Handler, &event, 1).await.unwrap();
+        assert_eq!(handled.produced.len(), 1);
+        assert_eq!(h.published_topics(), ["warehouse.reservation.failed"]);
+        let failed: Vec<ReservationFailedEvent> =
+            h.published_payloads("warehouse.reservation.failed");
         assert_eq!(
-            err.to_string(),
-            "Drop: insufficient stock of sku-tee: requested 1, available 0"
+            failed,
+            [ReservationFailedEvent {
+                order_id: wh::order_id(ORDER),
+                product_id: wh::sku("sku-tee"),
+                requested: Quantity::new(1),
+                available: Quantity::new(0),
+                reason: "insufficient stock of sku-tee: requested 1, available 0".to_owned(),
+                timestamp: h.now(),
+            }]
         );
+        assert!(
+            h.deliver_event(&Handler, &event, 2)
+                .await
+                .unwrap()
+                .duplicate
+        );
+        assert_eq!(h.published().len(), 1, "a duplicate announces nothing");
         assert!(wh::reservations(h.store(), ORDER).await.is_empty());
         assert_eq!(wh::inventory(h.store(), "sku-mug").await.reserved.get(), 0);
         assert!(wh::movements(h.store(), "sku-mug").await.is_empty());
-        assert!(h.published().is_empty());
         h
     })
     .await;

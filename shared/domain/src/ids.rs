@@ -150,6 +150,8 @@ id_type!(/// A completed customer return.
     ReturnId, "return id");
 id_type!(/// A generated warehouse report.
     ReportId, "report id");
+id_type!(/// A customer notification.
+    NotificationId, "notification id");
 
 #[cfg(test)]
 mod tests {

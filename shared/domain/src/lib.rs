@@ -6,12 +6,14 @@
 //! - [`ids`], [`money`], [`quantity`], [`time`]: newtypes parsed at the edge
 //! - [`state`] — the transition rule all state machines share
 //! - [`order`], [`fulfillment`], [`warehouse`]: one module per service
+//! - [`notification`] — customer notifications rendered from events, and their ports
 //! - [`events`] — payloads and topic constants
 
 pub mod events;
 pub mod fulfillment;
 pub mod ids;
 pub mod money;
+pub mod notification;
 pub mod order;
 pub mod quantity;
 pub mod state;
@@ -19,8 +21,8 @@ pub mod time;
 pub mod warehouse;
 
 pub use ids::{
-    AlertId, CartId, CustomerId, FulfillmentId, IdError, OrderId, PackageId, PaymentId, PicklistId,
-    ProductId, ReportId, ReservationId, ReturnId, SessionId,
+    AlertId, CartId, CustomerId, FulfillmentId, IdError, NotificationId, OrderId, PackageId,
+    PaymentId, PicklistId, ProductId, ReportId, ReservationId, ReturnId, SessionId,
 };
 pub use money::{Currency, Money, MoneyError};
 pub use quantity::{Quantity, QuantityError};

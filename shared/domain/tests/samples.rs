@@ -3,15 +3,17 @@
 use conveyor_domain::Money;
 use conveyor_domain::events::catalog::PRODUCT_CREATED;
 use conveyor_domain::events::fulfillment::{
-    FULFILLMENT_STATUS_CHANGED, PACKAGE_STATUS_CHANGED, PICKLIST_STATUS_CHANGED,
+    FULFILLMENT_CREATION_FAILED, FULFILLMENT_STATUS_CHANGED, PACKAGE_STATUS_CHANGED,
+    PICKLIST_STATUS_CHANGED,
 };
 use conveyor_domain::events::order::ORDER_STATUS_CHANGED;
-use conveyor_domain::events::payment::{PAYMENT_CONFIRMED, PAYMENT_FAILED};
+use conveyor_domain::events::payment::{PAYMENT_CONFIRMED, PAYMENT_FAILED, PAYMENT_REFUND_REQUESTED};
 use conveyor_domain::events::returns::{ORDER_RETURN_COMPLETED, RETURN_COMPLETED_LEGACY};
 use conveyor_domain::events::samples::*;
 use conveyor_domain::events::warehouse::{
     INVENTORY_LOW_STOCK, INVENTORY_UPDATED, RESERVATION_CONFIRMED, RESERVATION_CREATED,
-    RESERVATION_EXPIRED, RESERVATION_EXPIRING, RESERVATION_RELEASED, ReservationEventKind,
+    RESERVATION_EXPIRED, RESERVATION_EXPIRING, RESERVATION_FAILED, RESERVATION_RELEASED,
+    ReservationEventKind,
 };
 use conveyor_domain::events::{ALL_TOPICS, DomainEvent, Validate};
 
@@ -60,6 +62,9 @@ fn every_topic_has_a_valid_sample_of_its_own_topic() {
         &reservation(ReservationEventKind::Expiring),
         RESERVATION_EXPIRING,
     );
+    check(&reservation_failed(), RESERVATION_FAILED);
+    check(&fulfillment_creation_failed(), FULFILLMENT_CREATION_FAILED);
+    check(&refund_requested(), PAYMENT_REFUND_REQUESTED);
     check(&inventory_updated(), INVENTORY_UPDATED);
     check(&low_stock(), INVENTORY_LOW_STOCK);
     check(&product_created(), PRODUCT_CREATED);

@@ -33,6 +33,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(4, "0004_warehouse"),
     migration!(5, "0005_queue"),
     migration!(6, "0006_queue_ordering"),
+    migration!(7, "0007_refunds_notifications"),
 ];
 
 /// Arbitrary constant identifying conveyor's migration lock.

@@ -37,6 +37,38 @@ impl Tx {
         self.backend
     }
 
+    /// Marks a savepoint: a failing statement after it can be undone with
+    /// [`Tx::rollback_to_savepoint`] and the transaction used on (PostgreSQL otherwise refuses
+    /// every statement after an error). `name` is a plain SQL identifier.
+    ///
+    /// # Errors
+    /// The database error.
+    pub async fn savepoint(&mut self, name: &str) -> Result<(), StoreError> {
+        let sql = format!("SAVEPOINT {name}");
+        sqlx::query(&sql).persistent(false).execute(self.conn()).await?;
+        Ok(())
+    }
+
+    /// Undoes everything since the savepoint `name` (which stays marked).
+    ///
+    /// # Errors
+    /// The database error.
+    pub async fn rollback_to_savepoint(&mut self, name: &str) -> Result<(), StoreError> {
+        let sql = format!("ROLLBACK TO SAVEPOINT {name}");
+        sqlx::query(&sql).persistent(false).execute(self.conn()).await?;
+        Ok(())
+    }
+
+    /// Forgets the savepoint `name`, keeping what was done since.
+    ///
+    /// # Errors
+    /// The database error.
+    pub async fn release_savepoint(&mut self, name: &str) -> Result<(), StoreError> {
+        let sql = format!("RELEASE SAVEPOINT {name}");
+        sqlx::query(&sql).persistent(false).execute(self.conn()).await?;
+        Ok(())
+    }
+
     /// Commits.
     ///
     /// # Errors

@@ -1,6 +1,7 @@
 //! The store's contract tests: every repository operation on SQLite and PostgreSQL.
 
 mod fulfillment_contract;
+mod order_compensation;
 mod order_contract;
 mod order_sessions_carts;
 mod order_sweeps;

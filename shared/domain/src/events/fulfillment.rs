@@ -5,10 +5,12 @@ use serde::{Deserialize, Serialize};
 
 use super::{Validate, ValidationError, fixed_topic};
 use crate::fulfillment::{FulfillmentStatus, PackageStatus, PicklistStatus};
-use crate::{FulfillmentId, OrderId, PackageId, PicklistId, Timestamp};
+use crate::{CustomerId, FulfillmentId, OrderId, PackageId, PicklistId, Timestamp};
 
 /// A fulfillment changed status (including creation).
 pub const FULFILLMENT_STATUS_CHANGED: &str = "fulfillment.status_changed";
+/// The fulfillment of a paid or confirmed order could not be created, even after retries.
+pub const FULFILLMENT_CREATION_FAILED: &str = "fulfillment.creation_failed";
 /// The warehouse floor reports picklist progress.
 pub const PICKLIST_STATUS_CHANGED: &str = "picklist.status_changed";
 /// A package changed status (including creation).
@@ -103,3 +105,35 @@ impl Validate for PackageStatusChangedEvent {
 }
 
 fixed_topic!(PackageStatusChangedEvent => PACKAGE_STATUS_CHANGED);
+
+/// `fulfillment.creation_failed`: the fulfillment service gave up opening an order's
+/// fulfillment (a permanent failure, or the last delivery failed too). The order service
+/// cancels the order and requests a refund of its payment; the cancellation releases the
+/// order's reservations.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct FulfillmentCreationFailedEvent {
+    /// The order.
+    pub order_id: OrderId,
+    /// Its customer.
+    pub customer_id: CustomerId,
+    /// What failed, as the last attempt saw it.
+    pub reason: String,
+    /// Deliveries made before giving up.
+    pub attempts: u32,
+    /// When.
+    pub timestamp: Timestamp,
+}
+
+impl Validate for FulfillmentCreationFailedEvent {
+    fn validate(&self) -> Result<(), ValidationError> {
+        if self.attempts == 0 {
+            return Err(ValidationError::new("attempts must be at least 1"));
+        }
+        if self.reason.trim().is_empty() {
+            return Err(ValidationError::new("reason must not be empty"));
+        }
+        Ok(())
+    }
+}
+
+fixed_topic!(FulfillmentCreationFailedEvent => FULFILLMENT_CREATION_FAILED);

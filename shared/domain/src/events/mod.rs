@@ -4,10 +4,11 @@
 //! [`Validate`]. Topic names are constants beside their payloads; [`ALL_TOPICS`] lists them.
 //!
 //! # Layout
-//! - [`payment`] — `payment.confirmed`, `payment.failed` (external, float amounts)
+//! - [`payment`] — `payment.confirmed`, `payment.failed` (external, float amounts) and the
+//!   order service's `payment.refund_requested`
 //! - [`order`] — `orders.order.status_changed`
-//! - [`fulfillment`] — fulfillment, picklist and package status changes
-//! - [`warehouse`] — reservation lifecycle, inventory updates, low-stock alerts
+//! - [`fulfillment`] — fulfillment, picklist and package status changes; creation failures
+//! - [`warehouse`] — reservation lifecycle (and failure), inventory updates, low-stock alerts
 //! - [`catalog`] — `product.created`
 //! - [`returns`] — `order.return.completed` (and its older name `return.completed`)
 //! - [`samples`] — one sample payload per topic (fixtures, docs, `events/`)
@@ -64,9 +65,11 @@ pub(crate) use fixed_topic;
 pub const ALL_TOPICS: &[&str] = &[
     payment::PAYMENT_CONFIRMED,
     payment::PAYMENT_FAILED,
+    payment::PAYMENT_REFUND_REQUESTED,
     order::ORDER_STATUS_CHANGED,
     order::ORDER_RESERVATION_EXPIRED,
     fulfillment::FULFILLMENT_STATUS_CHANGED,
+    fulfillment::FULFILLMENT_CREATION_FAILED,
     fulfillment::PICKLIST_STATUS_CHANGED,
     fulfillment::PACKAGE_STATUS_CHANGED,
     warehouse::RESERVATION_CREATED,
@@ -74,6 +77,7 @@ pub const ALL_TOPICS: &[&str] = &[
     warehouse::RESERVATION_RELEASED,
     warehouse::RESERVATION_EXPIRED,
     warehouse::RESERVATION_EXPIRING,
+    warehouse::RESERVATION_FAILED,
     warehouse::INVENTORY_UPDATED,
     warehouse::INVENTORY_LOW_STOCK,
     catalog::PRODUCT_CREATED,

@@ -10,6 +10,9 @@ use crate::{Currency, Money, OrderId, PaymentId, Timestamp};
 pub const PAYMENT_CONFIRMED: &str = "payment.confirmed";
 /// A payment failed.
 pub const PAYMENT_FAILED: &str = "payment.failed";
+/// The order service asks the payment service to refund a captured payment (published by the
+/// order service when a paid order cannot be fulfilled or was paid after it was cancelled).
+pub const PAYMENT_REFUND_REQUESTED: &str = "payment.refund_requested";
 
 /// `payment.confirmed`: the payment service captured the money for an order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -81,3 +84,34 @@ impl Validate for PaymentFailedEvent {
 }
 
 fixed_topic!(PaymentFailedEvent => PAYMENT_FAILED);
+
+/// `payment.refund_requested`: published once per payment by the order service. Sent in the
+/// payment service's wire convention (`amount` as a float in major units).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct RefundRequestedEvent {
+    /// The order the payment was for.
+    pub order_id: OrderId,
+    /// The payment to refund.
+    pub payment_id: PaymentId,
+    /// Amount to refund in major units.
+    pub amount: f64,
+    /// ISO 4217.
+    pub currency: Currency,
+    /// Why ("order cancelled before the payment was confirmed", "fulfillment could not be
+    /// created: ...").
+    pub reason: String,
+    /// When the refund was requested.
+    pub timestamp: Timestamp,
+}
+
+impl Validate for RefundRequestedEvent {
+    fn validate(&self) -> Result<(), ValidationError> {
+        Money::from_major_f64(self.amount).map_err(|e| ValidationError::new(e.to_string()))?;
+        if self.reason.trim().is_empty() {
+            return Err(ValidationError::new("reason must not be empty"));
+        }
+        Ok(())
+    }
+}
+
+fixed_topic!(RefundRequestedEvent => PAYMENT_REFUND_REQUESTED);

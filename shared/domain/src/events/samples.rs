@@ -2,14 +2,16 @@
 //!
 //! The samples tell one story: customer `cus-42` places order `ord-1001` for two `sku-mug` and one
 //! `sku-tee` (49.99 USD), a first payment attempt fails, payment `pay-9001` succeeds, the order
-//! is fulfilled, shipped and one shirt comes back. Every timestamp is fixed on 2026-11-22, so the
+//! is fulfilled, shipped and one shirt comes back. The compensation samples are about a second
+//! order of the same customer, `ord-1002`: a shirt is out of stock, its fulfillment could not
+//! be created, and payment `pay-9002` is refunded. Every timestamp is fixed on 2026-11-22, so the
 //! rendered files never change unless the types do.
 
 use serde::Serialize;
 
 use super::catalog::{PRODUCT_CREATED, ProductCreatedEvent};
 use super::fulfillment::{
-    FULFILLMENT_STATUS_CHANGED, FulfillmentStatusChangedEvent, PACKAGE_STATUS_CHANGED,
+    FULFILLMENT_CREATION_FAILED, FULFILLMENT_STATUS_CHANGED, FulfillmentCreationFailedEvent, FulfillmentStatusChangedEvent, PACKAGE_STATUS_CHANGED,
     PICKLIST_STATUS_CHANGED, PackageStatusChangedEvent, PicklistStatusChangedEvent,
 };
 use super::order::{
@@ -17,7 +19,8 @@ use super::order::{
     OrderStatusChangedEvent,
 };
 use super::payment::{
-    PAYMENT_CONFIRMED, PAYMENT_FAILED, PaymentConfirmedEvent, PaymentFailedEvent,
+    PAYMENT_CONFIRMED, PAYMENT_FAILED, PAYMENT_REFUND_REQUESTED, PaymentConfirmedEvent,
+    PaymentFailedEvent, RefundRequestedEvent,
 };
 use super::returns::{
     ORDER_RETURN_COMPLETED, RETURN_COMPLETED_LEGACY, ReturnCompletedEvent, ReturnLine,
@@ -25,7 +28,8 @@ use super::returns::{
 use super::warehouse::{
     INVENTORY_LOW_STOCK, INVENTORY_UPDATED, InventoryUpdatedEvent, LowStockEvent,
     RESERVATION_CONFIRMED, RESERVATION_CREATED, RESERVATION_EXPIRED, RESERVATION_EXPIRING,
-    RESERVATION_RELEASED, ReservationEvent, ReservationEventKind,
+    RESERVATION_FAILED, RESERVATION_RELEASED, ReservationEvent, ReservationEventKind,
+    ReservationFailedEvent,
 };
 use crate::fulfillment::{FulfillmentStatus, PackageStatus, PicklistStatus};
 use crate::order::{OrderStatus, PaymentMethod};
@@ -38,6 +42,8 @@ pub const ORDER_ID: &str = "ord-1001";
 pub const CUSTOMER_ID: &str = "cus-42";
 /// The payment that succeeded.
 pub const PAYMENT_ID: &str = "pay-9001";
+/// The order the compensation samples are about.
+pub const COMPENSATED_ORDER_ID: &str = "ord-1002";
 /// The carrier tracking number of the shipped package.
 pub const TRACKING_NUMBER: &str = "1Z999AA10123456784";
 
@@ -274,6 +280,44 @@ pub fn return_completed() -> ReturnCompletedEvent {
     }
 }
 
+/// `warehouse.reservation.failed`: no shirt left for `ord-1002`.
+#[must_use]
+pub fn reservation_failed() -> ReservationFailedEvent {
+    ReservationFailedEvent {
+        order_id: id(COMPENSATED_ORDER_ID),
+        product_id: id("sku-tee"),
+        requested: units(1),
+        available: units(0),
+        reason: "insufficient stock of sku-tee: requested 1, available 0".to_owned(),
+        timestamp: at("11:00:00"),
+    }
+}
+
+/// `fulfillment.creation_failed`: the fulfillment of the paid `ord-1002` could not be opened.
+#[must_use]
+pub fn fulfillment_creation_failed() -> FulfillmentCreationFailedEvent {
+    FulfillmentCreationFailedEvent {
+        order_id: id(COMPENSATED_ORDER_ID),
+        customer_id: id(CUSTOMER_ID),
+        reason: "database unavailable".to_owned(),
+        attempts: 5,
+        timestamp: at("11:05:00"),
+    }
+}
+
+/// `payment.refund_requested`: payment `pay-9002` of `ord-1002` is to be refunded.
+#[must_use]
+pub fn refund_requested() -> RefundRequestedEvent {
+    RefundRequestedEvent {
+        order_id: id(COMPENSATED_ORDER_ID),
+        payment_id: id("pay-9002"),
+        amount: 49.99,
+        currency: usd(),
+        reason: "fulfillment could not be created: database unavailable".to_owned(),
+        timestamp: at("11:05:01"),
+    }
+}
+
 /// The sample payload of `topic` as JSON, or `None` for a topic not in
 /// [`ALL_TOPICS`](super::ALL_TOPICS).
 #[must_use]
@@ -281,9 +325,11 @@ pub fn for_topic(topic: &str) -> Option<serde_json::Value> {
     match topic {
         PAYMENT_CONFIRMED => json(&payment_confirmed()),
         PAYMENT_FAILED => json(&payment_failed()),
+        PAYMENT_REFUND_REQUESTED => json(&refund_requested()),
         ORDER_STATUS_CHANGED => json(&order_status_changed()),
         ORDER_RESERVATION_EXPIRED => json(&order_reservation_expired()),
         FULFILLMENT_STATUS_CHANGED => json(&fulfillment_status_changed()),
+        FULFILLMENT_CREATION_FAILED => json(&fulfillment_creation_failed()),
         PICKLIST_STATUS_CHANGED => json(&picklist_status_changed()),
         PACKAGE_STATUS_CHANGED => json(&package_status_changed()),
         RESERVATION_CREATED => json(&reservation(ReservationEventKind::Created)),
@@ -291,6 +337,7 @@ pub fn for_topic(topic: &str) -> Option<serde_json::Value> {
         RESERVATION_RELEASED => json(&reservation(ReservationEventKind::Released)),
         RESERVATION_EXPIRED => json(&reservation(ReservationEventKind::Expired)),
         RESERVATION_EXPIRING => json(&reservation(ReservationEventKind::Expiring)),
+        RESERVATION_FAILED => json(&reservation_failed()),
         INVENTORY_UPDATED => json(&inventory_updated()),
         INVENTORY_LOW_STOCK => json(&low_stock()),
         PRODUCT_CREATED => json(&product_created()),

@@ -17,6 +17,8 @@ pub const RESERVATION_RELEASED: &str = "warehouse.reservation.released";
 pub const RESERVATION_EXPIRED: &str = "warehouse.reservation.expired";
 /// A reservation is about to expire (sent once per reservation).
 pub const RESERVATION_EXPIRING: &str = "warehouse.reservation.expiring";
+/// An order's lines could not be reserved for lack of stock (nothing was reserved for them).
+pub const RESERVATION_FAILED: &str = "warehouse.reservation.failed";
 /// Stock levels of a product changed.
 pub const INVENTORY_UPDATED: &str = "warehouse.inventory.updated";
 /// Available stock of a product fell to or below its threshold.
@@ -85,6 +87,40 @@ impl Validate for ReservationEvent {
         Ok(())
     }
 }
+
+/// `warehouse.reservation.failed`: the warehouse could not hold an order's lines; the order
+/// service cancels the order (and the cancellation releases whatever the order still holds).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ReservationFailedEvent {
+    /// The order.
+    pub order_id: OrderId,
+    /// The first product short of stock.
+    pub product_id: ProductId,
+    /// Units the order asked for.
+    pub requested: Quantity,
+    /// Units available when it asked.
+    pub available: Quantity,
+    /// Human-readable reason ("insufficient stock of sku-tee: requested 1, available 0").
+    pub reason: String,
+    /// When.
+    pub timestamp: Timestamp,
+}
+
+impl Validate for ReservationFailedEvent {
+    fn validate(&self) -> Result<(), ValidationError> {
+        if self.requested <= self.available {
+            return Err(ValidationError::new(
+                "a failed reservation must request more than is available",
+            ));
+        }
+        if self.reason.trim().is_empty() {
+            return Err(ValidationError::new("reason must not be empty"));
+        }
+        Ok(())
+    }
+}
+
+fixed_topic!(ReservationFailedEvent => RESERVATION_FAILED);
 
 /// `warehouse.inventory.updated`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

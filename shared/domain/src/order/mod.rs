@@ -1,7 +1,9 @@
-//! The order service's domain: orders and their state machine, sessions, carts.
+//! The order service's domain: orders and their state machine, compensation (cancellation and
+//! refund requests when a flow breaks), sessions, carts.
 
 mod aggregate;
 mod cart;
+mod compensation;
 mod lifecycle;
 mod ports;
 mod session;
@@ -10,8 +12,11 @@ mod sweep;
 
 pub use aggregate::{ConfirmPaymentError, Order, PlaceOrderError, StatusChange};
 pub use cart::{CART_ABANDONED_AFTER_DAYS, Cart, CartItem, CartStatus};
+pub use compensation::{BrokenFlow, Compensation, RefundRequest};
 pub use lifecycle::{COD_COLLECTED_REASON, RESERVATION_EXPIRED_REASON, UNPAID_REASON};
-pub use ports::{CartRepository, OrderRepository, OrderSweepRepository, SessionRepository};
+pub use ports::{
+    CartRepository, OrderRepository, OrderSweepRepository, RefundRepository, SessionRepository,
+};
 pub use session::{SESSION_RETENTION_HOURS, Session};
 pub use status::OrderStatus;
 pub use sweep::{OrderSweep, RESERVATION_TIMEOUT_MINUTES, UNPAID_ORDER_TIMEOUT_HOURS};

@@ -3,7 +3,7 @@
 
 use std::future::Future;
 
-use crate::order::{Cart, Order, OrderSweep, Session, StatusChange};
+use crate::order::{Cart, Order, OrderSweep, RefundRequest, Session, StatusChange};
 use crate::{CartId, OrderId, SessionId, Timestamp};
 
 /// Orders and their status history.
@@ -36,6 +36,25 @@ pub trait OrderRepository {
         &mut self,
         id: &OrderId,
     ) -> impl Future<Output = Result<Vec<StatusChange>, Self::Error>> + Send;
+}
+
+/// Refund requests, at most one per payment.
+pub trait RefundRepository {
+    /// The adapter's error.
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    /// Records a refund request. When the payment already has one (a repeated or second
+    /// compensation), nothing is written and `false` is returned.
+    fn insert_refund_request(
+        &mut self,
+        refund: &RefundRequest,
+    ) -> impl Future<Output = Result<bool, Self::Error>> + Send;
+
+    /// The refund requests of an order, oldest first.
+    fn refund_requests_of_order(
+        &mut self,
+        order_id: &OrderId,
+    ) -> impl Future<Output = Result<Vec<RefundRequest>, Self::Error>> + Send;
 }
 
 /// What the order service's jobs need beyond [`OrderRepository`]: claiming a batch of orders

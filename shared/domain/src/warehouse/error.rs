@@ -1,6 +1,7 @@
 //! Why a stock operation cannot be applied, classified once as retryable or not.
 
-use crate::{OrderId, ProductId, Quantity};
+use crate::events::warehouse::ReservationFailedEvent;
+use crate::{OrderId, ProductId, Quantity, Timestamp};
 
 /// Why a stock operation cannot be applied.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -50,5 +51,30 @@ impl StockError {
             self,
             Self::UnknownProduct(_) | Self::ConcurrentReservation { .. }
         )
+    }
+
+    /// For a shortage met while reserving `order`'s lines, the `warehouse.reservation.failed`
+    /// event that tells the order service; `None` for every other error.
+    #[must_use]
+    pub fn reservation_failed(
+        &self,
+        order: &OrderId,
+        at: Timestamp,
+    ) -> Option<ReservationFailedEvent> {
+        match self {
+            Self::InsufficientStock {
+                product_id,
+                requested,
+                available,
+            } => Some(ReservationFailedEvent {
+                order_id: order.clone(),
+                product_id: product_id.clone(),
+                requested: *requested,
+                available: *available,
+                reason: self.to_string(),
+                timestamp: at,
+            }),
+            _ => None,
+        }
     }
 }
