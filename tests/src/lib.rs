@@ -1,6 +1,20 @@
 //! conveyor-tests: end-to-end flows across functions. [`Flow`] routes every published event to
 //! the catalog functions subscribed to its topic, through the same inbox/outbox pipeline the
 //! hosts use, until nothing new is published: the whole platform, in one process.
+//!
+//! # Layout
+//! - [`Flow`] — the catalog in one process
+//! - [`process`] — `conveyor up` as a child process, and its HTTP API
+//! - [`published`] — events read back from the Redis topic streams, and flow assertions
+//! - [`redis_server`] — a private `redis-server` a test may restart
+//! - [`proxy`] — a TCP proxy a test cuts to make PostgreSQL unreachable
+//! - [`stack`] — one child emulator with its own database and key prefix
+
+pub mod process;
+pub mod proxy;
+pub mod published;
+pub mod redis_server;
+pub mod stack;
 
 use std::collections::VecDeque;
 

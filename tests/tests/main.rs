@@ -1,5 +1,8 @@
-//! The flows across functions: in one process, and through a running emulator.
+//! The flows across functions: in one process, through a running emulator, and through
+//! `conveyor up` as a child process.
 
+mod child;
+mod child_stock;
 mod compensation_flow;
 mod emulator_flow;
 mod payment_flow;

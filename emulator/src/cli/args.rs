@@ -119,6 +119,13 @@ pub struct UpArgs {
     /// Approximate length streams are trimmed to (`MAXLEN ~`).
     #[arg(long, env = "CONVEYOR_REDIS_MAXLEN", default_value_t = 100_000)]
     pub redis_maxlen: usize,
+    /// Milliseconds an entry may stay pending before it is taken to be held by a crashed
+    /// instance and claimed again; by default each function's timeout plus 5 s.
+    #[arg(long, env = "CONVEYOR_REDIS_CLAIM_AFTER_MS")]
+    pub redis_claim_after_ms: Option<u64>,
+    /// Milliseconds between checks for entries held by a crashed instance.
+    #[arg(long, env = "CONVEYOR_REDIS_RECLAIM_EVERY_MS", default_value_t = 15_000)]
+    pub redis_reclaim_every_ms: u64,
     /// Run only these functions (comma-separated names).
     #[arg(long, env = "CONVEYOR_FUNCTIONS", value_delimiter = ',')]
     pub functions: Vec<String>,
@@ -148,6 +155,8 @@ impl Default for UpArgs {
             redis: None,
             redis_prefix: String::new(),
             redis_maxlen: 100_000,
+            redis_claim_after_ms: None,
+            redis_reclaim_every_ms: 15_000,
             http: DEFAULT_HTTP
                 .parse()
                 .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 8790))),

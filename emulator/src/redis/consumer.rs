@@ -157,7 +157,9 @@ pub async fn run(
     let (acker, acks) = Acker::start(broker.connection(), spec.name, settings.ack_delay);
     let shared = Arc::new(Shared {
         permits: Arc::new(Semaphore::new(spec.concurrency.max(1) as usize)),
-        processing_timeout: spec.timeout + settings.claim_margin,
+        processing_timeout: settings
+            .claim_after
+            .unwrap_or(spec.timeout + settings.claim_margin),
         held: Mutex::new(HashSet::new()),
         function,
         spec,

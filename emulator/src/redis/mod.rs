@@ -53,6 +53,10 @@ pub struct RedisSettings {
     /// Added to a function's timeout to give its processing timeout: entries pending longer
     /// are taken to be held by a crashed instance and are claimed again.
     pub claim_margin: Duration,
+    /// When set, the processing timeout of every function instead of its timeout plus
+    /// `claim_margin` (a short one makes recovery after a crash quick, at the risk of claiming
+    /// entries a slow handler still works on; the inbox keeps their effects single).
+    pub claim_after: Option<Duration>,
     /// How often pending entries are checked for crashed holders.
     pub reclaim_every: Duration,
     /// Longest an acknowledgement waits to be sent with others.
@@ -73,6 +77,7 @@ impl RedisSettings {
             batch: 100,
             block: Duration::from_secs(1),
             claim_margin: Duration::from_secs(5),
+            claim_after: None,
             reclaim_every: Duration::from_secs(15),
             ack_delay: Duration::from_millis(5),
             tick_lock_ttl: Duration::from_secs(600),
