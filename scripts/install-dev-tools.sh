@@ -3,6 +3,8 @@
 #   cargo-lambda   builds the Lambda zips (brings Zig for cross-compiling to arm64)
 #   moto[server]   a local AWS (SQS, EventBridge) for the `sqs::` tests of the emulator
 #   checkov        static checks of infra/terraform (run offline with --skip-download)
+# and, from Debian's archive with apt-get when missing, the headless browser the dashboard's
+# browser tests drive: chromium and chromium-driver (chromedriver).
 # Idempotent: when .venv already holds these exact requirements it returns at once.
 # Usage: scripts/install-dev-tools.sh && export PATH="$PWD/.venv/bin:$PATH"
 set -euo pipefail
@@ -13,6 +15,20 @@ REQUIREMENTS=(
   "moto[server]>=5.1,<6"
   "checkov>=3.2,<4"
 )
+# The dashboard's browser tests: chromium + chromedriver from Debian (quick when present).
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+  if command -v apt-get >/dev/null; then
+    SUDO=""
+    [[ "$(id -u)" == 0 ]] || SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null
+    chromium --version
+    chromedriver --version
+  else
+    echo "chromium and chromedriver are missing and apt-get is not available: install them by hand" >&2
+  fi
+fi
+
 STAMP=.venv/.dev-tools
 WANTED="$(printf '%s\n' "${REQUIREMENTS[@]}")"
 

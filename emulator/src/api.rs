@@ -1,5 +1,5 @@
 //! The emulator's HTTP API on 127.0.0.1: publish, invoke, functions, dead letters, recent
-//! invocations, health and Prometheus metrics. Errors are values turned into responses in one
+//! invocations, health and Prometheus metrics, and the dashboard ([`crate::dashboard`]). Errors are values turned into responses in one
 //! place ([`ApiError`]).
 
 use std::sync::Arc;
@@ -40,6 +40,14 @@ pub struct ApiState {
 #[derive(Debug)]
 pub struct ApiError(StatusCode, String);
 
+impl ApiError {
+    /// An error response with `status` and `message`.
+    #[must_use]
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self(status, message.into())
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         (self.0, Json(json!({ "error": self.1 }))).into_response()
@@ -72,6 +80,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/dlq", get(dlq_all))
         .route("/dlq/{function}", get(dlq_list))
         .route("/dlq/{function}/redrive", post(dlq_redrive))
+        .merge(crate::dashboard::routes())
         .with_state(state)
 }
 

@@ -1,6 +1,6 @@
 //! What the emulator needs from a transport, whichever it is (the embedded queue or Redis
-//! Streams): publish with fan-out to subscribers, one function's dead letters, and redrive to
-//! that function only. The HTTP API and the operator commands work through this trait.
+//! Streams, or SQS): publish with fan-out to subscribers, one function's dead letters (list, edit,
+//! delete), and redrive to that function only. The HTTP API and the operator commands work through this trait.
 
 use std::fmt;
 
@@ -37,6 +37,24 @@ pub trait Broker: Publisher + fmt::Debug {
         function: &'a str,
         ids: Option<&'a [String]>,
     ) -> BoxFuture<'a, Result<usize, BrokerError>>;
+
+    /// Deletes dead letters of `function` (all, or those in `ids`) without delivering them.
+    /// Returns how many were deleted.
+    fn delete_dead_letters<'a>(
+        &'a self,
+        function: &'a str,
+        ids: Option<&'a [String]>,
+    ) -> BoxFuture<'a, Result<usize, BrokerError>>;
+
+    /// Replaces the body of one dead letter of `function` (to fix it before a redrive).
+    /// Returns the entry's id afterwards (a transport that cannot change an entry in place
+    /// writes a new one), or `None` when there is no such entry.
+    fn edit_dead_letter<'a>(
+        &'a self,
+        function: &'a str,
+        id: &'a str,
+        body: &'a str,
+    ) -> BoxFuture<'a, Result<Option<String>, BrokerError>>;
 
     /// Messages waiting (or in flight) per function.
     fn depths(&self) -> BoxFuture<'_, Result<Vec<(String, i64)>, BrokerError>>;

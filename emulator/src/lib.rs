@@ -10,7 +10,9 @@
 //! - [`cli`] — command-line arguments and operator commands
 //! - [`dapr`] — `conveyor worker`, the Dapr sidecar host
 //! - [`demo`] — `up --demo` seed data
+//! - [`dashboard`] — the web dashboard and its JSON API
 //! - [`embedded`] — the embedded broker and its consumers
+//! - [`eventlog`] — recent events, attempts and runs, bounded, for the dashboard
 //! - [`redis`] — the Redis Streams transport (wire-compatible with Dapr's `pubsub.redis`)
 //! - [`scheduler`] — cron jobs on their schedules
 //! - [`sqs`] — SQS queues as the transport: a local event source mapping through the Lambda adapter
@@ -24,8 +26,10 @@ pub mod broker;
 pub mod catalog;
 pub mod cli;
 pub mod dapr;
+pub mod dashboard;
 pub mod demo;
 pub mod embedded;
+pub mod eventlog;
 pub mod r#gen;
 pub mod redis;
 pub mod scheduler;

@@ -229,6 +229,7 @@ fn run_up(args: UpArgs) -> Result<(), commands::CommandError> {
         println!("conveyor up: {} function(s), database {}, {transport}", running.functions.len(), commands::redact(&args.database));
         print!("{}", running.summary());
         println!("HTTP API on http://{address} (GET /functions, POST /publish/<topic>, GET /dlq, GET /metrics)");
+        println!("Dashboard on http://{address}/");
         if args.demo {
             commands::start_demo(&running).await?;
         }

@@ -1,5 +1,6 @@
-//! What the emulator counts and remembers: Prometheus metrics per function and a bounded list of
-//! recent invocations (memory stays flat at any event rate).
+//! What the emulator counts and remembers: Prometheus metrics per function, a bounded list of
+//! recent invocations and the dashboard's bounded [`EventLog`] (memory stays flat at any event
+//! rate).
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -13,6 +14,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use serde::Serialize;
+
+use crate::eventlog::EventLog;
 
 /// Invocations kept for `GET /invocations`.
 pub const RECENT: usize = 500;
@@ -93,6 +96,7 @@ pub struct Stats {
     outbox_backlog: Gauge,
     dlq_depth: Family<FunctionLabel, Gauge>,
     recent: Mutex<VecDeque<Invocation>>,
+    events: std::sync::Arc<EventLog>,
 }
 
 impl Default for Stats {
@@ -116,6 +120,7 @@ impl Stats {
             outbox_backlog: Gauge::default(),
             dlq_depth: Family::default(),
             recent: Mutex::new(VecDeque::with_capacity(RECENT)),
+            events: std::sync::Arc::new(EventLog::new()),
             registry: Registry::default(),
         };
         registry.register(
@@ -205,6 +210,12 @@ impl Stats {
     #[must_use]
     pub fn handled(&self, function: &str) -> u64 {
         self.handled.get_or_create(&label(function)).get()
+    }
+
+    /// Recent events, attempts and per-function totals, for the dashboard.
+    #[must_use]
+    pub fn events(&self) -> &std::sync::Arc<EventLog> {
+        &self.events
     }
 
     /// The most recent invocations, newest first.

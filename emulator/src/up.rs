@@ -15,6 +15,7 @@ use tokio::task::JoinSet;
 use crate::broker::{Broker, BrokerError};
 use crate::embedded::broker::EmbeddedBroker;
 use crate::embedded::consumer::{self, ConsumerSettings};
+use crate::eventlog::record::{Recorded, RecordingBroker};
 use crate::redis::RedisSettings;
 use crate::redis::broker::RedisBroker;
 use crate::redis::lock::RedisTickLock;
@@ -90,13 +91,19 @@ pub struct Running {
 ///
 /// # Errors
 /// When the store cannot be opened or Redis cannot be reached.
-pub async fn start(config: UpConfig) -> Result<Running, UpError> {
+pub async fn start(mut config: UpConfig) -> Result<Running, UpError> {
     let store = Store::open(&config.database).await?;
     let clock: Arc<dyn Clock> = config
         .clock
         .clone()
         .unwrap_or_else(|| Arc::new(SystemClock));
     let stats = Arc::new(Stats::new());
+    // Every invocation, whichever host runs it, lands in the dashboard's event log.
+    config.functions = config
+        .functions
+        .into_iter()
+        .map(|f| Recorded::wrap(f, stats.events()))
+        .collect();
     let (shutdown, watch_rx) = watch::channel(false);
     let mut tasks = JoinSet::new();
     let (broker, deps): (Arc<dyn Broker>, Deps) = match (&config.sqs, &config.redis) {
@@ -107,14 +114,15 @@ pub async fn start(config: UpConfig) -> Result<Running, UpError> {
                     .await
                     .map_err(BrokerError::from)?,
             );
-            let publisher: Arc<dyn Publisher> = broker.clone();
+            let recorded = recording(broker.clone(), &stats);
+            let publisher: Arc<dyn Publisher> = recorded.clone();
             let deps = Deps {
                 store,
                 publisher,
                 clock,
             };
             spawn_sqs(&config, &deps, &broker, &stats, &watch_rx, &mut tasks);
-            (broker, deps)
+            (recorded, deps)
         }
         (None, None) => {
             let broker = Arc::new(EmbeddedBroker::new(
@@ -122,25 +130,27 @@ pub async fn start(config: UpConfig) -> Result<Running, UpError> {
                 Arc::clone(&clock),
                 &config.functions,
             ));
-            let publisher: Arc<dyn Publisher> = broker.clone();
+            let recorded = recording(broker.clone(), &stats);
+            let publisher: Arc<dyn Publisher> = recorded.clone();
             let deps = Deps {
                 store,
                 publisher,
                 clock,
             };
             spawn_embedded(&config, &deps, &broker, &stats, &watch_rx, &mut tasks);
-            (broker, deps)
+            (recorded, deps)
         }
         (None, Some(settings)) => {
             let broker = Arc::new(RedisBroker::connect(settings.clone(), &config.functions).await?);
-            let publisher: Arc<dyn Publisher> = broker.clone();
+            let recorded = recording(broker.clone(), &stats);
+            let publisher: Arc<dyn Publisher> = recorded.clone();
             let deps = Deps {
                 store,
                 publisher,
                 clock,
             };
             spawn_redis(&config, &deps, &broker, &stats, &watch_rx, &mut tasks);
-            (broker, deps)
+            (recorded, deps)
         }
     };
     tasks.spawn(relay_loop(deps.clone(), config.relay_every, watch_rx));
@@ -152,6 +162,11 @@ pub async fn start(config: UpConfig) -> Result<Running, UpError> {
         shutdown,
         tasks,
     })
+}
+
+/// The broker as the emulator uses it: events it accepts are logged for the dashboard.
+fn recording(broker: Arc<dyn Broker>, stats: &Stats) -> Arc<RecordingBroker> {
+    Arc::new(RecordingBroker::new(broker, stats.events()))
 }
 
 fn spawn_embedded(

@@ -1,8 +1,9 @@
-//! The emulator end to end: the embedded, Redis and SQS transports, the HTTP API, the Dapr
-//! worker, and the generated `events/`, `dapr/` and Terraform.
+//! The emulator end to end: the embedded, Redis and SQS transports, the HTTP API, the dashboard,
+//! the Dapr worker, and the generated `events/`, `dapr/` and Terraform.
 
 mod api;
 mod dapr;
+mod dashboard;
 mod embedded;
 mod events;
 #[path = "support/functions.rs"]

@@ -153,6 +153,35 @@ impl Broker for EmbeddedBroker {
         })
     }
 
+    fn delete_dead_letters<'a>(
+        &'a self,
+        function: &'a str,
+        ids: Option<&'a [String]>,
+    ) -> BoxFuture<'a, Result<usize, BrokerError>> {
+        Box::pin(async move {
+            self.store
+                .delete_dead_letters(function, ids)
+                .await
+                .map_err(|e| embedded_error(&e))
+        })
+    }
+
+    fn edit_dead_letter<'a>(
+        &'a self,
+        function: &'a str,
+        id: &'a str,
+        body: &'a str,
+    ) -> BoxFuture<'a, Result<Option<String>, BrokerError>> {
+        Box::pin(async move {
+            let found = self
+                .store
+                .edit_dead_letter(function, id, body)
+                .await
+                .map_err(|e| embedded_error(&e))?;
+            Ok(found.then(|| id.to_owned()))
+        })
+    }
+
     fn depths(&self) -> BoxFuture<'_, Result<Vec<(String, i64)>, BrokerError>> {
         Box::pin(async move {
             self.store

@@ -267,6 +267,23 @@ impl Broker for RedisBroker {
         Box::pin(dlq::redrive(self, function, ids))
     }
 
+    fn delete_dead_letters<'a>(
+        &'a self,
+        function: &'a str,
+        ids: Option<&'a [String]>,
+    ) -> BoxFuture<'a, Result<usize, BrokerError>> {
+        Box::pin(dlq::delete(self, function, ids))
+    }
+
+    fn edit_dead_letter<'a>(
+        &'a self,
+        function: &'a str,
+        id: &'a str,
+        body: &'a str,
+    ) -> BoxFuture<'a, Result<Option<String>, BrokerError>> {
+        Box::pin(dlq::edit(self, function, id, body))
+    }
+
     fn dlq_depths(&self) -> BoxFuture<'_, Result<Vec<(String, i64)>, BrokerError>> {
         Box::pin(async move {
             let mut pipe = ::redis::pipe();

@@ -1,7 +1,8 @@
 //! Dead letters: the stream `<prefix><function>.dlq`, one entry per failed event with the
 //! original `data` and the failure (error, function, attempts, first_delivered_at, failed_at,
 //! topic, event_id, source_id). Redrive moves entries to the function's inbox stream, so only
-//! that function sees them again.
+//! that function sees them again. An entry can be deleted, or edited: a new entry with the new
+//! `data` and the same failure fields replaces it.
 
 use std::sync::Arc;
 
@@ -201,4 +202,96 @@ pub async fn redrive(
         "dead letters redriven to the function's inbox"
     );
     Ok(letters.len())
+}
+
+/// Deletes `function`'s dead letters (all, or those in `ids`). Returns how many.
+///
+/// # Errors
+/// The Redis error.
+pub async fn delete(
+    broker: &RedisBroker,
+    function: &str,
+    ids: Option<&[String]>,
+) -> Result<usize, BrokerError> {
+    let dlq = broker.settings().dlq_key(function);
+    let mut con = broker.connection();
+    let deleted: i64 = match ids {
+        Some([]) => 0,
+        Some(ids) => ::redis::cmd("XDEL")
+            .arg(&dlq)
+            .arg(ids)
+            .query_async(&mut con)
+            .await
+            .map_err(|e| redis_error(&e))?,
+        None => {
+            let (n, ()): (i64, ()) = ::redis::pipe()
+                .atomic()
+                .cmd("XLEN")
+                .arg(&dlq)
+                .cmd("DEL")
+                .arg(&dlq)
+                .ignore()
+                .query_async(&mut con)
+                .await
+                .map_err(|e| redis_error(&e))?;
+            n
+        }
+    };
+    Ok(usize::try_from(deleted).unwrap_or(0))
+}
+
+/// Replaces the `data` of one dead letter. A stream entry cannot change, so a new entry with the
+/// same failure fields (and the event id of the new body) takes the old one's place, in one
+/// transaction. Returns the new entry id, or `None` when `id` is not in the stream.
+///
+/// # Errors
+/// The Redis error; nothing changed.
+pub async fn edit(
+    broker: &RedisBroker,
+    function: &str,
+    id: &str,
+    body: &str,
+) -> Result<Option<String>, BrokerError> {
+    let dlq = broker.settings().dlq_key(function);
+    let mut con = broker.connection();
+    let reply: Value = ::redis::cmd("XRANGE")
+        .arg(&dlq)
+        .arg(id)
+        .arg(id)
+        .query_async(&mut con)
+        .await
+        .map_err(|e| redis_error(&e))?;
+    let Value::Array(mut items) = reply else {
+        return Ok(None);
+    };
+    let Some(Value::Array(parts)) = items.pop() else {
+        return Ok(None);
+    };
+    let Some(fields) = parts.into_iter().nth(1) else {
+        return Ok(None);
+    };
+    let event_id = serde_json::from_str::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v.get("id").and_then(|i| i.as_str()).map(str::to_owned));
+    let mut cmd = ::redis::cmd("XADD");
+    cmd.arg(&dlq).arg("*");
+    for (name, value) in wire::pairs(fields) {
+        let value = match (name.as_str(), &event_id) {
+            ("data", _) => body.as_bytes().to_vec(),
+            ("event_id", Some(new)) => new.as_bytes().to_vec(),
+            _ => wire::bytes(value).unwrap_or_default(),
+        };
+        cmd.arg(name).arg(value);
+    }
+    let (new_id, ()): (String, ()) = ::redis::pipe()
+        .atomic()
+        .add_command(cmd)
+        .cmd("XDEL")
+        .arg(&dlq)
+        .arg(id)
+        .ignore()
+        .query_async(&mut con)
+        .await
+        .map_err(|e| redis_error(&e))?;
+    Ok(Some(new_id))
 }

@@ -16,7 +16,7 @@ use conveyor_store::queue::DeadLetter;
 
 use super::queues::{self, FunctionQueues};
 use super::redrive::{self, RedriveOutcome};
-use super::{SqsError, SqsSettings, fanout, letters};
+use super::{SqsError, SqsSettings, edit, fanout, letters};
 use crate::broker::{Broker, BrokerError};
 
 /// One topic function served from SQS.
@@ -216,6 +216,29 @@ impl Broker for SqsBroker {
                 out.push((s.queues.function.to_owned(), depth));
             }
             Ok(out)
+        })
+    }
+
+    fn delete_dead_letters<'a>(
+        &'a self,
+        function: &'a str,
+        ids: Option<&'a [String]>,
+    ) -> BoxFuture<'a, Result<usize, BrokerError>> {
+        Box::pin(async move {
+            let subscription = self.subscription(function)?;
+            Ok(edit::delete(&self.client, &subscription.queues.dlq_url, ids).await?)
+        })
+    }
+
+    fn edit_dead_letter<'a>(
+        &'a self,
+        function: &'a str,
+        id: &'a str,
+        body: &'a str,
+    ) -> BoxFuture<'a, Result<Option<String>, BrokerError>> {
+        Box::pin(async move {
+            let subscription = self.subscription(function)?;
+            Ok(edit::replace(&self.client, &subscription.queues.dlq_url, id, body).await?)
         })
     }
 

@@ -16,8 +16,10 @@
 //! - [`fanout`] — publishing straight to the subscribed functions' queues
 //! - [`letters`] — reading a DLQ without taking from it
 //! - [`redrive`] — DLQ back to the source queue: `StartMessageMoveTask`, else receive/send/delete
+//! - [`edit`] — deleting and editing DLQ messages
 
 pub mod broker;
+pub mod edit;
 pub mod event;
 pub mod fanout;
 pub mod letters;

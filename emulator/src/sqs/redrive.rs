@@ -218,7 +218,7 @@ async fn copy_back(
 }
 
 /// Makes dead letters that were received but not wanted visible again at once.
-async fn release(client: &Client, dlq_url: &str, messages: &[Message]) {
+pub(super) async fn release(client: &Client, dlq_url: &str, messages: &[Message]) {
     for chunk in messages.chunks(10) {
         let entries: Vec<_> = chunk
             .iter()

@@ -292,6 +292,65 @@ impl Store {
         Ok(moved)
     }
 
+    /// Deletes dead letters of `function` (all, or those in `ids`). Returns how many.
+    ///
+    /// # Errors
+    /// The database error; nothing was deleted.
+    pub async fn delete_dead_letters(
+        &self,
+        function: &str,
+        ids: Option<&[String]>,
+    ) -> Result<usize, StoreError> {
+        let done = match ids {
+            None => {
+                sqlx::query("DELETE FROM dead_letters WHERE function = $1")
+                    .bind(function)
+                    .execute(self.pool())
+                    .await?
+            }
+            Some([]) => return Ok(0),
+            Some(ids) => {
+                let sql = format!(
+                    "DELETE FROM dead_letters WHERE function = $1 AND id IN ({})",
+                    placeholders(2, ids.len())
+                );
+                let mut query = sqlx::query(&sql).bind(function);
+                for id in ids {
+                    query = query.bind(id);
+                }
+                query.execute(self.pool()).await?
+            }
+        };
+        Ok(usize::try_from(done.rows_affected()).unwrap_or(usize::MAX))
+    }
+
+    /// Replaces the body of one dead letter of `function` (the fix before a redrive); the
+    /// event id follows the new body when it is a CloudEvent with an id. Returns whether the
+    /// entry exists.
+    ///
+    /// # Errors
+    /// The database error.
+    pub async fn edit_dead_letter(
+        &self,
+        function: &str,
+        id: &str,
+        body: &str,
+    ) -> Result<bool, StoreError> {
+        let event_id = serde_json::from_str::<serde_json::Value>(body)
+            .ok()
+            .and_then(|v| v.get("id").and_then(|i| i.as_str()).map(str::to_owned));
+        let done = sqlx::query(
+            "UPDATE dead_letters SET body = $1, event_id = COALESCE($2, event_id) WHERE function = $3 AND id = $4",
+        )
+        .bind(body)
+        .bind(event_id)
+        .bind(function)
+        .bind(id)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     /// Dead letters per function.
     ///
     /// # Errors

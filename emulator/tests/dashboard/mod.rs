@@ -1,0 +1,104 @@
+//! The dashboard: its JSON API in-process through the router, and its pages in headless
+//! Chromium against a served emulator. Each test runs the whole catalog on its own SQLite file,
+//! seeded with the demo's orders.
+
+mod api;
+mod browser;
+
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use conveyor_domain::OrderId;
+use conveyor_emulator::api::ApiState;
+use conveyor_emulator::embedded::consumer::ConsumerSettings;
+use conveyor_emulator::up::{self, Running, UpConfig};
+use conveyor_emulator::{catalog, demo};
+use http_body_util::BodyExt;
+use serde_json::Value;
+use tower::ServiceExt;
+
+/// A running emulator with the demo's three orders placed and their events handled.
+pub(crate) struct App {
+    pub(crate) running: Running,
+    pub(crate) state: ApiState,
+    pub(crate) orders: Vec<OrderId>,
+    _dir: tempfile::TempDir,
+}
+
+pub(crate) async fn spawn_app(run: &str) -> App {
+    let dir = tempfile::tempdir().unwrap();
+    let running = up::start(UpConfig {
+        database: format!("sqlite://{}", dir.path().join("dash.db").display()),
+        functions: catalog::all(),
+        consumer: ConsumerSettings {
+            batch: 32,
+            idle_poll: Duration::from_millis(50),
+        },
+        relay_every: Duration::from_millis(200),
+        ..UpConfig::default()
+    })
+    .await
+    .unwrap();
+    let orders = demo::seed(&running.deps, running.broker.as_ref(), run)
+        .await
+        .unwrap();
+    let state = running.api_state();
+    // The seed's events all handled: nothing pending or retrying in the stream.
+    until("the seed's events to be handled", &state, "/api/events?limit=500", |v| {
+        let events = v["events"].as_array().unwrap();
+        events.len() >= 5 && events.iter().all(|e| e["status"] == "handled" || e["status"] == "unrouted")
+    })
+    .await;
+    App {
+        running,
+        state,
+        orders,
+        _dir: dir,
+    }
+}
+
+pub(crate) async fn call(
+    state: &ApiState,
+    method: &str,
+    uri: &str,
+    body: Option<&str>,
+) -> (StatusCode, Value) {
+    let request = Request::builder()
+        .method(method)
+        .uri(uri)
+        .body(body.map_or_else(Body::empty, |b| Body::from(b.to_owned())))
+        .unwrap();
+    let response = conveyor_emulator::api::router(state.clone()).oneshot(request).await.unwrap();
+    let status = response.status();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+}
+
+pub(crate) async fn until(
+    what: &str,
+    state: &ApiState,
+    uri: &str,
+    check: impl Fn(&Value) -> bool,
+) -> Value {
+    let mut last = Value::Null;
+    for _ in 0..400 {
+        let (_, v) = call(state, "GET", uri, None).await;
+        if check(&v) {
+            return v;
+        }
+        last = v;
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("timed out waiting for {what}; last {uri}: {last:#}");
+}
+
+/// A payment.confirmed payload for `order` (the seeded orders total the sample's 49.99).
+pub(crate) fn payment_for(order: &OrderId, payment: &str) -> String {
+    let mut payload =
+        conveyor_domain::events::samples::for_topic("payment.confirmed").unwrap();
+    payload["order_id"] = Value::from(order.as_str());
+    payload["payment_id"] = Value::from(payment);
+    payload.to_string()
+}
