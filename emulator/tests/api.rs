@@ -124,6 +124,7 @@ async fn publish_invoke_dead_letters_redrive_metrics_and_health() {
         relay_every: Duration::from_millis(200),
         redis: None,
         sqs: None,
+        clock: None,
     })
     .await
     .unwrap();

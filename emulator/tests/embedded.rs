@@ -24,6 +24,7 @@ fn config(dir: &tempfile::TempDir, functions: Vec<Arc<dyn Function>>) -> UpConfi
         relay_every: Duration::from_millis(200),
         redis: None,
         sqs: None,
+        clock: None,
     }
 }
 

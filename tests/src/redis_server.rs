@@ -54,14 +54,13 @@ impl RedisServer {
         let client = redis::Client::open(self.url()).expect("valid URL");
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         loop {
-            if let Ok(mut con) = client.get_multiplexed_async_connection().await {
-                if redis::cmd("PING")
+            if let Ok(mut con) = client.get_multiplexed_async_connection().await
+                && redis::cmd("PING")
                     .query_async::<String>(&mut con)
                     .await
                     .is_ok()
-                {
-                    return;
-                }
+            {
+                return;
             }
             assert!(
                 tokio::time::Instant::now() < deadline,

@@ -122,7 +122,10 @@ async fn a_prepaid_order_is_paid_picked_packed_shipped_and_its_stock_deducted() 
         .await
         .expect("a picklist");
     assert_eq!(picklist.status, PicklistStatus::Pending);
-    assert_eq!(reservations(&stack, id).await, [ReservationStatus::Confirmed; 2]);
+    assert_eq!(
+        reservations(&stack, id).await,
+        [ReservationStatus::Confirmed; 2]
+    );
 
     // The floor reports the picklist picked, packed, then shipped.
     let mut old = PicklistStatus::Pending;
@@ -204,7 +207,10 @@ async fn a_prepaid_order_is_paid_picked_packed_shipped_and_its_stock_deducted() 
         .find(|p| p.field("product_id") == Some("sku-mug"))
         .expect("mug updates");
     assert_eq!(
-        (&last_mug.event["data"]["on_hand"], &last_mug.event["data"]["reserved"]),
+        (
+            &last_mug.event["data"]["on_hand"],
+            &last_mug.event["data"]["reserved"]
+        ),
         (&json!(38), &json!(0))
     );
     assert_eq!(updates.len(), 4, "held and deducted, per product");
@@ -248,7 +254,10 @@ async fn a_failed_payment_releases_the_reservations() {
     );
     let loaded = seed::order::load(stack.store(), &order.id).await.unwrap();
     assert_eq!(loaded.status, OrderStatus::PaymentFailed);
-    assert_eq!(reservations(&stack, id).await, [ReservationStatus::Released; 2]);
+    assert_eq!(
+        reservations(&stack, id).await,
+        [ReservationStatus::Released; 2]
+    );
     assert!(
         seed::fulfillment::of_order(stack.store(), &order.id)
             .await
@@ -332,7 +341,10 @@ async fn an_order_unpaid_for_a_day_is_cancelled_and_its_stock_released() {
     assert_eq!(loaded.status, OrderStatus::Cancelled);
     let history = seed::order::history(stack.store(), &order.id).await;
     assert_eq!(history.last().unwrap().reason, "unpaid for 24 hours");
-    assert_eq!(reservations(&stack, id).await, [ReservationStatus::Released; 2]);
+    assert_eq!(
+        reservations(&stack, id).await,
+        [ReservationStatus::Released; 2]
+    );
     no_dead_letters(&stack).await;
     stack.finish().await;
 }

@@ -33,7 +33,11 @@ async fn updates(stack: &Stack, sku: &str) -> Vec<(Value, Value, Value)> {
         .filter(|p: &&Published| p.field("product_id") == Some(sku))
         .map(|p| {
             let d = &p.event["data"];
-            (d["on_hand"].clone(), d["reserved"].clone(), d["available"].clone())
+            (
+                d["on_hand"].clone(),
+                d["reserved"].clone(),
+                d["available"].clone(),
+            )
         })
         .collect()
 }
@@ -41,7 +45,10 @@ async fn updates(stack: &Stack, sku: &str) -> Vec<(Value, Value, Value)> {
 #[tokio::test]
 async fn reservations_are_warned_before_they_expire_then_expired_and_released() {
     let stack = Stack::start(
-        &["warehouse-reservation-warning", "warehouse-reservation-expiry"],
+        &[
+            "warehouse-reservation-warning",
+            "warehouse-reservation-expiry",
+        ],
         &[],
     )
     .await;
@@ -141,7 +148,10 @@ async fn a_completed_return_puts_the_stock_back_once() {
     })
     .await;
     // The same return under the topic's older name restores nothing more.
-    stack.up.publish("return.completed", &json_of(&returned)).await;
+    stack
+        .up
+        .publish("return.completed", &json_of(&returned))
+        .await;
     eventually("the older topic handled", WAIT, || async {
         stack
             .up
@@ -185,7 +195,10 @@ async fn a_created_product_gets_its_inventory() {
         low_stock_threshold: Some(Quantity::new(3)),
         timestamp: now(),
     };
-    stack.up.publish("product.created", &json_of(&created)).await;
+    stack
+        .up
+        .publish("product.created", &json_of(&created))
+        .await;
     eventually("the inventory announced", WAIT, || async {
         updates(&stack, "sku-lamp").await.len() == 1
     })
@@ -221,7 +234,10 @@ async fn a_created_product_gets_its_inventory() {
     );
     let movements = seed::warehouse::movements(stack.store(), "sku-lamp").await;
     assert_eq!(movements.len(), 1);
-    assert_eq!((movements[0].kind, movements[0].delta), (MovementKind::Init, 30));
+    assert_eq!(
+        (movements[0].kind, movements[0].delta),
+        (MovementKind::Init, 30)
+    );
     assert_eq!(stack.up.get("/dlq").await.body, json!([]));
     stack.finish().await;
 }

@@ -124,7 +124,11 @@ pub struct UpArgs {
     #[arg(long, env = "CONVEYOR_REDIS_CLAIM_AFTER_MS")]
     pub redis_claim_after_ms: Option<u64>,
     /// Milliseconds between checks for entries held by a crashed instance.
-    #[arg(long, env = "CONVEYOR_REDIS_RECLAIM_EVERY_MS", default_value_t = 15_000)]
+    #[arg(
+        long,
+        env = "CONVEYOR_REDIS_RECLAIM_EVERY_MS",
+        default_value_t = 15_000
+    )]
     pub redis_reclaim_every_ms: u64,
     /// Run only these functions (comma-separated names).
     #[arg(long, env = "CONVEYOR_FUNCTIONS", value_delimiter = ',')]
