@@ -64,7 +64,9 @@ pub(crate) async fn edit(
     let text = std::str::from_utf8(&body)
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("body is not UTF-8: {e}")))?;
     match s.broker.edit_dead_letter(&function, &id, text).await? {
-        Some(new_id) => Ok(Json(json!({ "function": function, "id": new_id, "was": id }))),
+        Some(new_id) => Ok(Json(
+            json!({ "function": function, "id": new_id, "was": id }),
+        )),
         None => Err(ApiError::new(
             StatusCode::NOT_FOUND,
             format!("no dead letter {id} of {function}"),

@@ -36,7 +36,10 @@ fn asset(content_type: &'static str, body: &'static str) -> impl IntoResponse {
 /// The dashboard's routes (the page, its assets and `/api/...`), merged into the API router.
 pub fn routes() -> Router<ApiState> {
     Router::new()
-        .route("/", get(|| async { asset("text/html; charset=utf-8", INDEX) }))
+        .route(
+            "/",
+            get(|| async { asset("text/html; charset=utf-8", INDEX) }),
+        )
         .route(
             "/ui/app.js",
             get(|| async { asset("text/javascript; charset=utf-8", SCRIPT) }),

@@ -75,7 +75,12 @@ pub(crate) async fn schedules(State(s): State<ApiState>) -> Json<Value> {
             let spec = f.spec();
             let cron = spec.schedule()?;
             let next: Vec<String> = Schedule::parse(cron)
-                .map(|c| c.upcoming(now, NEXT_RUNS).iter().map(|t| t.to_rfc3339()).collect())
+                .map(|c| {
+                    c.upcoming(now, NEXT_RUNS)
+                        .iter()
+                        .map(|t| t.to_rfc3339())
+                        .collect()
+                })
                 .unwrap_or_default();
             Some(json!({
                 "name": spec.name,
@@ -144,7 +149,11 @@ pub fn check(topic: &str, payload: &Value) -> Result<Vec<String>, ApiError> {
         .iter_errors(payload)
         .map(|e| {
             let at = e.instance_path.to_string();
-            if at.is_empty() { e.to_string() } else { format!("{at}: {e}") }
+            if at.is_empty() {
+                e.to_string()
+            } else {
+                format!("{at}: {e}")
+            }
         })
         .collect();
     if errors.is_empty()
@@ -163,7 +172,11 @@ pub(crate) async fn validate(
 ) -> Result<Json<Value>, ApiError> {
     let value: Value = match serde_json::from_slice(&body) {
         Ok(v) => v,
-        Err(e) => return Ok(Json(json!({ "valid": false, "errors": [format!("not JSON: {e}")] }))),
+        Err(e) => {
+            return Ok(Json(
+                json!({ "valid": false, "errors": [format!("not JSON: {e}")] }),
+            ));
+        }
     };
     let payload = if value.get("specversion").is_some() {
         value.get("data").cloned().unwrap_or(Value::Null)
@@ -171,5 +184,7 @@ pub(crate) async fn validate(
         value
     };
     let errors = check(&topic, &payload)?;
-    Ok(Json(json!({ "valid": errors.is_empty(), "errors": errors })))
+    Ok(Json(
+        json!({ "valid": errors.is_empty(), "errors": errors }),
+    ))
 }

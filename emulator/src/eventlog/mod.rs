@@ -121,7 +121,10 @@ pub struct Totals {
     latencies: VecDeque<f64>,
 }
 
-fn option_rfc3339<S: serde::Serializer>(at: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
+fn option_rfc3339<S: serde::Serializer>(
+    at: &Option<DateTime<Utc>>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
     match at {
         Some(at) => rfc3339_millis(at, s),
         None => s.serialize_none(),
@@ -156,7 +159,11 @@ impl Totals {
         let mut sorted: Vec<f64> = self.latencies.iter().copied().collect();
         sorted.sort_by(f64::total_cmp);
         let at = |q: f64| {
-            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_precision_loss)]
+            #[allow(
+                clippy::cast_possible_truncation,
+                clippy::cast_sign_loss,
+                clippy::cast_precision_loss
+            )]
             let i = ((sorted.len() as f64 - 1.0) * q).round() as usize;
             sorted.get(i).copied()
         };
@@ -274,7 +281,11 @@ impl EventLog {
         let mut inner = self.lock();
         inner.next_attempt += 1;
         attempt.seq = inner.next_attempt;
-        inner.totals.entry(attempt.function).or_default().add(&attempt);
+        inner
+            .totals
+            .entry(attempt.function)
+            .or_default()
+            .add(&attempt);
         if attempt.tick {
             let runs = inner.runs.entry(attempt.function).or_default();
             if runs.len() == RUNS_PER_JOB {
@@ -353,7 +364,12 @@ mod tests {
         }
         for i in 0..(ATTEMPTS + 5) {
             #[allow(clippy::cast_precision_loss)]
-            log.attempted(attempt("f", &format!("e{i}"), Outcome::Handled, (i % 100) as f64));
+            log.attempted(attempt(
+                "f",
+                &format!("e{i}"),
+                Outcome::Handled,
+                (i % 100) as f64,
+            ));
         }
         for i in 0..(RUNS_PER_JOB + 3) {
             log.attempted(attempt("job", &format!("job@{i}"), Outcome::Ticked, 1.0));
@@ -367,9 +383,15 @@ mod tests {
         drop(inner);
         let totals = log.totals("f");
         assert_eq!(totals.handled, (ATTEMPTS + 5) as u64);
-        assert!(totals.p50_ms.is_some_and(|p| (40.0..60.0).contains(&p)), "{totals:?}");
+        assert!(
+            totals.p50_ms.is_some_and(|p| (40.0..60.0).contains(&p)),
+            "{totals:?}"
+        );
         assert_eq!(log.runs("job").len(), RUNS_PER_JOB);
-        assert_eq!(log.runs("job")[0].event_id, format!("job@{}", RUNS_PER_JOB + 2));
+        assert_eq!(
+            log.runs("job")[0].event_id,
+            format!("job@{}", RUNS_PER_JOB + 2)
+        );
         assert_eq!(log.cursor().events, (EVENTS + 5) as u64);
     }
 
@@ -389,6 +411,9 @@ mod tests {
         assert!(inner.events.len() <= 4);
         assert_eq!(inner.events.back().map(|e| e.id.as_str()), Some("e9"));
         // Not JSON: still logged, its own flow.
-        assert_eq!(inner.events[0].correlation_id.as_deref(), Some(inner.events[0].id.as_str()));
+        assert_eq!(
+            inner.events[0].correlation_id.as_deref(),
+            Some(inner.events[0].id.as_str())
+        );
     }
 }

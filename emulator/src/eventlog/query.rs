@@ -127,7 +127,11 @@ fn index(inner: &Inner) -> Index<'_> {
     by_event
 }
 
-fn delivery(function: &'static str, attempts: &[&Attempt], start: Option<chrono::DateTime<chrono::Utc>>) -> Delivery {
+fn delivery(
+    function: &'static str,
+    attempts: &[&Attempt],
+    start: Option<chrono::DateTime<chrono::Utc>>,
+) -> Delivery {
     let mine: Vec<&&Attempt> = attempts.iter().filter(|a| a.function == function).collect();
     let last = mine.last();
     let status = match last.map(|a| a.outcome) {
@@ -143,7 +147,10 @@ fn delivery(function: &'static str, attempts: &[&Attempt], start: Option<chrono:
         attempts: u32::try_from(mine.len()).unwrap_or(u32::MAX),
         duration_ms: mine.iter().map(|a| a.duration_ms).sum(),
         error: mine.iter().rev().find_map(|a| a.error.clone()),
-        produced: mine.iter().flat_map(|a| a.produced.iter().cloned()).collect(),
+        produced: mine
+            .iter()
+            .flat_map(|a| a.produced.iter().cloned())
+            .collect(),
         offset_ms: last.zip(start).map(|(a, s)| (a.at - s).num_milliseconds()),
     }
 }
@@ -208,7 +215,8 @@ impl EventLog {
         let inner = self.lock();
         let index = index(&inner);
         let same = |want: &Option<String>, have: Option<&str>| {
-            want.as_deref().is_none_or(|w| w.is_empty() || have == Some(w))
+            want.as_deref()
+                .is_none_or(|w| w.is_empty() || have == Some(w))
         };
         inner
             .events
@@ -221,9 +229,10 @@ impl EventLog {
             .map(|e| summary(e, &index, subscribers))
             .filter(|s| same(&filter.status, Some(s.status)))
             .filter(|s| {
-                filter.function.as_deref().is_none_or(|f| {
-                    f.is_empty() || s.deliveries.iter().any(|d| d.function == f)
-                })
+                filter
+                    .function
+                    .as_deref()
+                    .is_none_or(|f| f.is_empty() || s.deliveries.iter().any(|d| d.function == f))
             })
             .take(limit)
             .collect()
@@ -291,10 +300,13 @@ impl EventLog {
         for e in &events {
             for a in index.get(e.id.as_str()).into_iter().flatten() {
                 for p in &a.produced {
-                    parents.insert(p.as_str(), Cause {
-                        event_id: a.event_id.clone(),
-                        function: a.function,
-                    });
+                    parents.insert(
+                        p.as_str(),
+                        Cause {
+                            event_id: a.event_id.clone(),
+                            function: a.function,
+                        },
+                    );
                 }
             }
         }

@@ -37,7 +37,12 @@ impl Recorded {
 
 /// How an invocation ended, as the hosts classify it (a retryable failure on the last allowed
 /// delivery is dead-lettered).
-fn outcome(spec: &FunctionSpec, tick: bool, attempt: u32, result: &Result<Handled, HandlerError>) -> Outcome {
+fn outcome(
+    spec: &FunctionSpec,
+    tick: bool,
+    attempt: u32,
+    result: &Result<Handled, HandlerError>,
+) -> Outcome {
     match (tick, result) {
         (_, Ok(h)) if h.duplicate => Outcome::Duplicate,
         (true, Ok(_)) => Outcome::Ticked,

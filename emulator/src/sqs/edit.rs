@@ -60,7 +60,10 @@ impl Pass {
                 .messages
                 .unwrap_or_default()
                 .into_iter()
-                .filter(|m| self.seen.insert(m.message_id().unwrap_or_default().to_owned()))
+                .filter(|m| {
+                    self.seen
+                        .insert(m.message_id().unwrap_or_default().to_owned())
+                })
                 .collect();
             if messages.is_empty() {
                 return Ok(None);

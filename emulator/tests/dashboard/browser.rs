@@ -40,7 +40,8 @@ struct Browser {
 
 impl Browser {
     async fn open(app: &App) -> Self {
-        let (Some(chromium), Some(chromedriver)) = (on_path("chromium"), on_path("chromedriver")) else {
+        let (Some(chromium), Some(chromedriver)) = (on_path("chromium"), on_path("chromedriver"))
+        else {
             panic!(
                 "the dashboard's browser tests need `chromium` and `chromedriver` on PATH; \
                  install them with scripts/install-dev-tools.sh (Debian: apt-get install chromium chromium-driver)"
@@ -72,8 +73,14 @@ impl Browser {
             .spawn()
             .unwrap();
         let deadline = tokio::time::Instant::now() + WAIT;
-        while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
-            assert!(tokio::time::Instant::now() < deadline, "chromedriver did not start");
+        while tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err()
+        {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "chromedriver did not start"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         let mut caps = serde_json::Map::new();
@@ -98,11 +105,19 @@ impl Browser {
     }
 
     async fn goto(&self, hash: &str) {
-        self.client.goto(&format!("{}/{hash}", self.base)).await.unwrap();
+        self.client
+            .goto(&format!("{}/{hash}", self.base))
+            .await
+            .unwrap();
     }
 
     /// Waits until `css` matches elements that pass `check`; returns them.
-    async fn wait_all(&self, what: &str, css: &str, check: impl Fn(&[Element]) -> bool) -> Vec<Element> {
+    async fn wait_all(
+        &self,
+        what: &str,
+        css: &str,
+        check: impl Fn(&[Element]) -> bool,
+    ) -> Vec<Element> {
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {
             if let Ok(found) = self.client.find_all(Locator::Css(css)).await
@@ -111,7 +126,8 @@ impl Browser {
                 return found;
             }
             if tokio::time::Instant::now() > deadline {
-                self.screenshot(&format!("failed-{}", what.replace(' ', "-"))).await;
+                self.screenshot(&format!("failed-{}", what.replace(' ', "-")))
+                    .await;
                 panic!("timed out waiting for {what} ({css})");
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -136,7 +152,12 @@ impl Browser {
 
     async fn attr_of_all(&self, css: &str, name: &str) -> Vec<String> {
         let mut out = Vec::new();
-        for e in self.client.find_all(Locator::Css(css)).await.unwrap_or_default() {
+        for e in self
+            .client
+            .find_all(Locator::Css(css))
+            .await
+            .unwrap_or_default()
+        {
             if let Ok(Some(v)) = e.attr(name).await {
                 out.push(v);
             }
@@ -165,12 +186,20 @@ async fn functions_page_lists_the_catalog_and_a_payment_draws_its_flow() {
     let catalog = conveyor_emulator::catalog::all();
     browser.goto("#/functions").await;
     let rows = browser
-        .wait_all("every function", "table#functions tbody tr", |r| r.len() == catalog.len())
+        .wait_all("every function", "table#functions tbody tr", |r| {
+            r.len() == catalog.len()
+        })
         .await;
     assert_eq!(rows.len(), catalog.len());
-    let names = browser.attr_of_all("table#functions tbody tr", "data-function").await;
+    let names = browser
+        .attr_of_all("table#functions tbody tr", "data-function")
+        .await;
     for f in &catalog {
-        assert!(names.iter().any(|n| n == f.spec().name), "{} missing", f.spec().name);
+        assert!(
+            names.iter().any(|n| n == f.spec().name),
+            "{} missing",
+            f.spec().name
+        );
     }
     browser.screenshot("functions").await;
 
@@ -178,46 +207,86 @@ async fn functions_page_lists_the_catalog_and_a_payment_draws_its_flow() {
     browser.goto("#/send?topic=payment.confirmed").await;
     let payload = browser.wait("the payload editor", "textarea#payload").await;
     payload.clear().await.unwrap();
-    payload.send_keys(&payment_for(&app.orders[0], "pay-ui-1")).await.unwrap();
+    payload
+        .send_keys(&payment_for(&app.orders[0], "pay-ui-1"))
+        .await
+        .unwrap();
     browser.click("validate", "button#validate").await;
     browser.wait("the verdict", "#send-result .valid").await;
     browser.click("send", "button#send").await;
-    browser.wait("the sent event", "#send-result a.flow-link").await;
+    browser
+        .wait("the sent event", "#send-result a.flow-link")
+        .await;
     browser.screenshot("send").await;
-    browser.click("the flow link", "#send-result a.flow-link").await;
+    browser
+        .click("the flow link", "#send-result a.flow-link")
+        .await;
 
     let handled = browser
-        .wait_all("four handled handlers in the flow", "svg#flow g.handler", |h| h.len() == 4)
+        .wait_all(
+            "four handled handlers in the flow",
+            "svg#flow g.handler",
+            |h| h.len() == 4,
+        )
         .await;
     assert_eq!(handled.len(), 4);
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
-        let statuses = browser.attr_of_all("svg#flow g.handler", "data-status").await;
+        let statuses = browser
+            .attr_of_all("svg#flow g.handler", "data-status")
+            .await;
         if statuses.len() == 4 && statuses.iter().all(|s| s == "handled") {
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "flow not all handled: {statuses:?}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "flow not all handled: {statuses:?}"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let mut functions = browser.attr_of_all("svg#flow g.handler", "data-function").await;
+    let mut functions = browser
+        .attr_of_all("svg#flow g.handler", "data-function")
+        .await;
     functions.sort();
-    assert_eq!(functions, [
-        "fulfillment-order-status-changed",
-        "order-payment-confirmed",
-        "warehouse-fulfillment-status-changed",
-        "warehouse-order-status-changed",
-    ]);
+    assert_eq!(
+        functions,
+        [
+            "fulfillment-order-status-changed",
+            "order-payment-confirmed",
+            "warehouse-fulfillment-status-changed",
+            "warehouse-order-status-changed",
+        ]
+    );
     let topics = browser.attr_of_all("svg#flow g.event", "data-topic").await;
-    assert!(topics.iter().any(|t| t == "payment.confirmed") && topics.iter().any(|t| t == "fulfillment.status_changed"), "{topics:?}");
+    assert!(
+        topics.iter().any(|t| t == "payment.confirmed")
+            && topics.iter().any(|t| t == "fulfillment.status_changed"),
+        "{topics:?}"
+    );
     browser.screenshot("flow").await;
 
     // The stream, filtered by order id, and one event's detail.
-    browser.goto(&format!("#/events?order_id={}&topic=payment.confirmed", app.orders[0].as_str())).await;
-    browser.wait_all("the payment in the stream", "table#events tbody tr", |r| r.len() == 1).await;
+    browser
+        .goto(&format!(
+            "#/events?order_id={}&topic=payment.confirmed",
+            app.orders[0].as_str()
+        ))
+        .await;
+    browser
+        .wait_all("the payment in the stream", "table#events tbody tr", |r| {
+            r.len() == 1
+        })
+        .await;
     browser.screenshot("events").await;
-    browser.click("the event", "table#events a.event-link").await;
-    browser.wait("the attempts", "#event-detail table#attempts tbody tr").await;
-    browser.wait("the caused events", "#event-detail ul#caused li").await;
+    browser
+        .click("the event", "table#events a.event-link")
+        .await;
+    browser
+        .wait("the attempts", "#event-detail table#attempts tbody tr")
+        .await;
+    browser
+        .wait("the caused events", "#event-detail ul#caused li")
+        .await;
     browser.screenshot("event").await;
     browser.close().await;
     app.running.shutdown().await;
@@ -228,9 +297,21 @@ async fn a_poison_event_is_fixed_and_redriven_from_the_dlq_view_and_a_job_runs_n
     let app = spawn_app("ui-dlq").await;
     let state = &app.state;
     let f = "order-payment-confirmed";
-    let (_, poison) = call(state, "POST", "/publish/payment.confirmed", Some(r#"{"order_id": 7}"#)).await;
+    let (_, poison) = call(
+        state,
+        "POST",
+        "/publish/payment.confirmed",
+        Some(r#"{"order_id": 7}"#),
+    )
+    .await;
     let event_id = poison["id"].as_str().unwrap().to_owned();
-    let letters = until("the poison event in the DLQ", state, &format!("/dlq/{f}"), |v| v.as_array().is_some_and(|a| a.len() == 1)).await;
+    let letters = until(
+        "the poison event in the DLQ",
+        state,
+        &format!("/dlq/{f}"),
+        |v| v.as_array().is_some_and(|a| a.len() == 1),
+    )
+    .await;
     let mut fixed: Value = serde_json::from_str(letters[0]["body"].as_str().unwrap()).unwrap();
     fixed["data"] = serde_json::from_str(&payment_for(&app.orders[1], "pay-ui-2")).unwrap();
 
@@ -240,29 +321,61 @@ async fn a_poison_event_is_fixed_and_redriven_from_the_dlq_view_and_a_job_runs_n
     browser.wait("the poison event in the DLQ view", &row).await;
     browser.screenshot("dlq").await;
     browser.click("edit", &format!("{row} button.edit")).await;
-    let editor = browser.wait("the payload editor", "td.editor:not([hidden]) textarea.payload").await;
+    let editor = browser
+        .wait(
+            "the payload editor",
+            "td.editor:not([hidden]) textarea.payload",
+        )
+        .await;
     editor.clear().await.unwrap();
     editor.send_keys(&fixed.to_string()).await.unwrap();
     browser.screenshot("dlq-edit").await;
-    browser.click("save", "td.editor:not([hidden]) button.save").await;
+    browser
+        .click("save", "td.editor:not([hidden]) button.save")
+        .await;
     until("the edit stored", state, &format!("/dlq/{f}"), |v| {
-        v[0]["body"].as_str().is_some_and(|b| b.contains(app.orders[1].as_str()))
+        v[0]["body"]
+            .as_str()
+            .is_some_and(|b| b.contains(app.orders[1].as_str()))
     })
     .await;
-    browser.click("redrive", &format!("{row} button.redrive")).await;
+    browser
+        .click("redrive", &format!("{row} button.redrive"))
+        .await;
     browser.wait("an empty DLQ view", "#dlq-empty").await;
-    let detail = until("the redelivered event handled", state, &format!("/api/events/{event_id}"), |d| d["summary"]["status"] == "handled").await;
+    let detail = until(
+        "the redelivered event handled",
+        state,
+        &format!("/api/events/{event_id}"),
+        |d| d["summary"]["status"] == "handled",
+    )
+    .await;
     assert_eq!(detail["attempts"].as_array().unwrap().len(), 2);
 
     // Run a job now.
     browser.goto("#/schedules").await;
     let job = "tr[data-job=\"order-session-cleanup\"]";
-    browser.wait("the job", &format!("{job}[data-runs=\"0\"]")).await;
-    browser.click("run now", &format!("{job} button.run-now")).await;
-    browser.wait("the recorded run", &format!("{job}[data-runs=\"1\"] td.runs .status.ticked")).await;
+    browser
+        .wait("the job", &format!("{job}[data-runs=\"0\"]"))
+        .await;
+    browser
+        .click("run now", &format!("{job} button.run-now"))
+        .await;
+    browser
+        .wait(
+            "the recorded run",
+            &format!("{job}[data-runs=\"1\"] td.runs .status.ticked"),
+        )
+        .await;
     browser.screenshot("schedules").await;
     let (_, jobs) = call(state, "GET", "/api/schedules", None).await;
-    let runs = jobs.as_array().unwrap().iter().find(|j| j["name"] == "order-session-cleanup").unwrap()["runs"].clone();
+    let runs = jobs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["name"] == "order-session-cleanup")
+        .unwrap()["runs"]
+        .clone();
     assert_eq!(runs.as_array().unwrap().len(), 1);
     browser.close().await;
     app.running.shutdown().await;

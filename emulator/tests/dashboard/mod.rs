@@ -45,10 +45,18 @@ pub(crate) async fn spawn_app(run: &str) -> App {
         .unwrap();
     let state = running.api_state();
     // The seed's events all handled: nothing pending or retrying in the stream.
-    until("the seed's events to be handled", &state, "/api/events?limit=500", |v| {
-        let events = v["events"].as_array().unwrap();
-        events.len() >= 5 && events.iter().all(|e| e["status"] == "handled" || e["status"] == "unrouted")
-    })
+    until(
+        "the seed's events to be handled",
+        &state,
+        "/api/events?limit=500",
+        |v| {
+            let events = v["events"].as_array().unwrap();
+            events.len() >= 5
+                && events
+                    .iter()
+                    .all(|e| e["status"] == "handled" || e["status"] == "unrouted")
+        },
+    )
     .await;
     App {
         running,
@@ -69,11 +77,17 @@ pub(crate) async fn call(
         .uri(uri)
         .body(body.map_or_else(Body::empty, |b| Body::from(b.to_owned())))
         .unwrap();
-    let response = conveyor_emulator::api::router(state.clone()).oneshot(request).await.unwrap();
+    let response = conveyor_emulator::api::router(state.clone())
+        .oneshot(request)
+        .await
+        .unwrap();
     let status = response.status();
     let bytes = response.into_body().collect().await.unwrap().to_bytes();
     let text = String::from_utf8_lossy(&bytes).into_owned();
-    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
 }
 
 pub(crate) async fn until(
@@ -96,8 +110,7 @@ pub(crate) async fn until(
 
 /// A payment.confirmed payload for `order` (the seeded orders total the sample's 49.99).
 pub(crate) fn payment_for(order: &OrderId, payment: &str) -> String {
-    let mut payload =
-        conveyor_domain::events::samples::for_topic("payment.confirmed").unwrap();
+    let mut payload = conveyor_domain::events::samples::for_topic("payment.confirmed").unwrap();
     payload["order_id"] = Value::from(order.as_str());
     payload["payment_id"] = Value::from(payment);
     payload.to_string()
