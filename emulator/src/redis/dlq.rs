@@ -224,7 +224,7 @@ pub async fn delete(
             .await
             .map_err(|e| redis_error(&e))?,
         None => {
-            let (n, ()): (i64, ()) = ::redis::pipe()
+            let (n,): (i64,) = ::redis::pipe()
                 .atomic()
                 .cmd("XLEN")
                 .arg(&dlq)
@@ -283,7 +283,7 @@ pub async fn edit(
         };
         cmd.arg(name).arg(value);
     }
-    let (new_id, ()): (String, ()) = ::redis::pipe()
+    let (new_id,): (String,) = ::redis::pipe()
         .atomic()
         .add_command(cmd)
         .cmd("XDEL")

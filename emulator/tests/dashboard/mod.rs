@@ -1,9 +1,11 @@
 //! The dashboard: its JSON API in-process through the router, and its pages in headless
 //! Chromium against a served emulator. Each test runs the whole catalog on its own SQLite file,
 //! seeded with the demo's orders.
+//! Editing and deleting dead letters is also checked on Redis Streams.
 
 mod api;
 mod browser;
+mod redis;
 
 use std::time::Duration;
 
