@@ -71,7 +71,10 @@ async fn refunds(h: &Harness, order: &OrderId) -> Vec<RefundRequest> {
 
 async fn notified(h: &Harness, order: &Order) -> Vec<Template> {
     let mut tx = h.store().begin().await.unwrap();
-    let rows = tx.notifications_of_customer(&order.customer_id).await.unwrap();
+    let rows = tx
+        .notifications_of_customer(&order.customer_id)
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
     rows.into_iter()
         .filter(|n| n.order_id == order.id)
@@ -96,7 +99,11 @@ async fn delivered_again_changes_nothing(h: &Harness, flow: &mut Flow, event: &C
     let start = flow.events.len();
     flow.run(h, event.clone()).await;
     flow.run(h, resent(h, event)).await;
-    assert!(flow.failures().iter().all(|d| d.topic != event.topic_name()));
+    assert!(
+        flow.failures()
+            .iter()
+            .all(|d| d.topic != event.topic_name())
+    );
     assert_eq!(
         flow.topics_since(start),
         [event.topic_name(), event.topic_name()],
@@ -142,7 +149,10 @@ async fn a_payment_for_an_order_cancelled_as_unpaid_is_refunded_once() {
         delivered_again_changes_nothing(&h, &mut flow, &late).await;
 
         let stored = load(&h, &order).await;
-        assert_eq!((stored.status, stored.payment_id), (OrderStatus::Cancelled, None));
+        assert_eq!(
+            (stored.status, stored.payment_id),
+            (OrderStatus::Cancelled, None)
+        );
         let history = seed::order::history(h.store(), &order.id).await;
         assert_eq!(history.len(), 1);
         assert_eq!(history[0].reason, UNPAID_REASON);
@@ -196,7 +206,11 @@ async fn a_stock_shortage_cancels_the_order_and_releases_what_it_holds() {
         let cancelled: OrderStatusChangedEvent = flow.events[2].payload().unwrap();
         let reason = "insufficient stock of sku-tee: requested 1, available 0";
         assert_eq!(
-            (cancelled.old_status, cancelled.new_status, cancelled.reason.as_str()),
+            (
+                cancelled.old_status,
+                cancelled.new_status,
+                cancelled.reason.as_str()
+            ),
             (Some(OrderStatus::Pending), OrderStatus::Cancelled, reason)
         );
         let released: ReservationEvent = flow.events[3].payload().unwrap();
@@ -298,7 +312,11 @@ async fn a_fulfillment_that_cannot_be_created_releases_the_stock_and_refunds_the
         );
         let refund: RefundRequestedEvent = flow.events[start + 6].payload().unwrap();
         assert_eq!(
-            (refund.payment_id.as_str(), refund.amount, refund.reason.as_str()),
+            (
+                refund.payment_id.as_str(),
+                refund.amount,
+                refund.reason.as_str()
+            ),
             (samples::PAYMENT_ID, 49.99, cancelled.reason.as_str())
         );
 

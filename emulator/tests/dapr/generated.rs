@@ -285,7 +285,10 @@ fn notification_dispatch_and_order_compensation_subscribe_to_each_of_their_topic
         ),
         (
             "order-compensation",
-            vec!["warehouse.reservation.failed", "fulfillment.creation_failed"],
+            vec![
+                "warehouse.reservation.failed",
+                "fulfillment.creation_failed",
+            ],
         ),
     ] {
         let subscribed: Vec<&str> = of_kind(&docs, "Subscription", "subscriptions")

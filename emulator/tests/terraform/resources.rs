@@ -229,7 +229,10 @@ fn notification_dispatch_and_order_compensation_have_one_rule_for_all_their_topi
         ),
         (
             "order-compensation",
-            json!(["warehouse.reservation.failed", "fulfillment.creation_failed"]),
+            json!([
+                "warehouse.reservation.failed",
+                "fulfillment.creation_failed"
+            ]),
         ),
     ] {
         assert!(
@@ -240,9 +243,11 @@ fn notification_dispatch_and_order_compensation_have_one_rule_for_all_their_topi
         );
         let pattern = config.eval_doc("aws_cloudwatch_event_rule", "topic", name, "event_pattern");
         assert_eq!(pattern, json!({ "detail-type": topics }), "{name}");
-        let target = |path: &str| {
-            config.eval("aws_cloudwatch_event_target", "topic", Some(name), path)
-        };
-        assert_eq!(target("arn"), mock_arn("aws_sqs_queue", "queue", Some(name)));
+        let target =
+            |path: &str| config.eval("aws_cloudwatch_event_target", "topic", Some(name), path);
+        assert_eq!(
+            target("arn"),
+            mock_arn("aws_sqs_queue", "queue", Some(name))
+        );
     }
 }

@@ -24,6 +24,7 @@ pub mod sender;
 use std::fmt;
 use std::sync::Arc;
 
+use conveyor_domain::OrderId;
 use conveyor_domain::events::order::ORDER_STATUS_CHANGED;
 use conveyor_domain::events::payment::{PAYMENT_CONFIRMED, PAYMENT_FAILED};
 use conveyor_domain::events::warehouse::RESERVATION_EXPIRING;
@@ -31,7 +32,6 @@ use conveyor_domain::notification::{
     CustomerEvent, Notification, NotificationRepository, NotificationSender, OrderFacts,
 };
 use conveyor_domain::order::OrderRepository;
-use conveyor_domain::OrderId;
 use conveyor_runtime::{Context, Function, FunctionSpec, HandlerError, Service, TopicHandler};
 
 pub use sender::LoggingSender;
@@ -76,12 +76,8 @@ impl<S: NotificationSender + fmt::Debug> TopicHandler for NotificationDispatch<S
         let Some(draft) = event.draft(&facts) else {
             return Ok(());
         };
-        let notification = Notification::from_draft(
-            draft,
-            facts.customer_id.clone(),
-            cx.event_id(),
-            cx.now(),
-        );
+        let notification =
+            Notification::from_draft(draft, facts.customer_id.clone(), cx.event_id(), cx.now());
         if cx.tx()?.insert_notification(&notification).await? {
             self.sender
                 .send(&notification)

@@ -35,7 +35,12 @@ impl NotificationSender for Recorder {
 
 impl Recorder {
     fn templates(&self) -> Vec<Template> {
-        self.sent.lock().unwrap().iter().map(|n| n.template).collect()
+        self.sent
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|n| n.template)
+            .collect()
     }
 }
 
@@ -85,7 +90,12 @@ async fn a_payment_notifies_its_customer_once_across_duplicates_and_redeliveries
         assert!(h.deliver_event(&f, &event, 2).await.unwrap().duplicate);
         // The payment service sends the same payment again, under a new event id.
         let redelivered = h.event("payment.confirmed", &payment);
-        assert!(!h.deliver_event(&f, &redelivered, 1).await.unwrap().duplicate);
+        assert!(
+            !h.deliver_event(&f, &redelivered, 1)
+                .await
+                .unwrap()
+                .duplicate
+        );
 
         let customer = customer_of_order(&h).await;
         let rows = stored(&h, &customer).await;
@@ -113,7 +123,11 @@ async fn a_payment_notifies_its_customer_once_across_duplicates_and_redeliveries
             n.text,
             "We received your payment of 49.99 USD for order ord-1001."
         );
-        assert_eq!(*recorder.sent.lock().unwrap(), rows, "sent exactly what was stored");
+        assert_eq!(
+            *recorder.sent.lock().unwrap(),
+            rows,
+            "sent exactly what was stored"
+        );
         h
     })
     .await;

@@ -53,10 +53,10 @@ impl TopicHandler for OrderCompensation {
             cx.tx()?.save_status_change(&order, &change).await?;
             cx.publish(&order.status_changed_event(&change))?;
         }
-        if let Some(refund) = done.refund {
-            if cx.tx()?.insert_refund_request(&refund).await? {
-                cx.publish(&refund.requested_event())?;
-            }
+        if let Some(refund) = done.refund
+            && cx.tx()?.insert_refund_request(&refund).await?
+        {
+            cx.publish(&refund.requested_event())?;
         }
         Ok(())
     }

@@ -42,7 +42,9 @@ async fn a_stock_shortage_cancels_the_unpaid_order_once_without_refund() {
     on_both_backends(|h| async move {
         let order = seeded(&h, "ord-1", OrderStatus::Pending, false).await;
         let event = h.event("warehouse.reservation.failed", &shortage("ord-1"));
-        h.deliver_event(&OrderCompensation, &event, 1).await.unwrap();
+        h.deliver_event(&OrderCompensation, &event, 1)
+            .await
+            .unwrap();
         assert_eq!(h.published_topics(), [ORDER_STATUS_CHANGED]);
         let changed: Vec<OrderStatusChangedEvent> = h.published_payloads(ORDER_STATUS_CHANGED);
         let reason = "insufficient stock of sku-tee: requested 1, available 0";
@@ -53,7 +55,12 @@ async fn a_stock_shortage_cancels_the_unpaid_order_once_without_refund() {
                 changed[0].reason.as_str(),
                 changed[0].items.len()
             ),
-            (Some(OrderStatus::Pending), OrderStatus::Cancelled, reason, 2)
+            (
+                Some(OrderStatus::Pending),
+                OrderStatus::Cancelled,
+                reason,
+                2
+            )
         );
         let stored = seed::order::load(h.store(), &order.id).await.unwrap();
         assert_eq!(stored.status, OrderStatus::Cancelled);
@@ -68,12 +75,18 @@ async fn a_stock_shortage_cancels_the_unpaid_order_once_without_refund() {
                 .unwrap()
                 .duplicate
         );
-        let again = h.deliver(&OrderCompensation, &shortage("ord-1")).await.unwrap();
+        let again = h
+            .deliver(&OrderCompensation, &shortage("ord-1"))
+            .await
+            .unwrap();
         assert!(!again.duplicate);
         assert!(again.produced.is_empty());
         assert_eq!(h.published().len(), 1);
         assert_eq!(seed::order::history(h.store(), &order.id).await.len(), 1);
-        assert_eq!(seed::order::count_rows(h.store(), "refund_requests").await, 0);
+        assert_eq!(
+            seed::order::count_rows(h.store(), "refund_requests").await,
+            0
+        );
         h
     })
     .await;
@@ -84,7 +97,9 @@ async fn a_fulfillment_failure_cancels_the_paid_order_and_requests_one_refund() 
     on_both_backends(|h| async move {
         let order = seeded(&h, "ord-2", OrderStatus::PaymentConfirmed, true).await;
         let event = h.event("fulfillment.creation_failed", &creation_failed("ord-2"));
-        h.deliver_event(&OrderCompensation, &event, 1).await.unwrap();
+        h.deliver_event(&OrderCompensation, &event, 1)
+            .await
+            .unwrap();
         assert_eq!(
             h.published_topics(),
             [ORDER_STATUS_CHANGED, PAYMENT_REFUND_REQUESTED]
@@ -111,7 +126,10 @@ async fn a_fulfillment_failure_cancels_the_paid_order_and_requests_one_refund() 
             .unwrap();
         assert!(again.produced.is_empty(), "cancelled and refunded already");
         assert_eq!(h.published().len(), 2);
-        assert_eq!(seed::order::count_rows(h.store(), "refund_requests").await, 1);
+        assert_eq!(
+            seed::order::count_rows(h.store(), "refund_requests").await,
+            1
+        );
         h
     })
     .await;

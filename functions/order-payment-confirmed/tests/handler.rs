@@ -1,12 +1,12 @@
 //! order-payment-confirmed against SQLite and PostgreSQL, through the inbox/outbox pipeline.
 
-use conveyor_domain::{OrderId, PaymentId};
 use conveyor_domain::events::order::{ORDER_STATUS_CHANGED, OrderStatusChangedEvent};
 use conveyor_domain::events::payment::{
     PAYMENT_REFUND_REQUESTED, PaymentConfirmedEvent, RefundRequestedEvent,
 };
 use conveyor_domain::events::samples;
 use conveyor_domain::order::{OrderStatus, PaymentMethod};
+use conveyor_domain::{OrderId, PaymentId};
 use conveyor_runtime::HandlerError;
 use conveyor_testkit::{Harness, on_both_backends, seed};
 use order_payment_confirmed::OrderPaymentConfirmed;
@@ -192,9 +192,15 @@ async fn a_payment_for_a_cancelled_order_requests_one_refund_and_leaves_the_orde
         assert_eq!(h.published().len(), 1);
 
         let stored = seed::order::load(h.store(), &order.id).await.unwrap();
-        assert_eq!((stored.status, stored.payment_id), (OrderStatus::Cancelled, None));
+        assert_eq!(
+            (stored.status, stored.payment_id),
+            (OrderStatus::Cancelled, None)
+        );
         assert!(seed::order::history(h.store(), &order.id).await.is_empty());
-        assert_eq!(seed::order::count_rows(h.store(), "refund_requests").await, 1);
+        assert_eq!(
+            seed::order::count_rows(h.store(), "refund_requests").await,
+            1
+        );
         h
     })
     .await;

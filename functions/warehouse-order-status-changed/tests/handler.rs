@@ -1,6 +1,7 @@
 //! warehouse-order-status-changed against SQLite and PostgreSQL, through the inbox/outbox
 //! pipeline.
 
+use conveyor_domain::Quantity;
 use conveyor_domain::events::order::{
     ORDER_RESERVATION_EXPIRED, OrderReservationExpiredEvent, OrderStatusChangedEvent,
 };
@@ -9,7 +10,6 @@ use conveyor_domain::events::warehouse::{
     INVENTORY_UPDATED, InventoryUpdatedEvent, RESERVATION_CONFIRMED, RESERVATION_CREATED,
     RESERVATION_RELEASED, ReservationEvent, ReservationEventKind, ReservationFailedEvent,
 };
-use conveyor_domain::Quantity;
 use conveyor_domain::order::OrderStatus;
 use conveyor_domain::warehouse::{MovementKind, ReservationStatus};
 use conveyor_runtime::HandlerError;

@@ -7,7 +7,9 @@ use conveyor_domain::events::fulfillment::{
     PICKLIST_STATUS_CHANGED,
 };
 use conveyor_domain::events::order::ORDER_STATUS_CHANGED;
-use conveyor_domain::events::payment::{PAYMENT_CONFIRMED, PAYMENT_FAILED, PAYMENT_REFUND_REQUESTED};
+use conveyor_domain::events::payment::{
+    PAYMENT_CONFIRMED, PAYMENT_FAILED, PAYMENT_REFUND_REQUESTED,
+};
 use conveyor_domain::events::returns::{ORDER_RETURN_COMPLETED, RETURN_COMPLETED_LEGACY};
 use conveyor_domain::events::samples::*;
 use conveyor_domain::events::warehouse::{

@@ -45,7 +45,10 @@ impl Tx {
     /// The database error.
     pub async fn savepoint(&mut self, name: &str) -> Result<(), StoreError> {
         let sql = format!("SAVEPOINT {name}");
-        sqlx::query(&sql).persistent(false).execute(self.conn()).await?;
+        sqlx::query(&sql)
+            .persistent(false)
+            .execute(self.conn())
+            .await?;
         Ok(())
     }
 
@@ -55,7 +58,10 @@ impl Tx {
     /// The database error.
     pub async fn rollback_to_savepoint(&mut self, name: &str) -> Result<(), StoreError> {
         let sql = format!("ROLLBACK TO SAVEPOINT {name}");
-        sqlx::query(&sql).persistent(false).execute(self.conn()).await?;
+        sqlx::query(&sql)
+            .persistent(false)
+            .execute(self.conn())
+            .await?;
         Ok(())
     }
 
@@ -65,7 +71,10 @@ impl Tx {
     /// The database error.
     pub async fn release_savepoint(&mut self, name: &str) -> Result<(), StoreError> {
         let sql = format!("RELEASE SAVEPOINT {name}");
-        sqlx::query(&sql).persistent(false).execute(self.conn()).await?;
+        sqlx::query(&sql)
+            .persistent(false)
+            .execute(self.conn())
+            .await?;
         Ok(())
     }
 

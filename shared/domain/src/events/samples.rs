@@ -11,8 +11,9 @@ use serde::Serialize;
 
 use super::catalog::{PRODUCT_CREATED, ProductCreatedEvent};
 use super::fulfillment::{
-    FULFILLMENT_CREATION_FAILED, FULFILLMENT_STATUS_CHANGED, FulfillmentCreationFailedEvent, FulfillmentStatusChangedEvent, PACKAGE_STATUS_CHANGED,
-    PICKLIST_STATUS_CHANGED, PackageStatusChangedEvent, PicklistStatusChangedEvent,
+    FULFILLMENT_CREATION_FAILED, FULFILLMENT_STATUS_CHANGED, FulfillmentCreationFailedEvent,
+    FulfillmentStatusChangedEvent, PACKAGE_STATUS_CHANGED, PICKLIST_STATUS_CHANGED,
+    PackageStatusChangedEvent, PicklistStatusChangedEvent,
 };
 use super::order::{
     ORDER_RESERVATION_EXPIRED, ORDER_STATUS_CHANGED, OrderLine, OrderReservationExpiredEvent,

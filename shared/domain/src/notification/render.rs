@@ -156,7 +156,11 @@ impl CustomerEvent {
                         ),
                     )
                 };
-                (format!("payment:{}:confirmed", e.payment_id), template, text)
+                (
+                    format!("payment:{}:confirmed", e.payment_id),
+                    template,
+                    text,
+                )
             }
             Self::PaymentFailed(e) => (
                 format!("payment:{}:failed", e.payment_id),
@@ -272,7 +276,9 @@ mod tests {
         let mut cancelled = samples::order_status_changed();
         cancelled.new_status = OrderStatus::Cancelled;
         cancelled.reason = "unpaid for 24 hours".to_owned();
-        let draft = decode(&cancelled).draft(&facts(OrderStatus::Cancelled)).unwrap();
+        let draft = decode(&cancelled)
+            .draft(&facts(OrderStatus::Cancelled))
+            .unwrap();
         assert_eq!(draft.event_key, "order:ord-1001:cancelled");
         assert_eq!(
             draft.text,
@@ -284,7 +290,10 @@ mod tests {
     fn payment_status_changes_and_other_reservation_steps_notify_nobody() {
         let paid_status = decode(&samples::order_status_changed());
         assert!(!paid_status.notifies());
-        assert_eq!(paid_status.draft(&facts(OrderStatus::PaymentConfirmed)), None);
+        assert_eq!(
+            paid_status.draft(&facts(OrderStatus::PaymentConfirmed)),
+            None
+        );
         let created = decode(&samples::reservation(ReservationEventKind::Created));
         assert!(!created.notifies());
         assert_eq!(created.draft(&facts(OrderStatus::Pending)), None);

@@ -115,7 +115,10 @@ impl Order {
             order_id: self.id.clone(),
             amount: paid,
             currency: currency.clone(),
-            reason: format!("order {} was cancelled before payment {payment_id}", self.id),
+            reason: format!(
+                "order {} was cancelled before payment {payment_id}",
+                self.id
+            ),
             requested_at: at,
         })
     }
@@ -175,9 +178,14 @@ mod tests {
         let usd = Currency::parse("USD").unwrap();
         assert_eq!(o.refund_late_payment(&pay, o.total, &usd, t(1)), None);
         o.cancel_unpaid(t(24 * 60 + 1)).unwrap();
-        let refund = o.refund_late_payment(&pay, o.total, &usd, t(24 * 60 + 5)).unwrap();
+        let refund = o
+            .refund_late_payment(&pay, o.total, &usd, t(24 * 60 + 5))
+            .unwrap();
         assert_eq!(refund.amount, o.total);
-        assert_eq!(refund.reason, "order ord-1 was cancelled before payment pay-1");
+        assert_eq!(
+            refund.reason,
+            "order ord-1 was cancelled before payment pay-1"
+        );
         let event = refund.requested_event();
         assert_eq!((event.amount, event.payment_id), (49.99, pay));
     }
@@ -188,10 +196,17 @@ mod tests {
         let c = unpaid.compensate("no stock", t(1)).unwrap();
         assert_eq!(
             c.cancelled.map(|c| (c.from, c.to, c.reason)),
-            Some((OrderStatus::Pending, OrderStatus::Cancelled, "no stock".to_owned()))
+            Some((
+                OrderStatus::Pending,
+                OrderStatus::Cancelled,
+                "no stock".to_owned()
+            ))
         );
         assert_eq!(c.refund, None);
-        assert_eq!(unpaid.compensate("no stock", t(2)).unwrap(), Compensation::default());
+        assert_eq!(
+            unpaid.compensate("no stock", t(2)).unwrap(),
+            Compensation::default()
+        );
 
         let mut paid = placed();
         let pay = PaymentId::parse("pay-1").unwrap();
@@ -203,7 +218,10 @@ mod tests {
         let refund = c.refund.unwrap();
         assert_eq!((refund.payment_id, refund.amount), (pay.clone(), total));
         let again = paid.compensate("fulfillment failed", t(3)).unwrap();
-        assert_eq!((again.cancelled, again.refund.map(|r| r.payment_id)), (None, Some(pay)));
+        assert_eq!(
+            (again.cancelled, again.refund.map(|r| r.payment_id)),
+            (None, Some(pay))
+        );
     }
 
     #[test]
@@ -220,13 +238,19 @@ mod tests {
             serde_json::to_value(samples::fulfillment_creation_failed()).unwrap(),
         )
         .unwrap();
-        assert!(matches!(fulfillment, BrokenFlow::FulfillmentCreationFailed(_)));
+        assert!(matches!(
+            fulfillment,
+            BrokenFlow::FulfillmentCreationFailed(_)
+        ));
         assert_eq!(
             fulfillment.reason(),
             samples::refund_requested().reason,
             "the sample refund gives the same reason"
         );
-        assert_eq!(fulfillment.order_id().as_str(), samples::COMPENSATED_ORDER_ID);
+        assert_eq!(
+            fulfillment.order_id().as_str(),
+            samples::COMPENSATED_ORDER_ID
+        );
     }
 
     #[test]

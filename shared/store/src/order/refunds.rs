@@ -1,6 +1,6 @@
 //! [`RefundRepository`] on the store's transaction: one refund request per payment.
 
-use conveyor_domain::order::{RefundRequest, RefundRepository};
+use conveyor_domain::order::{RefundRepository, RefundRequest};
 use conveyor_domain::{Currency, Money, OrderId, PaymentId, Timestamp};
 use sqlx::Row;
 
