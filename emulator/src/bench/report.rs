@@ -146,9 +146,6 @@ pub async fn run(plan: &BenchPlan) -> Result<String, String> {
             &mut p99,
         ));
     }
-    if let Some(url) = plan.redis.as_ref().filter(|_| plan.runs(Scenario::Scaling)) {
-        lines.extend(scaling(plan, &Transport::Redis(url.clone())).await?);
-    }
     if let Some(admin) = plan.postgres.as_ref().filter(|_| plan.runs(Scenario::Flow)) {
         let transport = plan
             .redis
@@ -202,6 +199,10 @@ pub async fn run(plan: &BenchPlan) -> Result<String, String> {
                 &mut ceiling,
             ));
         }
+    }
+    // Its own table, after the main one.
+    if let Some(url) = plan.redis.as_ref().filter(|_| plan.runs(Scenario::Scaling)) {
+        lines.extend(scaling(plan, &Transport::Redis(url.clone())).await?);
     }
     Ok(lines.join("\n"))
 }
