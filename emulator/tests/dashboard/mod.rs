@@ -28,11 +28,40 @@ pub(crate) struct App {
     _dir: tempfile::TempDir,
 }
 
+/// The handlers of a `payment.confirmed` flow, sorted: the payment's and the status change's
+/// consumers (notification-dispatch reads both), and the warehouse's reaction to the fulfillment.
+pub(crate) const PAYMENT_FLOW: [&str; 6] = [
+    "fulfillment-order-status-changed",
+    "notification-dispatch",
+    "notification-dispatch",
+    "order-payment-confirmed",
+    "warehouse-fulfillment-status-changed",
+    "warehouse-order-status-changed",
+];
+
+/// The whole catalog, seeded with the demo's orders.
 pub(crate) async fn spawn_app(run: &str) -> App {
+    spawn_app_with(run, catalog::all()).await
+}
+
+/// The catalog without notification-dispatch, which also consumes `payment.confirmed`: a poison
+/// payment then leaves one dead letter (order-payment-confirmed's), the one the DLQ tests fix.
+pub(crate) async fn spawn_app_one_payment_consumer(run: &str) -> App {
+    let functions = catalog::all()
+        .into_iter()
+        .filter(|f| f.spec().name != "notification-dispatch")
+        .collect();
+    spawn_app_with(run, functions).await
+}
+
+async fn spawn_app_with(
+    run: &str,
+    functions: Vec<std::sync::Arc<dyn conveyor_runtime::Function>>,
+) -> App {
     let dir = tempfile::tempdir().unwrap();
     let running = up::start(UpConfig {
         database: format!("sqlite://{}", dir.path().join("dash.db").display()),
-        functions: catalog::all(),
+        functions,
         consumer: ConsumerSettings {
             batch: 32,
             idle_poll: Duration::from_millis(50),
