@@ -106,53 +106,45 @@ pub async fn start(mut config: UpConfig) -> Result<Running, UpError> {
         .collect();
     let (shutdown, watch_rx) = watch::channel(false);
     let mut tasks = JoinSet::new();
-    let (broker, deps): (Arc<dyn Broker>, Deps) = match (&config.sqs, &config.redis) {
-        (Some(settings), _) => {
-            let settings = settings.clone();
-            let broker = Arc::new(
-                SqsBroker::connect(settings, &config.functions)
-                    .await
-                    .map_err(BrokerError::from)?,
-            );
-            let recorded = recording(broker.clone(), &stats);
-            let publisher: Arc<dyn Publisher> = recorded.clone();
-            let deps = Deps {
-                store,
-                publisher,
-                clock,
-            };
-            spawn_sqs(&config, &deps, &broker, &stats, &watch_rx, &mut tasks);
-            (recorded, deps)
-        }
-        (None, None) => {
-            let broker = Arc::new(EmbeddedBroker::new(
-                store.clone(),
-                Arc::clone(&clock),
-                &config.functions,
-            ));
-            let recorded = recording(broker.clone(), &stats);
-            let publisher: Arc<dyn Publisher> = recorded.clone();
-            let deps = Deps {
-                store,
-                publisher,
-                clock,
-            };
-            spawn_embedded(&config, &deps, &broker, &stats, &watch_rx, &mut tasks);
-            (recorded, deps)
-        }
-        (None, Some(settings)) => {
-            let broker = Arc::new(RedisBroker::connect(settings.clone(), &config.functions).await?);
-            let recorded = recording(broker.clone(), &stats);
-            let publisher: Arc<dyn Publisher> = recorded.clone();
-            let deps = Deps {
-                store,
-                publisher,
-                clock,
-            };
-            spawn_redis(&config, &deps, &broker, &stats, &watch_rx, &mut tasks);
-            (recorded, deps)
-        }
+    let transport = match (&config.sqs, &config.redis) {
+        (Some(settings), _) => Transport::Sqs(Arc::new(
+            SqsBroker::connect(settings.clone(), &config.functions)
+                .await
+                .map_err(BrokerError::from)?,
+        )),
+        (None, Some(settings)) => Transport::Redis(Arc::new(
+            RedisBroker::connect(settings.clone(), &config.functions).await?,
+        )),
+        (None, None) => Transport::Embedded(Arc::new(EmbeddedBroker::new(
+            store.clone(),
+            Arc::clone(&clock),
+            &config.functions,
+        ))),
     };
+    let broker = recording(transport.broker(), &stats);
+    let publisher: Arc<dyn Publisher> = broker.clone();
+    let deps = Deps {
+        store,
+        publisher,
+        clock,
+    };
+    let lock = transport.tick_lock();
+    for function in &config.functions {
+        let (f, d, st, rx) = (
+            Arc::clone(function),
+            deps.clone(),
+            Arc::clone(&stats),
+            watch_rx.clone(),
+        );
+        match function.spec().trigger {
+            Trigger::Topics(_) => {
+                transport.spawn_consumer(&mut tasks, f, d, st, config.consumer, rx)
+            }
+            Trigger::Schedule(_) => {
+                tasks.spawn(scheduler::run_with_lock(f, d, st, lock.clone(), rx));
+            }
+        }
+    }
     tasks.spawn(relay_loop(deps.clone(), config.relay_every, watch_rx));
     Ok(Running {
         deps,
@@ -169,99 +161,68 @@ fn recording(broker: Arc<dyn Broker>, stats: &Stats) -> Arc<RecordingBroker> {
     Arc::new(RecordingBroker::new(broker, stats.events()))
 }
 
-fn spawn_embedded(
-    config: &UpConfig,
-    deps: &Deps,
-    broker: &Arc<EmbeddedBroker>,
-    stats: &Arc<Stats>,
-    watch_rx: &watch::Receiver<bool>,
-    tasks: &mut JoinSet<()>,
-) {
-    for function in &config.functions {
-        let (f, d, st, rx) = (
-            Arc::clone(function),
-            deps.clone(),
-            Arc::clone(stats),
-            watch_rx.clone(),
-        );
-        match function.spec().trigger {
-            Trigger::Topics(_) => {
-                let (b, settings) = (Arc::clone(broker), config.consumer);
-                tasks.spawn(consumer::run(f, d, b, st, settings, rx));
-            }
-            Trigger::Schedule(_) => {
-                tasks.spawn(scheduler::run(f, d, st, rx));
-            }
-        }
-    }
+/// The broker `up` runs on, and how it consumes a function's topics.
+enum Transport {
+    Embedded(Arc<EmbeddedBroker>),
+    Redis(Arc<RedisBroker>),
+    Sqs(Arc<SqsBroker>),
 }
 
-fn spawn_redis(
-    config: &UpConfig,
-    deps: &Deps,
-    broker: &Arc<RedisBroker>,
-    stats: &Arc<Stats>,
-    watch_rx: &watch::Receiver<bool>,
-    tasks: &mut JoinSet<()>,
-) {
-    let lock: Arc<dyn TickLock> = Arc::new(RedisTickLock::new(
-        broker.connection(),
-        broker.settings().clone(),
-    ));
-    for function in &config.functions {
-        let (f, d, st, rx) = (
-            Arc::clone(function),
-            deps.clone(),
-            Arc::clone(stats),
-            watch_rx.clone(),
-        );
-        match function.spec().trigger {
-            Trigger::Topics(_) => {
+impl Transport {
+    fn broker(&self) -> Arc<dyn Broker> {
+        match self {
+            Self::Embedded(b) => b.clone(),
+            Self::Redis(b) => b.clone(),
+            Self::Sqs(b) => b.clone(),
+        }
+    }
+
+    /// On Redis a tick fires once across every instance sharing the server.
+    fn tick_lock(&self) -> Option<Arc<dyn TickLock>> {
+        match self {
+            Self::Redis(b) => Some(Arc::new(RedisTickLock::new(
+                b.connection(),
+                b.settings().clone(),
+            ))),
+            Self::Embedded(_) | Self::Sqs(_) => None,
+        }
+    }
+
+    fn spawn_consumer(
+        &self,
+        tasks: &mut JoinSet<()>,
+        function: Arc<dyn Function>,
+        deps: Deps,
+        stats: Arc<Stats>,
+        settings: ConsumerSettings,
+        shutdown: watch::Receiver<bool>,
+    ) {
+        match self {
+            Self::Embedded(b) => {
+                tasks.spawn(consumer::run(
+                    function,
+                    deps,
+                    Arc::clone(b),
+                    stats,
+                    settings,
+                    shutdown,
+                ));
+            }
+            Self::Redis(b) => {
                 tasks.spawn(crate::redis::consumer::run(
-                    f,
-                    d,
-                    Arc::clone(broker),
-                    st,
-                    rx,
+                    function,
+                    deps,
+                    Arc::clone(b),
+                    stats,
+                    shutdown,
                 ));
             }
-            Trigger::Schedule(_) => {
-                tasks.spawn(scheduler::run_with_lock(
-                    f,
-                    d,
-                    st,
-                    Some(Arc::clone(&lock)),
-                    rx,
-                ));
-            }
-        }
-    }
-}
-
-fn spawn_sqs(
-    config: &UpConfig,
-    deps: &Deps,
-    broker: &Arc<SqsBroker>,
-    stats: &Arc<Stats>,
-    watch_rx: &watch::Receiver<bool>,
-    tasks: &mut JoinSet<()>,
-) {
-    for function in &config.functions {
-        let (f, d, st, rx) = (
-            Arc::clone(function),
-            deps.clone(),
-            Arc::clone(stats),
-            watch_rx.clone(),
-        );
-        match function.spec().trigger {
-            Trigger::Topics(_) => {
-                if let Some(queues) = broker.queues(function.spec().name) {
-                    let source = EventSource::new(f, d, broker.settings(), queues.clone(), st);
-                    tasks.spawn(poller::run(source, rx));
+            Self::Sqs(b) => {
+                if let Some(queues) = b.queues(function.spec().name) {
+                    let source =
+                        EventSource::new(function, deps, b.settings(), queues.clone(), stats);
+                    tasks.spawn(poller::run(source, shutdown));
                 }
-            }
-            Trigger::Schedule(_) => {
-                tasks.spawn(scheduler::run(f, d, st, rx));
             }
         }
     }

@@ -12,13 +12,13 @@ use conveyor_runtime::lambda::envelope::decode_body;
 
 use super::SqsError;
 
-/// Seconds a received message stays hidden while it is handled.
+/// Seconds a received message stays hidden while it is edited or deleted.
 const HIDE_SECONDS: i32 = 30;
 /// Receive rounds at most (ten messages each).
 const MAX_ROUNDS: usize = 1_000;
 
 /// Whether `message` is one of `ids` (SQS message ids or CloudEvent ids); all when `None`.
-fn wanted(message: &Message, ids: Option<&[String]>) -> bool {
+pub(super) fn wanted(message: &Message, ids: Option<&[String]>) -> bool {
     let Some(ids) = ids else { return true };
     let message_id = message.message_id().unwrap_or_default();
     let event_id = message
@@ -30,16 +30,27 @@ fn wanted(message: &Message, ids: Option<&[String]>) -> bool {
 }
 
 /// A pass over a DLQ: what was seen, and what was received but not wanted (released at the end).
-#[derive(Debug, Default)]
-struct Pass {
+#[derive(Debug)]
+pub(super) struct Pass {
+    /// Seconds a received message stays hidden from others while the pass acts on it.
+    hide_seconds: i32,
     seen: HashSet<String>,
     skipped: Vec<Message>,
 }
 
 impl Pass {
+    /// A pass hiding what it receives for `hide_seconds`.
+    pub(super) fn new(hide_seconds: i32) -> Self {
+        Self {
+            hide_seconds,
+            seen: HashSet::new(),
+            skipped: Vec::new(),
+        }
+    }
+
     /// The next wanted messages (hidden from others while handled); `None` once the queue
     /// shows nothing new.
-    async fn next(
+    pub(super) async fn next(
         &mut self,
         client: &Client,
         url: &str,
@@ -50,7 +61,7 @@ impl Pass {
                 .receive_message()
                 .queue_url(url)
                 .max_number_of_messages(10)
-                .visibility_timeout(HIDE_SECONDS)
+                .visibility_timeout(self.hide_seconds)
                 .message_system_attribute_names(MessageSystemAttributeName::All)
                 .message_attribute_names("All")
                 .send()
@@ -78,13 +89,20 @@ impl Pass {
     }
 
     /// Makes the unwanted messages visible again.
-    async fn finish(self, client: &Client, url: &str) {
+    pub(super) async fn finish(self, client: &Client, url: &str) {
         super::redrive::release(client, url, &self.skipped).await;
     }
 }
 
-async fn delete_batch(client: &Client, url: &str, messages: &[Message]) -> Result<usize, SqsError> {
-    let mut deleted = 0;
+/// Deletes `messages` from the queue at `url` in calls of ten. Returns how many SQS confirmed,
+/// and the first call it refused as a whole; entries it refused singly are logged (they come back
+/// after their visibility timeout).
+pub(super) async fn delete_messages(
+    client: &Client,
+    url: &str,
+    messages: &[&Message],
+) -> (usize, Option<SqsError>) {
+    let (mut deleted, mut error) = (0, None);
     for chunk in messages.chunks(10) {
         let entries: Vec<_> = chunk
             .iter()
@@ -97,16 +115,36 @@ async fn delete_batch(client: &Client, url: &str, messages: &[Message]) -> Resul
                     .ok()
             })
             .collect();
-        let out = client
+        let request = client
             .delete_message_batch()
             .queue_url(url)
-            .set_entries(Some(entries))
-            .send()
-            .await
-            .map_err(|e| SqsError::sdk(format!("DeleteMessageBatch {url}"), &e))?;
-        deleted += out.successful().len();
+            .set_entries(Some(entries));
+        match request.send().await {
+            Ok(out) => {
+                deleted += out.successful().len();
+                for failure in out.failed() {
+                    tracing::warn!(
+                        queue = url,
+                        code = failure.code(),
+                        message = failure.message().unwrap_or_default(),
+                        "delete failed; the message will be delivered again"
+                    );
+                }
+            }
+            Err(e) => {
+                error.get_or_insert(SqsError::sdk(format!("DeleteMessageBatch {url}"), &e));
+            }
+        }
     }
-    Ok(deleted)
+    (deleted, error)
+}
+
+async fn delete_batch(client: &Client, url: &str, messages: &[Message]) -> Result<usize, SqsError> {
+    let messages: Vec<&Message> = messages.iter().collect();
+    match delete_messages(client, url, &messages).await {
+        (_, Some(e)) => Err(e),
+        (deleted, None) => Ok(deleted),
+    }
 }
 
 /// Deletes the messages of the DLQ at `url` (all, or those in `ids`). Returns how many.
@@ -114,7 +152,7 @@ async fn delete_batch(client: &Client, url: &str, messages: &[Message]) -> Resul
 /// # Errors
 /// [`SqsError`] when SQS refuses.
 pub async fn delete(client: &Client, url: &str, ids: Option<&[String]>) -> Result<usize, SqsError> {
-    let (mut pass, mut deleted) = (Pass::default(), 0);
+    let (mut pass, mut deleted) = (Pass::new(HIDE_SECONDS), 0);
     let mut result = Ok(());
     for _ in 0..MAX_ROUNDS {
         match pass.next(client, url, ids).await {
@@ -151,7 +189,7 @@ pub async fn replace(
     body: &str,
 ) -> Result<Option<String>, SqsError> {
     let ids = [id.to_owned()];
-    let mut pass = Pass::default();
+    let mut pass = Pass::new(HIDE_SECONDS);
     let result = match pass.next(client, url, Some(&ids)).await {
         Ok(Some(mut take)) => {
             let old = take.remove(0);

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aws_lambda_events::sqs::SqsBatchResponse;
 use aws_sdk_sqs::Client;
-use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, Message, MessageSystemAttributeName};
+use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
 use conveyor_runtime::lambda::dlq::SqsDeadLetter;
 use conveyor_runtime::lambda::envelope::decode_body;
 use conveyor_runtime::lambda::sqs::SqsHost;
@@ -18,6 +18,7 @@ use conveyor_runtime::{Deps, Function};
 use lambda_runtime::{Context, LambdaEvent};
 use tokio::sync::watch;
 
+use super::edit::delete_messages;
 use super::event;
 use super::queues::FunctionQueues;
 use super::{SqsError, SqsSettings};
@@ -173,41 +174,10 @@ impl EventSource {
     /// Deletes `messages` in calls of ten; returns how many SQS confirmed. A message not
     /// deleted comes back after the visibility timeout and is then a duplicate for the inbox.
     async fn delete(&self, messages: &[&Message]) -> usize {
-        let mut deleted = 0;
-        for chunk in messages.chunks(10) {
-            let entries: Vec<DeleteMessageBatchRequestEntry> = chunk
-                .iter()
-                .enumerate()
-                .filter_map(|(i, m)| {
-                    DeleteMessageBatchRequestEntry::builder()
-                        .id(i.to_string())
-                        .receipt_handle(m.receipt_handle().unwrap_or_default())
-                        .build()
-                        .ok()
-                })
-                .collect();
-            let request = self
-                .client
-                .delete_message_batch()
-                .queue_url(&self.queues.queue_url)
-                .set_entries(Some(entries));
-            match request.send().await {
-                Ok(out) => {
-                    deleted += out.successful().len();
-                    for failure in out.failed() {
-                        tracing::warn!(
-                            function = self.queues.function,
-                            code = failure.code(),
-                            message = failure.message().unwrap_or_default(),
-                            "delete failed; the message will be delivered again"
-                        );
-                    }
-                }
-                Err(e) => {
-                    let e = SqsError::sdk("DeleteMessageBatch", &e);
-                    tracing::warn!(function = self.queues.function, error = %e, "delete failed; the messages will be delivered again");
-                }
-            }
+        let (deleted, error) =
+            delete_messages(&self.client, &self.queues.queue_url, messages).await;
+        if let Some(e) = error {
+            tracing::warn!(function = self.queues.function, error = %e, "delete failed; the messages will be delivered again");
         }
         deleted
     }

@@ -4,18 +4,18 @@
 //! the DLQ, so a crash in between duplicates a message rather than losing it (the inbox makes
 //! the duplicate harmless). The failure attributes the Lambda adapter added are left behind.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::error::ProvideErrorMetadata;
 use aws_sdk_sqs::types::{
-    ChangeMessageVisibilityBatchRequestEntry, DeleteMessageBatchRequestEntry, Message,
-    MessageAttributeValue, MessageSystemAttributeName, SendMessageBatchRequestEntry,
+    ChangeMessageVisibilityBatchRequestEntry, Message, MessageAttributeValue,
+    MessageSystemAttributeName, SendMessageBatchRequestEntry,
 };
-use conveyor_runtime::lambda::envelope::decode_body;
 use serde::Serialize;
 
 use super::SqsError;
+use super::edit::{Pass, delete_messages};
 use super::queues::FunctionQueues;
 
 /// Seconds a received dead letter stays hidden from others while it is moved.
@@ -95,17 +95,6 @@ pub async fn redrive(
     Ok(RedriveOutcome::ReceiveSendDelete { moved })
 }
 
-fn wanted(message: &Message, ids: Option<&[String]>) -> bool {
-    let Some(ids) = ids else { return true };
-    let message_id = message.message_id().unwrap_or_default();
-    let event_id = message
-        .body()
-        .and_then(|b| decode_body(b).ok())
-        .map(|e| e.id)
-        .unwrap_or_default();
-    ids.iter().any(|id| *id == message_id || *id == event_id)
-}
-
 fn without_failure_attributes(message: &Message) -> HashMap<String, MessageAttributeValue> {
     message
         .message_attributes()
@@ -144,33 +133,11 @@ async fn copy_back(
     ids: Option<&[String]>,
 ) -> Result<usize, SqsError> {
     let fifo = queues.queue_url.ends_with(".fifo");
-    let (mut moved, mut seen, mut skipped) = (0, HashSet::new(), Vec::new());
+    let (mut moved, mut pass) = (0, Pass::new(MOVE_VISIBILITY_SECONDS));
     for _ in 0..MAX_ROUNDS {
-        let out = client
-            .receive_message()
-            .queue_url(&queues.dlq_url)
-            .max_number_of_messages(10)
-            .visibility_timeout(MOVE_VISIBILITY_SECONDS)
-            .message_system_attribute_names(MessageSystemAttributeName::All)
-            .message_attribute_names("All")
-            .send()
-            .await
-            .map_err(|e| SqsError::sdk(format!("ReceiveMessage {}", queues.dlq_url), &e))?;
-        let messages: Vec<Message> = out
-            .messages
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|m| seen.insert(m.message_id().unwrap_or_default().to_owned()))
-            .collect();
-        if messages.is_empty() {
+        let Some(take) = pass.next(client, &queues.dlq_url, ids).await? else {
             break;
-        }
-        let (take, leave): (Vec<Message>, Vec<Message>) =
-            messages.into_iter().partition(|m| wanted(m, ids));
-        skipped.extend(leave);
-        if take.is_empty() {
-            continue;
-        }
+        };
         let entries: Vec<_> = take
             .iter()
             .enumerate()
@@ -183,18 +150,6 @@ async fn copy_back(
             .send()
             .await
             .map_err(|e| SqsError::sdk(format!("SendMessageBatch {}", queues.queue_url), &e))?;
-        let delete: Vec<_> = sent
-            .successful()
-            .iter()
-            .filter_map(|ok| {
-                let message = take.get(ok.id().parse::<usize>().ok()?)?;
-                DeleteMessageBatchRequestEntry::builder()
-                    .id(ok.id())
-                    .receipt_handle(message.receipt_handle().unwrap_or_default())
-                    .build()
-                    .ok()
-            })
-            .collect();
         for failure in sent.failed() {
             tracing::warn!(
                 function = queues.function,
@@ -202,18 +157,17 @@ async fn copy_back(
                 "a dead letter was not sent back; it stays in the DLQ"
             );
         }
-        if !delete.is_empty() {
-            let deleted = client
-                .delete_message_batch()
-                .queue_url(&queues.dlq_url)
-                .set_entries(Some(delete))
-                .send()
-                .await
-                .map_err(|e| SqsError::sdk(format!("DeleteMessageBatch {}", queues.dlq_url), &e))?;
-            moved += deleted.successful().len();
+        let delivered: Vec<&Message> = sent
+            .successful()
+            .iter()
+            .filter_map(|ok| take.get(ok.id().parse::<usize>().ok()?))
+            .collect();
+        match delete_messages(client, &queues.dlq_url, &delivered).await {
+            (deleted, None) => moved += deleted,
+            (_, Some(e)) => return Err(e),
         }
     }
-    release(client, &queues.dlq_url, &skipped).await;
+    pass.finish(client, &queues.dlq_url).await;
     Ok(moved)
 }
 
