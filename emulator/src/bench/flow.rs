@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use conveyor_domain::events::payment::{PAYMENT_CONFIRMED, PaymentConfirmedEvent};
 use conveyor_domain::events::samples;
 use conveyor_domain::order::{Order, OrderRepository, PaymentMethod};
-use conveyor_domain::{Currency, CustomerId, OrderId, PaymentId, Timestamp};
+use conveyor_domain::{Clock, Currency, CustomerId, OrderId, PaymentId, SystemClock, Timestamp};
 use conveyor_store::OutboxRow;
 use conveyor_store::testing::TestDb;
 
@@ -82,7 +82,7 @@ pub async fn payment_flow(
 async fn run(transport: &Transport, db: &TestDb, events: u64) -> Result<Throughput, String> {
     let function =
         catalog::find(FUNCTION).ok_or_else(|| format!("{FUNCTION} is not in the catalog"))?;
-    let now = Timestamp::from_millis(chrono::Utc::now().timestamp_millis());
+    let now = SystemClock.now();
     seed(db, events, now).await?;
     let prefix = format!("bench-{}:", uuid::Uuid::new_v4().simple());
     let functions = vec![function];

@@ -175,15 +175,36 @@ pub(crate) async fn clean_up(transport: &Transport, prefix: &str) {
 pub struct Tuning {
     /// Entries per read (`XREADGROUP COUNT`, or messages leased at once on the embedded broker).
     pub batch: usize,
-    /// Handlers in flight at most: 16 (the functions' default) or 512.
-    pub concurrency: u32,
+    /// Handlers in flight at most.
+    pub concurrency: Concurrency,
+}
+
+/// The concurrency limits the bench declares no-op functions with (a limit is part of a
+/// function's declaration, so each is its own type).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Concurrency {
+    /// 16, the functions' default.
+    Default,
+    /// 512.
+    Wide,
+}
+
+impl Concurrency {
+    /// The limit.
+    #[must_use]
+    pub fn limit(self) -> u32 {
+        match self {
+            Self::Default => 16,
+            Self::Wide => 512,
+        }
+    }
 }
 
 impl Default for Tuning {
     fn default() -> Self {
         Self {
             batch: 500,
-            concurrency: 512,
+            concurrency: Concurrency::Wide,
         }
     }
 }
@@ -191,10 +212,9 @@ impl Default for Tuning {
 impl Tuning {
     fn function(self, recorder: &Arc<Recorder>) -> Arc<dyn Function> {
         let recorder = Arc::clone(recorder);
-        if self.concurrency <= 16 {
-            conveyor_runtime::topic(Noop::<16>(recorder))
-        } else {
-            conveyor_runtime::topic(Noop::<512>(recorder))
+        match self.concurrency {
+            Concurrency::Default => conveyor_runtime::topic(Noop::<16>(recorder)),
+            Concurrency::Wide => conveyor_runtime::topic(Noop::<512>(recorder)),
         }
     }
 }

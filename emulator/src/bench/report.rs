@@ -2,7 +2,7 @@
 
 use super::flow::payment_flow;
 use super::process::{redis_xadd_ceiling, startup};
-use super::{Transport, Tuning, latency, spread, throughput};
+use super::{Concurrency, Transport, Tuning, latency, spread, throughput};
 
 /// What `conveyor bench` runs.
 #[derive(Debug, Clone)]
@@ -217,7 +217,7 @@ async fn scaling(plan: &BenchPlan, transport: &Transport) -> Result<Vec<String>,
         "|---|---|---|---|".to_owned(),
     ];
     for batch in [10, 100, 500, 1000] {
-        for concurrency in [16, 512] {
+        for concurrency in [Concurrency::Default, Concurrency::Wide] {
             let tuning = Tuning { batch, concurrency };
             let (mut eps, mut cpu) = (Vec::new(), Vec::new());
             for _ in 0..plan.runs {
@@ -226,7 +226,10 @@ async fn scaling(plan: &BenchPlan, transport: &Transport) -> Result<Vec<String>,
                 cpu.push(t.cpu_us_per_event);
             }
             let ((_, eps, _), (_, cpu, _)) = (spread(&mut eps), spread(&mut cpu));
-            lines.push(format!("| {batch} | {concurrency} | {eps:.0} | {cpu:.1} |"));
+            lines.push(format!(
+                "| {batch} | {} | {eps:.0} | {cpu:.1} |",
+                concurrency.limit()
+            ));
         }
     }
     Ok(lines)
