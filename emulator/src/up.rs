@@ -115,9 +115,11 @@ pub async fn start(mut config: UpConfig) -> Result<Running, UpError> {
         (None, Some(settings)) => Transport::Redis(Arc::new(
             RedisBroker::connect(settings.clone(), &config.functions).await?,
         )),
+        // The queue keeps wall-clock time even when handlers read a test's clock: retries and
+        // leases fall due in real time.
         (None, None) => Transport::Embedded(Arc::new(EmbeddedBroker::new(
             store.clone(),
-            Arc::clone(&clock),
+            Arc::new(SystemClock),
             &config.functions,
         ))),
     };

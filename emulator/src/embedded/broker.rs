@@ -48,6 +48,12 @@ impl EmbeddedBroker {
         }
     }
 
+    /// The queue's clock: when messages become available, retries fall due and leases end.
+    #[must_use]
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
     fn subscribed(&self, topic: &str) -> &[(&'static str, Option<&'static str>)] {
         self.subscribers.get(topic).map_or(&[], Vec::as_slice)
     }

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use conveyor_domain::Clock;
 use conveyor_runtime::{CloudEvent, Deps, Function, HandlerError, Input};
 use conveyor_store::queue::Leased;
 use tokio::sync::{Semaphore, watch};
@@ -70,7 +71,7 @@ pub async fn run(
         let leased = if free == 0 {
             Vec::new()
         } else {
-            let now = deps.clock.now();
+            let now = broker.clock().now();
             match deps
                 .store
                 .queue_lease(spec.name, free as i64, now, now.add_millis(lease_ms))
@@ -102,8 +103,16 @@ pub async fn run(
                 break;
             };
             let (function, deps, stats) = (Arc::clone(&function), deps.clone(), Arc::clone(&stats));
+            let queue_clock = Arc::clone(broker.clock());
             in_flight.spawn(async move {
-                let disposition = handle(function.as_ref(), &deps, &message, &stats).await;
+                let disposition = handle(
+                    function.as_ref(),
+                    &deps,
+                    queue_clock.as_ref(),
+                    &message,
+                    &stats,
+                )
+                .await;
                 drop(permit);
                 disposition
             });
@@ -112,10 +121,12 @@ pub async fn run(
     while in_flight.join_next().await.is_some() {}
 }
 
-/// Handles one leased message and records the outcome in the queue and in `stats`.
+/// Handles one leased message and records the outcome in the queue and in `stats`. The
+/// handler reads `deps.clock`; retries and dead letters are timed by `queue_clock`, the broker's.
 pub async fn handle(
     function: &dyn Function,
     deps: &Deps,
+    queue_clock: &dyn Clock,
     message: &Leased,
     stats: &Stats,
 ) -> Disposition {
@@ -132,7 +143,7 @@ pub async fn handle(
         correlation_id = %correlation_id,
         attempt = message.attempts
     );
-    handle_in_span(function, deps, message, decoded, stats)
+    handle_in_span(function, deps, queue_clock, message, decoded, stats)
         .instrument(span)
         .await
 }
@@ -140,6 +151,7 @@ pub async fn handle(
 async fn handle_in_span(
     function: &dyn Function,
     deps: &Deps,
+    queue_clock: &dyn Clock,
     message: &Leased,
     decoded: Result<CloudEvent, conveyor_runtime::cloudevent::DecodeError>,
     stats: &Stats,
@@ -192,8 +204,7 @@ async fn handle_in_span(
         }
         Err(e @ HandlerError::Retry(_)) if message.attempts < spec.retry.max_deliveries => {
             let delay = jittered(spec.retry.backoff(message.attempts));
-            let at = deps
-                .clock
+            let at = queue_clock
                 .now()
                 .add_millis(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX));
             if let Err(store) = deps.store.queue_retry(message.seq, at, &e.chain()).await {
@@ -222,7 +233,7 @@ async fn handle_in_span(
             };
             match deps
                 .store
-                .queue_dead_letter(message, &reason, deps.clock.now())
+                .queue_dead_letter(message, &reason, queue_clock.now())
                 .await
             {
                 Ok(id) => tracing::error!(error = %e, dead_letter = %id, "dead-lettered"),
