@@ -11,17 +11,16 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use conveyor_domain::Timestamp;
 use conveyor_runtime::cron::Schedule;
-use conveyor_runtime::{CloudEvent, Deps, Function, HandlerError, Input, Meta, Trigger};
-use conveyor_store::OutboxRow;
+use conveyor_runtime::{Deps, Function, HandlerError, Input, Meta, Trigger};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::broker::{Broker, BrokerError};
+use crate::operations;
 use crate::scheduler;
 use crate::stats::Stats;
 
-/// Largest event accepted at publish (the SQS and EventBridge limit).
-pub const MAX_EVENT_BYTES: usize = 256 * 1024;
+pub use crate::operations::MAX_EVENT_BYTES;
 
 /// What the handlers share.
 #[derive(Debug, Clone)]
@@ -158,30 +157,16 @@ async fn invocations(State(s): State<ApiState>, Query(q): Query<Limit>) -> Json<
     Json(json!(s.stats.recent(q.limit.unwrap_or(100))))
 }
 
-/// A CloudEvent from a request body: a full CloudEvent is taken as is (its topic set to
-/// `topic`), anything else is a payload to wrap.
-fn to_cloudevent(topic: &str, body: &[u8], now: Timestamp) -> Result<CloudEvent, ApiError> {
-    if body.len() > MAX_EVENT_BYTES {
-        return Err(ApiError(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!(
-                "event of {} bytes exceeds the {MAX_EVENT_BYTES}-byte limit",
-                body.len()
-            ),
-        ));
+impl From<operations::PublishError> for ApiError {
+    fn from(e: operations::PublishError) -> Self {
+        use operations::PublishError as E;
+        let status = match &e {
+            E::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            E::NotJson(_) | E::Invalid(_) => StatusCode::BAD_REQUEST,
+            E::Transport(_) => StatusCode::SERVICE_UNAVAILABLE,
+        };
+        Self(status, e.to_string())
     }
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("body is not JSON: {e}")))?;
-    if value.get("specversion").is_some() {
-        let mut event = CloudEvent::decode(body)
-            .map_err(|e| ApiError(StatusCode::BAD_REQUEST, e.to_string()))?;
-        event.topic = Some(topic.to_owned());
-        return Ok(event);
-    }
-    let mut event = CloudEvent::new(topic, "conveyor-cli", &value, now)
-        .map_err(|e| ApiError(StatusCode::BAD_REQUEST, e.to_string()))?;
-    event.correlationid = Some(event.id.clone());
-    Ok(event)
 }
 
 async fn publish(
@@ -189,20 +174,8 @@ async fn publish(
     Path(topic): Path<String>,
     body: axum::body::Bytes,
 ) -> ApiResult {
-    let event = to_cloudevent(&topic, &body, s.deps.clock.now())?;
-    let row = OutboxRow {
-        id: event.id.clone(),
-        topic: topic.clone(),
-        body: event.to_json(),
-        ordering_key: None,
-    };
-    s.broker
-        .publish(std::slice::from_ref(&row))
-        .await
-        .map_err(|e| ApiError(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
-    Ok(Json(
-        json!({ "id": event.id, "topic": topic, "subscribers": s.broker.subscribers(&topic) }),
-    ))
+    let answer = operations::publish(s.broker.as_ref(), &topic, &body, s.deps.clock.now()).await?;
+    Ok(Json(answer))
 }
 
 async fn invoke(
@@ -214,7 +187,7 @@ async fn invoke(
     let spec = function.spec();
     let result = match spec.trigger {
         Trigger::Topics(topics) => {
-            let event = to_cloudevent(
+            let event = operations::to_cloudevent(
                 topics.first().copied().unwrap_or_default(),
                 &body,
                 s.deps.clock.now(),
@@ -261,17 +234,9 @@ async fn dlq_list(State(s): State<ApiState>, Path(name): Path<String>) -> ApiRes
 }
 
 async fn letters(s: &ApiState, function: Option<&str>) -> ApiResult {
-    let letters = s.broker.dead_letters(function, 1000).await?;
-    let list: Vec<Value> = letters
-        .iter()
-        .map(|l| {
-            json!({
-                "id": l.id, "function": l.function, "event_id": l.event_id, "topic": l.topic, "error": l.error,
-                "attempts": l.attempts, "first_attempt_at": l.first_attempt_at.to_rfc3339(), "failed_at": l.failed_at.to_rfc3339(), "body": l.body,
-            })
-        })
-        .collect();
-    Ok(Json(Value::Array(list)))
+    Ok(Json(
+        operations::dead_letters(s.broker.as_ref(), function).await?,
+    ))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -295,6 +260,7 @@ async fn dlq_redrive(
             )
         })?
     };
-    let moved = s.broker.redrive(&name, request.ids.as_deref()).await?;
-    Ok(Json(json!({ "function": name, "redriven": moved })))
+    Ok(Json(
+        operations::redrive(s.broker.as_ref(), &name, request.ids.as_deref()).await?,
+    ))
 }

@@ -1,10 +1,11 @@
 //! `conveyor`: the local emulator (`up`, the default), the catalog, operator commands that talk
-//! to a running emulator, and the generators of checked-in files.
+//! to a running emulator or to Redis directly, and the generators of checked-in files.
 
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
+use conveyor_emulator::cli::action::{self, Action};
 use conveyor_emulator::cli::args::{
     Cli, Command, CronCommand, DlqCommand, GenCommand, LogFormat, Transport, UpArgs, WorkerArgs,
 };
@@ -31,9 +32,9 @@ fn main() -> ExitCode {
         Command::Publish {
             topic,
             data_file,
-            api,
+            to,
         } => client::read(&data_file)
-            .and_then(|body| client::post(&api.api, &format!("/publish/{topic}"), Some(body)))
+            .and_then(|body| action::perform(&to, Action::Publish { topic, body }))
             .map(|answer| commands::print_json(&answer))
             .map_err(Into::into),
         Command::Invoke {
@@ -52,17 +53,19 @@ fn main() -> ExitCode {
             .and_then(|a| commands::outcome(&a))
             .map_err(Into::into),
         Command::Dlq { command } => match command {
-            DlqCommand::List { function, api } => {
-                let path = function.map_or_else(|| "/dlq".to_owned(), |f| format!("/dlq/{f}"));
-                client::get(&api.api, &path)
+            DlqCommand::List { function, to } => {
+                action::perform(&to, Action::DeadLetters { function })
                     .map(|letters| commands::print_dead_letters(&letters))
                     .map_err(Into::into)
             }
-            DlqCommand::Show { function, api } => {
-                client::get(&api.api, &format!("/dlq/{function}"))
-                    .map(|l| commands::print_json(&l))
-                    .map_err(Into::into)
-            }
+            DlqCommand::Show { function, to } => action::perform(
+                &to,
+                Action::DeadLetters {
+                    function: Some(function),
+                },
+            )
+            .map(|l| commands::print_json(&l))
+            .map_err(Into::into),
             DlqCommand::Redrive {
                 function,
                 ids,
@@ -75,14 +78,10 @@ fn main() -> ExitCode {
                 Ok(())
             }),
             DlqCommand::Redrive {
-                function, ids, api, ..
-            } => {
-                let body = (!ids.is_empty())
-                    .then(|| serde_json::json!({ "ids": ids }).to_string().into_bytes());
-                client::post(&api.api, &format!("/dlq/{function}/redrive"), body)
-                    .map(|a| commands::print_json(&a))
-                    .map_err(Into::into)
-            }
+                function, ids, to, ..
+            } => action::perform(&to, Action::Redrive { function, ids })
+                .map(|a| commands::print_json(&a))
+                .map_err(Into::into),
         },
         Command::Bench {
             runs,
@@ -93,6 +92,7 @@ fn main() -> ExitCode {
             only,
             postgres,
             flow_events,
+            lambda_dir,
         } => {
             let plan = conveyor_emulator::bench::report::BenchPlan {
                 runs,
@@ -103,6 +103,7 @@ fn main() -> ExitCode {
                 only,
                 postgres,
                 flow_events,
+                lambda_dir,
             };
             run_bench(&plan)
         }

@@ -8,6 +8,7 @@ mod embedded;
 mod events;
 #[path = "support/functions.rs"]
 mod functions;
+mod operator;
 mod redis_common;
 mod redis_delivery;
 mod redis_interop;

@@ -93,7 +93,8 @@ async fn run(transport: &Transport, db: &TestDb, events: u64) -> Result<Throughp
     let running = start(transport, db.url(), functions, &prefix, Tuning::default()).await?;
     let (cpu0, t0) = (cpu_seconds(), Instant::now());
     let stats = std::sync::Arc::clone(&running.stats);
-    let done = wait_until(|| stats.handled(FUNCTION), events, Duration::from_secs(300)).await;
+    let (done, peak_rss_mb) =
+        wait_until(|| stats.handled(FUNCTION), events, Duration::from_secs(300)).await;
     let (elapsed, cpu) = (t0.elapsed().as_secs_f64(), cpu_seconds() - cpu0);
     running.shutdown().await;
     clean_up(transport, &prefix).await;
@@ -108,5 +109,6 @@ async fn run(transport: &Transport, db: &TestDb, events: u64) -> Result<Throughp
     Ok(Throughput {
         events_per_second: per / elapsed,
         cpu_us_per_event: cpu * 1e6 / per,
+        peak_rss_mb,
     })
 }

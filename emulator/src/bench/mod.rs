@@ -26,6 +26,7 @@ use crate::redis::broker::RedisBroker;
 use crate::up::{self, UpConfig};
 
 pub mod flow;
+pub mod lambda;
 pub mod process;
 pub mod report;
 
@@ -129,6 +130,9 @@ pub struct Throughput {
     pub events_per_second: f64,
     /// Process CPU per event over the drain, µs.
     pub cpu_us_per_event: f64,
+    /// The largest resident set of this process (the emulator and the bench's recorder) seen
+    /// during the drain, MB.
+    pub peak_rss_mb: f64,
 }
 
 /// One latency run's result.
@@ -301,16 +305,22 @@ async fn prefill(
     published
 }
 
-/// Waits until `done()` reaches `count`; `false` when `limit` passes first.
-async fn wait_until(done: impl Fn() -> u64, count: u64, limit: Duration) -> bool {
-    let deadline = Instant::now() + limit;
+/// Waits until `done()` reaches `count`, sampling this process's resident memory every 20 ms;
+/// whether `count` was reached before `limit`, and the largest RSS seen (MB).
+async fn wait_until(done: impl Fn() -> u64, count: u64, limit: Duration) -> (bool, f64) {
+    let started = Instant::now();
+    let (mut peak, mut sampled) = (process::rss_mb("self").unwrap_or(0.0), started);
     while done() < count {
-        if Instant::now() > deadline {
-            return false;
+        if started.elapsed() > limit {
+            return (false, peak);
+        }
+        if sampled.elapsed() >= Duration::from_millis(20) {
+            peak = peak.max(process::rss_mb("self").unwrap_or(0.0));
+            sampled = Instant::now();
         }
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
-    true
+    (true, peak.max(process::rss_mb("self").unwrap_or(0.0)))
 }
 
 /// Publishes a backlog of `events`, then starts the emulator and times the drain: from the
@@ -345,7 +355,7 @@ pub async fn throughput(
     )
     .await?;
     let (cpu0, t0) = (cpu_seconds(), Instant::now());
-    let done = wait_until(
+    let (done, peak_rss_mb) = wait_until(
         || recorder.handled.load(Ordering::Relaxed),
         events,
         Duration::from_secs(300),
@@ -365,6 +375,7 @@ pub async fn throughput(
     Ok(Throughput {
         events_per_second: per / elapsed,
         cpu_us_per_event: cpu * 1e6 / per,
+        peak_rss_mb,
     })
 }
 
@@ -394,7 +405,7 @@ pub async fn latency(transport: &Transport, events: u64, rate: u32) -> Result<La
             .await
             .map_err(|e| e.to_string())?;
     }
-    let done = wait_until(
+    let (done, _) = wait_until(
         || recorder.handled.load(Ordering::Relaxed),
         events,
         Duration::from_secs(60),

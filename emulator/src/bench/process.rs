@@ -22,7 +22,8 @@ fn free_port() -> Result<u16, String> {
         .map_err(|e| e.to_string())
 }
 
-fn rss_mb(pid: u32) -> Option<f64> {
+/// Resident set size of process `pid` (a number, or `self`), MB; Linux only.
+pub(crate) fn rss_mb(pid: impl std::fmt::Display) -> Option<f64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let kb: f64 = status
         .lines()

@@ -1,6 +1,7 @@
 //! Runs every scenario several times and prints a Markdown report (machine, command, figures).
 
 use super::flow::payment_flow;
+use super::lambda::{first_poll, locate};
 use super::process::{redis_xadd_ceiling, startup};
 use super::{Concurrency, Transport, Tuning, latency, spread, throughput};
 
@@ -23,6 +24,8 @@ pub struct BenchPlan {
     pub postgres: Option<String>,
     /// Events per payment-flow run.
     pub flow_events: u64,
+    /// Where the release Lambda binaries are (`target/lambda` or `target/release`).
+    pub lambda_dir: std::path::PathBuf,
 }
 
 /// A group of scenarios.
@@ -40,6 +43,8 @@ pub enum Scenario {
     Scaling,
     /// `order-payment-confirmed` on PostgreSQL.
     Flow,
+    /// The release Lambda binaries: sizes and spawn -> first Runtime API poll.
+    Lambda,
 }
 
 impl BenchPlan {
@@ -75,7 +80,7 @@ pub async fn run(plan: &BenchPlan) -> Result<String, String> {
     let mut lines = vec![
         format!("Machine: {}", machine()),
         format!(
-            "Command: `conveyor bench --runs {} --events {} --latency-events {} --rate {}{}{}{}` ({} build)",
+            "Command: `conveyor bench --runs {} --events {} --latency-events {} --rate {}{}{}{}{}` ({} build)",
             plan.runs,
             plan.events,
             plan.latency_events,
@@ -98,6 +103,11 @@ pub async fn run(plan: &BenchPlan) -> Result<String, String> {
                     .collect();
                 format!(" --only {}", names.join(","))
             },
+            if plan.runs(Scenario::Lambda) {
+                format!(" --lambda-dir {}", plan.lambda_dir.display())
+            } else {
+                String::new()
+            },
             if cfg!(debug_assertions) {
                 "debug"
             } else {
@@ -116,11 +126,13 @@ pub async fn run(plan: &BenchPlan) -> Result<String, String> {
         transports.push(("redis", Transport::Redis(url.clone())));
     }
     for (name, transport) in &transports {
-        let (mut eps, mut cpu, mut p50, mut p99) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut eps, mut cpu, mut rss) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut p50, mut p99) = (Vec::new(), Vec::new());
         for _ in 0..plan.runs {
             let t = throughput(transport, plan.events, Tuning::default()).await?;
             eps.push(t.events_per_second);
             cpu.push(t.cpu_us_per_event);
+            rss.push(t.peak_rss_mb);
             let l = latency(transport, plan.latency_events, plan.rate).await?;
             p50.push(l.p50_ms);
             p99.push(l.p99_ms);
@@ -134,6 +146,11 @@ pub async fn run(plan: &BenchPlan) -> Result<String, String> {
             &format!("{name}: worker CPU per event while draining"),
             "µs",
             &mut cpu,
+        ));
+        lines.push(row(
+            &format!("{name}: bench process RSS, peak while draining"),
+            "MB",
+            &mut rss,
         ));
         lines.push(row(
             &format!("{name}: publish -> handler p50 at {}/s", plan.rate),
@@ -156,11 +173,12 @@ pub async fn run(plan: &BenchPlan) -> Result<String, String> {
         } else {
             "embedded"
         };
-        let (mut eps, mut cpu) = (Vec::new(), Vec::new());
+        let (mut eps, mut cpu, mut rss) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..plan.runs {
             let t = payment_flow(&transport, admin, plan.flow_events).await?;
             eps.push(t.events_per_second);
             cpu.push(t.cpu_us_per_event);
+            rss.push(t.peak_rss_mb);
         }
         lines.push(row(
             &format!("payment flow on PostgreSQL ({name}): payment.confirmed handled"),
@@ -171,6 +189,11 @@ pub async fn run(plan: &BenchPlan) -> Result<String, String> {
             &format!("payment flow on PostgreSQL ({name}): worker CPU per event"),
             "µs",
             &mut cpu,
+        ));
+        lines.push(row(
+            &format!("payment flow on PostgreSQL ({name}): bench process RSS, peak"),
+            "MB",
+            &mut rss,
         ));
     }
     if plan.runs(Scenario::Startup) {
@@ -200,7 +223,10 @@ pub async fn run(plan: &BenchPlan) -> Result<String, String> {
             ));
         }
     }
-    // Its own table, after the main one.
+    // Tables of their own, after the main one.
+    if plan.runs(Scenario::Lambda) {
+        lines.extend(lambda(plan)?);
+    }
     if let Some(url) = plan.redis.as_ref().filter(|_| plan.runs(Scenario::Scaling)) {
         lines.extend(scaling(plan, &Transport::Redis(url.clone())).await?);
     }
@@ -232,6 +258,54 @@ async fn scaling(plan: &BenchPlan, transport: &Transport) -> Result<Vec<String>,
             ));
         }
     }
+    Ok(lines)
+}
+
+/// The release Lambda binaries: size and spawn -> first poll per function, then the spread over
+/// all of them. Skipped with a note when none is built, unless asked for by `--only lambda`.
+fn lambda(plan: &BenchPlan) -> Result<Vec<String>, String> {
+    let binaries = locate(&plan.lambda_dir);
+    if binaries.is_empty() {
+        let why = format!(
+            "no release Lambda binaries in {}: build them with `cargo lambda build --release` \
+             (or `cargo build --release` and `--lambda-dir target/release`)",
+            plan.lambda_dir.display()
+        );
+        return if plan.only.contains(&Scenario::Lambda) {
+            Err(why)
+        } else {
+            Ok(vec![String::new(), format!("Lambda: skipped, {why}")])
+        };
+    }
+    let mut lines = vec![
+        String::new(),
+        format!(
+            "Lambda binaries in {} ({} of {} functions)",
+            plan.lambda_dir.display(),
+            binaries.len(),
+            crate::catalog::all().len()
+        ),
+        String::new(),
+        "| function | size | spawn -> first Runtime API poll (median) |".to_owned(),
+        "|---|---|---|".to_owned(),
+    ];
+    let (mut sizes, mut polls) = (Vec::new(), Vec::new());
+    for binary in &binaries {
+        let mut own = (0..plan.runs)
+            .map(|_| first_poll(binary))
+            .collect::<Result<Vec<f64>, String>>()?;
+        polls.extend_from_slice(&own);
+        #[allow(clippy::cast_precision_loss)]
+        let mb = binary.bytes as f64 / (1024.0 * 1024.0);
+        sizes.push(mb);
+        let (_, median, _) = spread(&mut own);
+        lines.push(format!("| {} | {mb:.1} MB | {median:.1} ms |", binary.name));
+    }
+    lines.push(String::new());
+    lines.push("| all functions | min | median | max | unit |".to_owned());
+    lines.push("|---|---|---|---|---|".to_owned());
+    lines.push(row("binary size", "MB", &mut sizes));
+    lines.push(row("spawn -> first Runtime API poll", "ms", &mut polls));
     Ok(lines)
 }
 

@@ -268,6 +268,20 @@ pub struct ApiArgs {
     pub api: String,
 }
 
+/// Where the commands that only need the transport (publish, dlq) act: on Redis directly when
+/// `--redis` is given (no running emulator needed), else through a running `conveyor up`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TransportArgs {
+    #[command(flatten)]
+    pub api: ApiArgs,
+    /// Act on these Redis Streams directly (the ones a `conveyor up --redis` consumes).
+    #[arg(long, env = "CONVEYOR_REDIS_URL")]
+    pub redis: Option<String>,
+    /// Key prefix on Redis, as given to `conveyor up --redis-prefix`.
+    #[arg(long, env = "CONVEYOR_REDIS_PREFIX", default_value = "")]
+    pub redis_prefix: String,
+}
+
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -283,7 +297,7 @@ pub enum Command {
         #[arg(long)]
         data_file: PathBuf,
         #[command(flatten)]
-        api: ApiArgs,
+        to: TransportArgs,
     },
     /// Run one function once, synchronously, and print the outcome.
     Invoke {
@@ -331,6 +345,10 @@ pub enum Command {
         /// Orders (and payments) per payment-flow run.
         #[arg(long, default_value_t = 20_000)]
         flow_events: u64,
+        /// Where the release Lambda binaries are: `target/lambda` after `cargo lambda build
+        /// --release`, or `target/release`.
+        #[arg(long, default_value = "target/lambda")]
+        lambda_dir: std::path::PathBuf,
     },
     /// Serve one service's functions to a Dapr sidecar (pub/sub subscriptions and cron
     /// bindings), publishing through the sidecar.
@@ -362,14 +380,14 @@ pub enum DlqCommand {
         /// Only this function.
         function: Option<String>,
         #[command(flatten)]
-        api: ApiArgs,
+        to: TransportArgs,
     },
     /// Full entries of one function, bodies included.
     Show {
         /// The function.
         function: String,
         #[command(flatten)]
-        api: ApiArgs,
+        to: TransportArgs,
     },
     /// Deliver dead letters again, to that function only.
     Redrive {
@@ -385,7 +403,7 @@ pub enum DlqCommand {
         #[command(flatten)]
         queues: SqsArgs,
         #[command(flatten)]
-        api: ApiArgs,
+        to: TransportArgs,
     },
 }
 

@@ -1,12 +1,14 @@
 //! The `conveyor` command line: argument definitions and the operator commands, which talk to a
-//! running `conveyor up` through its HTTP API.
+//! running `conveyor up` through its HTTP API, or (publish and dead letters) to Redis directly.
 //!
 //! # Layout
+//! - [`action`] — publish and dead letters, on Redis directly or over HTTP
 //! - [`args`] — clap definitions (every option has an environment fallback)
 //! - [`client`] — the operator commands over HTTP
 //! - [`commands`] — the local commands and output formatting
 //! - [`sqs`] — SQS settings from the arguments, and `dlq redrive --sqs`
 
+pub mod action;
 pub mod args;
 pub mod client;
 pub mod commands;
