@@ -3,6 +3,7 @@
 //! after maxReceiveCount; and moving dead letters back.
 
 mod batches;
+mod dlq_edit;
 mod flow;
 mod moto;
 
