@@ -2,8 +2,8 @@
 //! recent invocations and the dashboard's bounded [`EventLog`] (memory stays flat at any event
 //! rate).
 
-use std::collections::VecDeque;
-use std::sync::Mutex;
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -60,7 +60,7 @@ pub enum Outcome {
 #[derive(Debug, Clone, Serialize)]
 pub struct Invocation {
     /// Function.
-    pub function: String,
+    pub function: &'static str,
     /// Event id, or the tick id.
     pub event_id: String,
     /// Delivery number.
@@ -83,9 +83,22 @@ fn rfc3339_millis<S: serde::Serializer>(
     s.serialize_str(&at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
 }
 
+/// One function's metrics, looked up once and then shared: recording an invocation costs
+/// no label allocation and no lookup in each metric family.
+#[derive(Debug)]
+struct Handles {
+    received: Counter,
+    handled: Counter,
+    retried: Counter,
+    dead_lettered: Counter,
+    cron_runs: Counter,
+    latency: Histogram,
+}
+
 /// Metrics and recent invocations of one emulator.
 #[derive(Debug)]
 pub struct Stats {
+    handles: RwLock<HashMap<&'static str, Arc<Handles>>>,
     registry: Registry,
     received: Family<FunctionLabel, Counter>,
     handled: Family<FunctionLabel, Counter>,
@@ -122,6 +135,7 @@ impl Stats {
             recent: Mutex::new(VecDeque::with_capacity(RECENT)),
             events: std::sync::Arc::new(EventLog::new()),
             registry: Registry::default(),
+            handles: RwLock::default(),
         };
         registry.register(
             "events_received",
@@ -161,34 +175,34 @@ impl Stats {
     /// Records one finished invocation.
     pub fn record(
         &self,
-        function: &str,
+        function: &'static str,
         event_id: &str,
         attempt: u32,
         outcome: Outcome,
         error: Option<String>,
         took: Duration,
     ) {
-        let l = label(function);
+        let h = self.handles(function);
         match outcome {
             Outcome::Handled | Outcome::Duplicate => {
-                self.received.get_or_create(&l).inc();
-                self.handled.get_or_create(&l).inc();
+                h.received.inc();
+                h.handled.inc();
             }
             Outcome::Retry => {
-                self.received.get_or_create(&l).inc();
-                self.retried.get_or_create(&l).inc();
+                h.received.inc();
+                h.retried.inc();
             }
             Outcome::DeadLettered => {
-                self.received.get_or_create(&l).inc();
-                self.dead_lettered.get_or_create(&l).inc();
+                h.received.inc();
+                h.dead_lettered.inc();
             }
             Outcome::Ticked | Outcome::TickFailed => {
-                self.cron_runs.get_or_create(&l).inc();
+                h.cron_runs.inc();
             }
         }
-        self.latency.get_or_create(&l).observe(took.as_secs_f64());
+        h.latency.observe(took.as_secs_f64());
         let invocation = Invocation {
-            function: function.to_owned(),
+            function,
             event_id: event_id.to_owned(),
             attempt,
             outcome,
@@ -196,14 +210,39 @@ impl Stats {
             duration_ms: took.as_secs_f64() * 1000.0,
             at: chrono::Utc::now(),
         };
-        let mut recent = self
-            .recent
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut recent = self.recent.lock().unwrap_or_else(PoisonError::into_inner);
         if recent.len() == RECENT {
             recent.pop_front();
         }
         recent.push_back(invocation);
+    }
+
+    /// `function`'s metric handles, made on first use.
+    fn handles(&self, function: &'static str) -> Arc<Handles> {
+        if let Some(h) = self
+            .handles
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(function)
+        {
+            return Arc::clone(h);
+        }
+        let l = label(function);
+        let made = Arc::new(Handles {
+            received: self.received.get_or_create(&l).clone(),
+            handled: self.handled.get_or_create(&l).clone(),
+            retried: self.retried.get_or_create(&l).clone(),
+            dead_lettered: self.dead_lettered.get_or_create(&l).clone(),
+            cron_runs: self.cron_runs.get_or_create(&l).clone(),
+            latency: self.latency.get_or_create(&l).clone(),
+        });
+        Arc::clone(
+            self.handles
+                .write()
+                .unwrap_or_else(PoisonError::into_inner)
+                .entry(function)
+                .or_insert(made),
+        )
     }
 
     /// Deliveries of `function` handled so far (duplicates included).
