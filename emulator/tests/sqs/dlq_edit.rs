@@ -96,7 +96,7 @@ async fn sqs_dead_letters_are_edited_deleted_and_the_fixed_one_redriven() {
     assert_eq!(left, ["e-1", "e-3"]);
 
     let moved = broker
-        .redrive(FUNCTION, Some(&[new_id.clone()]))
+        .redrive(FUNCTION, Some(std::slice::from_ref(&new_id)))
         .await
         .unwrap();
     assert_eq!(moved, 1);
