@@ -4,7 +4,7 @@
 //! XADD rate on the same machine as the ceiling. Every load is bounded and stops by itself.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use conveyor_domain::Timestamp;
@@ -379,11 +379,59 @@ pub async fn throughput(
     })
 }
 
-/// Publishes `events` one at a time at `rate` per second and reports publish -> handler start.
+/// Serves the emulator's HTTP API (dashboard included) on a loopback port and, until the
+/// returned flag is set, loads the dashboard's live events view ten times a second: the
+/// cursor, the newest 100 events and the functions with their totals (a page open in a browser
+/// polls the cursor once a second and reloads the view when it moved).
+async fn dashboard_readers(running: &up::Running) -> Result<Arc<AtomicBool>, String> {
+    let state = crate::api::ApiState {
+        deps: running.deps.clone(),
+        broker: Arc::clone(&running.broker),
+        stats: Arc::clone(&running.stats),
+        functions: running.functions.clone(),
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| e.to_string())?;
+    let base = format!(
+        "http://{}",
+        listener.local_addr().map_err(|e| e.to_string())?
+    );
+    let stop = Arc::new(AtomicBool::new(false));
+    let served = Arc::clone(&stop);
+    tokio::spawn(async move {
+        let until = async move {
+            while !served.load(Ordering::Relaxed) {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        };
+        let _ = axum::serve(listener, crate::api::router(state))
+            .with_graceful_shutdown(until)
+            .await;
+    });
+    let reading = Arc::clone(&stop);
+    std::thread::spawn(move || {
+        while !reading.load(Ordering::Relaxed) {
+            for path in ["/api/cursor", "/api/events?limit=100", "/api/functions"] {
+                let _ = ureq::get(format!("{base}{path}")).call();
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    });
+    Ok(stop)
+}
+
+/// Publishes `events` one at a time at `rate` per second and reports publish -> handler start;
+/// with `dashboard`, while the dashboard is read ten times a second ([`dashboard_readers`]).
 ///
 /// # Errors
 /// A start or publish failure, or the time limit.
-pub async fn latency(transport: &Transport, events: u64, rate: u32) -> Result<Latency, String> {
+pub async fn latency(
+    transport: &Transport,
+    events: u64,
+    rate: u32,
+    dashboard: bool,
+) -> Result<Latency, String> {
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let recorder = Arc::new(Recorder::default());
     let prefix = format!("bench-{}:", uuid::Uuid::new_v4().simple());
@@ -396,6 +444,11 @@ pub async fn latency(transport: &Transport, events: u64, rate: u32) -> Result<La
         tuning,
     )
     .await?;
+    let readers = if dashboard {
+        Some(dashboard_readers(&running).await?)
+    } else {
+        None
+    };
     let mut tick = tokio::time::interval(Duration::from_secs(1) / rate.max(1));
     for n in 0..events {
         tick.tick().await;
@@ -411,6 +464,9 @@ pub async fn latency(transport: &Transport, events: u64, rate: u32) -> Result<La
         Duration::from_secs(60),
     )
     .await;
+    if let Some(stop) = readers {
+        stop.store(true, Ordering::Relaxed);
+    }
     running.shutdown().await;
     clean_up(transport, &prefix).await;
     if !done {
