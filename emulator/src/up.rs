@@ -92,7 +92,8 @@ pub struct Running {
 /// # Errors
 /// When the store cannot be opened or Redis cannot be reached.
 pub async fn start(mut config: UpConfig) -> Result<Running, UpError> {
-    let store = Store::open(&config.database).await?;
+    // Published outbox rows are deleted in batches in the background, not one statement each.
+    let store = Store::open(&config.database).await?.sweeping_outbox();
     let clock: Arc<dyn Clock> = config
         .clock
         .clone()
@@ -260,6 +261,7 @@ impl Running {
     pub async fn shutdown(mut self) {
         let _ = self.shutdown.send(true);
         while self.tasks.join_next().await.is_some() {}
+        self.deps.store.flush_outbox_deletes().await;
         self.deps.store.close().await;
     }
 

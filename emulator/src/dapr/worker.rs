@@ -59,7 +59,8 @@ impl Worker {
         config: WorkerConfig,
         functions: &[Arc<dyn Function>],
     ) -> Result<Self, WorkerError> {
-        let store = Store::open(&config.database).await?;
+        // Published outbox rows are deleted in batches in the background.
+        let store = Store::open(&config.database).await?.sweeping_outbox();
         let publisher = Arc::new(SidecarPublisher::new(&config));
         let deps = Deps {
             store,
@@ -115,10 +116,12 @@ impl Worker {
         Ok(())
     }
 
-    /// Stops the relay after one last pass and closes the store.
+    /// Stops the relay after one last pass and closes the store (queued deletions first).
     pub async fn stop(self) {
         let _ = self.relay_stop.send(true);
         let _ = self.relay.await;
+        // Rows already published must be gone before the last pass, which takes every row.
+        self.deps.store.flush_outbox_deletes().await;
         let last = relay::relay_once(&self.deps, Duration::ZERO, RELAY_BATCH);
         match tokio::time::timeout(Duration::from_secs(5), last).await {
             Ok(Ok(n)) if n > 0 => tracing::info!(published = n, "published outbox leftovers"),

@@ -48,6 +48,8 @@ const PG_SEARCH_PATH: &str = "SET search_path TO orders, fulfillment, warehouse,
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// Where published outbox rows go to be deleted, when that happens in the background.
+    pub(crate) sweeper: Option<crate::sweeper::Sweeper>,
 }
 
 impl Store {
@@ -103,7 +105,11 @@ impl Store {
                 .connect_with(options)
                 .await?,
         };
-        Ok(Self { pool, backend })
+        Ok(Self {
+            pool,
+            backend,
+            sweeper: None,
+        })
     }
 
     /// Connects and applies pending migrations.

@@ -14,6 +14,7 @@
 //! - [`order`], [`fulfillment`], [`warehouse`] — each service's repositories
 //! - [`queue`] — the embedded broker's durable queue and dead letters
 //! - [`inbox`], [`outbox`]: idempotency and transactional publishing
+//! - [`sweeper`] — published outbox rows deleted in batches in the background
 //! - [`testing`] (feature `testing`): throwaway databases for tests
 
 pub mod connect;
@@ -25,6 +26,7 @@ pub mod order;
 pub mod outbox;
 pub mod queue;
 mod sql;
+pub mod sweeper;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod tx;

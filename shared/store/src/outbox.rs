@@ -102,11 +102,40 @@ impl Tx {
 }
 
 impl Store {
-    /// Deletes published rows outside any handler transaction.
+    /// Deletes published rows outside any handler transaction: at once, or queued for the
+    /// background task when [`Store::sweeping_outbox`] started one.
     ///
     /// # Errors
     /// The database error.
     pub async fn outbox_delete(&self, ids: &[String]) -> Result<(), StoreError> {
+        match &self.sweeper {
+            Some(sweeper) if sweeper.delete(ids.to_vec()) => Ok(()),
+            _ => self.delete_outbox_rows(ids).await,
+        }
+    }
+
+    /// This store, deleting published outbox rows in batches on a background task from now on
+    /// (see [`crate::sweeper`]). Needs a Tokio runtime.
+    #[must_use]
+    pub fn sweeping_outbox(mut self) -> Self {
+        let mut plain = self.clone();
+        plain.sweeper = None;
+        self.sweeper = Some(crate::sweeper::Sweeper::start(plain));
+        self
+    }
+
+    /// Waits until the rows queued for deletion so far are deleted (a no-op without the
+    /// background task). Hosts call it when they stop.
+    pub async fn flush_outbox_deletes(&self) {
+        if let Some(sweeper) = &self.sweeper {
+            sweeper.flush().await;
+        }
+    }
+
+    pub(crate) async fn delete_outbox_rows(&self, ids: &[String]) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
         let mut conn = self.pool().acquire().await?;
         delete(&mut conn, ids).await
     }
@@ -122,14 +151,22 @@ impl Store {
     }
 }
 
+/// `DELETE ... WHERE id IN (...)` in chunks of at most 512. Each list is padded (repeating its
+/// last id) to a power of two, so a connection prepares ten statements at most, not one per
+/// list length.
 async fn delete(conn: &mut sqlx::AnyConnection, ids: &[String]) -> Result<(), StoreError> {
-    for chunk in ids.chunks(500) {
+    for chunk in ids.chunks(512) {
+        let Some(last) = chunk.last() else { continue };
+        let width = chunk.len().next_power_of_two();
         let sql = format!(
             "DELETE FROM outbox WHERE id IN ({})",
-            placeholders(1, chunk.len())
+            placeholders(1, width)
         );
         let mut q = sqlx::query(&sql);
-        for id in chunk {
+        for id in chunk
+            .iter()
+            .chain(std::iter::repeat_n(last, width - chunk.len()))
+        {
             q = q.bind(id);
         }
         q.execute(&mut *conn).await?;

@@ -70,3 +70,41 @@ async fn outbox_stages_claims_in_order_and_deletes() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_sweeping_store_deletes_published_rows_in_batches_and_only_those() {
+    on_both_backends(|store| async move {
+        let ids: Vec<String> = (0..1_100).map(|i| format!("r{i}")).collect();
+        let rows: Vec<OutboxRow> = ids.iter().map(|id| row(id)).collect();
+        let mut tx = store.begin().await.unwrap();
+        tx.outbox_stage(&rows, Timestamp::from_millis(1_000))
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+
+        let sweeping = store.clone().sweeping_outbox();
+        // Lists of every length: 1,097 ids in chunks of 1, 3 (padded to 4) and the rest (more
+        // than one batch of 512); three ids stay.
+        sweeping.outbox_delete(&ids[..1]).await.unwrap();
+        sweeping.outbox_delete(&ids[1..4]).await.unwrap();
+        sweeping.outbox_delete(&ids[4..1_097]).await.unwrap();
+        sweeping.flush_outbox_deletes().await;
+        assert_eq!(store.outbox_backlog().await.unwrap(), 3);
+        let mut tx = store.begin().await.unwrap();
+        let left: Vec<String> = tx
+            .outbox_claim(Timestamp::from_millis(2_000), 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| r.id)
+            .collect();
+        tx.commit().await.unwrap();
+        assert_eq!(left, ["r1097", "r1098", "r1099"]);
+
+        // A store without the task deletes at once; flushing it does nothing.
+        store.outbox_delete(&ids[1_097..1_098]).await.unwrap();
+        store.flush_outbox_deletes().await;
+        assert_eq!(store.outbox_backlog().await.unwrap(), 2);
+    })
+    .await;
+}
