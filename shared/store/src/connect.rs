@@ -38,6 +38,16 @@ impl Backend {
             Self::Sqlite => "",
         }
     }
+
+    /// `FOR UPDATE OF <alias>` on PostgreSQL (only that table's rows of a join are locked),
+    /// nothing on SQLite.
+    #[must_use]
+    pub fn for_update_of(self, alias: &str) -> String {
+        match self {
+            Self::Postgres => format!(" FOR UPDATE OF {alias}"),
+            Self::Sqlite => String::new(),
+        }
+    }
 }
 
 /// The `search_path` that lets unqualified table names reach every service's schema.

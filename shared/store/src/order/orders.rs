@@ -12,6 +12,8 @@ use crate::{StoreError, Tx};
 
 /// The `orders` columns [`order_from_row`] reads, in insert order.
 pub(super) const ORDER_COLUMNS: &str = "id, customer_id, status, payment_method, currency, total, payment_id, delivered_at, reservation_expired_at, created_at, updated_at";
+/// [`ORDER_COLUMNS`] of the table aliased `o`.
+const ORDER_COLUMNS_OF_O: &str = "o.id, o.customer_id, o.status, o.payment_method, o.currency, o.total, o.payment_id, o.delivered_at, o.reservation_expired_at, o.created_at, o.updated_at";
 
 impl OrderRepository for Tx {
     type Error = StoreError;
@@ -50,19 +52,27 @@ impl OrderRepository for Tx {
     }
 
     async fn get_order_for_update(&mut self, id: &OrderId) -> Result<Option<Order>, StoreError> {
+        // One round trip: the order and its lines (a left join, so an order without lines still
+        // comes back), locking the order's row only.
         let sql = format!(
-            "SELECT {ORDER_COLUMNS} FROM orders WHERE id = $1{}",
-            self.backend().for_update()
+            "SELECT {ORDER_COLUMNS_OF_O}, i.product_id, i.quantity, i.unit_price FROM orders o \
+             LEFT JOIN order_items i ON i.order_id = o.id WHERE o.id = $1 ORDER BY i.line_no{}",
+            self.backend().for_update_of("o")
         );
-        let Some(row) = sqlx::query(&sql)
+        let rows = sqlx::query(&sql)
             .bind(id.as_str())
-            .fetch_optional(self.conn())
-            .await?
-        else {
+            .fetch_all(self.conn())
+            .await?;
+        let Some(first) = rows.first() else {
             return Ok(None);
         };
-        let items = load_items(self, id).await?;
-        order_from_row(&row, items).map(Some)
+        let mut items = Vec::with_capacity(rows.len());
+        for row in &rows {
+            if row.try_get::<Option<String>, _>("product_id")?.is_some() {
+                items.push(line_from_row(row)?);
+            }
+        }
+        order_from_row(first, items).map(Some)
     }
 
     async fn save_status_change(
@@ -115,14 +125,6 @@ impl OrderRepository for Tx {
             })
             .collect()
     }
-}
-
-async fn load_items(tx: &mut Tx, id: &OrderId) -> Result<Vec<OrderLine>, StoreError> {
-    let rows = sqlx::query("SELECT product_id, quantity, unit_price FROM order_items WHERE order_id = $1 ORDER BY line_no")
-        .bind(id.as_str())
-        .fetch_all(tx.conn())
-        .await?;
-    rows.iter().map(line_from_row).collect()
 }
 
 /// An order line from a row with `product_id`, `quantity` and `unit_price`.
