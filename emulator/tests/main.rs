@@ -9,6 +9,7 @@ mod events;
 #[path = "support/functions.rs"]
 mod functions;
 mod operator;
+mod ordering;
 mod redis_common;
 mod redis_delivery;
 mod redis_interop;

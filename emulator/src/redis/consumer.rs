@@ -5,8 +5,17 @@
 //! On shutdown the read loop stops reading, handlers already running finish, their
 //! acknowledgements are flushed, and whatever was read but not handled stays pending for the
 //! next instance: nothing unhandled is acknowledged.
+//!
+//! A function with an ordering key gets the entries of one key one at a time, in the order
+//! they were added to their streams (entries of several topic streams are ordered by id, which
+//! is the time Redis added them): while one is handled or waits for its retry, later entries
+//! of its key wait in a queue of their own (holding no concurrency slot), and the next runs only
+//! once it was acknowledged or dead-lettered. Different keys run concurrently, and entries
+//! without the key run at once. The order holds within one instance; entries of one key read
+//! by two instances of the same function (or reclaimed from a crashed one) may overlap, so an
+//! ordered function should run in one instance per consumer group.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -39,6 +48,9 @@ pub struct Shared {
     pub(super) acker: Acker,
     /// Entries this instance is handling, waiting to handle or waiting to retry.
     held: Mutex<HashSet<String>>,
+    /// For an ordered function: per key in flight, the entries waiting behind it (with their
+    /// `held` keys).
+    waiting: Mutex<HashMap<String, VecDeque<(String, Delivery)>>>,
     /// Entries pending longer than this are taken to be held by a crashed instance.
     pub(super) processing_timeout: Duration,
 }
@@ -87,6 +99,10 @@ impl Shared {
         if fresh.is_empty() {
             return;
         }
+        if let Some(field) = self.spec.ordering_key {
+            self.spawn_ordered(tasks, fresh, field, permit, shutdown);
+            return;
+        }
         let shared = Arc::clone(self);
         tasks.spawn(async move {
             let shared = &shared;
@@ -101,13 +117,97 @@ impl Shared {
                 })
                 .collect();
             while let Some(key) = running.next().await {
-                shared
-                    .held
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .remove(&key);
+                shared.release(&key);
             }
         });
+    }
+
+    fn release(&self, held_key: &str) {
+        self.held
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(held_key);
+    }
+
+    /// [`Shared::spawn_batch`] for an ordered function: entries in id order; one whose key is
+    /// in flight joins that key's queue, the others start a run of their key (or run alone,
+    /// without a key).
+    fn spawn_ordered(
+        self: &Arc<Self>,
+        tasks: &mut JoinSet<()>,
+        mut fresh: Vec<(String, Delivery)>,
+        field: &str,
+        mut permit: Option<OwnedSemaphorePermit>,
+        shutdown: watch::Receiver<bool>,
+    ) {
+        fresh.sort_by_key(|(_, d)| wire::id_order(&d.entry.id));
+        let mut starts = Vec::new();
+        {
+            let mut waiting = self.waiting.lock().unwrap_or_else(PoisonError::into_inner);
+            for (held_key, delivery) in fresh {
+                match ordering_key(&delivery, field) {
+                    Some(key) => {
+                        if let Some(queue) = waiting.get_mut(&key) {
+                            queue.push_back((held_key, delivery));
+                        } else {
+                            waiting.insert(key.clone(), VecDeque::new());
+                            starts.push((Some(key), held_key, delivery));
+                        }
+                    }
+                    None => starts.push((None, held_key, delivery)),
+                }
+            }
+        }
+        if starts.is_empty() {
+            return;
+        }
+        let shared = Arc::clone(self);
+        tasks.spawn(async move {
+            let shared = &shared;
+            let mut running: FuturesUnordered<_> = starts
+                .into_iter()
+                .map(|(key, held_key, delivery)| {
+                    let (permit, shutdown) = (permit.take(), shutdown.clone());
+                    shared.run_key(key, held_key, delivery, permit, shutdown)
+                })
+                .collect();
+            while running.next().await.is_some() {}
+        });
+    }
+
+    /// Delivers `delivery`, then each entry that queued behind it under `key`, one at a time,
+    /// until the queue is empty. At shutdown the queued entries are let go unhandled (they stay
+    /// pending for the next instance).
+    async fn run_key(
+        &self,
+        key: Option<String>,
+        held_key: String,
+        delivery: Delivery,
+        mut permit: Option<OwnedSemaphorePermit>,
+        shutdown: watch::Receiver<bool>,
+    ) {
+        let mut current = (held_key, delivery);
+        loop {
+            let (held_key, delivery) = current;
+            delivery::deliver(self, delivery, permit.take(), shutdown.clone()).await;
+            self.release(&held_key);
+            let Some(key) = &key else { return };
+            let mut waiting = self.waiting.lock().unwrap_or_else(PoisonError::into_inner);
+            let next = if *shutdown.borrow() {
+                None
+            } else {
+                waiting.get_mut(key).and_then(VecDeque::pop_front)
+            };
+            match next {
+                Some(next) => current = next,
+                None => {
+                    for (left, _) in waiting.remove(key).unwrap_or_default() {
+                        self.release(&left);
+                    }
+                    return;
+                }
+            }
+        }
     }
 
     /// Creates the function's group on its streams (again, after a `NOGROUP`).
@@ -123,6 +223,15 @@ impl Shared {
             }
         }
     }
+}
+
+/// The entry's ordering key: the field of its CloudEvent's data; `None` when the body is not a
+/// CloudEvent or lacks the field (such an entry runs at once).
+fn ordering_key(delivery: &Delivery, field: &str) -> Option<String> {
+    let data = delivery.entry.data.as_deref()?;
+    conveyor_runtime::CloudEvent::decode(data)
+        .ok()?
+        .data_field(field)
 }
 
 /// Returns once `shutdown` turns `true` (or its sender is gone).
@@ -161,6 +270,7 @@ pub async fn run(
             .claim_after
             .unwrap_or(spec.timeout + settings.claim_margin),
         held: Mutex::new(HashSet::new()),
+        waiting: Mutex::new(HashMap::new()),
         function,
         spec,
         deps,

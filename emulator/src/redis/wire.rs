@@ -181,9 +181,27 @@ pub fn id_millis(id: &str) -> Option<i64> {
     id.split('-').next()?.parse().ok()
 }
 
+/// An entry id as `(ms, seq)`, for ordering entries of several streams; unparsable ids sort
+/// last.
+#[must_use]
+pub fn id_order(id: &str) -> (u64, u64) {
+    let (ms, seq) = id.split_once('-').unwrap_or((id, "0"));
+    (
+        ms.parse().unwrap_or(u64::MAX),
+        seq.parse().unwrap_or(u64::MAX),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn orders_ids_by_time_then_sequence() {
+        let mut ids = ["1700-10", "1700-9", "1699-20", "x"];
+        ids.sort_by_key(|id| id_order(id));
+        assert_eq!(ids, ["1699-20", "1700-9", "1700-10", "x"]);
+    }
 
     fn bulk(s: &str) -> Value {
         Value::BulkString(s.as_bytes().to_vec())

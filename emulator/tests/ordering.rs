@@ -1,0 +1,271 @@
+//! Order per key on the embedded broker and on Redis: 100 orders, five steps each, published
+//! interleaved across orders with CloudEvent times deliberately running backwards. A function
+//! ordered by `order_id` must handle (and publish for) each order's steps in publish order, while
+//! one step failing transiently holds back only its own order's later steps and a poison step is
+//! dead-lettered before its order's next step runs.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use conveyor_domain::Timestamp;
+use conveyor_domain::events::{DomainEvent, Validate, ValidationError};
+use conveyor_emulator::embedded::consumer::ConsumerSettings;
+use conveyor_emulator::eventlog::query::EventFilter;
+use conveyor_emulator::up::{self, UpConfig};
+use conveyor_runtime::{
+    CloudEvent, Context, Function, FunctionSpec, HandlerError, Service, TopicHandler,
+};
+use conveyor_store::OutboxRow;
+use serde::{Deserialize, Serialize};
+
+use crate::functions::{FAST_RETRY, eventually};
+use crate::redis_common::TestRedis;
+
+const ORDERS: u32 = 100;
+const STEPS: u32 = 5;
+/// Its step 2 fails transiently three times, then succeeds.
+const FLAKY_ORDER: u32 = 7;
+/// Its step 3 is poison.
+const POISON_ORDER: u32 = 13;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Step {
+    order_id: String,
+    seq: u32,
+    fail: u32,
+    poison: bool,
+}
+
+impl Validate for Step {
+    fn validate(&self) -> Result<(), ValidationError> {
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct StepDone {
+    order_id: String,
+    seq: u32,
+}
+
+impl DomainEvent for StepDone {
+    fn topic(&self) -> &'static str {
+        "test.step.done"
+    }
+}
+
+/// What the function saw, in the order it saw it: (order, step, attempt, handled).
+type Seen = Arc<Mutex<Vec<(String, u32, u32, bool)>>>;
+
+#[derive(Debug, Default)]
+struct Steps {
+    seen: Seen,
+}
+
+impl TopicHandler for Steps {
+    type Payload = Step;
+    const SPEC: FunctionSpec =
+        FunctionSpec::on_topics("test-steps", Service::Order, &["test.step"])
+            .with_retry(FAST_RETRY)
+            .ordered_by("order_id");
+
+    async fn handle(&self, step: Step, cx: &mut Context<'_>) -> Result<(), HandlerError> {
+        let attempt = cx.attempt();
+        let ok = !step.poison && attempt > step.fail;
+        self.seen
+            .lock()
+            .unwrap()
+            .push((step.order_id.clone(), step.seq, attempt, ok));
+        if step.poison {
+            return Err(HandlerError::drop("poison step"));
+        }
+        if !ok {
+            return Err(HandlerError::retry("not yet"));
+        }
+        cx.publish(&StepDone {
+            order_id: step.order_id,
+            seq: step.seq,
+        })
+    }
+}
+
+fn order(n: u32) -> String {
+    format!("ord-{n:03}")
+}
+
+/// Every step of every order, interleaved: step 1 of each order, then step 2 of each, ...; the
+/// CloudEvent times run backwards, so time order is the reverse of publish order.
+fn steps() -> Vec<OutboxRow> {
+    let mut rows = Vec::new();
+    for seq in 1..=STEPS {
+        for n in 0..ORDERS {
+            let step = Step {
+                order_id: order(n),
+                seq,
+                fail: if n == FLAKY_ORDER && seq == 2 { 3 } else { 0 },
+                poison: n == POISON_ORDER && seq == 3,
+            };
+            let back = i64::from(seq * ORDERS + n) * 1_000;
+            let ce = CloudEvent::new(
+                "test.step",
+                "test",
+                &step,
+                Timestamp::from_millis(1_800_000_000_000 - back),
+            )
+            .unwrap();
+            rows.push(OutboxRow {
+                id: ce.id.clone(),
+                topic: "test.step".to_owned(),
+                body: ce.to_json(),
+                ordering_key: None,
+            });
+        }
+    }
+    rows
+}
+
+fn expected(n: u32) -> Vec<u32> {
+    (1..=STEPS)
+        .filter(|seq| !(n == POISON_ORDER && *seq == 3))
+        .collect()
+}
+
+async fn steps_are_handled_in_publish_order_per_order(config: UpConfig, seen: Seen) {
+    let running = up::start(config).await.unwrap();
+    for chunk in steps().chunks(50) {
+        running.broker.publish(chunk).await.unwrap();
+    }
+    let handled = || {
+        seen.lock()
+            .unwrap()
+            .iter()
+            .filter(|(_, _, _, ok)| *ok)
+            .count()
+    };
+    let total = (ORDERS * STEPS - 1) as usize;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while handled() < total {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "only {} of {total} steps handled",
+            handled()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    eventually("the poison step in the dead letters", || async {
+        running
+            .broker
+            .dead_letters(Some("test-steps"), 10)
+            .await
+            .unwrap()
+            .len()
+            == 1
+    })
+    .await;
+
+    let seen = seen.lock().unwrap().clone();
+    let mut per_order: BTreeMap<String, Vec<u32>> = BTreeMap::new();
+    for (order, seq, _, ok) in &seen {
+        if *ok {
+            per_order.entry(order.clone()).or_default().push(*seq);
+        }
+    }
+    for n in 0..ORDERS {
+        assert_eq!(per_order[&order(n)], expected(n), "order {}", order(n));
+    }
+    // The poison step was tried (once) before its order's step 4.
+    let position = |order_n: u32, seq: u32, ok: bool| {
+        seen.iter()
+            .position(|(o, s, _, k)| *o == order(order_n) && *s == seq && *k == ok)
+            .unwrap()
+    };
+    assert!(position(POISON_ORDER, 3, false) < position(POISON_ORDER, 4, true));
+    // While the flaky step waited for its retries, other orders went on.
+    let (first_failure, success) = (
+        position(FLAKY_ORDER, 2, false),
+        position(FLAKY_ORDER, 2, true),
+    );
+    assert!(
+        seen[first_failure..success]
+            .iter()
+            .any(|(o, _, _, _)| *o != order(FLAKY_ORDER)),
+        "other orders waited for {}",
+        order(FLAKY_ORDER)
+    );
+    assert_eq!(
+        seen.iter()
+            .filter(|(o, s, _, _)| *o == order(FLAKY_ORDER) && *s == 2)
+            .count(),
+        4,
+        "three failures, then the success"
+    );
+
+    // What the function published, per order, is in the same order.
+    let events = running.stats.events().events(
+        &EventFilter {
+            topic: Some("test.step.done".to_owned()),
+            ..EventFilter::default()
+        },
+        2_000,
+        None,
+        &|_| Vec::new(),
+    );
+    let mut published: BTreeMap<String, Vec<u32>> = BTreeMap::new();
+    // Newest first: walk them oldest first.
+    for summary in events.iter().rev() {
+        let done: StepDone = serde_json::from_str(
+            CloudEvent::decode(summary.event.body.as_bytes())
+                .unwrap()
+                .data
+                .unwrap()
+                .get(),
+        )
+        .unwrap();
+        published.entry(done.order_id).or_default().push(done.seq);
+    }
+    for n in 0..ORDERS {
+        assert_eq!(
+            published[&order(n)],
+            expected(n),
+            "published for {}",
+            order(n)
+        );
+    }
+    running.shutdown().await;
+}
+
+fn config(dir: &tempfile::TempDir, seen: &Seen) -> UpConfig {
+    let steps: Arc<dyn Function> = conveyor_runtime::topic(Steps {
+        seen: Arc::clone(seen),
+    });
+    UpConfig {
+        database: format!("sqlite://{}", dir.path().join("order.db").display()),
+        functions: vec![steps],
+        consumer: ConsumerSettings {
+            batch: 64,
+            idle_poll: Duration::from_millis(20),
+        },
+        relay_every: Duration::from_millis(200),
+        ..UpConfig::default()
+    }
+}
+
+#[tokio::test]
+async fn the_embedded_broker_keeps_each_orders_steps_in_publish_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let seen = Seen::default();
+    steps_are_handled_in_publish_order_per_order(config(&dir, &seen), seen).await;
+}
+
+#[tokio::test]
+async fn redis_keeps_each_orders_steps_in_publish_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let redis = TestRedis::new().await;
+    let seen = Seen::default();
+    let config = UpConfig {
+        redis: Some(redis.settings("ordered")),
+        ..config(&dir, &seen)
+    };
+    steps_are_handled_in_publish_order_per_order(config, seen).await;
+}
