@@ -6,7 +6,7 @@
 //! deadline are reported rather than cut off half-way. On a FIFO queue the first failure stops
 //! the batch and every later record is reported too, so SQS redelivers them in order.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -48,12 +48,33 @@ pub enum RecordOutcome {
 }
 
 /// A record from a FIFO queue (its group id is set, or the source ARN names a `.fifo` queue).
-fn is_fifo(record: &SqsMessage) -> bool {
-    record.attributes.contains_key("MessageGroupId")
-        || record
-            .event_source_arn
-            .as_deref()
-            .is_some_and(|arn| arn.ends_with(".fifo"))
+/// The records' positions by group, groups in order of first appearance: a FIFO record's
+/// group is its `MessageGroupId`; otherwise, for a function ordered by `key`, the field's value
+/// in the record's CloudEvent. A record with neither is a group of its own.
+fn groups(records: &[SqsMessage], key: Option<&str>) -> Vec<Vec<usize>> {
+    let mut out: Vec<Vec<usize>> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    for (i, record) in records.iter().enumerate() {
+        let group = record
+            .attributes
+            .get("MessageGroupId")
+            .cloned()
+            .or_else(|| {
+                let field = key?;
+                decode_body(record.body.as_deref()?).ok()?.data_field(field)
+            });
+        match group {
+            Some(g) => match index.get(&g) {
+                Some(&at) => out[at].push(i),
+                None => {
+                    index.insert(g, out.len());
+                    out.push(vec![i]);
+                }
+            },
+            None => out.push(vec![i]),
+        }
+    }
+    out
 }
 
 fn wall_clock_ms() -> i64 {
@@ -101,8 +122,10 @@ impl SqsHost {
         }
     }
 
-    /// Handles a batch. Records of a function with an ordering key, and records of a FIFO
-    /// queue, run one after another in batch order; others run concurrently up to the
+    /// Handles a batch. Records of one group (a FIFO queue's `MessageGroupId`, else the
+    /// function's ordering key read from the CloudEvent) run one after another in batch order,
+    /// and after a failure the group's later records are not run but reported with it, as AWS
+    /// asks of FIFO consumers. Groups, and records without one, run concurrently up to the
     /// function's concurrency. Each failed message id is listed once.
     pub async fn handle_batch(&self, event: LambdaEvent<SqsEvent>) -> SqsBatchResponse {
         // The Runtime API always sends a deadline; 0 is `Context::default()` in tests.
@@ -111,32 +134,37 @@ impl SqsHost {
             .map(|ms| Timestamp::from_millis(i64::try_from(ms).unwrap_or(i64::MAX)));
         let records = event.payload.records;
         let spec = self.function.spec();
-        let fifo = records.iter().any(is_fifo);
-        let outcomes: Vec<RecordOutcome> = if fifo || spec.ordering_key.is_some() {
-            let mut outcomes = Vec::with_capacity(records.len());
-            let mut stopped = false;
-            for record in &records {
-                let outcome = if stopped {
-                    RecordOutcome::Failed
-                } else {
-                    self.guarded(record, deadline).await
-                };
-                stopped |= fifo && outcome == RecordOutcome::Failed;
-                outcomes.push(outcome);
-            }
-            outcomes
-        } else {
-            // The futures are built before they are streamed: a closure inside the stream's
-            // type makes the batch future fail the `Send` check of `tokio::spawn`.
-            let handling: Vec<_> = records
-                .iter()
-                .map(|record| self.guarded(record, deadline))
-                .collect();
-            futures::stream::iter(handling)
-                .buffered(spec.concurrency.max(1) as usize)
-                .collect()
-                .await
-        };
+        let groups = groups(&records, spec.ordering_key);
+        // The futures are built before they are streamed: a closure inside the stream's type
+        // makes the batch future fail the `Send` check of `tokio::spawn`.
+        let handling: Vec<_> = groups
+            .into_iter()
+            .map(|members| {
+                let records = &records;
+                async move {
+                    let mut outcomes = Vec::with_capacity(members.len());
+                    let mut stopped = false;
+                    for i in members {
+                        let outcome = if stopped {
+                            RecordOutcome::Failed
+                        } else {
+                            self.guarded(&records[i], deadline).await
+                        };
+                        stopped |= outcome == RecordOutcome::Failed;
+                        outcomes.push((i, outcome));
+                    }
+                    outcomes
+                }
+            })
+            .collect();
+        let mut outcomes = vec![RecordOutcome::Failed; records.len()];
+        let per_group: Vec<Vec<(usize, RecordOutcome)>> = futures::stream::iter(handling)
+            .buffer_unordered(spec.concurrency.max(1) as usize)
+            .collect()
+            .await;
+        for (i, outcome) in per_group.into_iter().flatten() {
+            outcomes[i] = outcome;
+        }
         let mut response = SqsBatchResponse::default();
         let mut listed = HashSet::new();
         for (record, outcome) in records.iter().zip(outcomes) {
