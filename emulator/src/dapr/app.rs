@@ -26,6 +26,7 @@ use tokio::sync::Semaphore;
 use super::bindings::{self, JobEntry};
 use super::config::{Subscriptions, WorkerConfig};
 use super::delivery::{self, Attempts, StatusBody};
+use super::keys::KeyLocks;
 use super::publisher::CLOUDEVENTS_CONTENT_TYPE;
 use crate::stats::Stats;
 
@@ -52,6 +53,7 @@ struct Inner {
     topics: Vec<Arc<TopicEntry>>,
     jobs: Vec<Arc<JobEntry>>,
     attempts: Attempts,
+    keys: KeyLocks,
 }
 
 impl WorkerState {
@@ -83,6 +85,7 @@ impl WorkerState {
                 .map(|f| Arc::new(JobEntry::new(Arc::clone(f))))
                 .collect(),
             attempts: Attempts::default(),
+            keys: KeyLocks::default(),
         }))
     }
 
@@ -100,6 +103,12 @@ impl WorkerState {
 
     pub(crate) fn attempts(&self) -> &Attempts {
         &self.0.attempts
+    }
+
+    /// The per-key locks of ordered functions.
+    #[must_use]
+    pub fn keys(&self) -> &KeyLocks {
+        &self.0.keys
     }
 
     /// The subscriptions `GET /dapr/subscribe` lists.

@@ -7,6 +7,9 @@
 //! | `Retry` below the function's max deliveries | `RETRY` | retries per the resiliency policy |
 //! | `Retry` at max deliveries, `Drop`, a body that is no CloudEvent | `DROP` | sends it to the `deadLetterTopic`, acknowledges |
 //!
+//! A function with an ordering key handles one event of a key at a time, in arrival order
+//! ([`super::keys`]); a bulk delivery is handled entry by entry, in order.
+//!
 //! daprd does not tell the app which delivery this is, so the worker counts deliveries of each
 //! (function, event id) itself, in a bounded map: retries of one event come back to the same
 //! sidecar, and so to the same worker process.
@@ -126,6 +129,12 @@ pub async fn deliver(state: &WorkerState, entry: &TopicEntry, body: &[u8]) -> St
             );
             return Status::Drop;
         }
+    };
+    // One delivery at a time per key, for an ordered function (before the concurrency slot, so
+    // waiting for the key holds none).
+    let _turn = match spec.ordering_key.and_then(|field| event.data_field(field)) {
+        Some(key) => Some(state.keys().lock(spec.name, key).await),
+        None => None,
     };
     // A closed semaphore cannot happen (it is never closed); run unlimited rather than fail.
     let _permit = entry.limit.acquire().await.ok();

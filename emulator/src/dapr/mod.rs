@@ -10,6 +10,7 @@
 //! - [`config`] — service, mode, ports, tokens, publisher limits
 //! - [`app`] — the routes daprd calls, and the token check
 //! - [`delivery`] — one pub/sub delivery (or bulk delivery) to a status
+//! - [`keys`] — one delivery at a time per ordering key
 //! - [`bindings`] — cron binding firings
 //! - [`publisher`] — publishing through the sidecar, with retries
 //! - [`breaker`] — the publisher's circuit breaker
@@ -20,6 +21,7 @@ pub mod bindings;
 pub mod breaker;
 pub mod config;
 pub mod delivery;
+pub mod keys;
 pub mod publisher;
 pub mod worker;
 

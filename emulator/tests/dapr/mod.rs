@@ -9,5 +9,6 @@ mod cron;
 mod delivery;
 mod generated;
 mod harness;
+mod ordering;
 mod publish;
 mod routes;

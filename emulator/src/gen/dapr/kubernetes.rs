@@ -57,15 +57,28 @@ fn labels(app_id: &str) -> Value {
 fn deployment(service: Service) -> Value {
     let app_id = service.app_id();
     let port = DEFAULT_APP_PORT.to_string();
+    // A service with ordered functions runs one replica, replaced (not overlapped) on rollout:
+    // replicas sharing a consumer group would each order only their share of a key's events.
+    let ordered = crate::catalog::of_service(service)
+        .iter()
+        .any(|f| f.spec().ordering_key.is_some());
+    let (replicas, strategy) = if ordered {
+        (1, json!({ "type": "Recreate" }))
+    } else {
+        (
+            2,
+            json!({ "type": "RollingUpdate", "rollingUpdate": { "maxSurge": 1, "maxUnavailable": 0 } }),
+        )
+    };
     json!({
         "apiVersion": "apps/v1",
         "kind": "Deployment",
         "metadata": { "name": app_id, "labels": labels(app_id) },
         "spec": {
-            "replicas": 2,
+            "replicas": replicas,
             "revisionHistoryLimit": 1,
             "selector": { "matchLabels": { "app.kubernetes.io/name": app_id } },
-            "strategy": { "type": "RollingUpdate", "rollingUpdate": { "maxSurge": 1, "maxUnavailable": 0 } },
+            "strategy": strategy,
             "template": {
                 "metadata": {
                     "labels": labels(app_id),
