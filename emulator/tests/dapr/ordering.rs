@@ -26,10 +26,13 @@ impl Validate for Step {
     }
 }
 
+/// (order, step, "start" or "end"), in the order it happened.
+type Log = Arc<Mutex<Vec<(String, u32, &'static str)>>>;
+
 /// Records when each step started and ended; takes a while, so overlaps would show.
 #[derive(Debug, Default)]
 struct SlowSteps {
-    log: Arc<Mutex<Vec<(String, u32, &'static str)>>>,
+    log: Log,
 }
 
 impl TopicHandler for SlowSteps {
