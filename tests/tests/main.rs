@@ -5,4 +5,5 @@ mod child;
 mod child_stock;
 mod compensation_flow;
 mod emulator_flow;
+mod faults;
 mod payment_flow;
