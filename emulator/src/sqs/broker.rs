@@ -16,8 +16,9 @@ use conveyor_store::queue::DeadLetter;
 
 use super::queues::{self, FunctionQueues};
 use super::redrive::{self, RedriveOutcome};
-use super::{SqsError, SqsSettings, edit, fanout, letters};
+use super::{SqsError, SqsSettings, edit, letters};
 use crate::broker::{Broker, BrokerError};
+use conveyor_runtime::lambda::fifo::{self, QueueRoute};
 
 /// One topic function served from SQS.
 #[derive(Debug, Clone)]
@@ -33,6 +34,8 @@ pub struct SqsBroker {
     client: Client,
     settings: SqsSettings,
     subscriptions: Vec<Subscription>,
+    /// Every subscription's queue, for publishing without a bus.
+    routes: Vec<QueueRoute>,
     eventbridge: Option<EventBridgePublisher>,
 }
 
@@ -58,14 +61,32 @@ impl SqsBroker {
                 queues: queues::resolve(&client, &settings, &spec).await?,
             });
         }
-        let eventbridge = settings
-            .event_bus
-            .as_deref()
-            .map(|bus| EventBridgePublisher::new(bus, &settings.eventbridge));
+        let routes: Vec<QueueRoute> = functions
+            .iter()
+            .map(|f| f.spec())
+            .filter_map(|spec| {
+                let s = subscriptions
+                    .iter()
+                    .find(|s| s.queues.function == spec.name)?;
+                Some(QueueRoute {
+                    queue_url: s.queues.queue_url.clone(),
+                    topics: spec.topics().iter().map(|t| (*t).to_owned()).collect(),
+                    key: spec.ordering_key.map(str::to_owned),
+                })
+            })
+            .collect();
+        // With a bus, the ordered functions' FIFO queues still get their events directly, with
+        // the key as message group, as the Lambda publisher does.
+        let ordered: Vec<QueueRoute> = routes.iter().filter(|r| r.key.is_some()).cloned().collect();
+        let eventbridge = settings.event_bus.as_deref().map(|bus| {
+            EventBridgePublisher::new(bus, &settings.eventbridge)
+                .with_ordered_routes(&settings.sqs, ordered)
+        });
         Ok(Self {
             client,
             settings,
             subscriptions,
+            routes,
             eventbridge,
         })
     }
@@ -131,12 +152,7 @@ impl Publisher for SqsBroker {
             if let Some(eventbridge) = &self.eventbridge {
                 return eventbridge.publish(events).await;
             }
-            let routes: Vec<(&[&str], &str)> = self
-                .subscriptions
-                .iter()
-                .map(|s| (s.topics, s.queues.queue_url.as_str()))
-                .collect();
-            let (failed_ids, reason) = fanout::send(&self.client, &routes, events).await;
+            let (failed_ids, reason) = fifo::send(&self.client, &self.routes, events).await;
             if failed_ids.is_empty() {
                 Ok(())
             } else {

@@ -21,7 +21,6 @@
 pub mod broker;
 pub mod edit;
 pub mod event;
-pub mod fanout;
 pub mod letters;
 pub mod poller;
 pub mod queues;
@@ -84,16 +83,30 @@ impl SqsSettings {
         aws.sqs_client()
     }
 
-    /// The name of `function`'s queue.
+    /// The name of `spec`'s queue: a FIFO queue (`.fifo`) for a function with an ordering key,
+    /// as the Terraform names it.
     #[must_use]
-    pub fn queue_name(&self, function: &str) -> String {
-        format!("{}{function}", self.queue_prefix)
+    pub fn queue_name(&self, spec: &conveyor_runtime::FunctionSpec) -> String {
+        format!("{}{}{}", self.queue_prefix, spec.name, fifo_suffix(spec))
     }
 
-    /// The name of `function`'s dead-letter queue.
+    /// The name of `spec`'s dead-letter queue (FIFO like its queue).
     #[must_use]
-    pub fn dlq_name(&self, function: &str) -> String {
-        format!("{}{function}-dlq", self.queue_prefix)
+    pub fn dlq_name(&self, spec: &conveyor_runtime::FunctionSpec) -> String {
+        format!(
+            "{}{}-dlq{}",
+            self.queue_prefix,
+            spec.name,
+            fifo_suffix(spec)
+        )
+    }
+}
+
+fn fifo_suffix(spec: &conveyor_runtime::FunctionSpec) -> &'static str {
+    if spec.ordering_key.is_some() {
+        ".fifo"
+    } else {
+        ""
     }
 }
 

@@ -98,7 +98,20 @@ pub async fn resolve(
     settings: &SqsSettings,
     spec: &FunctionSpec,
 ) -> Result<FunctionQueues, SqsError> {
-    let (queue_name, dlq_name) = (settings.queue_name(spec.name), settings.dlq_name(spec.name));
+    let (queue_name, dlq_name) = (settings.queue_name(spec), settings.dlq_name(spec));
+    // An ordered function's queues are FIFO; content-based deduplication lets rule targets
+    // (which set no deduplication id) send to them.
+    let fifo: Vec<(QueueAttributeName, String)> = if spec.ordering_key.is_some() {
+        vec![
+            (QueueAttributeName::FifoQueue, "true".to_owned()),
+            (
+                QueueAttributeName::ContentBasedDeduplication,
+                "true".to_owned(),
+            ),
+        ]
+    } else {
+        Vec::new()
+    };
     let dlq_url = match url_of(client, &dlq_name).await? {
         Some(url) => url,
         None if settings.create_queues => {
@@ -106,7 +119,9 @@ pub async fn resolve(
                 QueueAttributeName::MessageRetentionPeriod,
                 DLQ_RETENTION_SECONDS.to_string(),
             );
-            create(client, &dlq_name, vec![retention]).await?
+            let mut attributes = fifo.clone();
+            attributes.push(retention);
+            create(client, &dlq_name, attributes).await?
         }
         None => return Err(missing(settings, &dlq_name)),
     };
@@ -121,13 +136,12 @@ pub async fn resolve(
                 "deadLetterTargetArn": dlq_arn,
                 "maxReceiveCount": spec.retry.max_deliveries,
             });
-            let attributes = vec![
-                (
-                    QueueAttributeName::VisibilityTimeout,
-                    visibility.to_string(),
-                ),
-                (QueueAttributeName::RedrivePolicy, redrive.to_string()),
-            ];
+            let mut attributes = fifo;
+            attributes.push((
+                QueueAttributeName::VisibilityTimeout,
+                visibility.to_string(),
+            ));
+            attributes.push((QueueAttributeName::RedrivePolicy, redrive.to_string()));
             create(client, &queue_name, attributes).await?
         }
         None => return Err(missing(settings, &queue_name)),

@@ -191,6 +191,9 @@ async fn dlq_redrive_sqs_moves_a_catalog_functions_dead_letters_back() {
             .send_message()
             .queue_url(&queues.dlq_url)
             .message_body(body)
+            // The function is ordered: its queues are FIFO.
+            .message_group_id("ord-1")
+            .message_deduplication_id(body)
             .send()
             .await
             .unwrap();

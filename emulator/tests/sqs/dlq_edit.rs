@@ -33,6 +33,9 @@ async fn sqs_dead_letters_are_edited_deleted_and_the_fixed_one_redriven() {
             .send_message()
             .queue_url(&queues.dlq_url)
             .message_body(cloudevent(id, order))
+            // The function is ordered: its queues are FIFO.
+            .message_group_id(format!("ord-{order}"))
+            .message_deduplication_id(id)
             .message_attributes(
                 ATTR_ERROR,
                 MessageAttributeValue::builder()

@@ -10,7 +10,7 @@
 
 use std::time::{Duration, Instant};
 
-use aws_sdk_eventbridge::types::Target;
+use aws_sdk_eventbridge::types::{SqsParameters, Target};
 use conveyor_domain::events::order::{ORDER_STATUS_CHANGED, OrderStatusChangedEvent};
 use conveyor_domain::events::payment::{PAYMENT_CONFIRMED, PaymentConfirmedEvent};
 use conveyor_domain::events::samples;
@@ -43,9 +43,19 @@ async fn route(eb: &aws_sdk_eventbridge::Client, name: &str, topics: &[&str], qu
     let target = Target::builder()
         .id("queue")
         .arn(queue_arn)
-        .input_path("$.detail")
-        .build()
-        .unwrap();
+        .input_path("$.detail");
+    // A FIFO queue (an ordered function's) gets one fixed group from a rule, as the Terraform
+    // gives it: the group of events from outside producers.
+    let target = if queue_arn.ends_with(".fifo") {
+        target.sqs_parameters(
+            SqsParameters::builder()
+                .message_group_id("external")
+                .build(),
+        )
+    } else {
+        target
+    };
+    let target = target.build().unwrap();
     eb.put_targets()
         .rule(name)
         .event_bus_name(BUS)

@@ -12,6 +12,7 @@ use crate::publish::{DeferredPublisher, Publisher};
 
 use super::dlq::SqsDeadLetter;
 use super::eventbridge::EventBridgePublisher;
+use super::fifo::QueueRoute;
 
 /// Environment variable: the database URL.
 pub const DATABASE_URL: &str = "DATABASE_URL";
@@ -38,6 +39,9 @@ pub enum ConfigError {
     /// The store did not open.
     #[error("database: {0}")]
     Store(#[from] conveyor_store::StoreError),
+    /// The ordered functions' routes are not a JSON list of routes.
+    #[error("CONVEYOR_ORDERED_ROUTES: {0}")]
+    Routes(serde_json::Error),
 }
 
 /// Everything a Lambda function reads from its environment.
@@ -53,6 +57,8 @@ pub struct LambdaConfig {
     pub dlq_url: Option<String>,
     /// Run migrations at cold start.
     pub migrate: bool,
+    /// FIFO queues events also go to directly (the ordered functions').
+    pub ordered_routes: Vec<QueueRoute>,
 }
 
 fn var(name: &str) -> Option<String> {
@@ -75,6 +81,11 @@ impl LambdaConfig {
             event_bus,
             dlq_url: var(DLQ_URL),
             migrate: var(MIGRATE).is_none_or(|v| v != "false"),
+            ordered_routes: var(super::fifo::ORDERED_ROUTES)
+                .map(|text| super::fifo::parse_routes(&text))
+                .transpose()
+                .map_err(ConfigError::Routes)?
+                .unwrap_or_default(),
         })
     }
 
@@ -88,10 +99,14 @@ impl LambdaConfig {
         } else {
             Store::connect(&self.database_url).await?
         };
-        let publisher: Arc<dyn Publisher> = match &self.event_bus {
-            Some(bus) => Arc::new(EventBridgePublisher::from_env(bus)),
-            None => Arc::new(DeferredPublisher),
-        };
+        let publisher: Arc<dyn Publisher> =
+            match &self.event_bus {
+                Some(bus) => Arc::new(EventBridgePublisher::from_env(bus).with_ordered_routes(
+                    &AwsSettings::from_env("SQS"),
+                    self.ordered_routes.clone(),
+                )),
+                None => Arc::new(DeferredPublisher),
+            };
         Ok(Deps {
             store,
             publisher,

@@ -13,6 +13,7 @@ use crate::cloudevent::CloudEvent;
 use crate::publish::{BoxFuture, PublishError, Publisher};
 
 use super::config::{AwsSettings, client_from_settings};
+use super::fifo::{self, QueueRoute};
 
 /// PutEvents accepts at most this many entries per call.
 pub const MAX_ENTRIES: usize = 10;
@@ -21,11 +22,19 @@ pub const MAX_CALL_BYTES: usize = 256 * 1024;
 /// Calls per batch while EventBridge keeps rejecting some of its entries.
 const ATTEMPTS: u32 = 3;
 
-/// Publishes to one event bus.
+/// Publishes to one event bus (and, for ordered functions, to their FIFO queues).
 #[derive(Debug, Clone)]
 pub struct EventBridgePublisher {
     client: aws_sdk_eventbridge::Client,
     bus: String,
+    ordered: Option<OrderedQueues>,
+}
+
+/// The FIFO queues events also go to directly ([`super::fifo`]).
+#[derive(Debug, Clone)]
+struct OrderedQueues {
+    client: aws_sdk_sqs::Client,
+    routes: Vec<QueueRoute>,
 }
 
 /// Why a batch was not entirely accepted.
@@ -84,7 +93,19 @@ impl EventBridgePublisher {
         Self {
             client: client_from_settings!(aws_sdk_eventbridge, aws),
             bus: bus.to_owned(),
+            ordered: None,
         }
+    }
+
+    /// Also sends the events of `routes`' topics straight to those queues (an ordered
+    /// function's FIFO queue, with its key as message group), through an SQS client from `sqs`.
+    #[must_use]
+    pub fn with_ordered_routes(mut self, sqs: &AwsSettings, routes: Vec<QueueRoute>) -> Self {
+        self.ordered = (!routes.is_empty()).then(|| OrderedQueues {
+            client: sqs.sqs_client(),
+            routes,
+        });
+        self
     }
 
     /// The bus events go to.
@@ -175,13 +196,26 @@ impl Publisher for EventBridgePublisher {
                     // The endpoint is failing: leave the rest to the relay.
                     let rest = calls[i + 1..].iter().flat_map(|b| b.iter());
                     failed_ids.extend(rest.map(|r| r.id.clone()));
-                    if failed_ids.len() == events.len() {
+                    if failed_ids.len() == events.len() && self.ordered.is_none() {
                         return Err(PublishError::Transport {
                             target: format!("EventBridge bus {}", self.bus),
                             source: source.into(),
                         });
                     }
                     break;
+                }
+            }
+            // An event the bus refused is still sent to the queues: the relay publishes it
+            // again later, and the FIFO queue's deduplication id (the event id) and the
+            // consumers' inbox drop the second copy.
+            if let Some(ordered) = &self.ordered {
+                let (queue_failed, why) =
+                    fifo::send(&ordered.client, &ordered.routes, events).await;
+                if !queue_failed.is_empty() {
+                    failed_ids.extend(queue_failed);
+                    failed_ids.sort();
+                    failed_ids.dedup();
+                    reason = why;
                 }
             }
             if failed_ids.is_empty() {
