@@ -6,6 +6,7 @@ mod batches;
 mod dlq_edit;
 mod flow;
 mod moto;
+mod ordered;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
