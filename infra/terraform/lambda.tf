@@ -55,6 +55,13 @@ resource "aws_iam_role_policy" "lambda" {
         Resource = [aws_sqs_queue.dlq[each.key].arn]
       },
       {
+        # conveyor publishes the events of ordered functions straight to their FIFO queues.
+        Sid      = "SendToOrderedQueues"
+        Effect   = "Allow"
+        Action   = ["sqs:SendMessage"]
+        Resource = [for name, f in local.ordered_functions : aws_sqs_queue.queue[name].arn]
+      },
+      {
         # X-Ray has no resource-level permissions.
         Sid      = "WriteTraces"
         Effect   = "Allow"
@@ -117,6 +124,14 @@ resource "aws_lambda_function" "fn" {
       CONVEYOR_EVENT_BUS = aws_cloudwatch_event_bus.bus.name
       CONVEYOR_DLQ_URL   = aws_sqs_queue.dlq[each.key].url
       CONVEYOR_MIGRATE   = var.migrate_on_cold_start ? "true" : "false"
+      # Where the events of ordered functions go directly (queue, topics, ordering key).
+      CONVEYOR_ORDERED_ROUTES = jsonencode([
+        for name, f in local.ordered_functions : {
+          queue_url = aws_sqs_queue.queue[name].url
+          topics    = f.topics
+          key       = f.ordering_key
+        }
+      ])
     }
   }
 

@@ -39,6 +39,15 @@ locals {
   # Consumers: one queue, DLQ, rule and event source mapping each.
   topic_functions = { for name, f in local.functions : name => f if f.kind == "topic" }
 
+  # Consumers with an ordering key (the per-order ones): FIFO queues, one message group per
+  # key. conveyor's publishers send the events these functions take straight to their queues
+  # (CONVEYOR_ORDERED_ROUTES), since a rule target can only set one fixed group.
+  ordered_functions = { for name, f in local.topic_functions : name => f if f.ordering_key != null }
+
+  # The sources conveyor's publishers set (the services' app ids). Rules of ordered functions
+  # skip them: those events already reached the FIFO queues directly.
+  conveyor_sources = ["order-worker", "fulfillment-worker", "warehouse-worker"]
+
   # Cron jobs: one schedule, scheduler role and DLQ each.
   jobs = { for name, f in local.functions : name => f if f.kind == "job" }
 

@@ -55,8 +55,13 @@ fn steps() -> Vec<OutboxRow> {
                 order_id: format!("ord-{n}"),
                 seq,
             };
-            let ce = CloudEvent::new("test.step", "order-worker", &step, Timestamp::from_millis(0))
-                .unwrap();
+            let ce = CloudEvent::new(
+                "test.step",
+                "order-worker",
+                &step,
+                Timestamp::from_millis(0),
+            )
+            .unwrap();
             rows.push(OutboxRow {
                 id: ce.id.clone(),
                 topic: "test.step".to_owned(),

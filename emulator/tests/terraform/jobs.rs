@@ -87,7 +87,13 @@ fn every_dead_letter_queue_is_encrypted_and_alarmed() {
     for spec in specs() {
         let key = Some(spec.name);
         let dlq = |path: &str| config.eval("aws_sqs_queue", "dlq", key, path);
-        assert_eq!(dlq("name"), format!("test-{}-dlq", spec.name));
+        let fifo = if spec.ordering_key.is_some() {
+            ".fifo"
+        } else {
+            ""
+        };
+        assert_eq!(dlq("name"), format!("test-{}-dlq{fifo}", spec.name));
+        assert_eq!(dlq("fifo_queue"), spec.ordering_key.is_some());
         assert_eq!(dlq("sqs_managed_sse_enabled"), true);
         assert_eq!(dlq("message_retention_seconds"), 1_209_600);
         let alarm = |path: &str| config.eval("aws_cloudwatch_metric_alarm", "dlq", key, path);
@@ -95,7 +101,7 @@ fn every_dead_letter_queue_is_encrypted_and_alarmed() {
         assert_eq!(alarm("metric_name"), "ApproximateNumberOfMessagesVisible");
         assert_eq!(
             alarm("dimensions"),
-            json!({ "QueueName": format!("test-{}-dlq", spec.name) })
+            json!({ "QueueName": format!("test-{}-dlq{fifo}", spec.name) })
         );
         assert_eq!(alarm("comparison_operator"), "GreaterThanThreshold");
         assert_eq!(alarm("threshold"), 0);

@@ -36,8 +36,19 @@ fn every_function_has_its_lambda() {
         assert_eq!(eval("timeout"), spec.timeout.as_secs());
         assert_eq!(eval("reserved_concurrent_executions"), spec.concurrency);
         assert_eq!(eval("role"), mock_arn("aws_iam_role", "lambda", key));
+        let mut variables = eval("environment.variables");
+        let routes: serde_json::Value = serde_json::from_str(
+            variables["CONVEYOR_ORDERED_ROUTES"]
+                .as_str()
+                .expect("every function gets the ordered routes"),
+        )
+        .unwrap();
+        variables
+            .as_object_mut()
+            .unwrap()
+            .remove("CONVEYOR_ORDERED_ROUTES");
         assert_eq!(
-            eval("environment.variables"),
+            variables,
             json!({
                 "DATABASE_URL": SECRET_VALUE,
                 "CONVEYOR_EVENT_BUS": "test-conveyor",
@@ -47,6 +58,23 @@ fn every_function_has_its_lambda() {
             "{}",
             spec.name
         );
+        // Every ordered function's queue, its topics and key; nothing else.
+        let ordered: Vec<serde_json::Value> = specs()
+            .iter()
+            .filter(|s| s.ordering_key.is_some())
+            .map(|s| {
+                json!({
+                    "queue_url": mock_url("queue", s.name),
+                    "topics": s.topics(),
+                    "key": s.ordering_key,
+                })
+            })
+            .collect();
+        let mut routes = routes.as_array().unwrap().clone();
+        routes.sort_by_key(|r| r["queue_url"].as_str().unwrap().to_owned());
+        let mut ordered = ordered;
+        ordered.sort_by_key(|r| r["queue_url"].as_str().unwrap().to_owned());
+        assert_eq!(routes, ordered, "{}", spec.name);
         assert_eq!(eval("tracing_config.mode"), "Active");
         assert_eq!(
             eval("logging_config.log_group"),
@@ -101,17 +129,28 @@ fn every_topic_function_has_queue_dlq_mapping_and_rule() {
         ("aws_sqs_queue_redrive_allow_policy", "dlq"),
         ("aws_sqs_queue_policy", "queue"),
         ("aws_cloudwatch_event_rule", "topic"),
-        ("aws_cloudwatch_event_target", "topic"),
         ("aws_lambda_event_source_mapping", "queue"),
         ("aws_iam_role_policy", "queue"),
     ] {
         assert_eq!(config.keys(ty, name), topic_functions, "{ty}.{name}");
     }
+    // Ordered functions' rules target their FIFO queue with a fixed group; the others plainly.
+    let ordered = names(|s| s.ordering_key.is_some());
+    assert_eq!(
+        config.keys("aws_cloudwatch_event_target", "ordered"),
+        ordered
+    );
+    let plain: BTreeSet<String> = topic_functions.difference(&ordered).cloned().collect();
+    assert_eq!(config.keys("aws_cloudwatch_event_target", "topic"), plain);
     for spec in specs().iter().filter(|s| s.schedule().is_none()) {
         let n = spec.name;
         let key = Some(n);
         let queue = |path: &str| config.eval("aws_sqs_queue", "queue", key, path);
-        assert_eq!(queue("name"), format!("test-{n}"));
+        let is_ordered = spec.ordering_key.is_some();
+        let fifo = if is_ordered { ".fifo" } else { "" };
+        assert_eq!(queue("name"), format!("test-{n}{fifo}"));
+        assert_eq!(queue("fifo_queue"), is_ordered);
+        assert_eq!(queue("content_based_deduplication"), is_ordered);
         assert!(
             queue("visibility_timeout_seconds").as_u64().unwrap() >= 6 * spec.timeout.as_secs()
         );
@@ -150,17 +189,38 @@ fn every_topic_function_has_queue_dlq_mapping_and_rule() {
             json!(["ReportBatchItemFailures"])
         );
         assert_eq!(esm("batch_size"), 10);
-        assert_eq!(esm("maximum_batching_window_in_seconds"), 1);
+        assert_eq!(
+            esm("maximum_batching_window_in_seconds"),
+            if is_ordered { json!(null) } else { json!(1) },
+            "FIFO queues take no batching window"
+        );
         assert_eq!(
             esm("scaling_config.maximum_concurrency"),
             spec.concurrency.max(2)
         );
 
         let pattern = config.eval_doc("aws_cloudwatch_event_rule", "topic", n, "event_pattern");
-        assert_eq!(pattern, json!({ "detail-type": spec.topics() }), "{n}");
+        if is_ordered {
+            // Outside producers only: conveyor's own events reach the FIFO queue directly.
+            assert_eq!(
+                pattern,
+                json!({
+                    "detail-type": spec.topics(),
+                    "source": [{ "anything-but": ["order-worker", "fulfillment-worker", "warehouse-worker"] }],
+                }),
+                "{n}"
+            );
+        } else {
+            assert_eq!(pattern, json!({ "detail-type": spec.topics() }), "{n}");
+        }
         let rule = |path: &str| config.eval("aws_cloudwatch_event_rule", "topic", key, path);
         assert_eq!(rule("event_bus_name"), "test-conveyor");
-        let target = |path: &str| config.eval("aws_cloudwatch_event_target", "topic", key, path);
+        let target_name = if is_ordered { "ordered" } else { "topic" };
+        let target =
+            |path: &str| config.eval("aws_cloudwatch_event_target", target_name, key, path);
+        if is_ordered {
+            assert_eq!(target("sqs_target.message_group_id"), "external");
+        }
         assert_eq!(target("rule"), format!("test-{n}"));
         assert_eq!(target("event_bus_name"), "test-conveyor");
         assert_eq!(target("arn"), mock_arn("aws_sqs_queue", "queue", key));
@@ -242,9 +302,14 @@ fn notification_dispatch_and_order_compensation_have_one_rule_for_all_their_topi
             "{name} has a rule"
         );
         let pattern = config.eval_doc("aws_cloudwatch_event_rule", "topic", name, "event_pattern");
-        assert_eq!(pattern, json!({ "detail-type": topics }), "{name}");
+        assert_eq!(pattern["detail-type"], topics, "{name}");
+        let target_name = if name == "order-compensation" {
+            "ordered"
+        } else {
+            "topic"
+        };
         let target =
-            |path: &str| config.eval("aws_cloudwatch_event_target", "topic", Some(name), path);
+            |path: &str| config.eval("aws_cloudwatch_event_target", target_name, Some(name), path);
         assert_eq!(
             target("arn"),
             mock_arn("aws_sqs_queue", "queue", Some(name))

@@ -65,7 +65,7 @@ pub async fn send(
     let mut per_queue: BTreeMap<usize, Vec<&OutboxRow>> = BTreeMap::new();
     for row in events {
         for (i, route) in routes.iter().enumerate() {
-            if route.topics.iter().any(|t| *t == row.topic) {
+            if route.topics.contains(&row.topic) {
                 per_queue.entry(i).or_default().push(row);
             }
         }
