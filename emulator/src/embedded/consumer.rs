@@ -160,6 +160,15 @@ async fn handle_in_span(
     let started = std::time::Instant::now();
     let now = deps.clock.now();
     let deadline = now.add_millis(i64::try_from(spec.timeout.as_millis()).unwrap_or(i64::MAX));
+    if let Err(e) = &decoded {
+        stats.events().undeliverable(
+            spec.name,
+            &message.event_id,
+            &message.topic,
+            &message.body,
+            &e.to_string(),
+        );
+    }
     let result = match decoded {
         Ok(event) => {
             function

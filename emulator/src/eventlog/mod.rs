@@ -276,6 +276,42 @@ impl EventLog {
         }
     }
 
+    /// Logs a delivery that never reached the function because its body is not a usable
+    /// CloudEvent (written to the transport by something else than conveyor's publishers):
+    /// the entry as an event, unless it is already in the log under `id`, and the
+    /// dead-lettering as its one attempt, so the dashboard shows it with its reason.
+    pub fn undeliverable(
+        &self,
+        function: &'static str,
+        id: &str,
+        topic: &str,
+        body: &str,
+        reason: &str,
+    ) {
+        let known = self.lock().events.iter().any(|e| e.id == id);
+        if !known {
+            self.published(&[OutboxRow {
+                id: id.to_owned(),
+                topic: topic.to_owned(),
+                body: body.to_owned(),
+                ordering_key: None,
+            }]);
+        }
+        self.attempted(Attempt {
+            seq: 0,
+            function,
+            event_id: id.to_owned(),
+            correlation_id: Some(id.to_owned()),
+            attempt: 1,
+            outcome: Outcome::DeadLettered,
+            error: Some(reason.to_owned()),
+            duration_ms: 0.0,
+            at: Utc::now(),
+            produced: Vec::new(),
+            tick: false,
+        });
+    }
+
     /// Logs one attempt or run (its `seq` is assigned here).
     pub fn attempted(&self, mut attempt: Attempt) {
         let mut inner = self.lock();

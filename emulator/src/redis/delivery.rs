@@ -195,6 +195,17 @@ async fn outcome(
         record(Outcome::DeadLettered, Some(reason));
         return Step::Done;
     }
+    if let Err(e) = &decoded {
+        // Written by something else than conveyor: the dashboard shows it under its entry id.
+        let body = String::from_utf8_lossy(delivery.entry.data.as_deref().unwrap_or_default());
+        shared.stats.events().undeliverable(
+            spec.name,
+            &delivery.entry.id,
+            &topic,
+            &body,
+            &e.chain(),
+        );
+    }
     let result = match decoded {
         Ok(event) => {
             let deadline = deps

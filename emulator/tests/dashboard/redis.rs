@@ -1,5 +1,6 @@
 //! Editing and deleting dead letters on Redis Streams (the `<function>.dlq` stream), through
-//! the broker the dashboard's endpoints call.
+//! the broker the dashboard's endpoints call; and an entry that is no CloudEvent in the event
+//! stream.
 
 use conveyor_domain::Timestamp;
 use conveyor_emulator::broker::Broker;
@@ -7,6 +8,10 @@ use conveyor_emulator::catalog;
 use conveyor_emulator::redis::broker::RedisBroker;
 use conveyor_emulator::redis::dlq::LetterFields;
 
+use conveyor_emulator::eventlog::query::EventFilter;
+use conveyor_emulator::up::{self, UpConfig};
+
+use crate::functions::{Flaky, eventually};
 use crate::redis_common::TestRedis;
 
 async fn letter(redis: &TestRedis, dlq: &str, event_id: &str) {
@@ -92,4 +97,65 @@ async fn redis_dead_letters_are_edited_in_place_of_the_old_entry_and_deleted() {
     assert_eq!(broker.dead_letters(Some(f), 10).await.unwrap().len(), 2);
     assert_eq!(broker.delete_dead_letters(f, None).await.unwrap(), 2);
     assert!(broker.dead_letters(Some(f), 10).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn an_entry_that_is_no_cloudevent_shows_in_the_event_stream_as_dead_lettered() {
+    let redis = TestRedis::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let functions: Vec<std::sync::Arc<dyn conveyor_runtime::Function>> =
+        vec![conveyor_runtime::topic(Flaky::default())];
+    let running = up::start(UpConfig {
+        database: format!("sqlite://{}", dir.path().join("dash.db").display()),
+        functions,
+        redis: Some(redis.settings("dash-poison")),
+        ..UpConfig::default()
+    })
+    .await
+    .unwrap();
+    // Written by something else than conveyor (a script, another producer): not a CloudEvent.
+    let id: String = redis::from_redis_value(
+        redis
+            .cmd(&[
+                "XADD",
+                &redis.key("test.ping"),
+                "*",
+                "data",
+                "<html>oops</html>",
+            ])
+            .await,
+    )
+    .unwrap();
+    eventually("the entry dead-lettered", || async {
+        running
+            .broker
+            .dead_letters(Some("test-flaky"), 10)
+            .await
+            .unwrap()
+            .len()
+            == 1
+    })
+    .await;
+    let events = running
+        .stats
+        .events()
+        .events(&EventFilter::default(), 100, None, &|topic| {
+            running.broker.subscribers(topic)
+        });
+    let poison = events
+        .iter()
+        .find(|e| e.event.id == id)
+        .expect("the entry is in the event stream under its entry id");
+    assert_eq!(poison.status, "dead_lettered");
+    assert_eq!(poison.event.topic, "test.ping");
+    assert_eq!(&*poison.event.body, "<html>oops</html>");
+    assert_eq!(poison.deliveries.len(), 1);
+    assert_eq!(poison.deliveries[0].function, "test-flaky");
+    assert!(
+        poison.deliveries[0]
+            .error
+            .as_deref()
+            .is_some_and(|e| !e.is_empty())
+    );
+    running.shutdown().await;
 }
