@@ -5,15 +5,15 @@
 //! deleted, the failed ones reappear after the visibility timeout, so the queue's redrive
 //! policy moves what keeps failing to the DLQ, in SQS itself. Jobs fire on the local scheduler.
 //!
-//! Queue names follow `infra/terraform`: `<prefix><function>` and `<prefix><function>-dlq`, where
-//! Terraform's prefix is `<environment>-`.
+//! Queue names follow `infra/terraform`: `<prefix><function>` and `<prefix><function>-dlq`, with
+//! `.fifo` for a function with an ordering key, where Terraform's prefix is `<environment>-`.
 //!
 //! # Layout
 //! - [`queues`] — queue names, URLs and ARNs; creating them where asked
 //! - [`event`] — an SQS message as a Lambda `SqsEvent` record
 //! - [`poller`] — the event source mapping of one function
-//! - [`broker`] — publish (EventBridge or straight to the queues), dead letters, depths
-//! - [`fanout`] — publishing straight to the subscribed functions' queues
+//! - [`broker`] — publish (EventBridge or straight to the queues, through
+//!   [`conveyor_runtime::lambda::fifo`]), dead letters, depths
 //! - [`letters`] — reading a DLQ without taking from it
 //! - [`redrive`] — DLQ back to the source queue: `StartMessageMoveTask`, else receive/send/delete
 //! - [`edit`] — deleting and editing DLQ messages
