@@ -269,3 +269,71 @@ async fn redis_keeps_each_orders_steps_in_publish_order() {
     };
     steps_are_handled_in_publish_order_per_order(config, seen).await;
 }
+
+#[tokio::test]
+async fn entries_reclaimed_from_a_vanished_consumer_keep_each_orders_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let redis = TestRedis::new().await;
+    let stream = redis.key("test.step");
+    // A consumer of the group read every step and vanished without acknowledging.
+    redis
+        .cmd(&["XGROUP", "CREATE", &stream, "test-steps", "0", "MKSTREAM"])
+        .await;
+    let publisher =
+        conveyor_emulator::redis::broker::RedisBroker::connect(redis.settings("publisher"), &[])
+            .await
+            .unwrap();
+    use conveyor_runtime::Publisher;
+    let rows: Vec<OutboxRow> = steps()
+        .into_iter()
+        .filter(|r| {
+            let step: Step = CloudEvent::decode(r.body.as_bytes())
+                .unwrap()
+                .payload()
+                .unwrap();
+            let n: u32 = step.order_id[4..].parse().unwrap();
+            n < 20 && n != FLAKY_ORDER && n != POISON_ORDER
+        })
+        .collect();
+    publisher.publish(&rows).await.unwrap();
+    redis
+        .cmd(&[
+            "XREADGROUP",
+            "GROUP",
+            "test-steps",
+            "ghost",
+            "COUNT",
+            "1000",
+            "STREAMS",
+            &stream,
+            ">",
+        ])
+        .await;
+    assert_eq!(redis.pending("test.step", "test-steps").await, 90);
+
+    let seen = Seen::default();
+    let settings = conveyor_emulator::redis::RedisSettings {
+        claim_after: Some(Duration::from_millis(200)),
+        ..redis.settings("survivor")
+    };
+    let running = up::start(UpConfig {
+        redis: Some(settings),
+        ..config(&dir, &seen)
+    })
+    .await
+    .unwrap();
+    eventually("every reclaimed step handled", || async {
+        seen.lock().unwrap().len() == 90
+    })
+    .await;
+    let mut per_order: BTreeMap<String, Vec<u32>> = BTreeMap::new();
+    for (order, seq, _, ok) in seen.lock().unwrap().iter() {
+        assert!(ok);
+        per_order.entry(order.clone()).or_default().push(*seq);
+    }
+    assert_eq!(per_order.len(), 18);
+    for (order, seqs) in per_order {
+        assert_eq!(seqs, [1, 2, 3, 4, 5], "{order}");
+    }
+    running.shutdown().await;
+}

@@ -149,9 +149,17 @@ impl Broker for EmbeddedBroker {
         ids: Option<&'a [String]>,
     ) -> BoxFuture<'a, Result<usize, BrokerError>> {
         Box::pin(async move {
+            // The function's ordering key, read from each body as at publish.
+            let field = self
+                .subscribers
+                .values()
+                .flatten()
+                .find(|(name, _)| *name == function)
+                .and_then(|(_, field)| *field);
+            let key_of = |body: &str| CloudEvent::decode(body.as_bytes()).ok()?.data_field(field?);
             let moved = self
                 .store
-                .redrive(function, ids, self.clock.now())
+                .redrive(function, ids, self.clock.now(), &key_of)
                 .await
                 .map_err(|e| embedded_error(&e))?;
             self.wake(function);

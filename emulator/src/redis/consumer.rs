@@ -65,17 +65,6 @@ impl Shared {
             .contains(&key)
     }
 
-    /// Starts handling one entry in `tasks`; `permit` is a concurrency slot already taken.
-    pub(super) fn spawn(
-        self: &Arc<Self>,
-        tasks: &mut JoinSet<()>,
-        delivery: Delivery,
-        permit: Option<OwnedSemaphorePermit>,
-        shutdown: watch::Receiver<bool>,
-    ) {
-        self.spawn_batch(tasks, vec![delivery], permit, shutdown);
-    }
-
     /// Starts handling a batch of entries in one task of `tasks`: they run concurrently inside
     /// it, each under a concurrency slot (`permit`, already taken, goes to the first), so a
     /// batch costs one task, not one per entry. Entries this instance already holds are skipped.

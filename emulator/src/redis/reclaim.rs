@@ -93,14 +93,20 @@ async fn reclaim_stream(
             clear_if_gone(shared, &key, id, &mut con).await?;
         }
         claimed_total += claimed.len();
-        for entry in claimed {
-            let attempt = candidates
-                .get(&entry.id)
-                .copied()
-                .unwrap_or(0)
-                .saturating_add(1);
-            shared.spawn(tasks, Delivery::new(entry, attempt), None, shutdown.clone());
-        }
+        // One batch: for an ordered function it is sorted by entry id, so the reclaimed entries
+        // of one key join its queue in stream order.
+        let deliveries = claimed
+            .into_iter()
+            .map(|entry| {
+                let attempt = candidates
+                    .get(&entry.id)
+                    .copied()
+                    .unwrap_or(0)
+                    .saturating_add(1);
+                Delivery::new(entry, attempt)
+            })
+            .collect();
+        shared.spawn_batch(tasks, deliveries, None, shutdown.clone());
         if pending.len() < batch {
             break;
         }

@@ -253,7 +253,9 @@ impl Store {
     }
 
     /// Puts dead letters back on their function's queue only (never fanned out again), with a
-    /// fresh delivery count. Returns how many were redriven.
+    /// fresh delivery count and the ordering key `key_of` reads from the body (for a function
+    /// with an ordering key, so a redriven event waits its turn behind its key's others).
+    /// Returns how many were redriven.
     ///
     /// # Errors
     /// The database error; nothing was moved.
@@ -262,6 +264,7 @@ impl Store {
         function: &str,
         ids: Option<&[String]>,
         now: Timestamp,
+        key_of: &(dyn Fn(&str) -> Option<String> + Sync),
     ) -> Result<usize, StoreError> {
         let mut tx = self.begin().await?;
         let rows = sqlx::query("SELECT id, function, event_id, topic, body, error, attempts, first_attempt_at, failed_at FROM dead_letters WHERE function = $1 ORDER BY failed_at, id")
@@ -274,12 +277,13 @@ impl Store {
             if ids.is_some_and(|ids| !ids.contains(&letter.id)) {
                 continue;
             }
-            sqlx::query("INSERT INTO queue (function, event_id, topic, body, visible_at, enqueued_at) VALUES ($1, $2, $3, $4, $5, $5)")
+            sqlx::query("INSERT INTO queue (function, event_id, topic, body, visible_at, enqueued_at, ordering_key) VALUES ($1, $2, $3, $4, $5, $5, $6)")
                 .bind(&letter.function)
                 .bind(&letter.event_id)
                 .bind(&letter.topic)
                 .bind(&letter.body)
                 .bind(now.millis())
+                .bind(key_of(&letter.body))
                 .execute(tx.conn())
                 .await?;
             sqlx::query("DELETE FROM dead_letters WHERE id = $1")

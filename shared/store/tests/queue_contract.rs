@@ -192,12 +192,18 @@ async fn retry_delays_and_dead_letters_redrive_to_one_function() {
 
         assert_eq!(
             store
-                .redrive("f", Some(&["other".to_owned()]), at(7_000))
+                .redrive("f", Some(&["other".to_owned()]), at(7_000), &|_| None)
                 .await
                 .unwrap(),
             0
         );
-        assert_eq!(store.redrive("f", None, at(7_000)).await.unwrap(), 1);
+        assert_eq!(
+            store
+                .redrive("f", None, at(7_000), &|_| None)
+                .await
+                .unwrap(),
+            1
+        );
         assert!(store.dead_letters(Some("f"), 10).await.unwrap().is_empty());
         let back = store
             .queue_lease("f", 10, at(7_000), at(37_000))
@@ -217,6 +223,55 @@ async fn retry_delays_and_dead_letters_redrive_to_one_function() {
                 .unwrap()
                 .len(),
             1
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_redriven_dead_letter_keeps_its_key_and_waits_behind_its_keys_earlier_message() {
+    on_both_backends(|store| async move {
+        // a1 of key A is dead-lettered; a2 of key A arrives and is in flight.
+        store
+            .queue_push(&[keyed("f", "a1", "A")], at(0))
+            .await
+            .unwrap();
+        let a1 = store.queue_lease("f", 10, at(0), at(30_000)).await.unwrap();
+        store
+            .queue_dead_letter(&a1[0], "bad", at(1_000))
+            .await
+            .unwrap();
+        store
+            .queue_push(&[keyed("f", "a2", "A")], at(2_000))
+            .await
+            .unwrap();
+        let a2 = store
+            .queue_lease("f", 10, at(2_000), at(32_000))
+            .await
+            .unwrap();
+        assert_eq!(ids(&a2), ["a2"]);
+
+        // Redriven with its key (read from the body, here the event id's first letter).
+        let key_of = |body: &str| Some(body[..1].to_uppercase());
+        assert_eq!(
+            store.redrive("f", None, at(3_000), &key_of).await.unwrap(),
+            1
+        );
+        assert!(
+            store
+                .queue_lease("f", 10, at(3_000), at(33_000))
+                .await
+                .unwrap()
+                .is_empty(),
+            "a1 waits while a2 of its key is in flight"
+        );
+        store.queue_ack(&[a2[0].seq]).await.unwrap();
+        assert_eq!(
+            ids(&store
+                .queue_lease("f", 10, at(4_000), at(34_000))
+                .await
+                .unwrap()),
+            ["a1"]
         );
     })
     .await;
