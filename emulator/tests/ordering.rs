@@ -337,3 +337,95 @@ async fn entries_reclaimed_from_a_vanished_consumer_keep_each_orders_order() {
     }
     running.shutdown().await;
 }
+
+/// Fails every delivery, with two seconds between them: its key stays stuck.
+#[derive(Debug, Default)]
+struct Stuck;
+
+impl TopicHandler for Stuck {
+    type Payload = Step;
+    const SPEC: FunctionSpec =
+        FunctionSpec::on_topics("test-stuck", Service::Order, &["test.step"])
+            .with_retry(conveyor_runtime::RetryPolicy {
+                max_deliveries: 10,
+                initial_backoff: Duration::from_secs(2),
+                max_backoff: Duration::from_secs(2),
+            })
+            .ordered_by("order_id");
+
+    async fn handle(&self, _step: Step, _cx: &mut Context<'_>) -> Result<(), HandlerError> {
+        Err(HandlerError::retry("stuck"))
+    }
+}
+
+#[tokio::test]
+async fn a_stuck_key_pulls_at_most_max_waiting_entries_into_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let redis = TestRedis::new().await;
+    let stuck: Arc<dyn Function> = conveyor_runtime::topic(Stuck);
+    let settings = conveyor_emulator::redis::RedisSettings {
+        batch: 4,
+        max_waiting: 5,
+        ..redis.settings("capped")
+    };
+    // The group exists from the start, so its pending count can be read at any time.
+    redis
+        .cmd(&[
+            "XGROUP",
+            "CREATE",
+            &redis.key("test.step"),
+            "test-stuck",
+            "0",
+            "MKSTREAM",
+        ])
+        .await;
+    let publisher = conveyor_emulator::redis::broker::RedisBroker::connect(settings.clone(), &[])
+        .await
+        .unwrap();
+    let rows: Vec<OutboxRow> = (1..=40)
+        .map(|seq| {
+            let step = Step {
+                order_id: "ord-stuck".to_owned(),
+                seq,
+                fail: 0,
+                poison: false,
+            };
+            let ce =
+                CloudEvent::new("test.step", "test", &step, Timestamp::from_millis(0)).unwrap();
+            OutboxRow {
+                id: ce.id.clone(),
+                topic: "test.step".to_owned(),
+                body: ce.to_json(),
+                ordering_key: None,
+            }
+        })
+        .collect();
+    conveyor_runtime::Publisher::publish(&publisher, &rows)
+        .await
+        .unwrap();
+    let running = up::start(UpConfig {
+        database: format!("sqlite://{}", dir.path().join("stuck.db").display()),
+        functions: vec![stuck],
+        redis: Some(settings),
+        ..UpConfig::default()
+    })
+    .await
+    .unwrap();
+    eventually("the first step failed and later ones queued", || async {
+        redis.pending("test.step", "test-stuck").await >= 6
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // One in flight, at most five waiting, plus the read that reached the cap.
+    let pending = redis.pending("test.step", "test-stuck").await;
+    assert!((6..=10).contains(&pending), "{pending} entries read");
+    let lag = redis
+        .group_info("test.step", "test-stuck")
+        .await
+        .into_iter()
+        .find(|(k, _)| k == "lag")
+        .map(|(_, v)| v)
+        .unwrap();
+    assert!(lag >= 30, "the rest stays unread in the stream: lag {lag}");
+    running.shutdown().await;
+}

@@ -130,6 +130,10 @@ pub struct UpArgs {
         default_value_t = 15_000
     )]
     pub redis_reclaim_every_ms: u64,
+    /// For functions with an ordering key: most entries read and waiting behind their key;
+    /// reading pauses beyond.
+    #[arg(long, env = "CONVEYOR_REDIS_MAX_WAITING", default_value_t = 10_000)]
+    pub redis_max_waiting: usize,
     /// Run only these functions (comma-separated names).
     #[arg(long, env = "CONVEYOR_FUNCTIONS", value_delimiter = ',')]
     pub functions: Vec<String>,
@@ -161,6 +165,7 @@ impl Default for UpArgs {
             redis_maxlen: 100_000,
             redis_claim_after_ms: None,
             redis_reclaim_every_ms: 15_000,
+            redis_max_waiting: 10_000,
             http: DEFAULT_HTTP
                 .parse()
                 .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 8790))),

@@ -11,11 +11,13 @@
 //! is the time Redis added them): while one is handled or waits for its retry, later entries
 //! of its key wait in a queue of their own (holding no concurrency slot), and the next runs only
 //! once it was acknowledged or dead-lettered. Different keys run concurrently, and entries
-//! without the key run at once. The order holds within one instance; entries of one key read
+//! without the key run at once. At most `max_waiting` entries wait so; beyond that, reading
+//! pauses until one of them runs. The order holds within one instance; entries of one key read
 //! by two instances of the same function (or reclaimed from a crashed one) may overlap, so an
 //! ordered function should run in one instance per consumer group.
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -24,7 +26,7 @@ use ::redis::{RedisResult, Value};
 use conveyor_runtime::{Deps, Function, FunctionSpec};
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinSet;
 
 use super::acker::Acker;
@@ -51,6 +53,9 @@ pub struct Shared {
     /// For an ordered function: per key in flight, the entries waiting behind it (with their
     /// `held` keys).
     waiting: Mutex<HashMap<String, VecDeque<(String, Delivery)>>>,
+    /// Entries in `waiting`, and a signal when one leaves it.
+    waiting_len: AtomicUsize,
+    room: Notify,
     /// Entries pending longer than this are taken to be held by a crashed instance.
     pub(super) processing_timeout: Duration,
 }
@@ -111,6 +116,28 @@ impl Shared {
         });
     }
 
+    fn left_waiting(&self, n: usize) {
+        if n > 0 {
+            self.waiting_len.fetch_sub(n, Ordering::Relaxed);
+            self.room.notify_waiters();
+        }
+    }
+
+    /// Waits while [`RedisSettings::max_waiting`] entries wait behind their keys; `false` when
+    /// shutdown came first.
+    async fn room_to_read(&self, shutdown: &mut watch::Receiver<bool>) -> bool {
+        while self.waiting_len.load(Ordering::Relaxed) >= self.settings.max_waiting.max(1) {
+            // Re-checked at least every 100 ms: a notification may come between the check
+            // and the wait.
+            tokio::select! {
+                () = self.room.notified() => {}
+                () = tokio::time::sleep(Duration::from_millis(100)) => {}
+                () = stopped(shutdown) => return false,
+            }
+        }
+        true
+    }
+
     fn release(&self, held_key: &str) {
         self.held
             .lock()
@@ -138,6 +165,7 @@ impl Shared {
                     Some(key) => {
                         if let Some(queue) = waiting.get_mut(&key) {
                             queue.push_back((held_key, delivery));
+                            self.waiting_len.fetch_add(1, Ordering::Relaxed);
                         } else {
                             waiting.insert(key.clone(), VecDeque::new());
                             starts.push((Some(key), held_key, delivery));
@@ -188,10 +216,15 @@ impl Shared {
                 waiting.get_mut(key).and_then(VecDeque::pop_front)
             };
             match next {
-                Some(next) => current = next,
+                Some(next) => {
+                    self.left_waiting(1);
+                    current = next;
+                }
                 None => {
-                    for (left, _) in waiting.remove(key).unwrap_or_default() {
-                        self.release(&left);
+                    let left = waiting.remove(key).unwrap_or_default();
+                    self.left_waiting(left.len());
+                    for (held_key, _) in left {
+                        self.release(&held_key);
                     }
                     return;
                 }
@@ -260,6 +293,8 @@ pub async fn run(
             .unwrap_or(spec.timeout + settings.claim_margin),
         held: Mutex::new(HashSet::new()),
         waiting: Mutex::new(HashMap::new()),
+        waiting_len: AtomicUsize::new(0),
+        room: Notify::new(),
         function,
         spec,
         deps,
@@ -304,6 +339,9 @@ async fn read_loop(
     let mut failures = 0u32;
     while !*shutdown.borrow() {
         while tasks.try_join_next().is_some() {}
+        if shared.spec.ordering_key.is_some() && !shared.room_to_read(&mut shutdown).await {
+            break;
+        }
         let permit = tokio::select! {
             p = Arc::clone(&shared.permits).acquire_owned() => match p {
                 Ok(p) => p,

@@ -63,6 +63,10 @@ pub struct RedisSettings {
     pub ack_delay: Duration,
     /// How long a tick lock is kept.
     pub tick_lock_ttl: Duration,
+    /// For a function with an ordering key: most entries read and waiting behind their key's
+    /// entry in flight; at this many, reading pauses until one of them runs (a key stuck in
+    /// retries does not pull the rest of its stream into memory).
+    pub max_waiting: usize,
 }
 
 impl RedisSettings {
@@ -81,6 +85,7 @@ impl RedisSettings {
             reclaim_every: Duration::from_secs(15),
             ack_delay: Duration::from_millis(5),
             tick_lock_ttl: Duration::from_secs(600),
+            max_waiting: 10_000,
         }
     }
 
