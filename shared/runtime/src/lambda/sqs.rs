@@ -3,8 +3,9 @@
 //!
 //! A record that fails never takes the batch with it: bad bodies are dropped to the DLQ, a
 //! panicking handler fails only its record, and records not started before the invocation's
-//! deadline are reported rather than cut off half-way. On a FIFO queue the first failure stops
-//! the batch and every later record is reported too, so SQS redelivers them in order.
+//! deadline are reported rather than cut off half-way. Records of one message group (FIFO), or of
+//! one ordering key, run in batch order; a failure stops its group, and the group's later records
+//! are reported with it, so SQS redelivers them in order; other groups go on.
 
 use std::collections::{HashMap, HashSet};
 use std::panic::AssertUnwindSafe;
@@ -47,7 +48,6 @@ pub enum RecordOutcome {
     Failed,
 }
 
-/// A record from a FIFO queue (its group id is set, or the source ARN names a `.fifo` queue).
 /// The records' positions by group, groups in order of first appearance: a FIFO record's
 /// group is its `MessageGroupId`; otherwise, for a function ordered by `key`, the field's value
 /// in the record's CloudEvent. A record with neither is a group of its own.
