@@ -4,10 +4,7 @@
 
 use std::process::{Command, Output};
 
-use conveyor_domain::Timestamp;
-use conveyor_emulator::redis::dlq::LetterFields;
 use conveyor_runtime::CloudEvent;
-use redis::Value;
 use serde_json::Value as Json;
 
 use crate::redis_common::{TestRedis, redis_url};
@@ -32,49 +29,6 @@ fn json_of(output: &Output) -> Json {
     serde_json::from_slice(&output.stdout).unwrap()
 }
 
-async fn entries(redis: &TestRedis, stream: &str) -> Vec<(String, Vec<(String, String)>)> {
-    let reply = redis.cmd(&["XRANGE", &redis.key(stream), "-", "+"]).await;
-    let Value::Array(items) = reply else {
-        return Vec::new();
-    };
-    items
-        .into_iter()
-        .map(|item| {
-            let Value::Array(parts) = item else {
-                panic!("entry {item:?}")
-            };
-            let id: String = redis::from_redis_value(parts[0].clone()).unwrap();
-            let fields: Vec<String> = redis::from_redis_value(parts[1].clone()).unwrap();
-            let pairs = fields
-                .chunks(2)
-                .map(|c| (c[0].clone(), c[1].clone()))
-                .collect();
-            (id, pairs)
-        })
-        .collect()
-}
-
-async fn dead_letter(redis: &TestRedis, event_id: &str) {
-    let body = format!(
-        r#"{{"id":"{event_id}","specversion":"1.0","source":"test","type":"payment.confirmed","data":{{"order_id":7}}}}"#
-    );
-    let mut cmd = redis::cmd("XADD");
-    cmd.arg(redis.key(&format!("{FUNCTION}.dlq"))).arg("*");
-    LetterFields {
-        data: body.as_bytes(),
-        error: "payload does not decode: order_id is not a string",
-        function: FUNCTION,
-        attempts: 1,
-        first_delivered_at: Timestamp::from_millis(1_000),
-        failed_at: Timestamp::from_millis(2_000),
-        topic: "payment.confirmed",
-        event_id,
-        source_id: "1-0",
-    }
-    .write(&mut cmd);
-    let _: String = cmd.query_async(&mut redis.con.clone()).await.unwrap();
-}
-
 #[tokio::test]
 async fn publish_writes_a_cloudevent_to_the_topic_stream_without_a_running_emulator() {
     let redis = TestRedis::new().await;
@@ -90,7 +44,7 @@ async fn publish_writes_a_cloudevent_to_the_topic_stream_without_a_running_emula
     let subscribers = answer["subscribers"].as_array().unwrap();
     assert!(subscribers.contains(&Json::from(FUNCTION)), "{answer}");
 
-    let written = entries(&redis, "payment.confirmed").await;
+    let written = redis.entries("payment.confirmed").await;
     assert_eq!(written.len(), 1);
     let data = &written[0].1.iter().find(|(k, _)| k == "data").unwrap().1;
     let event = CloudEvent::decode(data.as_bytes()).unwrap();
@@ -104,7 +58,13 @@ async fn publish_writes_a_cloudevent_to_the_topic_stream_without_a_running_emula
 async fn dead_letters_are_listed_shown_and_redriven_to_their_function_directly() {
     let redis = TestRedis::new().await;
     for id in ["e-1", "e-2"] {
-        dead_letter(&redis, id).await;
+        redis
+            .dead_letter(
+                FUNCTION,
+                id,
+                "payload does not decode: order_id is not a string",
+            )
+            .await;
     }
 
     let shown = json_of(&conveyor(&redis, &["dlq", "show", FUNCTION]));
@@ -138,7 +98,7 @@ async fn dead_letters_are_listed_shown_and_redriven_to_their_function_directly()
         ],
     ));
     assert_eq!(one["redriven"], 1);
-    let inbox = entries(&redis, &format!("{FUNCTION}.inbox")).await;
+    let inbox = redis.entries(&format!("{FUNCTION}.inbox")).await;
     assert_eq!(
         inbox.len(),
         1,
@@ -150,9 +110,9 @@ async fn dead_letters_are_listed_shown_and_redriven_to_their_function_directly()
 
     let rest = json_of(&conveyor(&redis, &["dlq", "redrive", FUNCTION]));
     assert_eq!(rest["redriven"], 1);
-    assert_eq!(entries(&redis, &format!("{FUNCTION}.inbox")).await.len(), 2);
+    assert_eq!(redis.entries(&format!("{FUNCTION}.inbox")).await.len(), 2);
     assert_eq!(
-        entries(&redis, &format!("{FUNCTION}.dlq")).await.len(),
+        redis.entries(&format!("{FUNCTION}.dlq")).await.len(),
         0,
         "redriven letters leave the dead-letter stream"
     );

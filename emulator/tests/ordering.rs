@@ -19,7 +19,7 @@ use conveyor_runtime::{
 use conveyor_store::OutboxRow;
 use serde::{Deserialize, Serialize};
 
-use crate::functions::{FAST_RETRY, eventually};
+use crate::functions::{FAST_RETRY, event_row, eventually};
 use crate::redis_common::TestRedis;
 
 const ORDERS: u32 = 100;
@@ -107,19 +107,12 @@ fn steps() -> Vec<OutboxRow> {
                 poison: n == POISON_ORDER && seq == 3,
             };
             let back = i64::from(seq * ORDERS + n) * 1_000;
-            let ce = CloudEvent::new(
+            rows.push(event_row(
                 "test.step",
                 "test",
                 &step,
                 Timestamp::from_millis(1_800_000_000_000 - back),
-            )
-            .unwrap();
-            rows.push(OutboxRow {
-                id: ce.id.clone(),
-                topic: "test.step".to_owned(),
-                body: ce.to_json(),
-                ordering_key: None,
-            });
+            ));
         }
     }
     rows
@@ -274,11 +267,6 @@ async fn redis_keeps_each_orders_steps_in_publish_order() {
 async fn entries_reclaimed_from_a_vanished_consumer_keep_each_orders_order() {
     let dir = tempfile::tempdir().unwrap();
     let redis = TestRedis::new().await;
-    let stream = redis.key("test.step");
-    // A consumer of the group read every step and vanished without acknowledging.
-    redis
-        .cmd(&["XGROUP", "CREATE", &stream, "test-steps", "0", "MKSTREAM"])
-        .await;
     let publisher =
         conveyor_emulator::redis::broker::RedisBroker::connect(redis.settings("publisher"), &[])
             .await
@@ -296,19 +284,8 @@ async fn entries_reclaimed_from_a_vanished_consumer_keep_each_orders_order() {
         })
         .collect();
     publisher.publish(&rows).await.unwrap();
-    redis
-        .cmd(&[
-            "XREADGROUP",
-            "GROUP",
-            "test-steps",
-            "ghost",
-            "COUNT",
-            "1000",
-            "STREAMS",
-            &stream,
-            ">",
-        ])
-        .await;
+    // A consumer of the group read every step and vanished without acknowledging.
+    redis.read_and_vanish("test.step", "test-steps").await;
     assert_eq!(redis.pending("test.step", "test-steps").await, 90);
 
     let seen = Seen::default();
@@ -390,14 +367,7 @@ async fn a_stuck_key_pulls_at_most_max_waiting_entries_into_memory() {
                 fail: 0,
                 poison: false,
             };
-            let ce =
-                CloudEvent::new("test.step", "test", &step, Timestamp::from_millis(0)).unwrap();
-            OutboxRow {
-                id: ce.id.clone(),
-                topic: "test.step".to_owned(),
-                body: ce.to_json(),
-                ordering_key: None,
-            }
+            event_row("test.step", "test", &step, Timestamp::from_millis(0))
         })
         .collect();
     conveyor_runtime::Publisher::publish(&publisher, &rows)

@@ -22,39 +22,16 @@ fn distinct(seen: &[(String, u32)]) -> usize {
 async fn entries_held_by_a_vanished_consumer_are_claimed_and_handled_once() {
     let redis = TestRedis::new().await;
     let dir = tempfile::tempdir().unwrap();
-    let stream = redis.key("test.ping");
     let publisher = RedisBroker::connect(redis.settings("publisher"), &[])
         .await
         .unwrap();
 
     // A consumer of test-recorder's group read 100 entries and vanished without acknowledging.
-    redis
-        .cmd(&[
-            "XGROUP",
-            "CREATE",
-            &stream,
-            "test-recorder",
-            "0",
-            "MKSTREAM",
-        ])
-        .await;
     publisher
         .publish(&(1..=100).map(ping).collect::<Vec<_>>())
         .await
         .unwrap();
-    redis
-        .cmd(&[
-            "XREADGROUP",
-            "GROUP",
-            "test-recorder",
-            "ghost",
-            "COUNT",
-            "1000",
-            "STREAMS",
-            &stream,
-            ">",
-        ])
-        .await;
+    redis.read_and_vanish("test.ping", "test-recorder").await;
     assert_eq!(redis.pending("test.ping", "test-recorder").await, 100);
 
     let recorder = Recorder::default();

@@ -49,32 +49,24 @@ impl SqsBroker {
         functions: &[Arc<dyn Function>],
     ) -> Result<Self, SqsError> {
         let client = settings.sqs_client();
-        let mut subscriptions = Vec::new();
+        let (mut subscriptions, mut routes) = (Vec::new(), Vec::new());
         for function in functions {
             let spec = function.spec();
             if spec.topics().is_empty() {
                 continue;
             }
+            let queues = queues::resolve(&client, &settings, &spec).await?;
+            routes.push(QueueRoute {
+                queue_url: queues.queue_url.clone(),
+                topics: spec.topics().iter().map(|t| (*t).to_owned()).collect(),
+                key: spec.ordering_key.map(str::to_owned),
+            });
             subscriptions.push(Subscription {
                 topics: spec.topics(),
                 max_deliveries: spec.retry.max_deliveries,
-                queues: queues::resolve(&client, &settings, &spec).await?,
+                queues,
             });
         }
-        let routes: Vec<QueueRoute> = functions
-            .iter()
-            .map(|f| f.spec())
-            .filter_map(|spec| {
-                let s = subscriptions
-                    .iter()
-                    .find(|s| s.queues.function == spec.name)?;
-                Some(QueueRoute {
-                    queue_url: s.queues.queue_url.clone(),
-                    topics: spec.topics().iter().map(|t| (*t).to_owned()).collect(),
-                    key: spec.ordering_key.map(str::to_owned),
-                })
-            })
-            .collect();
         // With a bus, the ordered functions' FIFO queues still get their events directly, with
         // the key as message group, as the Lambda publisher does.
         let ordered: Vec<QueueRoute> = routes.iter().filter(|r| r.key.is_some()).cloned().collect();

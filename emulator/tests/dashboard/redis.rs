@@ -2,11 +2,9 @@
 //! the broker the dashboard's endpoints call; and an entry that is no CloudEvent in the event
 //! stream.
 
-use conveyor_domain::Timestamp;
 use conveyor_emulator::broker::Broker;
 use conveyor_emulator::catalog;
 use conveyor_emulator::redis::broker::RedisBroker;
-use conveyor_emulator::redis::dlq::LetterFields;
 
 use conveyor_emulator::eventlog::query::EventFilter;
 use conveyor_emulator::up::{self, UpConfig};
@@ -14,37 +12,15 @@ use conveyor_emulator::up::{self, UpConfig};
 use crate::functions::{Flaky, eventually};
 use crate::redis_common::TestRedis;
 
-async fn letter(redis: &TestRedis, dlq: &str, event_id: &str) {
-    let body = format!(
-        r#"{{"id":"{event_id}","specversion":"1.0","type":"payment.confirmed","data":{{"order_id":7}}}}"#
-    );
-    let mut cmd = redis::cmd("XADD");
-    cmd.arg(dlq).arg("*");
-    LetterFields {
-        data: body.as_bytes(),
-        error: "payload does not decode",
-        function: "order-payment-confirmed",
-        attempts: 1,
-        first_delivered_at: Timestamp::from_millis(1_000),
-        failed_at: Timestamp::from_millis(2_000),
-        topic: "payment.confirmed",
-        event_id,
-        source_id: "1-0",
-    }
-    .write(&mut cmd);
-    let _: String = cmd.query_async(&mut redis.con.clone()).await.unwrap();
-}
-
 #[tokio::test]
 async fn redis_dead_letters_are_edited_in_place_of_the_old_entry_and_deleted() {
     let redis = TestRedis::new().await;
     let f = "order-payment-confirmed";
     let functions = vec![catalog::find(f).unwrap()];
     let settings = redis.settings("dash");
-    let dlq = settings.dlq_key(f);
     let broker = RedisBroker::connect(settings, &functions).await.unwrap();
     for id in ["e-1", "e-2", "e-3"] {
-        letter(&redis, &dlq, id).await;
+        redis.dead_letter(f, id, "payload does not decode").await;
     }
     let letters = broker.dead_letters(Some(f), 10).await.unwrap();
     assert_eq!(letters.len(), 3);

@@ -6,8 +6,10 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use conveyor_domain::Timestamp;
 use conveyor_domain::events::DomainEvent;
 use conveyor_emulator::redis::RedisSettings;
+use conveyor_emulator::redis::dlq::LetterFields;
 use conveyor_emulator::up::UpConfig;
 use conveyor_runtime::{Context, Function, FunctionSpec, HandlerError, Service, TopicHandler};
 use redis::Value;
@@ -93,6 +95,51 @@ impl TestRedis {
                 )
             })
             .collect()
+    }
+
+    /// Writes a dead letter of `function` for a payment.confirmed CloudEvent with `event_id`
+    /// (order id 7, a number: what fails decoding), as the consumer writes it, with `error`.
+    pub(crate) async fn dead_letter(&self, function: &str, event_id: &str, error: &str) {
+        let body = format!(
+            r#"{{"id":"{event_id}","specversion":"1.0","source":"test","type":"payment.confirmed","data":{{"order_id":7}}}}"#
+        );
+        let mut cmd = redis::cmd("XADD");
+        cmd.arg(self.key(&format!("{function}.dlq"))).arg("*");
+        LetterFields {
+            data: body.as_bytes(),
+            error,
+            function,
+            attempts: 1,
+            first_delivered_at: Timestamp::from_millis(1_000),
+            failed_at: Timestamp::from_millis(2_000),
+            topic: "payment.confirmed",
+            event_id,
+            source_id: "1-0",
+        }
+        .write(&mut cmd);
+        let _: String = cmd.query_async(&mut self.con.clone()).await.unwrap();
+    }
+
+    /// A consumer `ghost` of `group` reads everything on `name`'s stream and vanishes without
+    /// acknowledging (the group is created first if needed).
+    pub(crate) async fn read_and_vanish(&self, name: &str, group: &str) {
+        let stream = self.key(name);
+        let _ = redis::cmd("XGROUP")
+            .arg(&["CREATE", &stream, group, "0", "MKSTREAM"][..])
+            .query_async::<Value>(&mut self.con.clone())
+            .await;
+        self.cmd(&[
+            "XREADGROUP",
+            "GROUP",
+            group,
+            "ghost",
+            "COUNT",
+            "100000",
+            "STREAMS",
+            &stream,
+            ">",
+        ])
+        .await;
     }
 
     /// Entries of `name`'s stream pending in `group`.

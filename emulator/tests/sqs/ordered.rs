@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use super::moto::Moto;
 use super::settings;
+use crate::functions::event_row;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Step {
@@ -55,19 +56,12 @@ fn steps() -> Vec<OutboxRow> {
                 order_id: format!("ord-{n}"),
                 seq,
             };
-            let ce = CloudEvent::new(
+            rows.push(event_row(
                 "test.step",
                 "order-worker",
                 &step,
                 Timestamp::from_millis(0),
-            )
-            .unwrap();
-            rows.push(OutboxRow {
-                id: ce.id.clone(),
-                topic: "test.step".to_owned(),
-                body: ce.to_json(),
-                ordering_key: None,
-            });
+            ));
         }
     }
     rows

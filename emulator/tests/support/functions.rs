@@ -50,14 +50,24 @@ pub(crate) const FAST_RETRY: RetryPolicy = RetryPolicy {
     max_backoff: Duration::from_millis(100),
 };
 
-pub(crate) fn ping(n: u32) -> OutboxRow {
-    let ce = CloudEvent::new("test.ping", "test", &Ping { n }, Timestamp::from_millis(0)).unwrap();
+/// `payload` as a CloudEvent on `topic` from `source` at `time`, ready to publish.
+pub(crate) fn event_row(
+    topic: &str,
+    source: &str,
+    payload: &impl Serialize,
+    time: Timestamp,
+) -> OutboxRow {
+    let ce = CloudEvent::new(topic, source, payload, time).unwrap();
     OutboxRow {
         id: ce.id.clone(),
-        topic: "test.ping".to_owned(),
+        topic: topic.to_owned(),
         body: ce.to_json(),
         ordering_key: None,
     }
+}
+
+pub(crate) fn ping(n: u32) -> OutboxRow {
+    event_row("test.ping", "test", &Ping { n }, Timestamp::from_millis(0))
 }
 
 pub(crate) fn raw(body: &str) -> OutboxRow {
