@@ -8,12 +8,40 @@ use conveyor_domain::{
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::{StoreError, Tx};
+use crate::{Backend, StoreError, Tx};
 
 /// The `orders` columns [`order_from_row`] reads, in insert order.
 pub(super) const ORDER_COLUMNS: &str = "id, customer_id, status, payment_method, currency, total, payment_id, delivered_at, reservation_expired_at, created_at, updated_at";
 /// [`ORDER_COLUMNS`] of the table aliased `o`.
 const ORDER_COLUMNS_OF_O: &str = "o.id, o.customer_id, o.status, o.payment_method, o.currency, o.total, o.payment_id, o.delivered_at, o.reservation_expired_at, o.created_at, o.updated_at";
+
+const UPDATE_STATUS: &str = "UPDATE orders SET status = $1, payment_id = $2, delivered_at = $3, updated_at = $4 WHERE id = $5";
+const INSERT_HISTORY: &str = "INSERT INTO order_status_history (id, order_id, from_status, to_status, reason, payment_id, changed_at) VALUES ($1, $2, $3, $4, $5, $6, $7)";
+/// [`UPDATE_STATUS`] and [`INSERT_HISTORY`] (its parameters numbered on) in one statement.
+const PG_UPDATE_WITH_HISTORY: &str = "WITH updated AS (UPDATE orders SET status = $1, payment_id = $2, delivered_at = $3, updated_at = $4 WHERE id = $5) \
+    INSERT INTO order_status_history (id, order_id, from_status, to_status, reason, payment_id, changed_at) VALUES ($6, $7, $8, $9, $10, $11, $12)";
+
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+
+/// Binds [`UPDATE_STATUS`]'s parameters.
+fn bind_update<'q>(q: AnyQuery<'q>, order: &'q Order) -> AnyQuery<'q> {
+    q.bind(order.status.as_str())
+        .bind(order.payment_id.as_ref().map(PaymentId::as_str))
+        .bind(order.delivered_at.map(Timestamp::millis))
+        .bind(order.updated_at.millis())
+        .bind(order.id.as_str())
+}
+
+/// Binds [`INSERT_HISTORY`]'s parameters (after whatever `q` has bound).
+fn bind_history<'q>(q: AnyQuery<'q>, order: &'q Order, change: &'q StatusChange) -> AnyQuery<'q> {
+    q.bind(uuid::Uuid::now_v7().to_string())
+        .bind(order.id.as_str())
+        .bind(change.from.as_str())
+        .bind(change.to.as_str())
+        .bind(&change.reason)
+        .bind(change.payment_id.as_ref().map(PaymentId::as_str))
+        .bind(change.at.millis())
+}
 
 impl OrderRepository for Tx {
     type Error = StoreError;
@@ -80,26 +108,22 @@ impl OrderRepository for Tx {
         order: &Order,
         change: &StatusChange,
     ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE orders SET status = $1, payment_id = $2, delivered_at = $3, updated_at = $4 WHERE id = $5")
-            .bind(order.status.as_str())
-            .bind(order.payment_id.as_ref().map(PaymentId::as_str))
-            .bind(order.delivered_at.map(Timestamp::millis))
-            .bind(order.updated_at.millis())
-            .bind(order.id.as_str())
-            .execute(self.conn())
-            .await?;
-        sqlx::query(
-            "INSERT INTO order_status_history (id, order_id, from_status, to_status, reason, payment_id, changed_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(uuid::Uuid::now_v7().to_string())
-        .bind(order.id.as_str())
-        .bind(change.from.as_str())
-        .bind(change.to.as_str())
-        .bind(&change.reason)
-        .bind(change.payment_id.as_ref().map(PaymentId::as_str))
-        .bind(change.at.millis())
-        .execute(self.conn())
-        .await?;
+        match self.backend() {
+            // One statement, one round trip.
+            Backend::Postgres => {
+                let q = bind_update(sqlx::query(PG_UPDATE_WITH_HISTORY), order);
+                bind_history(q, order, change).execute(self.conn()).await?;
+            }
+            // In-process: two statements cost nothing more.
+            Backend::Sqlite => {
+                bind_update(sqlx::query(UPDATE_STATUS), order)
+                    .execute(self.conn())
+                    .await?;
+                bind_history(sqlx::query(INSERT_HISTORY), order, change)
+                    .execute(self.conn())
+                    .await?;
+            }
+        }
         Ok(())
     }
 
