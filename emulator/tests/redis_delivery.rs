@@ -1,16 +1,18 @@
 //! The Redis Streams transport end to end with purpose-built functions: delivery, retries while
-//! pending, dead letters with reasons and metadata, poison, redrive to one function, and depths.
+//! pending, dead letters with reasons and metadata, poison, redrive to one function, depths, and
+//! a backlog handled in few transactions.
 
 use crate::redis_common;
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use conveyor_emulator::broker::Broker;
 use conveyor_emulator::redis::broker::RedisBroker;
-use conveyor_emulator::up;
+use conveyor_emulator::up::{self, UpConfig};
 use conveyor_runtime::{Function, Publisher};
-use redis_common::{Broken, Flaky, TestRedis, config, eventually, ping, raw};
+use redis_common::{Broken, Flaky, Recorder, TestRedis, config, eventually, ping, raw};
 
 #[tokio::test]
 async fn retries_while_pending_dead_letters_poison_and_exhausted_events_and_redrives_to_one_function()
@@ -240,4 +242,56 @@ async fn depths_count_entries_waiting_and_in_flight_per_function() {
     );
     assert_eq!(broker.subscribers("test.ping"), ["test-recorder"]);
     assert!(broker.subscribers("test.pong").is_empty());
+}
+
+#[tokio::test]
+async fn a_backlog_goes_to_a_function_with_an_inbox_in_few_transactions_each_event_once() {
+    let redis = TestRedis::new().await;
+    let db = conveyor_store::testing::TestDb::postgres().await;
+    let publisher = RedisBroker::connect(redis.settings("publisher"), &[])
+        .await
+        .unwrap();
+    publisher
+        .publish(&(1..=200).map(ping).collect::<Vec<_>>())
+        .await
+        .unwrap();
+
+    let recorder = Recorder::default();
+    let seen = Arc::clone(&recorder.seen);
+    let dir = tempfile::tempdir().unwrap();
+    let config = UpConfig {
+        database: db.url().to_owned(),
+        ..config(
+            &dir,
+            vec![conveyor_runtime::topic(recorder)],
+            redis.settings("batched"),
+        )
+    };
+    let running = up::start(config).await.unwrap();
+    eventually("the backlog to be handled and acknowledged", || async {
+        seen.lock().unwrap().len() >= 200 && redis.pending("test.ping", "test-recorder").await == 0
+    })
+    .await;
+    let handled: HashSet<String> = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(id, _)| id.clone())
+        .collect();
+    assert_eq!(
+        (seen.lock().unwrap().len(), handled.len()),
+        (200, 200),
+        "each once"
+    );
+    let transactions = conveyor_store::testing::inbox_transactions(db.store(), "test-recorder")
+        .await
+        .unwrap();
+    // Read 200 at once with 4 slots: chunks of at most 32, so at least 7 transactions; one per
+    // event would be 200.
+    assert!(
+        (7..=60).contains(&transactions),
+        "{transactions} transactions for 200 events"
+    );
+    running.shutdown().await;
+    db.close().await;
 }

@@ -134,6 +134,10 @@ pub struct UpArgs {
     /// reading pauses beyond.
     #[arg(long, env = "CONVEYOR_REDIS_MAX_WAITING", default_value_t = 10_000)]
     pub redis_max_waiting: usize,
+    /// Most entries of one read that a function with an inbox handles in one database
+    /// transaction (1: a transaction per entry).
+    #[arg(long, env = "CONVEYOR_REDIS_TX_BATCH", default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..=512))]
+    pub redis_tx_batch: u16,
     /// Run only these functions (comma-separated names).
     #[arg(long, env = "CONVEYOR_FUNCTIONS", value_delimiter = ',')]
     pub functions: Vec<String>,
@@ -166,6 +170,7 @@ impl Default for UpArgs {
             redis_claim_after_ms: None,
             redis_reclaim_every_ms: 15_000,
             redis_max_waiting: 10_000,
+            redis_tx_batch: 32,
             http: DEFAULT_HTTP
                 .parse()
                 .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 8790))),

@@ -8,7 +8,8 @@ use std::time::Instant;
 
 use conveyor_runtime::publish::BoxFuture;
 use conveyor_runtime::{
-    Deps, Function, FunctionSpec, Handled, HandlerError, Input, PublishError, Publisher,
+    Deps, EventInput, Function, FunctionSpec, Handled, HandlerError, Input, PublishError,
+    Publisher, Stop,
 };
 use conveyor_store::OutboxRow;
 use conveyor_store::queue::DeadLetter;
@@ -80,26 +81,63 @@ impl Function for Recorded {
             };
             let started = Instant::now();
             let result = self.inner.invoke(deps, input).await;
-            let took = started.elapsed();
-            let spec = self.inner.spec();
-            self.log.attempted(Attempt {
-                seq: 0,
-                function: spec.name,
-                event_id,
-                correlation_id,
-                attempt,
-                outcome: outcome(&spec, tick, attempt, &result),
-                error: result.as_ref().err().map(HandlerError::chain),
-                duration_ms: took.as_secs_f64() * 1000.0,
-                at: chrono::Utc::now(),
-                produced: result
-                    .as_ref()
-                    .map(|h| h.produced.clone())
-                    .unwrap_or_default(),
-                tick,
-            });
+            self.log_attempt(event_id, correlation_id, attempt, tick, &result, started);
             result
         })
+    }
+
+    fn invoke_events<'a>(
+        &'a self,
+        deps: &'a Deps,
+        events: &'a [EventInput<'a>],
+        stop: Stop<'a>,
+    ) -> BoxFuture<'a, Vec<Result<Handled, HandlerError>>> {
+        Box::pin(async move {
+            let started = Instant::now();
+            let results = self.inner.invoke_events(deps, events, stop).await;
+            for (input, result) in events.iter().zip(&results) {
+                let event = input.event;
+                self.log_attempt(
+                    event.id.clone(),
+                    event.correlationid.clone(),
+                    input.attempt,
+                    false,
+                    result,
+                    started,
+                );
+            }
+            results
+        })
+    }
+}
+
+impl Recorded {
+    fn log_attempt(
+        &self,
+        event_id: String,
+        correlation_id: Option<String>,
+        attempt: u32,
+        tick: bool,
+        result: &Result<Handled, HandlerError>,
+        started: Instant,
+    ) {
+        let spec = self.inner.spec();
+        self.log.attempted(Attempt {
+            seq: 0,
+            function: spec.name,
+            event_id,
+            correlation_id,
+            attempt,
+            outcome: outcome(&spec, tick, attempt, result),
+            error: result.as_ref().err().map(HandlerError::chain),
+            duration_ms: started.elapsed().as_secs_f64() * 1000.0,
+            at: chrono::Utc::now(),
+            produced: result
+                .as_ref()
+                .map(|h| h.produced.clone())
+                .unwrap_or_default(),
+            tick,
+        });
     }
 }
 

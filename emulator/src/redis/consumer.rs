@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use ::redis::aio::ConnectionManager;
 use ::redis::{RedisResult, Value};
-use conveyor_runtime::{Deps, Function, FunctionSpec};
+use conveyor_runtime::{Deps, Function, FunctionSpec, Idempotency};
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, watch};
@@ -97,6 +97,10 @@ impl Shared {
             self.spawn_ordered(tasks, fresh, field, permit, shutdown);
             return;
         }
+        if self.together() > 1 {
+            self.spawn_together(tasks, fresh, permit, shutdown);
+            return;
+        }
         let shared = Arc::clone(self);
         tasks.spawn(async move {
             let shared = &shared;
@@ -114,6 +118,65 @@ impl Shared {
                 shared.release(&key);
             }
         });
+    }
+
+    /// How many entries go to the function at once: [`RedisSettings::tx_batch`] for a
+    /// function with an inbox, which handles them in one transaction; else 1.
+    pub(super) fn together(&self) -> usize {
+        if self.spec.idempotency == Idempotency::Inbox {
+            self.settings.tx_batch.max(1)
+        } else {
+            1
+        }
+    }
+
+    /// [`Shared::spawn_batch`] for a function that takes several entries at once: as many
+    /// chunks as there are free concurrency slots (so a slow handler keeps its parallelism),
+    /// more where a chunk would exceed [`Shared::together`] entries; each chunk runs under one
+    /// slot and one invocation, and an entry that needs a retry then goes on alone.
+    fn spawn_together(
+        self: &Arc<Self>,
+        tasks: &mut JoinSet<()>,
+        fresh: Vec<(String, Delivery)>,
+        mut permit: Option<OwnedSemaphorePermit>,
+        shutdown: watch::Receiver<bool>,
+    ) {
+        let shared = Arc::clone(self);
+        let chunks = self.chunks(fresh);
+        tasks.spawn(async move {
+            let shared = &shared;
+            let mut running: FuturesUnordered<_> = chunks
+                .into_iter()
+                .map(|chunk| {
+                    let (permit, mut shutdown) = (permit.take(), shutdown.clone());
+                    async move {
+                        let (keys, batch): (Vec<String>, Vec<Delivery>) = chunk.into_iter().unzip();
+                        let stepped = delivery::steps(shared, batch, permit, &mut shutdown).await;
+                        let mut retries = FuturesUnordered::new();
+                        for (key, (delivery, step)) in keys.into_iter().zip(stepped) {
+                            let shutdown = shutdown.clone();
+                            retries.push(async move {
+                                delivery::finish(shared, delivery, step, shutdown).await;
+                                shared.release(&key);
+                            });
+                        }
+                        while retries.next().await.is_some() {}
+                    }
+                })
+                .collect();
+            while running.next().await.is_some() {}
+        });
+    }
+
+    /// `items` cut into one chunk per free concurrency slot (counting the one the read took),
+    /// or more where a chunk would exceed [`Shared::together`] items.
+    fn chunks<T>(&self, items: Vec<T>) -> Vec<Vec<T>> {
+        let slots = self.permits.available_permits() + 1;
+        let count = items
+            .len()
+            .div_ceil(self.together())
+            .max(slots.min(items.len()));
+        even_chunks(items, count)
     }
 
     fn left_waiting(&self, n: usize) {
@@ -179,56 +242,82 @@ impl Shared {
             return;
         }
         let shared = Arc::clone(self);
+        let chunks = self.chunks(starts);
         tasks.spawn(async move {
             let shared = &shared;
-            let mut running: FuturesUnordered<_> = starts
+            let mut running: FuturesUnordered<_> = chunks
                 .into_iter()
-                .map(|(key, held_key, delivery)| {
+                .map(|chunk| {
                     let (permit, shutdown) = (permit.take(), shutdown.clone());
-                    shared.run_key(key, held_key, delivery, permit, shutdown)
+                    shared.run_keys(chunk, permit, shutdown)
                 })
                 .collect();
             while running.next().await.is_some() {}
         });
     }
 
-    /// Delivers `delivery`, then each entry that queued behind it under `key`, one at a time,
-    /// until the queue is empty. At shutdown the queued entries are let go unhandled (they stay
-    /// pending for the next instance).
-    async fn run_key(
+    /// Delivers the first entries of several keys together (one invocation), then, per key, the
+    /// entry's retries and each entry that queued behind it, one at a time, until the key's
+    /// queue is empty. At shutdown the queued entries are let go unhandled (they stay pending
+    /// for the next instance).
+    async fn run_keys(
+        &self,
+        starts: Vec<(Option<String>, String, Delivery)>,
+        permit: Option<OwnedSemaphorePermit>,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
+        let (keys, batch): (Vec<_>, Vec<_>) = starts
+            .into_iter()
+            .map(|(key, held_key, delivery)| ((key, held_key), delivery))
+            .unzip();
+        let stepped = delivery::steps(self, batch, permit, &mut shutdown).await;
+        let mut running = FuturesUnordered::new();
+        for ((key, held_key), (delivery, step)) in keys.into_iter().zip(stepped) {
+            let shutdown = shutdown.clone();
+            running.push(async move {
+                delivery::finish(self, delivery, step, shutdown.clone()).await;
+                self.rest_of_key(key, held_key, shutdown).await;
+            });
+        }
+        while running.next().await.is_some() {}
+    }
+
+    /// Once the entry `held_key` of `key` is done: releases it and delivers the entries that
+    /// queued behind it, one at a time.
+    async fn rest_of_key(
         &self,
         key: Option<String>,
-        held_key: String,
-        delivery: Delivery,
-        mut permit: Option<OwnedSemaphorePermit>,
+        mut held_key: String,
         shutdown: watch::Receiver<bool>,
     ) {
-        let mut current = (held_key, delivery);
         loop {
-            let (held_key, delivery) = current;
-            delivery::deliver(self, delivery, permit.take(), shutdown.clone()).await;
             self.release(&held_key);
             let Some(key) = &key else { return };
-            let mut waiting = self.waiting.lock().unwrap_or_else(PoisonError::into_inner);
-            let next = if *shutdown.borrow() {
-                None
-            } else {
-                waiting.get_mut(key).and_then(VecDeque::pop_front)
-            };
-            match next {
-                Some(next) => {
-                    self.left_waiting(1);
-                    current = next;
-                }
-                None => {
-                    let left = waiting.remove(key).unwrap_or_default();
-                    self.left_waiting(left.len());
-                    for (held_key, _) in left {
-                        self.release(&held_key);
+            let next = {
+                let mut waiting = self.waiting.lock().unwrap_or_else(PoisonError::into_inner);
+                let next = if *shutdown.borrow() {
+                    None
+                } else {
+                    waiting.get_mut(key).and_then(VecDeque::pop_front)
+                };
+                match next {
+                    Some(next) => {
+                        self.left_waiting(1);
+                        next
                     }
-                    return;
+                    None => {
+                        let left = waiting.remove(key).unwrap_or_default();
+                        self.left_waiting(left.len());
+                        for (held_key, _) in left {
+                            self.release(&held_key);
+                        }
+                        return;
+                    }
                 }
-            }
+            };
+            let delivery;
+            (held_key, delivery) = next;
+            delivery::deliver(self, delivery, None, shutdown.clone()).await;
         }
     }
 
@@ -245,6 +334,19 @@ impl Shared {
             }
         }
     }
+}
+
+/// `items` in order, cut into `count` chunks of even sizes (none when `items` is empty).
+fn even_chunks<T>(items: Vec<T>, count: usize) -> Vec<Vec<T>> {
+    let n = items.len();
+    let count = count.clamp(usize::from(n > 0), n);
+    let mut chunks = Vec::with_capacity(count);
+    let mut items = items.into_iter();
+    for i in 0..count {
+        let size = n / count + usize::from(i < n % count);
+        chunks.push(items.by_ref().take(size).collect());
+    }
+    chunks
 }
 
 /// The entry's ordering key: the field of its CloudEvent's data; `None` when the body is not a
@@ -349,7 +451,8 @@ async fn read_loop(
             },
             () = stopped(&mut shutdown) => break,
         };
-        let count = (shared.permits.available_permits() + 1).min(shared.settings.batch.max(1));
+        let count = ((shared.permits.available_permits() + 1) * shared.together())
+            .min(shared.settings.batch.max(1));
         // Not raced against shutdown: a read abandoned mid-flight could still take entries.
         match read(&shared, &mut con, count).await {
             Ok(entries) => {
@@ -402,4 +505,25 @@ async fn read(
     }
     let reply: Value = cmd.query_async(con).await?;
     Ok(wire::read_reply(reply))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::even_chunks;
+
+    #[test]
+    fn chunks_are_even_in_order_and_never_empty() {
+        let sizes = |n: usize, count: usize| -> Vec<usize> {
+            even_chunks((0..n).collect(), count)
+                .iter()
+                .map(Vec::len)
+                .collect()
+        };
+        assert_eq!(sizes(10, 3), [4, 3, 3]);
+        assert_eq!(sizes(3, 8), [1, 1, 1], "no more chunks than items");
+        assert_eq!(sizes(5, 0), [5], "at least one chunk");
+        assert!(sizes(0, 4).is_empty());
+        let flat: Vec<usize> = even_chunks((0..7).collect(), 2).concat();
+        assert_eq!(flat, (0..7).collect::<Vec<_>>());
+    }
 }

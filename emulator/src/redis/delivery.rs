@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use ::redis::Value;
 use conveyor_domain::Timestamp;
-use conveyor_runtime::{CloudEvent, HandlerError, Input};
+use conveyor_runtime::{CloudEvent, EventInput, HandlerError, Input};
 use tokio::sync::{OwnedSemaphorePermit, watch};
 use tracing::Instrument;
 
@@ -44,8 +44,11 @@ impl Delivery {
     }
 }
 
-enum Step {
+/// What is left to do with an entry after a delivery.
+pub(super) enum Step {
+    /// Nothing: acknowledged, dead-lettered, taken over, or left pending at shutdown.
     Done,
+    /// Deliver it again after this delay.
     RetryAfter(Duration),
 }
 
@@ -57,41 +60,89 @@ fn millis(d: Duration) -> u64 {
 /// or abandoned (left pending) at shutdown.
 pub(super) async fn deliver(
     shared: &Shared,
-    mut delivery: Delivery,
-    mut permit: Option<OwnedSemaphorePermit>,
+    delivery: Delivery,
+    permit: Option<OwnedSemaphorePermit>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    loop {
-        let slot = match permit.take() {
-            Some(p) => p,
-            None => tokio::select! {
-                p = std::sync::Arc::clone(&shared.permits).acquire_owned() => match p {
-                    Ok(p) => p,
-                    Err(_) => return,
-                },
-                () = stopped(&mut shutdown) => return,
+    let stepped = steps(shared, vec![delivery], permit, &mut shutdown).await;
+    for (delivery, step) in stepped {
+        finish(shared, delivery, step, shutdown.clone()).await;
+    }
+}
+
+/// Takes a concurrency slot (`permit`, or a new one), then delivers every entry of `batch`
+/// once, in one invocation of the function when there are several (a function with an inbox
+/// handles them in one transaction). Returns each entry with what is left to do, in order.
+pub(super) async fn steps(
+    shared: &Shared,
+    batch: Vec<Delivery>,
+    permit: Option<OwnedSemaphorePermit>,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Vec<(Delivery, Step)> {
+    let slot = match permit {
+        Some(p) => p,
+        None => tokio::select! {
+            p = std::sync::Arc::clone(&shared.permits).acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => return batch.into_iter().map(|d| (d, Step::Done)).collect(),
             },
-        };
+            () = stopped(shutdown) => return batch.into_iter().map(|d| (d, Step::Done)).collect(),
+        },
+    };
+    let mut ours = Vec::with_capacity(batch.len());
+    for delivery in &batch {
         let waited = delivery.delivered.elapsed();
-        if waited >= shared.processing_timeout / 2
-            && !still_ours(shared, &delivery.entry, waited).await
-        {
+        let taken = waited >= shared.processing_timeout / 2
+            && !still_ours(shared, &delivery.entry, waited).await;
+        if taken {
             tracing::info!(entry = %delivery.entry.id, "entry taken over by another instance while it waited here");
-            return;
         }
-        let delay = match step(shared, &delivery).await {
-            Step::Done => return,
-            Step::RetryAfter(delay) => delay,
-        };
-        drop(slot);
+        ours.push(!taken);
+    }
+    let mine: Vec<&Delivery> = batch
+        .iter()
+        .zip(&ours)
+        .filter(|(_, ours)| **ours)
+        .map(|(d, _)| d)
+        .collect();
+    let mut stepped = match mine.as_slice() {
+        [] => Vec::new(),
+        [one] => vec![step(shared, one).await],
+        many => step_many(shared, many, shutdown).await,
+    }
+    .into_iter();
+    drop(slot);
+    batch
+        .into_iter()
+        .zip(ours)
+        .map(|(d, ours)| {
+            let step = if ours { stepped.next() } else { None };
+            (d, step.unwrap_or(Step::Done))
+        })
+        .collect()
+}
+
+/// After a delivery: the entry's retries, each after its delay, until nothing is left to do.
+pub(super) async fn finish(
+    shared: &Shared,
+    mut delivery: Delivery,
+    mut step: Step,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    while let Step::RetryAfter(delay) = step {
         tokio::select! {
             () = tokio::time::sleep(delay) => {}
             () = stopped(&mut shutdown) => return,
         }
-        match claim_again(shared, &delivery.entry, delivery.delivered.elapsed()).await {
-            Some(entry) => delivery = Delivery::new(entry, delivery.attempt + 1),
-            None => return,
-        }
+        let Some(entry) = claim_again(shared, &delivery.entry, delivery.delivered.elapsed()).await
+        else {
+            return;
+        };
+        let next = Delivery::new(entry, delivery.attempt + 1);
+        let Some(stepped) = steps(shared, vec![next], None, &mut shutdown).await.pop() else {
+            return;
+        };
+        (delivery, step) = stepped;
     }
 }
 
@@ -137,16 +188,25 @@ async fn claim_again(shared: &Shared, entry: &Entry, held_for: Duration) -> Opti
     }
 }
 
-async fn step(shared: &Shared, delivery: &Delivery) -> Step {
-    let decoded = match &delivery.entry.data {
+/// An entry read for a delivery: its decoded CloudEvent and what every log line and record
+/// names.
+struct Prepared {
+    event: Result<CloudEvent, HandlerError>,
+    event_id: String,
+    topic: String,
+    span: tracing::Span,
+}
+
+fn prepare(shared: &Shared, delivery: &Delivery) -> Prepared {
+    let event = match &delivery.entry.data {
         Some(body) => CloudEvent::decode(body).map_err(HandlerError::from),
         None => Err(HandlerError::drop("stream entry has no data field")),
     };
-    let event_id = decoded.as_ref().map(|e| e.id.clone()).unwrap_or_default();
-    let correlation_id = decoded
+    let event_id = event.as_ref().map(|e| e.id.clone()).unwrap_or_default();
+    let correlation_id = event
         .as_ref()
         .ok()
-        .and_then(|e| e.correlationid.clone())
+        .and_then(|e| e.correlationid.as_deref())
         .unwrap_or_default();
     let span = tracing::info_span!(
         "deliver",
@@ -156,71 +216,180 @@ async fn step(shared: &Shared, delivery: &Delivery) -> Step {
         attempt = delivery.attempt,
         entry = %delivery.entry.id
     );
-    outcome(shared, delivery, decoded, &event_id)
-        .instrument(span)
-        .await
-}
-
-async fn outcome(
-    shared: &Shared,
-    delivery: &Delivery,
-    decoded: Result<CloudEvent, HandlerError>,
-    event_id: &str,
-) -> Step {
-    let (spec, deps, attempt) = (&shared.spec, &shared.deps, delivery.attempt);
-    let started = Instant::now();
-    let record = |outcome, error| {
-        shared.stats.record(
-            spec.name,
-            event_id,
-            attempt,
-            outcome,
-            error,
-            started.elapsed(),
-        );
-    };
     let topic = shared
         .broker
-        .topic_of(spec, &delivery.entry.stream)
+        .topic_of(&shared.spec, &delivery.entry.stream)
         .map(str::to_owned)
         .or_else(|| delivery.entry.topic.clone())
-        .or_else(|| decoded.as_ref().ok().map(|e| e.topic_name().to_owned()))
+        .or_else(|| event.as_ref().ok().map(|e| e.topic_name().to_owned()))
         .unwrap_or_default();
+    Prepared {
+        event,
+        event_id,
+        topic,
+        span,
+    }
+}
+
+/// Delivers one entry.
+async fn step(shared: &Shared, delivery: &Delivery) -> Step {
+    let mut prepared = prepare(shared, delivery);
+    let span = prepared.span.clone();
+    async {
+        let started = Instant::now();
+        let event = match runnable(shared, delivery, &mut prepared, started).await {
+            Ok(event) => event,
+            Err(step) => return step,
+        };
+        let input = Input::Event {
+            event: &event,
+            attempt: delivery.attempt,
+            deadline: Some(deadline(shared)),
+        };
+        let result = shared.function.invoke(&shared.deps, input).await;
+        settle(shared, delivery, &prepared, result, started).await
+    }
+    .instrument(span)
+    .await
+}
+
+/// Delivers several entries with one invocation of the function.
+async fn step_many(
+    shared: &Shared,
+    deliveries: &[&Delivery],
+    shutdown: &watch::Receiver<bool>,
+) -> Vec<Step> {
+    let started = Instant::now();
+    let mut steps: Vec<Option<Step>> = deliveries.iter().map(|_| None).collect();
+    let mut prepared = Vec::with_capacity(deliveries.len());
+    let mut events = Vec::with_capacity(deliveries.len());
+    for (i, delivery) in deliveries.iter().enumerate() {
+        let mut prep = prepare(shared, delivery);
+        let span = prep.span.clone();
+        match runnable(shared, delivery, &mut prep, started)
+            .instrument(span)
+            .await
+        {
+            Ok(event) => events.push((i, event)),
+            Err(step) => steps[i] = Some(step),
+        }
+        prepared.push(prep);
+    }
+    let deadline = Some(deadline(shared));
+    let inputs: Vec<EventInput<'_>> = events
+        .iter()
+        .map(|(i, event)| EventInput {
+            event,
+            attempt: deliveries[*i].attempt,
+            deadline,
+        })
+        .collect();
+    let stop = || *shutdown.borrow();
+    let results = shared
+        .function
+        .invoke_events(&shared.deps, &inputs, &stop)
+        .await;
+    for ((i, _), result) in events.iter().zip(results) {
+        let prep = &prepared[*i];
+        let step = settle(shared, deliveries[*i], prep, result, started)
+            .instrument(prep.span.clone())
+            .await;
+        steps[*i] = Some(step);
+    }
+    steps.into_iter().map(|s| s.unwrap_or(Step::Done)).collect()
+}
+
+fn deadline(shared: &Shared) -> Timestamp {
+    shared
+        .deps
+        .clock
+        .now()
+        .add_millis(i64::try_from(shared.spec.timeout.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// The entry's CloudEvent, to hand to the function; or, for an entry past its deliveries or
+/// not a CloudEvent, the step after dead-lettering it.
+async fn runnable(
+    shared: &Shared,
+    delivery: &Delivery,
+    prepared: &mut Prepared,
+    started: Instant,
+) -> Result<CloudEvent, Step> {
+    let spec = &shared.spec;
+    let attempt = delivery.attempt;
     if attempt > spec.retry.max_deliveries {
         let reason = format!(
             "gave up after {} deliveries: no delivery finished (the consumer crashed or stalled)",
             attempt - 1
         );
-        dead_letter(shared, delivery, &topic, event_id, &reason, attempt - 1).await;
-        record(Outcome::DeadLettered, Some(reason));
-        return Step::Done;
-    }
-    if let Err(e) = &decoded {
-        // Written by something else than conveyor: the dashboard shows it under its entry id.
-        let body = String::from_utf8_lossy(delivery.entry.data.as_deref().unwrap_or_default());
-        shared.stats.events().undeliverable(
-            spec.name,
-            &delivery.entry.id,
-            &topic,
-            &body,
-            &e.chain(),
+        let p = &*prepared;
+        dead_letter(
+            shared,
+            delivery,
+            &p.topic,
+            &p.event_id,
+            &reason,
+            attempt - 1,
+        )
+        .await;
+        record(
+            shared,
+            delivery,
+            p,
+            Outcome::DeadLettered,
+            Some(reason),
+            started,
         );
+        return Err(Step::Done);
     }
-    let result = match decoded {
-        Ok(event) => {
-            let deadline = deps
-                .clock
-                .now()
-                .add_millis(i64::try_from(spec.timeout.as_millis()).unwrap_or(i64::MAX));
-            let input = Input::Event {
-                event: &event,
-                attempt,
-                deadline: Some(deadline),
-            };
-            shared.function.invoke(deps, input).await
+    let decoded = std::mem::replace(
+        &mut prepared.event,
+        Err(HandlerError::drop("already taken")),
+    );
+    match decoded {
+        Ok(event) => Ok(event),
+        Err(e) => {
+            // Written by something else than conveyor: the dashboard shows it under its entry id.
+            let body = String::from_utf8_lossy(delivery.entry.data.as_deref().unwrap_or_default());
+            shared.stats.events().undeliverable(
+                spec.name,
+                &delivery.entry.id,
+                &prepared.topic,
+                &body,
+                &e.chain(),
+            );
+            Err(settle(shared, delivery, prepared, Err(e), started).await)
         }
-        Err(e) => Err(e),
-    };
+    }
+}
+
+fn record(
+    shared: &Shared,
+    delivery: &Delivery,
+    prepared: &Prepared,
+    outcome: Outcome,
+    error: Option<String>,
+    started: Instant,
+) {
+    shared.stats.record(
+        shared.spec.name,
+        &prepared.event_id,
+        delivery.attempt,
+        outcome,
+        error,
+        started.elapsed(),
+    );
+}
+
+/// Acknowledges, schedules a retry, or dead-letters the entry after the function's `result`.
+async fn settle(
+    shared: &Shared,
+    delivery: &Delivery,
+    prepared: &Prepared,
+    result: Result<conveyor_runtime::Handled, HandlerError>,
+    started: Instant,
+) -> Step {
+    let (spec, attempt) = (&shared.spec, delivery.attempt);
     match result {
         Ok(handled) => {
             shared.acker.ack(&delivery.entry.stream, &delivery.entry.id);
@@ -229,20 +398,25 @@ async fn outcome(
                 produced = handled.produced.len(),
                 "handled"
             );
-            record(
-                if handled.duplicate {
-                    Outcome::Duplicate
-                } else {
-                    Outcome::Handled
-                },
-                None,
-            );
+            let outcome = if handled.duplicate {
+                Outcome::Duplicate
+            } else {
+                Outcome::Handled
+            };
+            record(shared, delivery, prepared, outcome, None, started);
             Step::Done
         }
         Err(e @ HandlerError::Retry(_)) if attempt < spec.retry.max_deliveries => {
             let delay = jittered(spec.retry.backoff(attempt));
             tracing::warn!(error = %e, delay_ms = delay.as_millis(), "failed; will retry");
-            record(Outcome::Retry, Some(e.chain()));
+            record(
+                shared,
+                delivery,
+                prepared,
+                Outcome::Retry,
+                Some(e.chain()),
+                started,
+            );
             Step::RetryAfter(delay)
         }
         Err(e) => {
@@ -251,8 +425,16 @@ async fn outcome(
             } else {
                 e.chain()
             };
-            dead_letter(shared, delivery, &topic, event_id, &reason, attempt).await;
-            record(Outcome::DeadLettered, Some(reason));
+            let p = prepared;
+            dead_letter(shared, delivery, &p.topic, &p.event_id, &reason, attempt).await;
+            record(
+                shared,
+                delivery,
+                p,
+                Outcome::DeadLettered,
+                Some(reason),
+                started,
+            );
             Step::Done
         }
     }

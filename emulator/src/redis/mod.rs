@@ -67,6 +67,10 @@ pub struct RedisSettings {
     /// entry in flight; at this many, reading pauses until one of them runs (a key stuck in
     /// retries does not pull the rest of its stream into memory).
     pub max_waiting: usize,
+    /// Most entries of one read a function with an inbox handles in one database transaction
+    /// (one inbox statement, one outbox statement, one commit for all of them); 1 handles each
+    /// entry in a transaction of its own.
+    pub tx_batch: usize,
 }
 
 impl RedisSettings {
@@ -86,6 +90,7 @@ impl RedisSettings {
             ack_delay: Duration::from_millis(5),
             tick_lock_ttl: Duration::from_secs(600),
             max_waiting: 10_000,
+            tx_batch: 32,
         }
     }
 

@@ -205,3 +205,99 @@ async fn a_payment_for_a_cancelled_order_requests_one_refund_and_leaves_the_orde
     })
     .await;
 }
+
+#[tokio::test]
+async fn payments_delivered_together_commit_in_one_transaction() {
+    on_both_backends(|h| async move {
+        let ids = ["ord-b1", "ord-b2", "ord-b3", "ord-b4"];
+        for id in ids {
+            seeded(&h, id).await;
+        }
+        let events: Vec<_> = ids
+            .iter()
+            .map(|id| h.event("payment.confirmed", &payment(id, 49.99)))
+            .collect();
+        let mut twice = events.clone();
+        twice.push(events[1].clone());
+        let results = h.deliver_together(&OrderPaymentConfirmed, &twice).await;
+        let handled: Vec<_> = results.into_iter().map(Result::unwrap).collect();
+        assert_eq!(
+            handled.iter().map(|r| r.duplicate).collect::<Vec<_>>(),
+            [false, false, false, false, true],
+            "the repeated event is handled at its first position only"
+        );
+        assert!(
+            handled[..4]
+                .iter()
+                .all(|r| (r.produced.len(), r.published) == (1, 1))
+        );
+        for id in ids {
+            let order = seed::order::load(h.store(), &OrderId::parse(id).unwrap())
+                .await
+                .unwrap();
+            assert_eq!(order.status, OrderStatus::PaymentConfirmed, "{id}");
+        }
+        let changed: Vec<OrderStatusChangedEvent> = h.published_payloads(ORDER_STATUS_CHANGED);
+        assert_eq!(
+            changed
+                .iter()
+                .map(|c| c.order_id.as_str())
+                .collect::<Vec<_>>(),
+            ids,
+            "published in delivery order"
+        );
+        assert_eq!(h.store().outbox_backlog().await.unwrap(), 0);
+        if let Some(transactions) =
+            conveyor_store::testing::inbox_transactions(h.store(), "order-payment-confirmed").await
+        {
+            assert_eq!(transactions, 1, "four events, one transaction");
+        }
+        h
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn one_failing_event_leaves_the_others_of_its_batch_handled_on_their_own() {
+    on_both_backends(|h| async move {
+        for id in ["ord-c1", "ord-c3"] {
+            seeded(&h, id).await;
+        }
+        let done = h.event("payment.confirmed", &payment("ord-c3", 49.99));
+        h.deliver_event(&OrderPaymentConfirmed, &done, 1)
+            .await
+            .unwrap();
+        let mut invalid = h.event("payment.confirmed", &payment("ord-c1", 49.99));
+        invalid.data = serde_json::value::to_raw_value(&serde_json::json!({"order_id": 7})).ok();
+        let events = [
+            h.event("payment.confirmed", &payment("ord-c1", 49.99)),
+            h.event("payment.confirmed", &payment("ord-missing", 49.99)),
+            invalid,
+            done,
+        ];
+        let results = h.deliver_together(&OrderPaymentConfirmed, &events).await;
+        assert!(!results[0].as_ref().unwrap().duplicate);
+        assert!(
+            matches!(&results[1], Err(HandlerError::Retry(_))),
+            "{:?}",
+            results[1]
+        );
+        assert!(
+            matches!(&results[2], Err(HandlerError::Drop(_))),
+            "{:?}",
+            results[2]
+        );
+        assert!(results[3].as_ref().unwrap().duplicate);
+        let order = seed::order::load(h.store(), &OrderId::parse("ord-c1").unwrap())
+            .await
+            .unwrap();
+        assert_eq!(order.status, OrderStatus::PaymentConfirmed);
+        assert_eq!(
+            h.published_topics(),
+            [ORDER_STATUS_CHANGED, ORDER_STATUS_CHANGED],
+            "ord-c3 once before, ord-c1 once now"
+        );
+        h
+    })
+    .await;
+}

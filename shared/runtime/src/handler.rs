@@ -9,6 +9,7 @@ use conveyor_domain::Timestamp;
 use conveyor_domain::events::Validate;
 use serde::de::DeserializeOwned;
 
+use crate::batch::{self, EventInput, Stop};
 use crate::cloudevent::CloudEvent;
 use crate::context::{Context, Deps, Meta};
 use crate::error::HandlerError;
@@ -98,6 +99,34 @@ pub trait Function: Send + Sync + fmt::Debug {
         deps: &'a Deps,
         input: Input<'a>,
     ) -> BoxFuture<'a, Result<Handled, HandlerError>>;
+
+    /// Runs the function on several events (entries a host received together), one result per
+    /// event in order. A topic function with an inbox handles them in one transaction (see
+    /// [`crate::batch`]); otherwise they run one by one. Once `stop` says the host is
+    /// stopping, events not yet started are not run (a retryable failure each).
+    fn invoke_events<'a>(
+        &'a self,
+        deps: &'a Deps,
+        events: &'a [EventInput<'a>],
+        stop: Stop<'a>,
+    ) -> BoxFuture<'a, Vec<Result<Handled, HandlerError>>> {
+        Box::pin(async move {
+            let mut out = Vec::with_capacity(events.len());
+            for (i, e) in events.iter().enumerate() {
+                if i > 0 && stop() {
+                    out.push(Err(HandlerError::retry("not run: the host is stopping")));
+                    continue;
+                }
+                let input = Input::Event {
+                    event: e.event,
+                    attempt: e.attempt,
+                    deadline: e.deadline,
+                };
+                out.push(self.invoke(deps, input).await);
+            }
+            out
+        })
+    }
 }
 
 /// Wraps a [`TopicHandler`] as a [`Function`].
@@ -141,6 +170,15 @@ impl<H: TopicHandler + fmt::Debug> Function for TopicFunction<H> {
                 ))),
             }
         })
+    }
+
+    fn invoke_events<'a>(
+        &'a self,
+        deps: &'a Deps,
+        events: &'a [EventInput<'a>],
+        stop: Stop<'a>,
+    ) -> BoxFuture<'a, Vec<Result<Handled, HandlerError>>> {
+        Box::pin(batch::handle_events(&self.0, deps, events, stop))
     }
 }
 

@@ -38,8 +38,7 @@ pub async fn handle_event<H: TopicHandler>(
     attempt: u32,
     deadline: Option<Timestamp>,
 ) -> Result<Handled, HandlerError> {
-    let payload: H::Payload = event.payload()?;
-    payload.validate()?;
+    let payload = decode::<H>(event)?;
     let meta = Meta::from_event(event, attempt, deadline);
     let now = deps.clock.now();
     if H::SPEC.idempotency == Idempotency::Stateless {
@@ -63,6 +62,13 @@ pub async fn handle_event<H: TopicHandler>(
             Err(e)
         }
     }
+}
+
+/// The event's payload, decoded and validated.
+pub(crate) fn decode<H: TopicHandler>(event: &CloudEvent) -> Result<H::Payload, HandlerError> {
+    let payload: H::Payload = event.payload()?;
+    payload.validate()?;
+    Ok(payload)
 }
 
 /// Runs one tick of a job.
@@ -116,7 +122,7 @@ async fn begin_once(
     }
 }
 
-async fn within_timeout<T>(
+pub(crate) async fn within_timeout<T>(
     spec: &FunctionSpec,
     fut: impl Future<Output = Result<T, HandlerError>>,
 ) -> Result<T, HandlerError> {
@@ -129,7 +135,7 @@ async fn within_timeout<T>(
     }
 }
 
-async fn rollback(tx: Tx) {
+pub(crate) async fn rollback(tx: Tx) {
     if let Err(e) = tx.rollback().await {
         tracing::warn!(error = %e, "rollback failed; the connection discards the transaction");
     }
@@ -145,7 +151,11 @@ async fn commit_and_publish(
     tx.outbox_stage(&staged, now).await?;
     tx.commit().await?;
     let produced: Vec<String> = staged.iter().map(|r| r.id.clone()).collect();
-    let published = publish_committed(deps, &staged).await;
+    let published = publish_committed(deps, &staged)
+        .await
+        .into_iter()
+        .filter(|ok| *ok)
+        .count();
     Ok(Handled {
         duplicate: false,
         produced,
@@ -187,25 +197,31 @@ async fn publish_stateless(
 }
 
 /// Publishes committed rows and deletes the ones the transport accepted. Failures are logged,
-/// not returned: the effect is committed and the relay will publish what is left.
-pub async fn publish_committed(deps: &Deps, rows: &[OutboxRow]) -> usize {
+/// not returned: the effect is committed and the relay will publish what is left. Returns, per
+/// row, whether the transport accepted it.
+pub async fn publish_committed(deps: &Deps, rows: &[OutboxRow]) -> Vec<bool> {
     if rows.is_empty() || deps.publisher.is_deferred() {
-        return 0;
+        return vec![false; rows.len()];
     }
-    let accepted: Vec<String> = match deps.publisher.publish(rows).await {
-        Ok(()) => rows.iter().map(|r| r.id.clone()).collect(),
+    let accepted: Vec<bool> = match deps.publisher.publish(rows).await {
+        Ok(()) => vec![true; rows.len()],
         Err(e) => {
             let failed = e.unpublished(rows);
             tracing::warn!(error = %e, left = failed.len(), "publish after commit failed; the relay will retry");
             rows.iter()
-                .filter(|r| !failed.contains(&r.id.as_str()))
-                .map(|r| r.id.clone())
+                .map(|r| !failed.contains(&r.id.as_str()))
                 .collect()
         }
     };
-    if let Err(e) = deps.store.outbox_delete(&accepted).await {
+    let ids: Vec<String> = rows
+        .iter()
+        .zip(&accepted)
+        .filter(|(_, ok)| **ok)
+        .map(|(r, _)| r.id.clone())
+        .collect();
+    if let Err(e) = deps.store.outbox_delete(&ids).await {
         // Harmless beyond a duplicate publish: consumers are idempotent by event id.
         tracing::warn!(error = %e, "could not delete published outbox rows; they will be published again");
     }
-    accepted.len()
+    accepted
 }

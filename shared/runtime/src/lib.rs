@@ -12,12 +12,14 @@
 //! - [`handler`] — the handler traits and the type-erased [`Function`]
 //! - [`context`] — `Context` (per invocation) and `Deps` (per process)
 //! - [`invoke`], [`relay`]: inbox/outbox pipeline and the outbox relay
+//! - [`batch`] — several events of one function in one transaction
 //! - [`publish`] — the publishing port
 //! - [`cron`] — schedules and their EventBridge / Dapr translations
 //! - [`trace`] — W3C traceparent
 //! - [`telemetry`] — tracing subscriber set-up
 //! - `lambda` (feature `lambda`): the AWS Lambda host
 
+pub mod batch;
 pub mod cloudevent;
 pub mod context;
 pub mod cron;
@@ -32,6 +34,7 @@ pub mod spec;
 pub mod telemetry;
 pub mod trace;
 
+pub use batch::{EventInput, Stop};
 pub use cloudevent::CloudEvent;
 pub use context::{Context, Deps, Meta};
 pub use error::{BoxError, HandlerError};

@@ -6,6 +6,9 @@ use sqlx::Row;
 use crate::sql::placeholders;
 use crate::{Store, StoreError, Tx};
 
+/// Most rows staged by one statement.
+const STAGE_CHUNK: usize = 64;
+
 /// One staged event: the serialised CloudEvent and what a publisher needs to route it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboxRow {
@@ -29,15 +32,28 @@ impl Tx {
         rows: &[OutboxRow],
         now: Timestamp,
     ) -> Result<(), StoreError> {
-        for row in rows {
-            sqlx::query("INSERT INTO outbox (id, topic, body, ordering_key, created_at) VALUES ($1, $2, $3, $4, $5)")
-                .bind(&row.id)
-                .bind(&row.topic)
-                .bind(&row.body)
-                .bind(row.ordering_key.as_deref())
-                .bind(now.millis())
-                .execute(self.conn())
-                .await?;
+        // Several rows per statement: a batch of handled events stages its rows in one round
+        // trip.
+        for chunk in rows.chunks(STAGE_CHUNK) {
+            let values = (0..chunk.len())
+                .map(|i| {
+                    let p = i * 4;
+                    format!("(${}, ${}, ${}, ${}, $1)", p + 2, p + 3, p + 4, p + 5)
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!(
+                "INSERT INTO outbox (id, topic, body, ordering_key, created_at) VALUES {values}"
+            );
+            let mut q = sqlx::query(&sql).bind(now.millis());
+            for row in chunk {
+                q = q
+                    .bind(&row.id)
+                    .bind(&row.topic)
+                    .bind(&row.body)
+                    .bind(row.ordering_key.as_deref());
+            }
+            q.execute(self.conn()).await?;
         }
         Ok(())
     }

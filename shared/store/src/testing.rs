@@ -174,6 +174,24 @@ where
     }
 }
 
+/// On PostgreSQL, how many transactions wrote `function`'s inbox rows (their distinct `xmin`);
+/// `None` on SQLite, which does not say.
+///
+/// # Panics
+/// If the query fails.
+pub async fn inbox_transactions(store: &Store, function: &str) -> Option<i64> {
+    if store.backend() != Backend::Postgres {
+        return None;
+    }
+    let count: i64 =
+        sqlx::query_scalar("SELECT COUNT(DISTINCT xmin::text) FROM inbox WHERE function = $1")
+            .bind(function)
+            .fetch_one(store.pool())
+            .await
+            .expect("inbox transactions");
+    Some(count)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

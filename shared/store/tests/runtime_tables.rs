@@ -108,3 +108,54 @@ async fn a_sweeping_store_deletes_published_rows_in_batches_and_only_those() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn inbox_claims_many_events_at_once_each_first_position_once() {
+    on_both_backends(|store| async move {
+        let now = Timestamp::from_millis(1_000);
+        let mut tx = store.begin().await.unwrap();
+        assert!(tx.inbox_claim("f", "old", now).await.unwrap());
+        tx.commit().await.unwrap();
+
+        let mut tx = store.begin().await.unwrap();
+        let claimed = tx
+            .inbox_claim_many("f", &["a", "old", "b", "a", "c"], now)
+            .await
+            .unwrap();
+        assert_eq!(claimed, [true, false, true, false, true]);
+        assert_eq!(
+            tx.inbox_claim_many("g", &["a"], now).await.unwrap(),
+            [true],
+            "per function"
+        );
+        tx.commit().await.unwrap();
+
+        // More ids than one statement takes: every one claimed, then none again.
+        let ids: Vec<String> = (0..600).map(|i| format!("e{i}")).collect();
+        let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let mut tx = store.begin().await.unwrap();
+        assert!(
+            tx.inbox_claim_many("f", &refs, now)
+                .await
+                .unwrap()
+                .into_iter()
+                .all(|c| c)
+        );
+        assert!(
+            !tx.inbox_claim_many("f", &refs, now)
+                .await
+                .unwrap()
+                .into_iter()
+                .any(|c| c)
+        );
+        tx.rollback().await.unwrap();
+        let mut tx = store.begin().await.unwrap();
+        assert_eq!(
+            tx.inbox_claim_many("f", &["e1", "b"], now).await.unwrap(),
+            [true, false],
+            "a rolled-back claim leaves no trace"
+        );
+        tx.commit().await.unwrap();
+    })
+    .await;
+}

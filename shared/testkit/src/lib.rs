@@ -15,7 +15,8 @@ use std::sync::Arc;
 use conveyor_domain::{Clock, ManualClock, Timestamp};
 use conveyor_runtime::context::Meta;
 use conveyor_runtime::{
-    CloudEvent, Deps, Handled, HandlerError, MemoryPublisher, ScheduleHandler, TopicHandler, invoke,
+    CloudEvent, Deps, EventInput, Handled, HandlerError, MemoryPublisher, ScheduleHandler,
+    TopicHandler, invoke,
 };
 use conveyor_store::testing::TestDb;
 use conveyor_store::{Backend, Store};
@@ -105,6 +106,24 @@ impl Harness {
         attempt: u32,
     ) -> Result<Handled, HandlerError> {
         invoke::handle_event(handler, &self.deps, event, attempt, None).await
+    }
+
+    /// Delivers several events together (first deliveries), the way a host hands over the
+    /// entries of one read: one result per event, in order.
+    pub async fn deliver_together<H: TopicHandler>(
+        &self,
+        handler: &H,
+        events: &[CloudEvent],
+    ) -> Vec<Result<Handled, HandlerError>> {
+        let inputs: Vec<EventInput<'_>> = events
+            .iter()
+            .map(|event| EventInput {
+                event,
+                attempt: 1,
+                deadline: None,
+            })
+            .collect();
+        conveyor_runtime::batch::handle_events(handler, &self.deps, &inputs, &|| false).await
     }
 
     /// Runs the job's tick scheduled now.

@@ -1,0 +1,208 @@
+//! Several events of one function in one transaction. A host hands over the entries of one
+//! read this way: the inbox rows are claimed by one statement, the handlers run one after the
+//! other on the same transaction, their outbox rows are staged by one statement, then one
+//! commit and one publish. Per event the database sees only the handler's own statements.
+//!
+//! Each event's effects still commit together with its inbox row and its outbox rows (the whole
+//! batch commits at once). If a handler fails, or the database does, the transaction is rolled
+//! back and every event of the batch is handled again on its own ([`invoke::handle_event`]):
+//! a failing event costs the batch a second pass but never changes another event's outcome.
+//!
+//! A host that is stopping says so through `stop`: the batch then runs no further handler,
+//! commits what it handled, releases the inbox rows of the rest and returns them as retryable
+//! failures, which the host leaves unacknowledged for the next instance.
+
+use std::ops::Range;
+
+use conveyor_domain::Timestamp;
+use conveyor_store::{OutboxRow, Tx};
+use tracing::Instrument;
+
+use crate::cloudevent::CloudEvent;
+use crate::context::{Context, Deps, Meta};
+use crate::error::HandlerError;
+use crate::handler::TopicHandler;
+use crate::invoke::{self, Handled};
+use crate::spec::Idempotency;
+
+/// One event of a batch, as a host received it.
+#[derive(Debug, Clone, Copy)]
+pub struct EventInput<'a> {
+    /// The envelope.
+    pub event: &'a CloudEvent,
+    /// Delivery number (1 = first).
+    pub attempt: u32,
+    /// When the host gives up.
+    pub deadline: Option<Timestamp>,
+}
+
+/// Whether the host is stopping: no further handler should start.
+pub type Stop<'a> = &'a (dyn Fn() -> bool + Sync);
+
+/// The result of an event the batch did not run because the host is stopping.
+fn not_run() -> HandlerError {
+    HandlerError::retry("not run: the host is stopping")
+}
+
+/// Handles `events` in one transaction where the function has an inbox (else one by one), and
+/// returns one result per event, in order.
+pub async fn handle_events<H: TopicHandler>(
+    handler: &H,
+    deps: &Deps,
+    events: &[EventInput<'_>],
+    stop: Stop<'_>,
+) -> Vec<Result<Handled, HandlerError>> {
+    if events.len() < 2 || H::SPEC.idempotency == Idempotency::Stateless {
+        return one_by_one(handler, deps, events, stop).await;
+    }
+    let mut results: Vec<Option<Result<Handled, HandlerError>>> =
+        events.iter().map(|_| None).collect();
+    let mut work = Vec::with_capacity(events.len());
+    for (i, input) in events.iter().enumerate() {
+        match invoke::decode::<H>(input.event) {
+            Ok(payload) => work.push((
+                i,
+                payload,
+                Meta::from_event(input.event, input.attempt, input.deadline),
+            )),
+            Err(e) => results[i] = Some(Err(e)),
+        }
+    }
+    let indexes: Vec<usize> = work.iter().map(|(i, ..)| *i).collect();
+    match together(handler, deps, work, stop).await {
+        Ok(handled) => {
+            for (i, h) in indexes.iter().zip(handled) {
+                results[*i] = Some(h);
+            }
+        }
+        Err(e) => {
+            tracing::info!(
+                function = H::SPEC.name,
+                events = indexes.len(),
+                error = %e.chain(),
+                "an event of the batch failed; handling them one by one"
+            );
+            for i in indexes {
+                let input = &events[i];
+                results[i] = Some(if stop() {
+                    Err(not_run())
+                } else {
+                    invoke::handle_event(handler, deps, input.event, input.attempt, input.deadline)
+                        .await
+                });
+            }
+        }
+    }
+    results
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Err(HandlerError::retry("the event was not handled"))))
+        .collect()
+}
+
+async fn one_by_one<H: TopicHandler>(
+    handler: &H,
+    deps: &Deps,
+    events: &[EventInput<'_>],
+    stop: Stop<'_>,
+) -> Vec<Result<Handled, HandlerError>> {
+    let mut out = Vec::with_capacity(events.len());
+    for (i, input) in events.iter().enumerate() {
+        out.push(if i > 0 && stop() {
+            Err(not_run())
+        } else {
+            invoke::handle_event(handler, deps, input.event, input.attempt, input.deadline).await
+        });
+    }
+    out
+}
+
+/// What became of one event of a committed batch.
+enum Produced {
+    /// Handled before.
+    Duplicate,
+    /// Handled now: its range of the batch's outbox rows.
+    Rows(Range<usize>),
+    /// Not run (the host is stopping); its inbox row was released.
+    NotRun,
+}
+
+async fn together<H: TopicHandler>(
+    handler: &H,
+    deps: &Deps,
+    work: Vec<(usize, H::Payload, Meta)>,
+    stop: Stop<'_>,
+) -> Result<Vec<Result<Handled, HandlerError>>, HandlerError> {
+    let now = deps.clock.now();
+    let mut tx = deps.store.begin().await?;
+    let (produced, staged) = match run_all(handler, &mut tx, work, now, stop).await {
+        Ok(done) => done,
+        Err(e) => {
+            invoke::rollback(tx).await;
+            return Err(e);
+        }
+    };
+    tx.commit().await?;
+    let accepted = invoke::publish_committed(deps, &staged).await;
+    Ok(produced
+        .into_iter()
+        .map(|produced| match produced {
+            Produced::Duplicate => Ok(Handled {
+                duplicate: true,
+                ..Handled::default()
+            }),
+            Produced::Rows(range) => Ok(Handled {
+                duplicate: false,
+                produced: staged[range.clone()].iter().map(|r| r.id.clone()).collect(),
+                published: accepted[range].iter().filter(|ok| **ok).count(),
+                report: None,
+            }),
+            Produced::NotRun => Err(not_run()),
+        })
+        .collect())
+}
+
+/// Claims the inbox rows, runs each claimed event's handler and stages every outbox row.
+async fn run_all<H: TopicHandler>(
+    handler: &H,
+    tx: &mut Tx,
+    work: Vec<(usize, H::Payload, Meta)>,
+    now: Timestamp,
+    stop: Stop<'_>,
+) -> Result<(Vec<Produced>, Vec<OutboxRow>), HandlerError> {
+    let claimed = {
+        let ids: Vec<&str> = work.iter().map(|(_, _, m)| m.event_id.as_str()).collect();
+        tx.inbox_claim_many(H::SPEC.name, &ids, now).await?
+    };
+    let mut produced = Vec::with_capacity(work.len());
+    let mut staged = Vec::new();
+    let mut unrun = Vec::new();
+    for ((_, payload, meta), claimed) in work.into_iter().zip(claimed) {
+        if !claimed {
+            tracing::debug!(function = H::SPEC.name, event_id = %meta.event_id, "duplicate delivery; already handled");
+            produced.push(Produced::Duplicate);
+            continue;
+        }
+        if !unrun.is_empty() || stop() {
+            unrun.push(meta.event_id);
+            produced.push(Produced::NotRun);
+            continue;
+        }
+        let span = tracing::info_span!(
+            "handle",
+            function = H::SPEC.name,
+            event_id = %meta.event_id,
+            correlation_id = %meta.correlation_id,
+            attempt = meta.attempt
+        );
+        let mut cx = Context::new(&meta, H::SPEC.service.app_id(), now, tx);
+        invoke::within_timeout(&H::SPEC, handler.handle(payload, &mut cx))
+            .instrument(span)
+            .await?;
+        let start = staged.len();
+        staged.extend(cx.into_staged());
+        produced.push(Produced::Rows(start..staged.len()));
+    }
+    tx.inbox_release(H::SPEC.name, &unrun).await?;
+    tx.outbox_stage(&staged, now).await?;
+    Ok((produced, staged))
+}
