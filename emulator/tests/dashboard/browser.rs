@@ -152,19 +152,18 @@ impl Browser {
         panic!("could not click {what} ({css})");
     }
 
+    /// One attribute of every element matching `css`, read in one script so that a redraw of
+    /// the view between two reads cannot mix two drawings.
     async fn attr_of_all(&self, css: &str, name: &str) -> Vec<String> {
-        let mut out = Vec::new();
-        for e in self
+        let script = "return Array.from(document.querySelectorAll(arguments[0])) \
+                      .map((e) => e.getAttribute(arguments[1])) \
+                      .filter((v) => v !== null);";
+        let value = self
             .client
-            .find_all(Locator::Css(css))
+            .execute(script, vec![json!(css), json!(name)])
             .await
-            .unwrap_or_default()
-        {
-            if let Ok(Some(v)) = e.attr(name).await {
-                out.push(v);
-            }
-        }
-        out
+            .unwrap_or(Value::Null);
+        serde_json::from_value(value).unwrap_or_default()
     }
 
     async fn screenshot(&self, name: &str) {
@@ -232,25 +231,29 @@ async fn functions_page_lists_the_catalog_and_a_payment_draws_its_flow() {
         )
         .await;
     assert_eq!(handled.len(), PAYMENT_FLOW.len());
+    // The view redraws as events arrive: statuses and functions are read in one pass, until
+    // the drawing is complete.
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
         let statuses = browser
             .attr_of_all("svg#flow g.handler", "data-status")
             .await;
-        if statuses.len() == PAYMENT_FLOW.len() && statuses.iter().all(|s| s == "handled") {
+        let mut functions = browser
+            .attr_of_all("svg#flow g.handler", "data-function")
+            .await;
+        functions.sort();
+        let complete = statuses.len() == PAYMENT_FLOW.len()
+            && statuses.iter().all(|s| s == "handled")
+            && functions == PAYMENT_FLOW;
+        if complete {
             break;
         }
         assert!(
             tokio::time::Instant::now() < deadline,
-            "flow not all handled: {statuses:?}"
+            "flow not all handled: {statuses:?} {functions:?}"
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let mut functions = browser
-        .attr_of_all("svg#flow g.handler", "data-function")
-        .await;
-    functions.sort();
-    assert_eq!(functions, PAYMENT_FLOW);
     let topics = browser.attr_of_all("svg#flow g.event", "data-topic").await;
     assert!(
         topics.iter().any(|t| t == "payment.confirmed")
