@@ -56,7 +56,19 @@ pub fn bytes(value: Value) -> Option<Vec<u8>> {
 /// A string-like value as text (lossy for invalid UTF-8).
 #[must_use]
 pub fn text(value: Value) -> Option<String> {
-    bytes(value).map(|b| String::from_utf8_lossy(&b).into_owned())
+    bytes(value).map(|b| {
+        String::from_utf8(b).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+    })
+}
+
+/// The bytes of a string-like value, borrowed (for matching a field name without copying it).
+fn name_of(value: &Value) -> Option<&[u8]> {
+    match value {
+        Value::BulkString(b) => Some(b),
+        Value::SimpleString(s) => Some(s.as_bytes()),
+        Value::VerbatimString { text, .. } => Some(text.as_bytes()),
+        _ => None,
+    }
 }
 
 /// An integer value, or a string holding one.
@@ -108,12 +120,20 @@ fn entry(stream: &Arc<str>, value: Value) -> Option<Entry> {
         data: None,
         topic: None,
     };
-    for (name, v) in pairs(fields) {
-        match name.as_str() {
-            "data" => entry.data = bytes(v),
-            "topic" => entry.topic = text(v),
-            _ => {}
+    let mut field = |name: &Value, v: Value| match name_of(name) {
+        Some(b"data") => entry.data = bytes(v),
+        Some(b"topic") => entry.topic = text(v),
+        _ => {}
+    };
+    match fields {
+        Value::Map(map) => map.into_iter().for_each(|(k, v)| field(&k, v)),
+        Value::Array(items) => {
+            let mut it = items.into_iter();
+            while let (Some(k), Some(v)) = (it.next(), it.next()) {
+                field(&k, v);
+            }
         }
+        _ => {}
     }
     Some(entry)
 }
