@@ -64,48 +64,78 @@ pub(super) async fn deliver(
     permit: Option<OwnedSemaphorePermit>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let stepped = steps(shared, vec![delivery], permit, &mut shutdown).await;
-    for (delivery, step) in stepped {
-        finish(shared, delivery, step, shutdown.clone()).await;
+    let step = step_one(shared, &delivery, permit, &mut shutdown).await;
+    finish(shared, delivery, step, shutdown).await;
+}
+
+/// A concurrency slot: `permit`, or a new one; `None` at shutdown.
+async fn slot(
+    shared: &Shared,
+    permit: Option<OwnedSemaphorePermit>,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Option<OwnedSemaphorePermit> {
+    match permit {
+        Some(p) => Some(p),
+        None => tokio::select! {
+            p = std::sync::Arc::clone(&shared.permits).acquire_owned() => p.ok(),
+            () = stopped(shutdown) => None,
+        },
     }
 }
 
+/// Whether the entry is still this instance's: after waiting here for half the processing
+/// timeout, another instance may have claimed it.
+async fn ours(shared: &Shared, delivery: &Delivery) -> bool {
+    let waited = delivery.delivered.elapsed();
+    let taken = waited >= shared.processing_timeout / 2
+        && !still_ours(shared, &delivery.entry, waited).await;
+    if taken {
+        tracing::info!(entry = %delivery.entry.id, "entry taken over by another instance while it waited here");
+    }
+    !taken
+}
+
+/// Takes a concurrency slot (`permit`, or a new one), then delivers the entry once.
+async fn step_one(
+    shared: &Shared,
+    delivery: &Delivery,
+    permit: Option<OwnedSemaphorePermit>,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Step {
+    let Some(slot) = slot(shared, permit, shutdown).await else {
+        return Step::Done;
+    };
+    let stepped = if ours(shared, delivery).await {
+        step(shared, delivery).await
+    } else {
+        Step::Done
+    };
+    drop(slot);
+    stepped
+}
+
 /// Takes a concurrency slot (`permit`, or a new one), then delivers every entry of `batch`
-/// once, in one invocation of the function when there are several (a function with an inbox
-/// handles them in one transaction). Returns each entry with what is left to do, in order.
+/// once, in one invocation of the function (a function with an inbox handles them in one
+/// transaction). Returns each entry with what is left to do, in order.
 pub(super) async fn steps(
     shared: &Shared,
     batch: Vec<Delivery>,
     permit: Option<OwnedSemaphorePermit>,
     shutdown: &mut watch::Receiver<bool>,
 ) -> Vec<(Delivery, Step)> {
-    let slot = match permit {
-        Some(p) => p,
-        None => tokio::select! {
-            p = std::sync::Arc::clone(&shared.permits).acquire_owned() => match p {
-                Ok(p) => p,
-                Err(_) => return batch.into_iter().map(|d| (d, Step::Done)).collect(),
-            },
-            () = stopped(shutdown) => return batch.into_iter().map(|d| (d, Step::Done)).collect(),
-        },
+    let Some(slot) = slot(shared, permit, shutdown).await else {
+        return batch.into_iter().map(|d| (d, Step::Done)).collect();
     };
-    let mut ours = Vec::with_capacity(batch.len());
+    let mut mine = Vec::with_capacity(batch.len());
     for delivery in &batch {
-        let waited = delivery.delivered.elapsed();
-        let taken = waited >= shared.processing_timeout / 2
-            && !still_ours(shared, &delivery.entry, waited).await;
-        if taken {
-            tracing::info!(entry = %delivery.entry.id, "entry taken over by another instance while it waited here");
-        }
-        ours.push(!taken);
+        mine.push(ours(shared, delivery).await);
     }
-    let mine: Vec<&Delivery> = batch
+    let runnable: Vec<&Delivery> = batch
         .iter()
-        .zip(&ours)
-        .filter(|(_, ours)| **ours)
-        .map(|(d, _)| d)
+        .zip(&mine)
+        .filter_map(|(d, ours)| ours.then_some(d))
         .collect();
-    let mut stepped = match mine.as_slice() {
+    let mut stepped = match runnable.as_slice() {
         [] => Vec::new(),
         [one] => vec![step(shared, one).await],
         many => step_many(shared, many, shutdown).await,
@@ -114,7 +144,7 @@ pub(super) async fn steps(
     drop(slot);
     batch
         .into_iter()
-        .zip(ours)
+        .zip(mine)
         .map(|(d, ours)| {
             let step = if ours { stepped.next() } else { None };
             (d, step.unwrap_or(Step::Done))
@@ -138,11 +168,8 @@ pub(super) async fn finish(
         else {
             return;
         };
-        let next = Delivery::new(entry, delivery.attempt + 1);
-        let Some(stepped) = steps(shared, vec![next], None, &mut shutdown).await.pop() else {
-            return;
-        };
-        (delivery, step) = stepped;
+        delivery = Delivery::new(entry, delivery.attempt + 1);
+        step = step_one(shared, &delivery, None, &mut shutdown).await;
     }
 }
 
@@ -191,7 +218,8 @@ async fn claim_again(shared: &Shared, entry: &Entry, held_for: Duration) -> Opti
 /// An entry read for a delivery: its decoded CloudEvent and what every log line and record
 /// names.
 struct Prepared {
-    event: Result<CloudEvent, HandlerError>,
+    /// Taken (`None`) once handed to the function.
+    event: Option<Result<CloudEvent, HandlerError>>,
     event_id: String,
     topic: String,
     span: tracing::Span,
@@ -224,7 +252,7 @@ fn prepare(shared: &Shared, delivery: &Delivery) -> Prepared {
         .or_else(|| event.as_ref().ok().map(|e| e.topic_name().to_owned()))
         .unwrap_or_default();
     Prepared {
-        event,
+        event: Some(event),
         event_id,
         topic,
         span,
@@ -342,11 +370,11 @@ async fn runnable(
         );
         return Err(Step::Done);
     }
-    let decoded = std::mem::replace(
-        &mut prepared.event,
-        Err(HandlerError::drop("already taken")),
-    );
-    match decoded {
+    match prepared
+        .event
+        .take()
+        .unwrap_or_else(|| Err(HandlerError::drop("the entry was already handed over")))
+    {
         Ok(event) => Ok(event),
         Err(e) => {
             // Written by something else than conveyor: the dashboard shows it under its entry id.
