@@ -70,16 +70,22 @@ pub async fn payment_flow(
     transport: &Transport,
     admin_url: &str,
     events: u64,
+    tuning: Tuning,
 ) -> Result<Throughput, String> {
     let db = TestDb::create_postgres(admin_url)
         .await
         .map_err(|e| format!("PostgreSQL at {admin_url}: {e}"))?;
-    let result = run(transport, &db, events).await;
+    let result = run(transport, &db, events, tuning).await;
     db.close().await;
     result
 }
 
-async fn run(transport: &Transport, db: &TestDb, events: u64) -> Result<Throughput, String> {
+async fn run(
+    transport: &Transport,
+    db: &TestDb,
+    events: u64,
+    tuning: Tuning,
+) -> Result<Throughput, String> {
     let function =
         catalog::find(FUNCTION).ok_or_else(|| format!("{FUNCTION} is not in the catalog"))?;
     let now = SystemClock.now();
@@ -90,7 +96,7 @@ async fn run(transport: &Transport, db: &TestDb, events: u64) -> Result<Throughp
         payment(n, now)
     })
     .await?;
-    let running = start(transport, db.url(), functions, &prefix, Tuning::default()).await?;
+    let running = start(transport, db.url(), functions, &prefix, tuning).await?;
     let (cpu0, t0) = (cpu_seconds(), Instant::now());
     let stats = std::sync::Arc::clone(&running.stats);
     let (done, peak_rss_mb) =

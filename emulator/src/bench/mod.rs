@@ -181,6 +181,9 @@ pub struct Tuning {
     pub batch: usize,
     /// Handlers in flight at most.
     pub concurrency: Concurrency,
+    /// On Redis, entries a function with an inbox handles in one transaction
+    /// ([`RedisSettings::tx_batch`]).
+    pub tx_batch: usize,
 }
 
 /// The concurrency limits the bench declares no-op functions with (a limit is part of a
@@ -209,6 +212,7 @@ impl Default for Tuning {
         Self {
             batch: 500,
             concurrency: Concurrency::Wide,
+            tx_batch: crate::redis::DEFAULT_TX_BATCH,
         }
     }
 }
@@ -229,6 +233,7 @@ fn redis_settings(transport: &Transport, prefix: &str, tuning: Tuning) -> Option
         Transport::Redis(url) => Some(RedisSettings {
             prefix: prefix.to_owned(),
             batch: tuning.batch,
+            tx_batch: tuning.tx_batch,
             // Room for the whole backlog: trimming would drop events the run waits for.
             maxlen: MAX_EVENTS,
             ..RedisSettings::new(url)

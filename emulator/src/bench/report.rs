@@ -185,7 +185,7 @@ pub async fn run(plan: &BenchPlan) -> Result<String, String> {
         };
         let (mut eps, mut cpu, mut rss) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..plan.runs {
-            let t = payment_flow(&transport, admin, plan.flow_events).await?;
+            let t = payment_flow(&transport, admin, plan.flow_events, Tuning::default()).await?;
             eps.push(t.events_per_second);
             cpu.push(t.cpu_us_per_event);
             rss.push(t.peak_rss_mb);
@@ -238,9 +238,43 @@ pub async fn run(plan: &BenchPlan) -> Result<String, String> {
         lines.extend(lambda(plan)?);
     }
     if let Some(url) = plan.redis.as_ref().filter(|_| plan.runs(Scenario::Scaling)) {
-        lines.extend(scaling(plan, &Transport::Redis(url.clone())).await?);
+        let transport = Transport::Redis(url.clone());
+        lines.extend(scaling(plan, &transport).await?);
+        if let Some(admin) = &plan.postgres {
+            lines.extend(flow_scaling(plan, &transport, admin).await?);
+        }
     }
     Ok(lines.join("\n"))
+}
+
+/// The payment flow on Redis across transaction batch sizes (1: a transaction per event), as a
+/// table of medians.
+async fn flow_scaling(
+    plan: &BenchPlan,
+    transport: &Transport,
+    admin: &str,
+) -> Result<Vec<String>, String> {
+    let mut lines = vec![
+        String::new(),
+        "| payment flow: events per transaction | events/s (median) | worker CPU µs/event (median) |"
+            .to_owned(),
+        "|---|---|---|".to_owned(),
+    ];
+    for tx_batch in [1, 8, 32, 128] {
+        let tuning = Tuning {
+            tx_batch,
+            ..Tuning::default()
+        };
+        let (mut eps, mut cpu) = (Vec::new(), Vec::new());
+        for _ in 0..plan.runs {
+            let t = payment_flow(transport, admin, plan.flow_events, tuning).await?;
+            eps.push(t.events_per_second);
+            cpu.push(t.cpu_us_per_event);
+        }
+        let ((_, eps, _), (_, cpu, _)) = (spread(&mut eps), spread(&mut cpu));
+        lines.push(format!("| {tx_batch} | {eps:.0} | {cpu:.0} |"));
+    }
+    Ok(lines)
 }
 
 /// Throughput of the no-op function across read batch sizes and concurrency limits, as a table
@@ -254,7 +288,11 @@ async fn scaling(plan: &BenchPlan, transport: &Transport) -> Result<Vec<String>,
     ];
     for batch in [10, 100, 500, 1000] {
         for concurrency in [Concurrency::Default, Concurrency::Wide] {
-            let tuning = Tuning { batch, concurrency };
+            let tuning = Tuning {
+                batch,
+                concurrency,
+                ..Tuning::default()
+            };
             let (mut eps, mut cpu) = (Vec::new(), Vec::new());
             for _ in 0..plan.runs {
                 let t = throughput(transport, plan.events, tuning).await?;

@@ -73,6 +73,9 @@ pub struct RedisSettings {
     pub tx_batch: usize,
 }
 
+/// [`RedisSettings::tx_batch`] unless set.
+pub const DEFAULT_TX_BATCH: usize = 32;
+
 impl RedisSettings {
     /// Defaults for the server at `url`.
     #[must_use]
@@ -90,7 +93,7 @@ impl RedisSettings {
             ack_delay: Duration::from_millis(5),
             tick_lock_ttl: Duration::from_secs(600),
             max_waiting: 10_000,
-            tx_batch: 32,
+            tx_batch: DEFAULT_TX_BATCH,
         }
     }
 
