@@ -350,24 +350,7 @@ async fn runnable(
             "gave up after {} deliveries: no delivery finished (the consumer crashed or stalled)",
             attempt - 1
         );
-        let p = &*prepared;
-        dead_letter(
-            shared,
-            delivery,
-            &p.topic,
-            &p.event_id,
-            &reason,
-            attempt - 1,
-        )
-        .await;
-        record(
-            shared,
-            delivery,
-            p,
-            Outcome::DeadLettered,
-            Some(reason),
-            started,
-        );
+        give_up(shared, delivery, prepared, reason, attempt - 1, started).await;
         return Err(Step::Done);
     }
     match prepared
@@ -453,19 +436,31 @@ async fn settle(
             } else {
                 e.chain()
             };
-            let p = prepared;
-            dead_letter(shared, delivery, &p.topic, &p.event_id, &reason, attempt).await;
-            record(
-                shared,
-                delivery,
-                p,
-                Outcome::DeadLettered,
-                Some(reason),
-                started,
-            );
+            give_up(shared, delivery, prepared, reason, attempt, started).await;
             Step::Done
         }
     }
+}
+
+/// Dead-letters the entry after `attempts` deliveries and records the outcome.
+async fn give_up(
+    shared: &Shared,
+    delivery: &Delivery,
+    prepared: &Prepared,
+    reason: String,
+    attempts: u32,
+    started: Instant,
+) {
+    let p = prepared;
+    dead_letter(shared, delivery, &p.topic, &p.event_id, &reason, attempts).await;
+    record(
+        shared,
+        delivery,
+        p,
+        Outcome::DeadLettered,
+        Some(reason),
+        started,
+    );
 }
 
 /// `XADD <function>.dlq ...` and `XACK`, in one transaction. On failure the entry stays pending

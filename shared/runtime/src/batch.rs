@@ -40,7 +40,7 @@ pub struct EventInput<'a> {
 pub type Stop<'a> = &'a (dyn Fn() -> bool + Sync);
 
 /// The result of an event the batch did not run because the host is stopping.
-fn not_run() -> HandlerError {
+pub(crate) fn not_run() -> HandlerError {
     HandlerError::retry("not run: the host is stopping")
 }
 

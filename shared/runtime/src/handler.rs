@@ -114,7 +114,7 @@ pub trait Function: Send + Sync + fmt::Debug {
             let mut out = Vec::with_capacity(events.len());
             for (i, e) in events.iter().enumerate() {
                 if i > 0 && stop() {
-                    out.push(Err(HandlerError::retry("not run: the host is stopping")));
+                    out.push(Err(crate::batch::not_run()));
                     continue;
                 }
                 let input = Input::Event {
