@@ -3,7 +3,7 @@
 use super::flow::payment_flow;
 use super::lambda::{first_poll, locate};
 use super::process::{redis_xadd_ceiling, startup};
-use super::{Concurrency, Transport, Tuning, latency, spread, throughput};
+use super::{Concurrency, Throughput, Transport, Tuning, latency, spread, throughput};
 
 /// What `conveyor bench` runs.
 #[derive(Debug, Clone)]
@@ -247,6 +247,21 @@ pub async fn run(plan: &BenchPlan) -> Result<String, String> {
     Ok(lines.join("\n"))
 }
 
+/// Runs `scenario` `runs` times: the medians of its events/s and worker CPU µs per event.
+async fn medians<F, Fut>(runs: usize, mut scenario: F) -> Result<(f64, f64), String>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Throughput, String>>,
+{
+    let (mut eps, mut cpu) = (Vec::new(), Vec::new());
+    for _ in 0..runs {
+        let t = scenario().await?;
+        eps.push(t.events_per_second);
+        cpu.push(t.cpu_us_per_event);
+    }
+    Ok((spread(&mut eps).1, spread(&mut cpu).1))
+}
+
 /// The payment flow on Redis across transaction batch sizes (1: a transaction per event), as a
 /// table of medians.
 async fn flow_scaling(
@@ -265,13 +280,10 @@ async fn flow_scaling(
             tx_batch,
             ..Tuning::default()
         };
-        let (mut eps, mut cpu) = (Vec::new(), Vec::new());
-        for _ in 0..plan.runs {
-            let t = payment_flow(transport, admin, plan.flow_events, tuning).await?;
-            eps.push(t.events_per_second);
-            cpu.push(t.cpu_us_per_event);
-        }
-        let ((_, eps, _), (_, cpu, _)) = (spread(&mut eps), spread(&mut cpu));
+        let (eps, cpu) = medians(plan.runs, || {
+            payment_flow(transport, admin, plan.flow_events, tuning)
+        })
+        .await?;
         lines.push(format!("| {tx_batch} | {eps:.0} | {cpu:.0} |"));
     }
     Ok(lines)
@@ -293,13 +305,8 @@ async fn scaling(plan: &BenchPlan, transport: &Transport) -> Result<Vec<String>,
                 concurrency,
                 ..Tuning::default()
             };
-            let (mut eps, mut cpu) = (Vec::new(), Vec::new());
-            for _ in 0..plan.runs {
-                let t = throughput(transport, plan.events, tuning).await?;
-                eps.push(t.events_per_second);
-                cpu.push(t.cpu_us_per_event);
-            }
-            let ((_, eps, _), (_, cpu, _)) = (spread(&mut eps), spread(&mut cpu));
+            let (eps, cpu) =
+                medians(plan.runs, || throughput(transport, plan.events, tuning)).await?;
             lines.push(format!(
                 "| {batch} | {} | {eps:.0} | {cpu:.1} |",
                 concurrency.limit()

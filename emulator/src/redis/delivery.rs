@@ -451,12 +451,12 @@ async fn give_up(
     attempts: u32,
     started: Instant,
 ) {
-    let p = prepared;
-    dead_letter(shared, delivery, &p.topic, &p.event_id, &reason, attempts).await;
+    let (topic, event_id) = (&prepared.topic, &prepared.event_id);
+    dead_letter(shared, delivery, topic, event_id, &reason, attempts).await;
     record(
         shared,
         delivery,
-        p,
+        prepared,
         Outcome::DeadLettered,
         Some(reason),
         started,

@@ -80,26 +80,30 @@ pub fn int(value: Value) -> Option<i64> {
     }
 }
 
+/// Calls `each` with every name/value pair of a flat `[name, value, ...]` array or a map.
+fn for_each_pair(value: Value, mut each: impl FnMut(Value, Value)) {
+    match value {
+        Value::Map(map) => map.into_iter().for_each(|(k, v)| each(k, v)),
+        Value::Array(items) => {
+            let mut it = items.into_iter();
+            while let (Some(k), Some(v)) = (it.next(), it.next()) {
+                each(k, v);
+            }
+        }
+        _ => {}
+    }
+}
+
 /// Name/value pairs of a flat `[name, value, ...]` array or a map.
 #[must_use]
 pub fn pairs(value: Value) -> Vec<(String, Value)> {
-    match value {
-        Value::Map(map) => map
-            .into_iter()
-            .filter_map(|(k, v)| Some((text(k)?, v)))
-            .collect(),
-        Value::Array(items) => {
-            let mut out = Vec::with_capacity(items.len() / 2);
-            let mut it = items.into_iter();
-            while let (Some(k), Some(v)) = (it.next(), it.next()) {
-                if let Some(k) = text(k) {
-                    out.push((k, v));
-                }
-            }
-            out
+    let mut out = Vec::new();
+    for_each_pair(value, |k, v| {
+        if let Some(k) = text(k) {
+            out.push((k, v));
         }
-        _ => Vec::new(),
-    }
+    });
+    out
 }
 
 /// One `[id, [field, value, ...]]` element; `None` for an entry deleted since it was
@@ -120,21 +124,12 @@ fn entry(stream: &Arc<str>, value: Value) -> Option<Entry> {
         data: None,
         topic: None,
     };
-    let mut field = |name: &Value, v: Value| match name_of(name) {
+    // Names are matched by their bytes: nothing is copied for fields conveyor does not read.
+    for_each_pair(fields, |name, v| match name_of(&name) {
         Some(b"data") => entry.data = bytes(v),
         Some(b"topic") => entry.topic = text(v),
         _ => {}
-    };
-    match fields {
-        Value::Map(map) => map.into_iter().for_each(|(k, v)| field(&k, v)),
-        Value::Array(items) => {
-            let mut it = items.into_iter();
-            while let (Some(k), Some(v)) = (it.next(), it.next()) {
-                field(&k, v);
-            }
-        }
-        _ => {}
-    }
+    });
     Some(entry)
 }
 
