@@ -19,10 +19,9 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::task::Poll;
 use std::time::Duration;
 
-use ::redis::aio::ConnectionManager;
-use ::redis::{RedisResult, Value};
 use conveyor_runtime::{Deps, Function, FunctionSpec, Idempotency};
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
@@ -32,8 +31,9 @@ use tokio::task::JoinSet;
 use super::acker::Acker;
 use super::broker::RedisBroker;
 use super::delivery::{self, Delivery};
+use super::reader::{ReadError, StreamReader};
 use super::wire::Entry;
-use super::{RedisSettings, has_code, reclaim, wire};
+use super::{RedisSettings, reclaim, wire};
 use crate::stats::Stats;
 
 /// What one function's read loop, reclaim loop and delivery tasks share.
@@ -104,16 +104,20 @@ impl Shared {
         let shared = Arc::clone(self);
         tasks.spawn(async move {
             let shared = &shared;
-            let mut running: FuturesUnordered<_> = fresh
-                .into_iter()
-                .map(|(key, delivery)| {
-                    let (permit, shutdown) = (permit.take(), shutdown.clone());
-                    async move {
-                        delivery::deliver(shared, delivery, permit, shutdown).await;
-                        key
-                    }
-                })
-                .collect();
+            // Each delivery is polled once where it starts: most finish then (a handler that
+            // does not wait), and only those still waiting go into the set.
+            let mut running = FuturesUnordered::new();
+            for (key, delivery) in fresh {
+                let (permit, shutdown) = (permit.take(), shutdown.clone());
+                let mut one = Box::pin(async move {
+                    delivery::deliver(shared, delivery, permit, shutdown).await;
+                    key
+                });
+                match futures::poll!(one.as_mut()) {
+                    Poll::Ready(key) => shared.release(&key),
+                    Poll::Pending => running.push(one),
+                }
+            }
             while let Some(key) = running.next().await {
                 shared.release(&key);
             }
@@ -419,12 +423,15 @@ async fn setup(
     broker: &RedisBroker,
     spec: &FunctionSpec,
     streams: &[String],
-) -> Result<ConnectionManager, String> {
+) -> Result<StreamReader, String> {
     let settings = broker.settings();
-    let con = settings
-        .connect(settings.block + Duration::from_secs(5))
-        .await
-        .map_err(|e| e.to_string())?;
+    let con = StreamReader::connect(
+        &settings.url,
+        streams,
+        settings.block + Duration::from_secs(5),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
     broker
         .ensure_groups(spec.name, streams)
         .await
@@ -434,7 +441,7 @@ async fn setup(
 
 async fn read_loop(
     shared: Arc<Shared>,
-    mut con: ConnectionManager,
+    mut con: StreamReader,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut tasks = JoinSet::new();
@@ -460,7 +467,7 @@ async fn read_loop(
                 let deliveries = entries.into_iter().map(|e| Delivery::new(e, 1)).collect();
                 shared.spawn_batch(&mut tasks, deliveries, Some(permit), shutdown.clone());
             }
-            Err(e) if has_code(&e, "NOGROUP") => {
+            Err(e) if e.has_code("NOGROUP") => {
                 tracing::warn!(function = shared.spec.name, error = %e, "consumer group gone (Redis restarted or flushed?)");
                 shared.ensure_groups().await;
             }
@@ -483,9 +490,9 @@ async fn read_loop(
 /// `XREADGROUP GROUP <function> <instance> COUNT n BLOCK ms STREAMS <streams...> > ...`.
 async fn read(
     shared: &Shared,
-    con: &mut ConnectionManager,
+    con: &mut StreamReader,
     count: usize,
-) -> RedisResult<Vec<Entry>> {
+) -> Result<Vec<Entry>, ReadError> {
     let mut cmd = ::redis::cmd("XREADGROUP");
     cmd.arg("GROUP")
         .arg(shared.spec.name)
@@ -503,8 +510,7 @@ async fn read(
     for _ in &shared.streams {
         cmd.arg(">");
     }
-    let reply: Value = cmd.query_async(con).await?;
-    Ok(wire::read_reply(reply))
+    con.read(&cmd).await
 }
 
 #[cfg(test)]

@@ -18,6 +18,8 @@
 //! - [`acker`] — batched `XACK`s
 //! - [`reclaim`] — claiming entries a crashed or stalled instance left pending
 //! - [`lock`] — the cross-instance tick lock
+//! - [`reader`] — the read loop's own connection: `XREADGROUP` replies parsed in place
+//! - [`resp`] — a cursor over RESP2 replies in a buffer
 //! - [`wire`] — reading stream replies (fields by name, bytes or text)
 
 pub mod acker;
@@ -26,7 +28,9 @@ pub mod consumer;
 pub mod delivery;
 pub mod dlq;
 pub mod lock;
+pub mod reader;
 pub mod reclaim;
+pub mod resp;
 pub mod wire;
 
 use std::time::Duration;

@@ -142,32 +142,6 @@ pub fn entries(stream: &Arc<str>, value: Value) -> Vec<Entry> {
     }
 }
 
-/// The entries of an `XREADGROUP` reply (nil when the block ran out), over every stream.
-#[must_use]
-pub fn read_reply(value: Value) -> Vec<Entry> {
-    let streams: Vec<(Value, Value)> = match value {
-        Value::Map(map) => map,
-        Value::Array(items) => items
-            .into_iter()
-            .filter_map(|s| match s {
-                Value::Array(kv) => {
-                    let mut kv = kv.into_iter();
-                    Some((kv.next()?, kv.next()?))
-                }
-                _ => None,
-            })
-            .collect(),
-        _ => Vec::new(),
-    };
-    let mut out = Vec::new();
-    for (key, list) in streams {
-        if let Some(key) = text(key) {
-            out.extend(entries(&Arc::from(key), list));
-        }
-    }
-    out
-}
-
 /// The rows of an extended `XPENDING key group [IDLE ms] start end count` reply.
 #[must_use]
 pub fn pending(value: Value) -> Vec<Pending> {
@@ -224,26 +198,23 @@ mod tests {
 
     #[test]
     fn reads_fields_by_name_in_any_order_with_or_without_metadata() {
-        let reply = Value::Array(vec![Value::Array(vec![
-            bulk("t"),
+        let reply = Value::Array(vec![
             Value::Array(vec![
-                Value::Array(vec![
-                    bulk("1-0"),
-                    Value::Array(vec![bulk("metadata"), bulk("{}"), bulk("data"), bulk("{}")]),
-                ]),
-                Value::Array(vec![
-                    bulk("2-0"),
-                    Value::Array(vec![bulk("data"), Value::SimpleString("x".into())]),
-                ]),
-                Value::Array(vec![bulk("3-0"), Value::Nil]),
+                bulk("1-0"),
+                Value::Array(vec![bulk("metadata"), bulk("{}"), bulk("data"), bulk("{}")]),
             ]),
-        ])]);
-        let got = read_reply(reply);
+            Value::Array(vec![
+                bulk("2-0"),
+                Value::Array(vec![bulk("data"), Value::SimpleString("x".into())]),
+            ]),
+            Value::Array(vec![bulk("3-0"), Value::Nil]),
+        ]);
+        let got = entries(&Arc::from("t"), reply);
         assert_eq!(got.len(), 2, "the deleted entry is skipped");
         assert_eq!(got[0].data.as_deref(), Some(&b"{}"[..]));
         assert_eq!(got[1].data.as_deref(), Some(&b"x"[..]));
         assert_eq!(&*got[1].stream, "t");
-        assert!(read_reply(Value::Nil).is_empty());
+        assert!(entries(&Arc::from("t"), Value::Nil).is_empty());
     }
 
     #[test]

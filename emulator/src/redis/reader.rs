@@ -1,0 +1,401 @@
+//! The read loop's own connection: `XREADGROUP` encoded by the redis crate, its reply read
+//! straight from the socket buffer into stream entries. A read of hundreds of entries is most of
+//! the bytes a consumer receives; building the redis crate's value tree from it first (a vector
+//! per entry and per field list, a string per field) was a fifth of the drain's CPU.
+//!
+//! One request at a time on a plain TCP or Unix socket in RESP2 (the server's default), with
+//! the URL's user, password and database. The socket is opened on first use and again after a
+//! failure; a server error (`NOGROUP`) leaves it open.
+
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ::redis::{Cmd, ConnectionAddr, IntoConnectionInfo};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+use super::resp::{Frame, Reader, Short};
+use super::wire::Entry;
+
+/// Why a read failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// The URL does not name a server this reader can reach.
+    #[error("invalid Redis URL: {0}")]
+    Url(String),
+    /// The socket failed (the next read opens a new one).
+    #[error("Redis connection: {0}")]
+    Io(#[from] io::Error),
+    /// No complete reply in time (the next read opens a new connection).
+    #[error("no reply from Redis within {0:?}")]
+    Timeout(Duration),
+    /// The server answered with an error, e.g. `NOGROUP ...`.
+    #[error("Redis replied: {0}")]
+    Server(String),
+    /// The reply was not RESP2 of the expected shape.
+    #[error("unexpected Redis reply: {0}")]
+    Protocol(&'static str),
+}
+
+impl ReadError {
+    /// Whether the server answered with error `code` (`NOGROUP`, `NOAUTH`, ...).
+    #[must_use]
+    pub fn has_code(&self, code: &str) -> bool {
+        matches!(self, Self::Server(message) if message.split(' ').next() == Some(code))
+    }
+}
+
+trait Socket: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Socket for T {}
+
+/// A connection for `XREADGROUP` and nothing else.
+pub struct StreamReader {
+    addr: ConnectionAddr,
+    username: Option<String>,
+    password: Option<String>,
+    db: i64,
+    socket: Option<Box<dyn Socket>>,
+    buf: Vec<u8>,
+    /// The streams read, so entries share their names instead of a copy each.
+    streams: Vec<Arc<str>>,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for StreamReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamReader")
+            .field("addr", &self.addr)
+            .field("db", &self.db)
+            .field("connected", &self.socket.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// How much room a read asks for at least.
+const READ_CHUNK: usize = 64 * 1024;
+
+impl StreamReader {
+    /// A reader of `streams` on the server of `url` whose replies may take up to `timeout`;
+    /// connects at once.
+    ///
+    /// # Errors
+    /// An invalid URL, or the server cannot be reached or refuses the credentials.
+    pub async fn connect(
+        url: &str,
+        streams: &[String],
+        timeout: Duration,
+    ) -> Result<Self, ReadError> {
+        let info = url
+            .into_connection_info()
+            .map_err(|e| ReadError::Url(e.to_string()))?;
+        let redis = info.redis_settings();
+        let mut reader = Self {
+            addr: info.addr().clone(),
+            username: redis.username().map(str::to_owned),
+            password: redis.password().map(str::to_owned),
+            db: redis.db(),
+            socket: None,
+            buf: Vec::with_capacity(READ_CHUNK),
+            streams: streams.iter().map(|s| Arc::from(s.as_str())).collect(),
+            timeout,
+        };
+        reader.socket = Some(reader.open().await?);
+        Ok(reader)
+    }
+
+    /// Sends `cmd` (an `XREADGROUP`) and returns the entries of its reply, over every stream;
+    /// none when the block ran out.
+    ///
+    /// # Errors
+    /// See [`ReadError`].
+    pub async fn read(&mut self, cmd: &Cmd) -> Result<Vec<Entry>, ReadError> {
+        let timeout = self.timeout;
+        let result = match tokio::time::timeout(timeout, self.exchange(cmd)).await {
+            Ok(result) => result,
+            Err(_) => Err(ReadError::Timeout(timeout)),
+        };
+        if matches!(&result, Err(e) if !matches!(e, ReadError::Server(_))) {
+            // Where the reply stopped is unknown: start over on a new socket.
+            self.socket = None;
+        }
+        result
+    }
+
+    async fn exchange(&mut self, cmd: &Cmd) -> Result<Vec<Entry>, ReadError> {
+        if self.socket.is_none() {
+            self.socket = Some(self.open().await?);
+        }
+        let Some(socket) = self.socket.as_mut() else {
+            return Err(ReadError::Protocol("no connection"));
+        };
+        let streams = &self.streams;
+        request(socket, &mut self.buf, cmd, |buf| read_reply(buf, streams)).await
+    }
+
+    async fn open(&mut self) -> Result<Box<dyn Socket>, ReadError> {
+        let mut socket: Box<dyn Socket> = match &self.addr {
+            ConnectionAddr::Tcp(host, port) => {
+                let tcp = tokio::net::TcpStream::connect((host.as_str(), *port)).await?;
+                tcp.set_nodelay(true)?;
+                Box::new(tcp)
+            }
+            ConnectionAddr::Unix(path) => Box::new(tokio::net::UnixStream::connect(path).await?),
+            other => return Err(ReadError::Url(format!("unsupported address {other}"))),
+        };
+        if let Some(password) = &self.password {
+            let mut auth = ::redis::cmd("AUTH");
+            if let Some(user) = &self.username {
+                auth.arg(user);
+            }
+            auth.arg(password);
+            request(&mut socket, &mut self.buf, &auth, status).await?;
+        }
+        if self.db != 0 {
+            let mut select = ::redis::cmd("SELECT");
+            select.arg(self.db);
+            request(&mut socket, &mut self.buf, &select, status).await?;
+        }
+        Ok(socket)
+    }
+}
+
+/// Writes `cmd`, then reads until `parse` finds a complete reply in the buffer.
+async fn request<T>(
+    socket: &mut Box<dyn Socket>,
+    buf: &mut Vec<u8>,
+    cmd: &Cmd,
+    parse: impl Fn(&[u8]) -> Result<Result<T, ReadError>, Short>,
+) -> Result<T, ReadError> {
+    buf.clear();
+    cmd.write_packed_command(buf);
+    socket.write_all(buf).await?;
+    buf.clear();
+    loop {
+        buf.reserve(READ_CHUNK);
+        if socket.read_buf(buf).await? == 0 {
+            return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into());
+        }
+        match parse(buf) {
+            Ok(reply) => return reply,
+            Err(Short::Incomplete) => {}
+            Err(Short::Invalid(what)) => return Err(ReadError::Protocol(what)),
+        }
+    }
+}
+
+/// A `+OK`-style reply.
+fn status(buf: &[u8]) -> Result<Result<(), ReadError>, Short> {
+    let mut reader = Reader::new(buf);
+    Ok(match reader.frame()? {
+        Frame::Error(message) => Err(server_error(message)),
+        _ => Ok(()),
+    })
+}
+
+fn server_error(message: &[u8]) -> ReadError {
+    ReadError::Server(String::from_utf8_lossy(message).into_owned())
+}
+
+/// The entries of a complete `XREADGROUP` reply in `buf`: `[[stream, [[id, [field, value,
+/// ...]], ...]], ...]`, or nil when the block ran out. An entry deleted since it was delivered
+/// (nil fields) is skipped; fields are matched by name, in any order.
+fn read_reply(buf: &[u8], streams: &[Arc<str>]) -> Result<Result<Vec<Entry>, ReadError>, Short> {
+    let mut reader = Reader::new(buf);
+    let count = match reader.frame()? {
+        Frame::Error(message) => return Ok(Err(server_error(message))),
+        Frame::Array(Some(n)) => n,
+        Frame::Array(None) | Frame::Bulk(None) => return Ok(Ok(Vec::new())),
+        _ => return Err(Short::Invalid("an XREADGROUP reply is an array")),
+    };
+    let mut out = Vec::new();
+    for _ in 0..count {
+        reader.array_of(2)?;
+        let name = reader.string()?;
+        let stream = streams
+            .iter()
+            .find(|s| s.as_bytes() == name)
+            .cloned()
+            .unwrap_or_else(|| Arc::from(String::from_utf8_lossy(name)));
+        let Frame::Array(Some(entries)) = reader.frame()? else {
+            return Err(Short::Invalid("a stream's entries are an array"));
+        };
+        out.reserve(entries);
+        for _ in 0..entries {
+            if let Some(entry) = entry(&mut reader, &stream)? {
+                out.push(entry);
+            }
+        }
+    }
+    Ok(Ok(out))
+}
+
+/// One `[id, [field, value, ...]]`.
+fn entry(reader: &mut Reader<'_>, stream: &Arc<str>) -> Result<Option<Entry>, Short> {
+    reader.array_of(2)?;
+    let id = String::from_utf8_lossy(reader.string()?).into_owned();
+    let fields = match reader.frame()? {
+        Frame::Array(Some(n)) => n,
+        Frame::Array(None) | Frame::Bulk(None) => return Ok(None),
+        _ => return Err(Short::Invalid("an entry's fields are an array")),
+    };
+    let mut entry = Entry {
+        stream: Arc::clone(stream),
+        id,
+        data: None,
+        topic: None,
+    };
+    for _ in 0..fields / 2 {
+        let name = reader.string()?;
+        match name {
+            b"data" => entry.data = Some(reader.string()?.to_vec()),
+            b"topic" => entry.topic = Some(String::from_utf8_lossy(reader.string()?).into_owned()),
+            _ => reader.skip()?,
+        }
+    }
+    if fields % 2 == 1 {
+        reader.skip()?;
+    }
+    Ok(Some(entry))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::redis::resp::Frame;
+
+    fn streams() -> Vec<Arc<str>> {
+        vec![Arc::from("t")]
+    }
+
+    fn parse(reply: &[u8]) -> Result<Result<Vec<Entry>, ReadError>, Short> {
+        read_reply(reply, &streams())
+    }
+
+    const REPLY: &[u8] = b"*1\r\n*2\r\n$1\r\nt\r\n*3\r\n\
+        *2\r\n$3\r\n1-0\r\n*4\r\n$8\r\nmetadata\r\n$2\r\n{}\r\n$4\r\ndata\r\n$2\r\n{}\r\n\
+        *2\r\n$3\r\n2-0\r\n*4\r\n$5\r\ntopic\r\n+x.y\r\n$4\r\ndata\r\n+x\r\n\
+        *2\r\n$3\r\n3-0\r\n*-1\r\n";
+
+    #[test]
+    fn reads_fields_by_name_in_any_order_and_skips_deleted_entries() {
+        let got = parse(REPLY).unwrap().unwrap();
+        assert_eq!(got.len(), 2, "the deleted entry is skipped");
+        assert_eq!(got[0].id, "1-0");
+        assert_eq!(got[0].data.as_deref(), Some(&b"{}"[..]));
+        assert_eq!(got[0].topic, None);
+        assert_eq!(got[1].data.as_deref(), Some(&b"x"[..]));
+        assert_eq!(got[1].topic.as_deref(), Some("x.y"));
+        assert_eq!(&*got[1].stream, "t");
+    }
+
+    #[test]
+    fn every_cut_of_a_reply_is_incomplete_until_its_last_byte() {
+        for end in 0..REPLY.len() {
+            assert!(
+                matches!(parse(&REPLY[..end]), Err(Short::Incomplete)),
+                "cut at {end}"
+            );
+        }
+    }
+
+    #[test]
+    fn nil_is_no_entries_and_an_error_is_the_servers() {
+        assert!(parse(b"*-1\r\n").unwrap().unwrap().is_empty());
+        let error = parse(b"-NOGROUP No such key 't' or consumer group 'f'\r\n")
+            .unwrap()
+            .unwrap_err();
+        assert!(error.has_code("NOGROUP"), "{error}");
+        assert!(!error.has_code("NOAUTH"));
+        assert!(matches!(parse(b":1\r\n"), Err(Short::Invalid(_))));
+    }
+
+    /// The arguments of the next command a client sends on `socket`.
+    async fn command(socket: &mut tokio::net::TcpStream, buf: &mut Vec<u8>) -> Vec<String> {
+        loop {
+            let mut reader = Reader::new(buf);
+            if reader.skip().is_ok() {
+                let mut reader = Reader::new(buf);
+                let Ok(Frame::Array(Some(n))) = reader.frame() else {
+                    panic!("a command is an array")
+                };
+                let args = (0..n)
+                    .map(|_| String::from_utf8(reader.string().unwrap().to_vec()).unwrap())
+                    .collect();
+                buf.clear();
+                return args;
+            }
+            assert!(socket.read_buf(buf).await.unwrap() > 0, "client hung up");
+        }
+    }
+
+    /// A loopback server that checks the handshake and answers reads in small pieces, then with
+    /// an error, then hangs up; the reader's second connection gets the reply again.
+    #[tokio::test]
+    async fn authenticates_selects_reads_replies_in_pieces_and_reconnects() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = tokio::spawn(async move {
+            let mut seen = Vec::new();
+            for connection in 0..2 {
+                let (mut socket, _) = listener.accept().await.unwrap();
+                let mut buf = Vec::new();
+                seen.push(command(&mut socket, &mut buf).await);
+                socket.write_all(b"+OK\r\n").await.unwrap();
+                seen.push(command(&mut socket, &mut buf).await);
+                socket.write_all(b"+OK\r\n").await.unwrap();
+                seen.push(command(&mut socket, &mut buf).await);
+                for piece in REPLY.chunks(7) {
+                    socket.write_all(piece).await.unwrap();
+                    socket.flush().await.unwrap();
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+                if connection == 0 {
+                    command(&mut socket, &mut buf).await;
+                    socket.write_all(b"-NOGROUP no group\r\n").await.unwrap();
+                    command(&mut socket, &mut buf).await;
+                }
+            }
+            seen
+        });
+        let url = format!("redis://reader:s3cret@127.0.0.1:{port}/4");
+        let mut reader = StreamReader::connect(&url, &["t".to_owned()], Duration::from_secs(5))
+            .await
+            .unwrap();
+        let mut xread = ::redis::cmd("XREADGROUP");
+        xread
+            .arg("GROUP")
+            .arg("f")
+            .arg("c")
+            .arg("STREAMS")
+            .arg("t")
+            .arg(">");
+        assert_eq!(reader.read(&xread).await.unwrap().len(), 2);
+        let error = reader.read(&xread).await.unwrap_err();
+        assert!(error.has_code("NOGROUP"), "{error}");
+        assert!(
+            matches!(reader.read(&xread).await, Err(ReadError::Io(_))),
+            "the server hung up"
+        );
+        assert_eq!(reader.read(&xread).await.unwrap().len(), 2, "reconnected");
+        let seen = server.await.unwrap();
+        assert_eq!(seen[0], ["AUTH", "reader", "s3cret"]);
+        assert_eq!(seen[1], ["SELECT", "4"]);
+        assert_eq!(
+            seen[2],
+            ["XREADGROUP", "GROUP", "f", "c", "STREAMS", "t", ">"]
+        );
+        assert_eq!(
+            seen[3..6],
+            seen[0..3],
+            "the same handshake on the new connection"
+        );
+    }
+
+    #[test]
+    fn an_unknown_stream_name_and_binary_data_are_kept() {
+        let reply = b"*1\r\n*2\r\n$2\r\nuv\r\n*1\r\n*2\r\n$3\r\n9-1\r\n*2\r\n$4\r\ndata\r\n$3\r\n\x00\r\n\r\n";
+        let got = parse(reply).unwrap().unwrap();
+        assert_eq!(&*got[0].stream, "uv");
+        assert_eq!(got[0].data.as_deref(), Some(&b"\x00\r\n"[..]));
+    }
+}
