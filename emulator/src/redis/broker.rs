@@ -97,10 +97,8 @@ impl RedisBroker {
     /// The topic an entry of `stream` was published to, when `stream` is a topic stream.
     #[must_use]
     pub fn topic_of(&self, spec: &FunctionSpec, stream: &str) -> Option<&'static str> {
-        spec.topics()
-            .iter()
-            .copied()
-            .find(|t| self.settings.topic_key(t) == stream)
+        let topic = stream.strip_prefix(self.settings.prefix.as_str())?;
+        spec.topics().iter().copied().find(|t| *t == topic)
     }
 
     /// Creates `group` on every stream (from the stream's start, creating the stream if

@@ -73,7 +73,7 @@ impl Shared {
     /// Starts handling a batch of entries in one task of `tasks`: they run concurrently inside
     /// it, each under a concurrency slot (`permit`, already taken, goes to the first), so a
     /// batch costs one task, not one per entry. Entries this instance already holds are skipped.
-    pub(super) fn spawn_batch(
+    pub(super) async fn spawn_batch(
         self: &Arc<Self>,
         tasks: &mut JoinSet<()>,
         deliveries: Vec<Delivery>,
@@ -94,15 +94,16 @@ impl Shared {
             return;
         }
         if let Some(field) = self.spec.ordering_key {
-            self.spawn_ordered(tasks, fresh, field, permit, shutdown);
+            self.spawn_ordered(tasks, fresh, field, permit, shutdown)
+                .await;
             return;
         }
         if self.together() > 1 {
-            self.spawn_together(tasks, fresh, permit, shutdown);
+            self.spawn_together(tasks, fresh, permit, shutdown).await;
             return;
         }
         let shared = Arc::clone(self);
-        tasks.spawn(async move {
+        start(tasks, async move {
             let shared = &shared;
             // Each delivery is polled once where it starts: most finish then (a handler that
             // does not wait), and only those still waiting go into the set.
@@ -121,7 +122,8 @@ impl Shared {
             while let Some(key) = running.next().await {
                 shared.release(&key);
             }
-        });
+        })
+        .await;
     }
 
     /// How many entries go to the function at once: [`RedisSettings::tx_batch`] for a
@@ -138,7 +140,7 @@ impl Shared {
     /// chunks as there are free concurrency slots (so a slow handler keeps its parallelism),
     /// more where a chunk would exceed [`Shared::together`] entries; each chunk runs under one
     /// slot and one invocation, and an entry that needs a retry then goes on alone.
-    fn spawn_together(
+    async fn spawn_together(
         self: &Arc<Self>,
         tasks: &mut JoinSet<()>,
         fresh: Vec<(String, Delivery)>,
@@ -147,7 +149,7 @@ impl Shared {
     ) {
         let shared = Arc::clone(self);
         let chunks = self.chunks(fresh);
-        tasks.spawn(async move {
+        start(tasks, async move {
             let shared = &shared;
             let mut running: FuturesUnordered<_> = chunks
                 .into_iter()
@@ -169,7 +171,8 @@ impl Shared {
                 })
                 .collect();
             while running.next().await.is_some() {}
-        });
+        })
+        .await;
     }
 
     /// `items` cut into one chunk per free concurrency slot (counting the one the read took),
@@ -215,7 +218,7 @@ impl Shared {
     /// [`Shared::spawn_batch`] for an ordered function: entries in id order; one whose key is
     /// in flight joins that key's queue, the others start a run of their key (or run alone,
     /// without a key).
-    fn spawn_ordered(
+    async fn spawn_ordered(
         self: &Arc<Self>,
         tasks: &mut JoinSet<()>,
         mut fresh: Vec<(String, Delivery)>,
@@ -247,7 +250,7 @@ impl Shared {
         }
         let shared = Arc::clone(self);
         let chunks = self.chunks(starts);
-        tasks.spawn(async move {
+        start(tasks, async move {
             let shared = &shared;
             let mut running: FuturesUnordered<_> = chunks
                 .into_iter()
@@ -257,7 +260,8 @@ impl Shared {
                 })
                 .collect();
             while running.next().await.is_some() {}
-        });
+        })
+        .await;
     }
 
     /// Delivers the first entries of several keys together (one invocation), then, per key, the
@@ -337,6 +341,15 @@ impl Shared {
                 tracing::warn!(function = self.spec.name, error = %e, "could not create consumer groups")
             }
         }
+    }
+}
+
+/// Runs `work` here until it first waits, and only then in a task of `tasks`: a batch whose
+/// handlers do not wait is done without a task of its own (nor a wake-up of another thread).
+async fn start(tasks: &mut JoinSet<()>, work: impl Future<Output = ()> + Send + 'static) {
+    let mut work = Box::pin(work);
+    if futures::poll!(work.as_mut()).is_pending() {
+        tasks.spawn(work);
     }
 }
 
@@ -465,7 +478,9 @@ async fn read_loop(
             Ok(entries) => {
                 failures = 0;
                 let deliveries = entries.into_iter().map(|e| Delivery::new(e, 1)).collect();
-                shared.spawn_batch(&mut tasks, deliveries, Some(permit), shutdown.clone());
+                shared
+                    .spawn_batch(&mut tasks, deliveries, Some(permit), shutdown.clone())
+                    .await;
             }
             Err(e) if e.has_code("NOGROUP") => {
                 tracing::warn!(function = shared.spec.name, error = %e, "consumer group gone (Redis restarted or flushed?)");

@@ -8,6 +8,7 @@
 //! reaches the function's `max_deliveries`, the entry is dead-lettered: `XADD` to the dead-letter
 //! stream and `XACK`, in one transaction.
 
+use std::borrow::Cow;
 use std::time::{Duration, Instant};
 
 use ::redis::Value;
@@ -221,7 +222,7 @@ struct Prepared {
     /// Taken (`None`) once handed to the function.
     event: Option<Result<CloudEvent, HandlerError>>,
     event_id: String,
-    topic: String,
+    topic: Cow<'static, str>,
     span: tracing::Span,
 }
 
@@ -244,13 +245,17 @@ fn prepare(shared: &Shared, delivery: &Delivery) -> Prepared {
         attempt = delivery.attempt,
         entry = %delivery.entry.id
     );
-    let topic = shared
-        .broker
-        .topic_of(&shared.spec, &delivery.entry.stream)
-        .map(str::to_owned)
-        .or_else(|| delivery.entry.topic.clone())
-        .or_else(|| event.as_ref().ok().map(|e| e.topic_name().to_owned()))
-        .unwrap_or_default();
+    let topic = match shared.broker.topic_of(&shared.spec, &delivery.entry.stream) {
+        Some(topic) => Cow::Borrowed(topic),
+        None => Cow::Owned(
+            delivery
+                .entry
+                .topic
+                .clone()
+                .or_else(|| event.as_ref().ok().map(|e| e.topic_name().to_owned()))
+                .unwrap_or_default(),
+        ),
+    };
     Prepared {
         event: Some(event),
         event_id,

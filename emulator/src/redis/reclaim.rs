@@ -106,7 +106,9 @@ async fn reclaim_stream(
                 Delivery::new(entry, attempt)
             })
             .collect();
-        shared.spawn_batch(tasks, deliveries, None, shutdown.clone());
+        shared
+            .spawn_batch(tasks, deliveries, None, shutdown.clone())
+            .await;
         if pending.len() < batch {
             break;
         }
