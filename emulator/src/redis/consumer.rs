@@ -36,6 +36,10 @@ use super::wire::Entry;
 use super::{RedisSettings, reclaim, wire};
 use crate::stats::Stats;
 
+/// An entry's identity among one function's streams: the stream's position and the id as
+/// `(ms, seq)`.
+type HeldKey = (usize, (u64, u64));
+
 /// What one function's read loop, reclaim loop and delivery tasks share.
 #[derive(Debug)]
 pub struct Shared {
@@ -49,10 +53,10 @@ pub struct Shared {
     pub(super) permits: Arc<Semaphore>,
     pub(super) acker: Acker,
     /// Entries this instance is handling, waiting to handle or waiting to retry.
-    held: Mutex<HashSet<String>>,
+    held: Mutex<HashSet<HeldKey>>,
     /// For an ordered function: per key in flight, the entries waiting behind it (with their
     /// `held` keys).
-    waiting: Mutex<HashMap<String, VecDeque<(String, Delivery)>>>,
+    waiting: Mutex<HashMap<String, VecDeque<(HeldKey, Delivery)>>>,
     /// Entries in `waiting`, and a signal when one leaves it.
     waiting_len: AtomicUsize,
     room: Notify,
@@ -63,11 +67,21 @@ pub struct Shared {
 impl Shared {
     /// Whether this instance holds `stream`'s entry `id`.
     pub(super) fn holds(&self, stream: &str, id: &str) -> bool {
-        let key = format!("{stream}\u{0}{id}");
+        let key = self.held_key(stream, id);
         self.held
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .contains(&key)
+    }
+
+    /// The entry's identity among the function's streams, made without allocating.
+    fn held_key(&self, stream: &str, id: &str) -> HeldKey {
+        let stream = self
+            .streams
+            .iter()
+            .position(|s| s == stream)
+            .unwrap_or(usize::MAX);
+        (stream, wire::id_order(id))
     }
 
     /// Starts handling a batch of entries in one task of `tasks`: they run concurrently inside
@@ -80,13 +94,13 @@ impl Shared {
         mut permit: Option<OwnedSemaphorePermit>,
         shutdown: watch::Receiver<bool>,
     ) {
-        let fresh: Vec<(String, Delivery)> = {
+        let fresh: Vec<(HeldKey, Delivery)> = {
             let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
             deliveries
                 .into_iter()
                 .filter_map(|d| {
-                    let key = d.entry.key();
-                    held.insert(key.clone()).then_some((key, d))
+                    let key = self.held_key(&d.entry.stream, &d.entry.id);
+                    held.insert(key).then_some((key, d))
                 })
                 .collect()
         };
@@ -115,12 +129,12 @@ impl Shared {
                     key
                 });
                 match futures::poll!(one.as_mut()) {
-                    Poll::Ready(key) => shared.release(&key),
+                    Poll::Ready(key) => shared.release(key),
                     Poll::Pending => running.push(one),
                 }
             }
             while let Some(key) = running.next().await {
-                shared.release(&key);
+                shared.release(key);
             }
         })
         .await;
@@ -143,7 +157,7 @@ impl Shared {
     async fn spawn_together(
         self: &Arc<Self>,
         tasks: &mut JoinSet<()>,
-        fresh: Vec<(String, Delivery)>,
+        fresh: Vec<(HeldKey, Delivery)>,
         mut permit: Option<OwnedSemaphorePermit>,
         shutdown: watch::Receiver<bool>,
     ) {
@@ -156,14 +170,15 @@ impl Shared {
                 .map(|chunk| {
                     let (permit, mut shutdown) = (permit.take(), shutdown.clone());
                     async move {
-                        let (keys, batch): (Vec<String>, Vec<Delivery>) = chunk.into_iter().unzip();
+                        let (keys, batch): (Vec<HeldKey>, Vec<Delivery>) =
+                            chunk.into_iter().unzip();
                         let stepped = delivery::steps(shared, batch, permit, &mut shutdown).await;
                         let mut retries = FuturesUnordered::new();
                         for (key, (delivery, step)) in keys.into_iter().zip(stepped) {
                             let shutdown = shutdown.clone();
                             retries.push(async move {
                                 delivery::finish(shared, delivery, step, shutdown).await;
-                                shared.release(&key);
+                                shared.release(key);
                             });
                         }
                         while retries.next().await.is_some() {}
@@ -208,11 +223,11 @@ impl Shared {
         true
     }
 
-    fn release(&self, held_key: &str) {
+    fn release(&self, held_key: HeldKey) {
         self.held
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .remove(held_key);
+            .remove(&held_key);
     }
 
     /// [`Shared::spawn_batch`] for an ordered function: entries in id order; one whose key is
@@ -221,7 +236,7 @@ impl Shared {
     async fn spawn_ordered(
         self: &Arc<Self>,
         tasks: &mut JoinSet<()>,
-        mut fresh: Vec<(String, Delivery)>,
+        mut fresh: Vec<(HeldKey, Delivery)>,
         field: &str,
         mut permit: Option<OwnedSemaphorePermit>,
         shutdown: watch::Receiver<bool>,
@@ -270,7 +285,7 @@ impl Shared {
     /// for the next instance).
     async fn run_keys(
         &self,
-        starts: Vec<(Option<String>, String, Delivery)>,
+        starts: Vec<(Option<String>, HeldKey, Delivery)>,
         permit: Option<OwnedSemaphorePermit>,
         mut shutdown: watch::Receiver<bool>,
     ) {
@@ -295,11 +310,11 @@ impl Shared {
     async fn rest_of_key(
         &self,
         key: Option<String>,
-        mut held_key: String,
+        mut held_key: HeldKey,
         shutdown: watch::Receiver<bool>,
     ) {
         loop {
-            self.release(&held_key);
+            self.release(held_key);
             let Some(key) = &key else { return };
             let next = {
                 let mut waiting = self.waiting.lock().unwrap_or_else(PoisonError::into_inner);
@@ -317,7 +332,7 @@ impl Shared {
                         let left = waiting.remove(key).unwrap_or_default();
                         self.left_waiting(left.len());
                         for (held_key, _) in left {
-                            self.release(&held_key);
+                            self.release(held_key);
                         }
                         return;
                     }

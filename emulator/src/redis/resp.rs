@@ -124,11 +124,27 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// A decimal integer, optionally negative (lengths and counts: a stream entry has several).
 fn number(line: &[u8]) -> Result<i64, Short> {
-    std::str::from_utf8(line)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .ok_or(Short::Invalid("a number was expected"))
+    const NOT_A_NUMBER: Short = Short::Invalid("a number was expected");
+    let (negative, digits) = match line {
+        [b'-', rest @ ..] => (true, rest),
+        _ => (false, line),
+    };
+    if digits.is_empty() {
+        return Err(NOT_A_NUMBER);
+    }
+    let mut n: i64 = 0;
+    for &d in digits {
+        if !d.is_ascii_digit() {
+            return Err(NOT_A_NUMBER);
+        }
+        n = n
+            .checked_mul(10)
+            .and_then(|n| n.checked_add(i64::from(d - b'0')))
+            .ok_or(NOT_A_NUMBER)?;
+    }
+    Ok(if negative { -n } else { n })
 }
 
 #[cfg(test)]
@@ -176,5 +192,26 @@ mod tests {
             Reader::new(b"+a\n").frame(),
             Err(Short::Invalid(_))
         ));
+    }
+
+    #[test]
+    fn numbers_are_decimal_and_bounded() {
+        fn int(line: &[u8]) -> Result<Frame<'_>, Short> {
+            Reader::new(line).frame()
+        }
+        assert_eq!(int(b":0\r\n"), Ok(Frame::Int(0)));
+        assert_eq!(
+            int(b":-9223372036854775807\r\n"),
+            Ok(Frame::Int(-9_223_372_036_854_775_807))
+        );
+        for bad in [
+            &b":-\r\n"[..],
+            b":\r\n",
+            b":1-\r\n",
+            b":+1\r\n",
+            b":99999999999999999999\r\n",
+        ] {
+            assert!(matches!(int(bad), Err(Short::Invalid(_))), "{bad:?}");
+        }
     }
 }

@@ -19,14 +19,6 @@ pub struct Entry {
     pub topic: Option<String>,
 }
 
-impl Entry {
-    /// `stream` + id: the entry's identity across the whole server.
-    #[must_use]
-    pub fn key(&self) -> String {
-        format!("{}\u{0}{}", self.stream, self.id)
-    }
-}
-
 /// One entry of an extended `XPENDING` reply.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pending {

@@ -113,7 +113,12 @@ impl CloudEvent {
     /// # Errors
     /// [`DecodeError`] saying what is wrong.
     pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
-        let event: Self = serde_json::from_slice(bytes).map_err(DecodeError::NotCloudEvent)?;
+        // One UTF-8 check of the whole body, so the parser does not check each string again.
+        let event: Self = match std::str::from_utf8(bytes) {
+            Ok(text) => serde_json::from_str(text),
+            Err(_) => serde_json::from_slice(bytes),
+        }
+        .map_err(DecodeError::NotCloudEvent)?;
         if event.id.trim().is_empty() {
             return Err(DecodeError::MissingId);
         }
@@ -241,6 +246,12 @@ mod tests {
 
     #[test]
     fn rejects_bad_envelopes_with_reasons() {
+        let not_utf8 = CloudEvent::decode(b"{\"id\":\"e\xff\",\"specversion\":\"1.0\",\"data\":1}")
+            .unwrap_err();
+        assert!(
+            matches!(&not_utf8, DecodeError::NotCloudEvent(e) if e.to_string().contains("unicode")),
+            "{not_utf8}"
+        );
         assert!(matches!(
             CloudEvent::decode(b"not json"),
             Err(DecodeError::NotCloudEvent(_))
