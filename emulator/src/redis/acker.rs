@@ -1,14 +1,21 @@
-//! Batched acknowledgements: handlers hand their entry ids to one task per function, which
-//! sends them as one pipelined round trip (one `XACK` per stream with many ids) at most
-//! `ack_delay` after the first of them, or as soon as a batch is full. When every sender is
-//! gone it flushes what is left and ends, so a graceful shutdown loses no acknowledgement.
+//! Batched acknowledgements. Handlers queue their entry ids here; two things send them, one
+//! `XACK` per stream with many ids:
+//! - the read loop, in the same write as its next `XREADGROUP` ([`Acker::take`]), so a busy
+//!   consumer acknowledges without a round trip of its own;
+//! - a task per function, at most `ack_delay` after the first id queued, for entries handled
+//!   while the read loop waits on an empty stream.
+//!
+//! [`Acker::close`] makes the task send what is left and end, so a graceful shutdown loses no
+//! acknowledgement.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use ::redis::Cmd;
 use ::redis::aio::ConnectionManager;
-use tokio::sync::mpsc;
+use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 /// Most ids sent in one flush.
@@ -17,65 +24,147 @@ const MAX_BATCH: usize = 1_000;
 /// One handled entry: stream key and entry id.
 pub type Ack = (Arc<str>, String);
 
-/// Where handlers send the entries to acknowledge.
+#[derive(Debug, Default)]
+struct Queue {
+    acks: Mutex<Vec<Ack>>,
+    /// Signalled when the queue stops being empty, and at close.
+    queued: Notify,
+    closed: AtomicBool,
+}
+
+/// Where handlers queue the entries to acknowledge.
 #[derive(Debug, Clone)]
 pub struct Acker {
-    tx: mpsc::UnboundedSender<Ack>,
+    queue: Arc<Queue>,
 }
 
 impl Acker {
-    /// Starts the acknowledging task for `group`; the handle ends once every [`Acker`] clone is
-    /// dropped and the last acknowledgements are sent.
+    /// Starts the acknowledging task for `group`; the handle ends after [`Acker::close`], once
+    /// the last acknowledgements are sent.
     #[must_use]
     pub fn start(con: ConnectionManager, group: &str, delay: Duration) -> (Self, JoinHandle<()>) {
-        let (tx, rx) = mpsc::unbounded_channel();
-        let task = tokio::spawn(run(con, group.to_owned(), delay, rx));
-        (Self { tx }, task)
+        let queue = Arc::new(Queue::default());
+        let task = tokio::spawn(run(con, group.to_owned(), delay, Arc::clone(&queue)));
+        (Self { queue }, task)
+    }
+
+    fn acks(&self) -> std::sync::MutexGuard<'_, Vec<Ack>> {
+        self.queue
+            .acks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Queues an acknowledgement.
     pub fn ack(&self, stream: &Arc<str>, id: &str) {
-        if self.tx.send((Arc::clone(stream), id.to_owned())).is_err() {
-            tracing::warn!(stream = %stream, id, "acknowledger gone; the entry will be delivered again and found in the inbox");
+        let first = {
+            let mut acks = self.acks();
+            acks.push((Arc::clone(stream), id.to_owned()));
+            acks.len() == 1
+        };
+        if first {
+            self.queue.queued.notify_one();
         }
+    }
+
+    /// Everything queued, for a caller that sends it itself (see [`commands`]).
+    #[must_use]
+    pub fn take(&self) -> Vec<Ack> {
+        std::mem::take(&mut *self.acks())
+    }
+
+    /// Puts back acknowledgements a caller took but could not send.
+    pub fn put_back(&self, mut acks: Vec<Ack>) {
+        if acks.is_empty() {
+            return;
+        }
+        self.acks().append(&mut acks);
+        self.queue.queued.notify_one();
+    }
+
+    /// Makes the task send what is queued and end.
+    pub fn close(&self) {
+        self.queue.closed.store(true, Ordering::Release);
+        self.queue.queued.notify_one();
     }
 }
 
-async fn run(
-    mut con: ConnectionManager,
-    group: String,
-    delay: Duration,
-    mut rx: mpsc::UnboundedReceiver<Ack>,
-) {
-    let mut batch = Vec::new();
-    while let Some(first) = rx.recv().await {
-        batch.push(first);
-        let until = tokio::time::Instant::now() + delay;
-        while batch.len() < MAX_BATCH {
-            match tokio::time::timeout_at(until, rx.recv()).await {
-                Ok(Some(ack)) => batch.push(ack),
-                Ok(None) | Err(_) => break,
+async fn run(mut con: ConnectionManager, group: String, delay: Duration, queue: Arc<Queue>) {
+    let acker = Acker { queue };
+    loop {
+        acker.queue.queued.notified().await;
+        let closed = acker.queue.closed.load(Ordering::Acquire);
+        if !closed {
+            tokio::time::sleep(delay).await;
+        }
+        loop {
+            let batch = {
+                let mut acks = acker.acks();
+                let at = acks.len().min(MAX_BATCH);
+                let rest = acks.split_off(at);
+                std::mem::replace(&mut *acks, rest)
+            };
+            if batch.is_empty() {
+                break;
             }
+            flush(&mut con, &group, batch).await;
         }
-        flush(&mut con, &group, &mut batch).await;
+        if closed {
+            return;
+        }
     }
 }
 
-/// Sends `batch` as one pipeline: one `XACK` per stream.
-pub async fn flush(con: &mut ConnectionManager, group: &str, batch: &mut Vec<Ack>) {
-    if batch.is_empty() {
-        return;
-    }
-    let mut by_stream: BTreeMap<Arc<str>, Vec<String>> = BTreeMap::new();
-    for (stream, id) in batch.drain(..) {
+/// `acks` as one `XACK` per stream.
+#[must_use]
+pub fn commands(group: &str, acks: &[Ack]) -> Vec<Cmd> {
+    let mut by_stream: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for (stream, id) in acks {
         by_stream.entry(stream).or_default().push(id);
     }
+    by_stream
+        .into_iter()
+        .map(|(stream, ids)| {
+            let mut cmd = ::redis::cmd("XACK");
+            cmd.arg(stream).arg(group).arg(ids);
+            cmd
+        })
+        .collect()
+}
+
+/// Sends `acks` as one pipeline.
+async fn flush(con: &mut ConnectionManager, group: &str, acks: Vec<Ack>) {
+    let count = acks.len();
     let mut pipe = ::redis::pipe();
-    for (stream, ids) in &by_stream {
-        pipe.cmd("XACK").arg(&**stream).arg(group).arg(ids).ignore();
+    for cmd in commands(group, &acks) {
+        pipe.add_command(cmd).ignore();
     }
     if let Err(e) = pipe.query_async::<()>(con).await {
-        let count: usize = by_stream.values().map(Vec::len).sum();
         tracing::warn!(error = %e, count, "ack failed; the entries will be delivered again and found in the inbox");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_xack_per_stream_with_all_its_ids() {
+        let (a, b): (Arc<str>, Arc<str>) = (Arc::from("a"), Arc::from("b"));
+        let acks = vec![
+            (Arc::clone(&b), "1-0".to_owned()),
+            (Arc::clone(&a), "2-0".to_owned()),
+            (Arc::clone(&b), "3-0".to_owned()),
+        ];
+        let packed: Vec<String> = commands("g", &acks)
+            .iter()
+            .map(|c| String::from_utf8(c.get_packed_command()).unwrap())
+            .collect();
+        assert_eq!(packed.len(), 2);
+        assert_eq!(
+            packed[0],
+            "*4\r\n$4\r\nXACK\r\n$1\r\na\r\n$1\r\ng\r\n$3\r\n2-0\r\n"
+        );
+        assert!(packed[1].ends_with("$1\r\nb\r\n$1\r\ng\r\n$3\r\n1-0\r\n$3\r\n3-0\r\n"));
     }
 }

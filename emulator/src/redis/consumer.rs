@@ -28,7 +28,7 @@ use futures::stream::FuturesUnordered;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinSet;
 
-use super::acker::Acker;
+use super::acker::{self, Acker};
 use super::broker::RedisBroker;
 use super::delivery::{self, Delivery};
 use super::reader::{ReadError, StreamReader};
@@ -442,7 +442,8 @@ pub async fn run(
         read_loop(Arc::clone(&shared), reader, shutdown.clone()),
         reclaim::run(Arc::clone(&shared), shutdown),
     );
-    drop(shared);
+    // Every handler has finished: what they queued is sent, then the task ends.
+    shared.acker.close();
     let _ = acks.await;
 }
 
@@ -540,7 +541,25 @@ async fn read(
     for _ in &shared.streams {
         cmd.arg(">");
     }
-    con.read(&cmd).await
+    // Entries handled since the last read are acknowledged in the same write.
+    let acks = shared.acker.take();
+    let before = acker::commands(shared.spec.name, &acks);
+    match con.read(&before, &cmd).await {
+        Ok(read) => {
+            if let Some(error) = read.refused.first() {
+                tracing::warn!(
+                    function = shared.spec.name,
+                    error,
+                    "ack refused; the entries will be delivered again and found in the inbox"
+                );
+            }
+            Ok(read.entries)
+        }
+        Err(e) => {
+            shared.acker.put_back(acks);
+            Err(e)
+        }
+    }
 }
 
 #[cfg(test)]

@@ -17,6 +17,15 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use super::resp::{Frame, Reader, Short};
 use super::wire::Entry;
 
+/// What a read returned.
+#[derive(Debug, Default)]
+pub struct Read {
+    /// The entries, over every stream.
+    pub entries: Vec<Entry>,
+    /// The errors the server answered to the commands sent before the read.
+    pub refused: Vec<String>,
+}
+
 /// Why a read failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
@@ -103,14 +112,15 @@ impl StreamReader {
         Ok(reader)
     }
 
-    /// Sends `cmd` (an `XREADGROUP`) and returns the entries of its reply, over every stream;
-    /// none when the block ran out.
+    /// Sends `before` (commands whose replies are only checked, such as `XACK`) and `cmd` (an
+    /// `XREADGROUP`) in one write, and returns the entries of `cmd`'s reply, over every stream
+    /// (none when the block ran out), with the errors the server answered to `before`.
     ///
     /// # Errors
-    /// See [`ReadError`].
-    pub async fn read(&mut self, cmd: &Cmd) -> Result<Vec<Entry>, ReadError> {
+    /// See [`ReadError`]; `before` may then have run or not.
+    pub async fn read(&mut self, before: &[Cmd], cmd: &Cmd) -> Result<Read, ReadError> {
         let timeout = self.timeout;
-        let result = match tokio::time::timeout(timeout, self.exchange(cmd)).await {
+        let result = match tokio::time::timeout(timeout, self.exchange(before, cmd)).await {
             Ok(result) => result,
             Err(_) => Err(ReadError::Timeout(timeout)),
         };
@@ -121,7 +131,7 @@ impl StreamReader {
         result
     }
 
-    async fn exchange(&mut self, cmd: &Cmd) -> Result<Vec<Entry>, ReadError> {
+    async fn exchange(&mut self, before: &[Cmd], cmd: &Cmd) -> Result<Read, ReadError> {
         if self.socket.is_none() {
             self.socket = Some(self.open().await?);
         }
@@ -129,7 +139,17 @@ impl StreamReader {
             return Err(ReadError::Protocol("no connection"));
         };
         let streams = &self.streams;
-        request(socket, &mut self.buf, cmd, |buf| read_reply(buf, streams)).await
+        request(socket, &mut self.buf, before, cmd, |buf| {
+            let mut reader = Reader::new(buf);
+            let mut refused = Vec::new();
+            for _ in before {
+                if let Some(message) = reader.error_or_skip()? {
+                    refused.push(String::from_utf8_lossy(message).into_owned());
+                }
+            }
+            Ok(read_reply(&mut reader, streams)?.map(|entries| Read { entries, refused }))
+        })
+        .await
     }
 
     async fn open(&mut self) -> Result<Box<dyn Socket>, ReadError> {
@@ -148,25 +168,30 @@ impl StreamReader {
                 auth.arg(user);
             }
             auth.arg(password);
-            request(&mut socket, &mut self.buf, &auth, status).await?;
+            request(&mut socket, &mut self.buf, &[], &auth, status).await?;
         }
         if self.db != 0 {
             let mut select = ::redis::cmd("SELECT");
             select.arg(self.db);
-            request(&mut socket, &mut self.buf, &select, status).await?;
+            request(&mut socket, &mut self.buf, &[], &select, status).await?;
         }
         Ok(socket)
     }
 }
 
-/// Writes `cmd`, then reads until `parse` finds a complete reply in the buffer.
+/// Writes `before` and `cmd`, then reads until `parse` finds their complete replies in the
+/// buffer.
 async fn request<T>(
     socket: &mut Box<dyn Socket>,
     buf: &mut Vec<u8>,
+    before: &[Cmd],
     cmd: &Cmd,
     parse: impl Fn(&[u8]) -> Result<Result<T, ReadError>, Short>,
 ) -> Result<T, ReadError> {
     buf.clear();
+    for command in before {
+        command.write_packed_command(buf);
+    }
     cmd.write_packed_command(buf);
     socket.write_all(buf).await?;
     buf.clear();
@@ -199,8 +224,10 @@ fn server_error(message: &[u8]) -> ReadError {
 /// The entries of a complete `XREADGROUP` reply in `buf`: `[[stream, [[id, [field, value,
 /// ...]], ...]], ...]`, or nil when the block ran out. An entry deleted since it was delivered
 /// (nil fields) is skipped; fields are matched by name, in any order.
-fn read_reply(buf: &[u8], streams: &[Arc<str>]) -> Result<Result<Vec<Entry>, ReadError>, Short> {
-    let mut reader = Reader::new(buf);
+fn read_reply(
+    reader: &mut Reader<'_>,
+    streams: &[Arc<str>],
+) -> Result<Result<Vec<Entry>, ReadError>, Short> {
     let count = match reader.frame()? {
         Frame::Error(message) => return Ok(Err(server_error(message))),
         Frame::Array(Some(n)) => n,
@@ -221,7 +248,7 @@ fn read_reply(buf: &[u8], streams: &[Arc<str>]) -> Result<Result<Vec<Entry>, Rea
         };
         out.reserve(entries);
         for _ in 0..entries {
-            if let Some(entry) = entry(&mut reader, &stream)? {
+            if let Some(entry) = entry(reader, &stream)? {
                 out.push(entry);
             }
         }
@@ -268,7 +295,7 @@ mod tests {
     }
 
     fn parse(reply: &[u8]) -> Result<Result<Vec<Entry>, ReadError>, Short> {
-        read_reply(reply, &streams())
+        read_reply(&mut Reader::new(reply), &streams())
     }
 
     const REPLY: &[u8] = b"*1\r\n*2\r\n$1\r\nt\r\n*3\r\n\
@@ -321,7 +348,7 @@ mod tests {
                 let args = (0..n)
                     .map(|_| String::from_utf8(reader.string().unwrap().to_vec()).unwrap())
                     .collect();
-                buf.clear();
+                buf.drain(..reader.consumed());
                 return args;
             }
             assert!(socket.read_buf(buf).await.unwrap() > 0, "client hung up");
@@ -350,6 +377,13 @@ mod tests {
                     tokio::time::sleep(Duration::from_millis(1)).await;
                 }
                 if connection == 0 {
+                    // An acknowledgement sent with the next read, refused; the read is nil.
+                    seen.push(command(&mut socket, &mut buf).await);
+                    seen.push(command(&mut socket, &mut buf).await);
+                    socket
+                        .write_all(b"-NOGROUP for the ack\r\n*-1\r\n")
+                        .await
+                        .unwrap();
                     command(&mut socket, &mut buf).await;
                     socket.write_all(b"-NOGROUP no group\r\n").await.unwrap();
                     command(&mut socket, &mut buf).await;
@@ -369,15 +403,29 @@ mod tests {
             .arg("STREAMS")
             .arg("t")
             .arg(">");
-        assert_eq!(reader.read(&xread).await.unwrap().len(), 2);
-        let error = reader.read(&xread).await.unwrap_err();
+        let first = reader.read(&[], &xread).await.unwrap();
+        assert_eq!(first.entries.len(), 2);
+        assert!(first.refused.is_empty());
+        let mut xack = ::redis::cmd("XACK");
+        xack.arg("t").arg("f").arg("1-0");
+        let acked = reader.read(&[xack], &xread).await.unwrap();
+        assert!(acked.entries.is_empty(), "nil: the block ran out");
+        assert_eq!(acked.refused, ["NOGROUP for the ack"]);
+        let error = reader.read(&[], &xread).await.unwrap_err();
         assert!(error.has_code("NOGROUP"), "{error}");
         assert!(
-            matches!(reader.read(&xread).await, Err(ReadError::Io(_))),
+            matches!(reader.read(&[], &xread).await, Err(ReadError::Io(_))),
             "the server hung up"
         );
-        assert_eq!(reader.read(&xread).await.unwrap().len(), 2, "reconnected");
-        let seen = server.await.unwrap();
+        let again = reader.read(&[], &xread).await.unwrap();
+        assert_eq!(again.entries.len(), 2, "reconnected");
+        let mut seen = server.await.unwrap();
+        assert_eq!(
+            seen.remove(3),
+            ["XACK", "t", "f", "1-0"],
+            "in the read's write"
+        );
+        assert_eq!(seen.remove(3), seen[2]);
         assert_eq!(seen[0], ["AUTH", "reader", "s3cret"]);
         assert_eq!(seen[1], ["SELECT", "4"]);
         assert_eq!(

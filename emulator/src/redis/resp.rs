@@ -27,7 +27,7 @@ pub enum Frame<'a> {
 }
 
 /// Reads frames from the start of a buffer.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Reader<'a> {
     buf: &'a [u8],
     pos: usize,
@@ -38,6 +38,12 @@ impl<'a> Reader<'a> {
     #[must_use]
     pub fn new(buf: &'a [u8]) -> Self {
         Self { buf, pos: 0 }
+    }
+
+    /// How many bytes the frames read so far took.
+    #[must_use]
+    pub fn consumed(&self) -> usize {
+        self.pos
     }
 
     /// The bytes up to the next CRLF, which is passed.
@@ -108,6 +114,23 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// Passes one value; the message if it is an error.
+    ///
+    /// # Errors
+    /// As [`Reader::frame`].
+    pub fn error_or_skip(&mut self) -> Result<Option<&'a [u8]>, Short> {
+        match self.frame()? {
+            Frame::Error(message) => Ok(Some(message)),
+            Frame::Array(Some(n)) => {
+                for _ in 0..n {
+                    self.skip()?;
+                }
+                Ok(None)
+            }
+            _ => Ok(None),
+        }
+    }
+
     /// Passes one value, an array with all its elements.
     ///
     /// # Errors
@@ -156,11 +179,12 @@ mod tests {
         let buf = b"+OK\r\n-ERR no\r\n:-42\r\n$3\r\na\r\n\r\n$-1\r\n*2\r\n$0\r\n\r\n*-1\r\n*-1\r\n";
         let mut r = Reader::new(buf);
         assert_eq!(r.frame(), Ok(Frame::Simple(b"OK")));
+        assert_eq!(r.clone().error_or_skip(), Ok(Some(&b"ERR no"[..])));
         assert_eq!(r.frame(), Ok(Frame::Error(b"ERR no")));
         assert_eq!(r.frame(), Ok(Frame::Int(-42)));
         assert_eq!(r.frame(), Ok(Frame::Bulk(Some(b"a\r\n"))));
         assert_eq!(r.frame(), Ok(Frame::Bulk(None)));
-        r.skip().unwrap();
+        assert_eq!(r.error_or_skip(), Ok(None), "the array and its elements");
         assert_eq!(r.frame(), Ok(Frame::Array(None)));
         assert_eq!(r.frame(), Err(Short::Incomplete));
     }
