@@ -3,6 +3,8 @@
 //! the inbox row and the outbox rows commit together, so a duplicate delivery finds the inbox
 //! row and does nothing, and a crash after commit leaves the events for the relay.
 
+use std::task::Poll;
+
 use conveyor_domain::Timestamp;
 use conveyor_domain::events::Validate;
 use conveyor_store::{OutboxRow, Tx};
@@ -126,6 +128,13 @@ pub(crate) async fn within_timeout<T>(
     spec: &FunctionSpec,
     fut: impl Future<Output = Result<T, HandlerError>>,
 ) -> Result<T, HandlerError> {
+    let mut fut = std::pin::pin!(fut);
+    // A handler that does not wait is done at its first poll, before any timer is set (one
+    // that never waits cannot be interrupted anyway).
+    if let Poll::Ready(result) = std::future::poll_fn(|cx| Poll::Ready(fut.as_mut().poll(cx))).await
+    {
+        return result;
+    }
     match tokio::time::timeout(spec.timeout, fut).await {
         Ok(result) => result,
         Err(_) => Err(HandlerError::retry(format!(
@@ -224,4 +233,39 @@ pub async fn publish_committed(deps: &Deps, rows: &[OutboxRow]) -> Vec<bool> {
         tracing::warn!(error = %e, "could not delete published outbox rows; they will be published again");
     }
     accepted
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::spec::Service;
+
+    const SPEC: FunctionSpec = FunctionSpec::on_topics("t", Service::Order, &["x"])
+        .with_timeout(Duration::from_millis(50));
+
+    #[tokio::test]
+    async fn a_handler_is_timed_out_only_if_it_waits_too_long() {
+        assert_eq!(
+            within_timeout(&SPEC, async { Ok::<_, HandlerError>(1) })
+                .await
+                .unwrap(),
+            1
+        );
+        let waited = within_timeout(&SPEC, async {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            Ok::<_, HandlerError>(2)
+        })
+        .await;
+        assert_eq!(waited.unwrap(), 2);
+        let stuck = within_timeout(&SPEC, async {
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            Ok::<_, HandlerError>(3)
+        })
+        .await
+        .unwrap_err();
+        assert!(stuck.is_retry(), "{stuck}");
+        assert!(stuck.chain().contains("timed out after 50ms"), "{stuck}");
+    }
 }
