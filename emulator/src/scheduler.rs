@@ -49,14 +49,14 @@ pub async fn fire(
     stats: &Stats,
 ) -> Result<Handled, HandlerError> {
     let started = std::time::Instant::now();
-    let (name, id, attempt) = (job.spec().name, meta.event_id.clone(), meta.attempt);
+    let name = job.spec().name;
     let result = job.invoke(deps, Input::Tick { meta, scheduled }).await;
-    let (outcome, error) = match &result {
-        Ok(h) if h.duplicate => (Outcome::Duplicate, None),
-        Ok(_) => (Outcome::Ticked, None),
-        Err(e) => (Outcome::TickFailed, Some(e.chain())),
+    let outcome = match &result {
+        Ok(h) if h.duplicate => Outcome::Duplicate,
+        Ok(_) => Outcome::Ticked,
+        Err(_) => Outcome::TickFailed,
     };
-    stats.record(name, &id, attempt, outcome, error, started.elapsed());
+    stats.record(name, outcome, started.elapsed());
     result
 }
 

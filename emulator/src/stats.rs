@@ -2,8 +2,8 @@
 //! recent invocations and the dashboard's bounded [`EventLog`] (memory stays flat at any event
 //! rate).
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::collections::HashMap;
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -15,10 +15,7 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use serde::Serialize;
 
-use crate::eventlog::EventLog;
-
-/// Invocations kept for `GET /invocations`.
-pub const RECENT: usize = 500;
+use crate::eventlog::{Attempt, EventLog};
 
 /// The label every per-function metric carries.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -56,33 +53,6 @@ pub enum Outcome {
     TickFailed,
 }
 
-/// One invocation, as `GET /invocations` shows it.
-#[derive(Debug, Clone, Serialize)]
-pub struct Invocation {
-    /// Function.
-    pub function: &'static str,
-    /// Event id, or the tick id.
-    pub event_id: String,
-    /// Delivery number.
-    pub attempt: u32,
-    /// Outcome.
-    pub outcome: Outcome,
-    /// Error text, if any.
-    pub error: Option<String>,
-    /// Handler time in milliseconds.
-    pub duration_ms: f64,
-    /// When it finished (RFC 3339 when serialised; formatted only when read).
-    #[serde(serialize_with = "rfc3339_millis")]
-    pub at: chrono::DateTime<chrono::Utc>,
-}
-
-fn rfc3339_millis<S: serde::Serializer>(
-    at: &chrono::DateTime<chrono::Utc>,
-    s: S,
-) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
-}
-
 /// One function's metrics, looked up once and then shared: recording an invocation costs
 /// no label allocation and no lookup in each metric family.
 #[derive(Debug)]
@@ -108,7 +78,6 @@ pub struct Stats {
     latency: Family<FunctionLabel, Histogram, fn() -> Histogram>,
     outbox_backlog: Gauge,
     dlq_depth: Family<FunctionLabel, Gauge>,
-    recent: Mutex<VecDeque<Invocation>>,
     events: std::sync::Arc<EventLog>,
 }
 
@@ -132,7 +101,6 @@ impl Stats {
             latency: Family::new_with_constructor(latency_histogram as fn() -> Histogram),
             outbox_backlog: Gauge::default(),
             dlq_depth: Family::default(),
-            recent: Mutex::new(VecDeque::with_capacity(RECENT)),
             events: std::sync::Arc::new(EventLog::new()),
             registry: Registry::default(),
             handles: RwLock::default(),
@@ -172,16 +140,10 @@ impl Stats {
         Self { registry, ..stats }
     }
 
-    /// Records one finished invocation.
-    pub fn record(
-        &self,
-        function: &'static str,
-        event_id: &str,
-        attempt: u32,
-        outcome: Outcome,
-        error: Option<String>,
-        took: Duration,
-    ) {
+    /// Counts one finished delivery or run in the metrics (what it was is in the
+    /// [`EventLog`]: the function's wrapper logs each invocation, the hosts what never reached
+    /// the function).
+    pub fn record(&self, function: &'static str, outcome: Outcome, took: Duration) {
         let h = self.handles(function);
         match outcome {
             Outcome::Handled | Outcome::Duplicate => {
@@ -201,20 +163,6 @@ impl Stats {
             }
         }
         h.latency.observe(took.as_secs_f64());
-        let invocation = Invocation {
-            function,
-            event_id: event_id.to_owned(),
-            attempt,
-            outcome,
-            error,
-            duration_ms: took.as_secs_f64() * 1000.0,
-            at: chrono::Utc::now(),
-        };
-        let mut recent = self.recent.lock().unwrap_or_else(PoisonError::into_inner);
-        if recent.len() == RECENT {
-            recent.pop_front();
-        }
-        recent.push_back(invocation);
     }
 
     /// `function`'s metric handles, made on first use.
@@ -257,14 +205,10 @@ impl Stats {
         &self.events
     }
 
-    /// The most recent invocations, newest first.
+    /// The most recent invocations (and deliveries dead-lettered without one), newest first.
     #[must_use]
-    pub fn recent(&self, limit: usize) -> Vec<Invocation> {
-        let recent = self
-            .recent
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        recent.iter().rev().take(limit).cloned().collect()
+    pub fn recent(&self, limit: usize) -> Vec<Attempt> {
+        self.events.latest_attempts(limit)
     }
 
     /// Sets the gauges read from the store at scrape time.
@@ -290,43 +234,38 @@ mod tests {
     use super::*;
 
     #[test]
-    fn counts_outcomes_and_keeps_a_bounded_history() {
+    fn counts_outcomes_and_reads_recent_invocations_from_the_log() {
         let stats = Stats::new();
-        for i in 0..(RECENT + 10) {
-            stats.record(
-                "f",
-                &format!("e{i}"),
-                1,
-                Outcome::Handled,
-                None,
-                Duration::from_millis(2),
-            );
+        for _ in 0..510 {
+            stats.record("f", Outcome::Handled, Duration::from_millis(2));
         }
-        stats.record(
-            "f",
-            "bad",
-            3,
-            Outcome::DeadLettered,
-            Some("boom".into()),
-            Duration::from_millis(1),
-        );
+        stats.record("f", Outcome::DeadLettered, Duration::from_millis(1));
+        stats.record("job", Outcome::Ticked, Duration::from_millis(1));
         stats.set_backlogs(4, &[("f".to_owned(), 1)]);
         let text = stats.encode();
-        assert!(
-            text.contains("conveyor_events_handled_total{function=\"f\"} 510"),
-            "{text}"
+        for line in [
+            "conveyor_events_handled_total{function=\"f\"} 510",
+            "conveyor_events_received_total{function=\"f\"} 511",
+            "conveyor_events_dead_lettered_total{function=\"f\"} 1",
+            "conveyor_cron_runs_total{function=\"job\"} 1",
+            "conveyor_handler_seconds_count{function=\"f\"} 511",
+            "conveyor_outbox_backlog 4",
+            "conveyor_dlq_depth{function=\"f\"} 1",
+        ] {
+            assert!(text.contains(line), "{line} in {text}");
+        }
+        stats
+            .events()
+            .not_run("f", "e-1", 5, "gave up after 4 deliveries");
+        let recent = stats.recent(10);
+        assert_eq!(recent.len(), 1, "only the log holds invocations");
+        assert_eq!(
+            (
+                recent[0].event_id.as_str(),
+                recent[0].attempt,
+                recent[0].outcome
+            ),
+            ("e-1", 5, Outcome::DeadLettered)
         );
-        assert!(
-            text.contains("conveyor_events_dead_lettered_total{function=\"f\"} 1"),
-            "{text}"
-        );
-        assert!(text.contains("conveyor_outbox_backlog 4"), "{text}");
-        assert!(
-            text.contains("conveyor_dlq_depth{function=\"f\"} 1"),
-            "{text}"
-        );
-        let recent = stats.recent(RECENT + 100);
-        assert_eq!(recent.len(), RECENT);
-        assert_eq!(recent[0].event_id, "bad");
     }
 }

@@ -119,14 +119,8 @@ pub async fn deliver(state: &WorkerState, entry: &TopicEntry, body: &[u8]) -> St
         Ok(event) => event,
         Err(e) => {
             tracing::warn!(function = spec.name, error = %e, "delivery is not a usable CloudEvent; dropping it to the dead-letter topic");
-            stats.record(
-                spec.name,
-                "",
-                1,
-                Outcome::DeadLettered,
-                Some(e.to_string()),
-                started.elapsed(),
-            );
+            stats.events().not_run(spec.name, "", 1, &e.to_string());
+            stats.record(spec.name, Outcome::DeadLettered, started.elapsed());
             return Status::Drop;
         }
     };
@@ -148,35 +142,28 @@ pub async fn deliver(state: &WorkerState, entry: &TopicEntry, body: &[u8]) -> St
         deadline,
     };
     let result = entry.function.invoke(deps, input).await;
-    let (status, outcome, error) = match &result {
+    let (status, outcome) = match &result {
         Ok(handled) => {
             let outcome = if handled.duplicate {
                 Outcome::Duplicate
             } else {
                 Outcome::Handled
             };
-            (Status::Success, outcome, None)
+            (Status::Success, outcome)
         }
         Err(e) if e.is_retry() && attempt < spec.retry.max_deliveries => {
             tracing::warn!(function = spec.name, event_id = %event.id, attempt, error = %e, "transient failure; daprd will deliver it again");
-            (Status::Retry, Outcome::Retry, Some(e.chain()))
+            (Status::Retry, Outcome::Retry)
         }
         Err(e) => {
             tracing::warn!(function = spec.name, event_id = %event.id, attempt, error = %e, dead_letter_topic = %spec.dlq_name(), "dropping the event to its dead-letter topic");
-            (Status::Drop, Outcome::DeadLettered, Some(e.chain()))
+            (Status::Drop, Outcome::DeadLettered)
         }
     };
     if status != Status::Retry {
         state.attempts().forget(spec.name, &event.id);
     }
-    stats.record(
-        spec.name,
-        &event.id,
-        attempt,
-        outcome,
-        error,
-        started.elapsed(),
-    );
+    stats.record(spec.name, outcome, started.elapsed());
     status
 }
 

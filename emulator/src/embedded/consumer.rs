@@ -199,14 +199,7 @@ async fn handle_in_span(
             } else {
                 Outcome::Handled
             };
-            stats.record(
-                spec.name,
-                &message.event_id,
-                message.attempts,
-                outcome,
-                None,
-                started.elapsed(),
-            );
+            stats.record(spec.name, outcome, started.elapsed());
             Disposition::Acked {
                 duplicate: handled.duplicate,
             }
@@ -220,14 +213,7 @@ async fn handle_in_span(
                 tracing::warn!(error = %store, "could not schedule the retry; the lease expiry will redeliver");
             }
             tracing::warn!(error = %e, delay_ms = delay.as_millis(), "failed; will retry");
-            stats.record(
-                spec.name,
-                &message.event_id,
-                message.attempts,
-                Outcome::Retry,
-                Some(e.chain()),
-                started.elapsed(),
-            );
+            stats.record(spec.name, Outcome::Retry, started.elapsed());
             Disposition::RetryLater(delay)
         }
         Err(e) => {
@@ -250,14 +236,7 @@ async fn handle_in_span(
                     tracing::error!(error = %e, store_error = %store, "could not dead-letter; the lease expiry will redeliver")
                 }
             }
-            stats.record(
-                spec.name,
-                &message.event_id,
-                message.attempts,
-                Outcome::DeadLettered,
-                Some(reason),
-                started.elapsed(),
-            );
+            stats.record(spec.name, Outcome::DeadLettered, started.elapsed());
             Disposition::DeadLettered
         }
     }

@@ -297,12 +297,18 @@ impl EventLog {
                 ordering_key: None,
             }]);
         }
+        self.not_run(function, id, 1, reason);
+    }
+
+    /// Logs a delivery the host dead-lettered without running the function (not a usable
+    /// CloudEvent, or past its deliveries) as an attempt, with the reason.
+    pub fn not_run(&self, function: &'static str, event_id: &str, attempt: u32, reason: &str) {
         self.attempted(Attempt {
             seq: 0,
             function,
-            event_id: id.to_owned(),
-            correlation_id: Some(id.to_owned()),
-            attempt: 1,
+            event_id: event_id.to_owned(),
+            correlation_id: Some(event_id.to_owned()).filter(|id| !id.is_empty()),
+            attempt,
             outcome: Outcome::DeadLettered,
             error: Some(reason.to_owned()),
             duration_ms: 0.0,
@@ -310,6 +316,18 @@ impl EventLog {
             produced: Vec::new(),
             tick: false,
         });
+    }
+
+    /// The newest `limit` attempts and runs, newest first.
+    #[must_use]
+    pub fn latest_attempts(&self, limit: usize) -> Vec<Attempt> {
+        self.lock()
+            .attempts
+            .iter()
+            .rev()
+            .take(limit)
+            .cloned()
+            .collect()
     }
 
     /// Logs one attempt or run (its `seq` is assigned here).

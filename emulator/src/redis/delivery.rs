@@ -75,12 +75,19 @@ async fn slot(
     permit: Option<OwnedSemaphorePermit>,
     shutdown: &mut watch::Receiver<bool>,
 ) -> Option<OwnedSemaphorePermit> {
-    match permit {
-        Some(p) => Some(p),
-        None => tokio::select! {
-            p = std::sync::Arc::clone(&shared.permits).acquire_owned() => p.ok(),
-            () = stopped(shutdown) => None,
-        },
+    if permit.is_some() {
+        return permit;
+    }
+    if *shutdown.borrow() {
+        return None;
+    }
+    // A free slot is taken without building the wait.
+    if let Ok(p) = std::sync::Arc::clone(&shared.permits).try_acquire_owned() {
+        return Some(p);
+    }
+    tokio::select! {
+        p = std::sync::Arc::clone(&shared.permits).acquire_owned() => p.ok(),
+        () = stopped(shutdown) => None,
     }
 }
 
@@ -355,6 +362,11 @@ async fn runnable(
             "gave up after {} deliveries: no delivery finished (the consumer crashed or stalled)",
             attempt - 1
         );
+        // The function never saw this delivery: the log gets its attempt from here.
+        shared
+            .stats
+            .events()
+            .not_run(spec.name, &prepared.event_id, attempt, &reason);
         give_up(shared, delivery, prepared, reason, attempt - 1, started).await;
         return Err(Step::Done);
     }
@@ -379,24 +391,6 @@ async fn runnable(
     }
 }
 
-fn record(
-    shared: &Shared,
-    delivery: &Delivery,
-    prepared: &Prepared,
-    outcome: Outcome,
-    error: Option<String>,
-    started: Instant,
-) {
-    shared.stats.record(
-        shared.spec.name,
-        &prepared.event_id,
-        delivery.attempt,
-        outcome,
-        error,
-        started.elapsed(),
-    );
-}
-
 /// Acknowledges, schedules a retry, or dead-letters the entry after the function's `result`.
 async fn settle(
     shared: &Shared,
@@ -419,20 +413,15 @@ async fn settle(
             } else {
                 Outcome::Handled
             };
-            record(shared, delivery, prepared, outcome, None, started);
+            shared.stats.record(spec.name, outcome, started.elapsed());
             Step::Done
         }
         Err(e @ HandlerError::Retry(_)) if attempt < spec.retry.max_deliveries => {
             let delay = jittered(spec.retry.backoff(attempt));
             tracing::warn!(error = %e, delay_ms = delay.as_millis(), "failed; will retry");
-            record(
-                shared,
-                delivery,
-                prepared,
-                Outcome::Retry,
-                Some(e.chain()),
-                started,
-            );
+            shared
+                .stats
+                .record(spec.name, Outcome::Retry, started.elapsed());
             Step::RetryAfter(delay)
         }
         Err(e) => {
@@ -458,14 +447,9 @@ async fn give_up(
 ) {
     let (topic, event_id) = (&prepared.topic, &prepared.event_id);
     dead_letter(shared, delivery, topic, event_id, &reason, attempts).await;
-    record(
-        shared,
-        delivery,
-        prepared,
-        Outcome::DeadLettered,
-        Some(reason),
-        started,
-    );
+    shared
+        .stats
+        .record(shared.spec.name, Outcome::DeadLettered, started.elapsed());
 }
 
 /// `XADD <function>.dlq ...` and `XACK`, in one transaction. On failure the entry stays pending

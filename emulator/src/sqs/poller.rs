@@ -12,7 +12,6 @@ use aws_lambda_events::sqs::SqsBatchResponse;
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
 use conveyor_runtime::lambda::dlq::SqsDeadLetter;
-use conveyor_runtime::lambda::envelope::decode_body;
 use conveyor_runtime::lambda::sqs::SqsHost;
 use conveyor_runtime::{Deps, Function};
 use lambda_runtime::{Context, LambdaEvent};
@@ -141,27 +140,13 @@ impl EventSource {
         let mut handled = Vec::new();
         for message in messages {
             let id = message.message_id().unwrap_or_default();
-            let attempt = message
-                .attributes()
-                .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
-                .and_then(|n| n.parse().ok())
-                .unwrap_or(1);
-            let (outcome, error) = if failed.contains(id) {
-                (
-                    Outcome::Retry,
-                    Some("reported in batchItemFailures".to_owned()),
-                )
+            let outcome = if failed.contains(id) {
+                Outcome::Retry
             } else {
                 handled.push(message);
-                (Outcome::Handled, None)
+                Outcome::Handled
             };
-            // The CloudEvent id, as the other transports report; the SQS id if there is none.
-            let event_id = message
-                .body()
-                .and_then(|b| decode_body(b).ok())
-                .map_or_else(|| id.to_owned(), |e| e.id);
-            self.stats
-                .record(spec.name, &event_id, attempt, outcome, error, took);
+            self.stats.record(spec.name, outcome, took);
         }
         let deleted = self.delete(&handled).await;
         BatchReport {
