@@ -1,6 +1,8 @@
 //! One function's consumer on Redis Streams: a read loop (`XREADGROUP ... BLOCK` on a connection
-//! of its own, over the function's topic streams and inbox), a reclaim loop, and an
-//! acknowledging task. Entries are handled concurrently up to the function's concurrency.
+//! of its own, over the function's topic streams and inbox, sending the acknowledgements queued
+//! since its last read in the same write), a reclaim loop, and an acknowledging task for what
+//! is handled while the read loop waits. Entries are handled concurrently up to the function's
+//! concurrency; a read's entries run in the read loop until one of them has to wait.
 //!
 //! On shutdown the read loop stops reading, handlers already running finish, their
 //! acknowledgements are flushed, and whatever was read but not handled stays pending for the
