@@ -2,7 +2,9 @@
 //! of its own, over the function's topic streams and inbox, sending the acknowledgements queued
 //! since its last read in the same write), a reclaim loop, and an acknowledging task for what
 //! is handled while the read loop waits. Entries are handled concurrently up to the function's
-//! concurrency; a read's entries run in the read loop until one of them has to wait.
+//! concurrency. The read loop sends its next read before it starts the entries of the last one
+//! (so Redis prepares it meanwhile; an ordered function's entries start first, so its cap on
+//! waiting entries holds), and they run in the read loop until one of them has to wait.
 //!
 //! On shutdown the read loop stops reading, handlers already running finish, their
 //! acknowledgements are flushed, and whatever was read but not handled stays pending for the
@@ -30,7 +32,7 @@ use futures::stream::FuturesUnordered;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinSet;
 
-use super::acker::{self, Acker};
+use super::acker::{self, Ack, Acker};
 use super::broker::RedisBroker;
 use super::delivery::{self, Delivery};
 use super::reader::{ReadError, StreamReader};
@@ -346,6 +348,20 @@ impl Shared {
         }
     }
 
+    /// Starts handling the entries of a read (with the slot the read took).
+    async fn start_read(
+        self: &Arc<Self>,
+        tasks: &mut JoinSet<()>,
+        read: Option<(Vec<Entry>, OwnedSemaphorePermit)>,
+        shutdown: &watch::Receiver<bool>,
+    ) {
+        if let Some((entries, permit)) = read {
+            let deliveries = entries.into_iter().map(|e| Delivery::new(e, 1)).collect();
+            self.spawn_batch(tasks, deliveries, Some(permit), shutdown.clone())
+                .await;
+        }
+    }
+
     /// Creates the function's group on its streams (again, after a `NOGROUP`).
     pub(super) async fn ensure_groups(&self) {
         match self
@@ -477,10 +493,16 @@ async fn read_loop(
 ) {
     let mut tasks = JoinSet::new();
     let mut failures = 0u32;
+    // Entries read but not started yet, with the concurrency slot their read took.
+    let mut ready: Option<(Vec<Entry>, OwnedSemaphorePermit)> = None;
     while !*shutdown.borrow() {
         while tasks.try_join_next().is_some() {}
-        if shared.spec.ordering_key.is_some() && !shared.room_to_read(&mut shutdown).await {
-            break;
+        if shared.spec.ordering_key.is_some() {
+            // The cap on entries waiting behind their keys counts these before reading more.
+            shared.start_read(&mut tasks, ready.take(), &shutdown).await;
+            if !shared.room_to_read(&mut shutdown).await {
+                break;
+            }
         }
         let permit = tokio::select! {
             p = Arc::clone(&shared.permits).acquire_owned() => match p {
@@ -491,25 +513,43 @@ async fn read_loop(
         };
         let count = ((shared.permits.available_permits() + 1) * shared.together())
             .min(shared.settings.batch.max(1));
-        // Not raced against shutdown: a read abandoned mid-flight could still take entries.
-        match read(&shared, &mut con, count).await {
-            Ok(entries) => {
+        // The next read goes out (with the acknowledgements queued so far) before the entries of
+        // the last one start, so Redis prepares it while they are handled. Not raced against
+        // shutdown: a read abandoned mid-flight could still take entries.
+        let acks = shared.acker.take();
+        let sent = send_read(&shared, &mut con, count, &acks).await;
+        shared.start_read(&mut tasks, ready.take(), &shutdown).await;
+        let received = match sent {
+            Ok(()) => con.receive().await,
+            Err(e) => Err(e),
+        };
+        match received {
+            Ok(read) => {
                 failures = 0;
-                let deliveries = entries.into_iter().map(|e| Delivery::new(e, 1)).collect();
-                shared
-                    .spawn_batch(&mut tasks, deliveries, Some(permit), shutdown.clone())
-                    .await;
-            }
-            Err(e) if e.has_code("NOGROUP") => {
-                tracing::warn!(function = shared.spec.name, error = %e, "consumer group gone (Redis restarted or flushed?)");
-                shared.ensure_groups().await;
+                if let Some(error) = read.refused.first() {
+                    tracing::warn!(
+                        function = shared.spec.name,
+                        error,
+                        "ack refused; the entries will be delivered again and found in the inbox"
+                    );
+                }
+                if !read.entries.is_empty() {
+                    ready = Some((read.entries, permit));
+                }
             }
             Err(e) => {
+                // Sent or not, they go again (acknowledging twice is harmless).
+                shared.acker.put_back(acks);
+                drop(permit);
+                if e.has_code("NOGROUP") {
+                    tracing::warn!(function = shared.spec.name, error = %e, "consumer group gone (Redis restarted or flushed?)");
+                    shared.ensure_groups().await;
+                    continue;
+                }
                 failures = failures.saturating_add(1);
                 let pause = Duration::from_millis(100 * 2u64.pow(failures.min(6)))
                     .min(Duration::from_secs(5));
                 tracing::warn!(function = shared.spec.name, error = %e, pause_ms = pause.as_millis(), "read failed; retrying");
-                drop(permit);
                 tokio::select! {
                     () = tokio::time::sleep(pause) => {}
                     () = stopped(&mut shutdown) => {}
@@ -517,15 +557,19 @@ async fn read_loop(
             }
         }
     }
+    // Entries read but not started stay pending, for the next instance.
+    drop(ready);
     while tasks.join_next().await.is_some() {}
 }
 
-/// `XREADGROUP GROUP <function> <instance> COUNT n BLOCK ms STREAMS <streams...> > ...`.
-async fn read(
+/// Sends `XREADGROUP GROUP <function> <instance> COUNT n BLOCK ms STREAMS <streams...> > ...`,
+/// with an `XACK` per stream of `acks` before it in the same write.
+async fn send_read(
     shared: &Shared,
     con: &mut StreamReader,
     count: usize,
-) -> Result<Vec<Entry>, ReadError> {
+    acks: &[Ack],
+) -> Result<(), ReadError> {
     let mut cmd = ::redis::cmd("XREADGROUP");
     cmd.arg("GROUP")
         .arg(shared.spec.name)
@@ -543,25 +587,8 @@ async fn read(
     for _ in &shared.streams {
         cmd.arg(">");
     }
-    // Entries handled since the last read are acknowledged in the same write.
-    let acks = shared.acker.take();
-    let before = acker::commands(shared.spec.name, &acks);
-    match con.read(&before, &cmd).await {
-        Ok(read) => {
-            if let Some(error) = read.refused.first() {
-                tracing::warn!(
-                    function = shared.spec.name,
-                    error,
-                    "ack refused; the entries will be delivered again and found in the inbox"
-                );
-            }
-            Ok(read.entries)
-        }
-        Err(e) => {
-            shared.acker.put_back(acks);
-            Err(e)
-        }
-    }
+    con.send(&acker::commands(shared.spec.name, acks), &cmd)
+        .await
 }
 
 #[cfg(test)]

@@ -64,6 +64,8 @@ pub struct StreamReader {
     password: Option<String>,
     db: i64,
     socket: Option<Box<dyn Socket>>,
+    /// How many replies to checked commands come before the awaited read's reply.
+    awaiting: Option<usize>,
     buf: Vec<u8>,
     /// The streams read, so entries share their names instead of a copy each.
     streams: Vec<Arc<str>>,
@@ -104,6 +106,7 @@ impl StreamReader {
             password: redis.password().map(str::to_owned),
             db: redis.db(),
             socket: None,
+            awaiting: None,
             buf: Vec::with_capacity(READ_CHUNK),
             streams: streams.iter().map(|s| Arc::from(s.as_str())).collect(),
             timeout,
@@ -119,30 +122,71 @@ impl StreamReader {
     /// # Errors
     /// See [`ReadError`]; `before` may then have run or not.
     pub async fn read(&mut self, before: &[Cmd], cmd: &Cmd) -> Result<Read, ReadError> {
+        self.send(before, cmd).await?;
+        self.receive().await
+    }
+
+    /// The first half of [`StreamReader::read`]: writes the commands, so the server works on
+    /// them while the caller does something else; [`StreamReader::receive`] reads the replies.
+    ///
+    /// # Errors
+    /// See [`ReadError`].
+    pub async fn send(&mut self, before: &[Cmd], cmd: &Cmd) -> Result<(), ReadError> {
         let timeout = self.timeout;
-        let result = match tokio::time::timeout(timeout, self.exchange(before, cmd)).await {
-            Ok(result) => result,
+        let sent = match tokio::time::timeout(timeout, self.write(before, cmd)).await {
+            Ok(sent) => sent,
             Err(_) => Err(ReadError::Timeout(timeout)),
         };
+        self.settle(sent)
+    }
+
+    /// The second half of [`StreamReader::read`].
+    ///
+    /// # Errors
+    /// See [`ReadError`]; [`ReadError::Protocol`] without a [`StreamReader::send`] before.
+    pub async fn receive(&mut self) -> Result<Read, ReadError> {
+        let timeout = self.timeout;
+        let received = match tokio::time::timeout(timeout, self.reply()).await {
+            Ok(received) => received,
+            Err(_) => Err(ReadError::Timeout(timeout)),
+        };
+        self.settle(received)
+    }
+
+    /// Drops the socket after a failure other than the server's answer: where the exchange
+    /// stopped is unknown, so the next one starts over on a new socket.
+    fn settle<T>(&mut self, result: Result<T, ReadError>) -> Result<T, ReadError> {
         if matches!(&result, Err(e) if !matches!(e, ReadError::Server(_))) {
-            // Where the reply stopped is unknown: start over on a new socket.
             self.socket = None;
+            self.awaiting = None;
         }
         result
     }
 
-    async fn exchange(&mut self, before: &[Cmd], cmd: &Cmd) -> Result<Read, ReadError> {
+    async fn write(&mut self, before: &[Cmd], cmd: &Cmd) -> Result<(), ReadError> {
+        if self.awaiting.is_some() {
+            return Err(ReadError::Protocol("a reply is still awaited"));
+        }
         if self.socket.is_none() {
             self.socket = Some(self.open().await?);
         }
         let Some(socket) = self.socket.as_mut() else {
             return Err(ReadError::Protocol("no connection"));
         };
+        write(socket, &mut self.buf, before, cmd).await?;
+        self.awaiting = Some(before.len());
+        Ok(())
+    }
+
+    async fn reply(&mut self) -> Result<Read, ReadError> {
+        let (Some(socket), Some(before)) = (self.socket.as_mut(), self.awaiting.take()) else {
+            return Err(ReadError::Protocol("nothing was sent"));
+        };
         let streams = &self.streams;
-        request(socket, &mut self.buf, before, cmd, |buf| {
+        receive(socket, &mut self.buf, |buf| {
             let mut reader = Reader::new(buf);
             let mut refused = Vec::new();
-            for _ in before {
+            for _ in 0..before {
                 if let Some(message) = reader.error_or_skip()? {
                     refused.push(String::from_utf8_lossy(message).into_owned());
                 }
@@ -188,12 +232,32 @@ async fn request<T>(
     cmd: &Cmd,
     parse: impl Fn(&[u8]) -> Result<Result<T, ReadError>, Short>,
 ) -> Result<T, ReadError> {
+    write(socket, buf, before, cmd).await?;
+    receive(socket, buf, parse).await
+}
+
+/// Writes `before` and `cmd` in one write (`buf` is scratch space).
+async fn write(
+    socket: &mut Box<dyn Socket>,
+    buf: &mut Vec<u8>,
+    before: &[Cmd],
+    cmd: &Cmd,
+) -> Result<(), ReadError> {
     buf.clear();
     for command in before {
         command.write_packed_command(buf);
     }
     cmd.write_packed_command(buf);
     socket.write_all(buf).await?;
+    Ok(())
+}
+
+/// Reads until `parse` finds a complete reply in `buf`.
+async fn receive<T>(
+    socket: &mut Box<dyn Socket>,
+    buf: &mut Vec<u8>,
+    parse: impl Fn(&[u8]) -> Result<Result<T, ReadError>, Short>,
+) -> Result<T, ReadError> {
     buf.clear();
     loop {
         buf.reserve(READ_CHUNK);
