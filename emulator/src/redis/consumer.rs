@@ -112,12 +112,11 @@ impl Shared {
             return;
         }
         if let Some(field) = self.spec.ordering_key {
-            self.spawn_ordered(tasks, fresh, field, permit, shutdown)
-                .await;
+            self.spawn_ordered(tasks, fresh, field, permit, shutdown);
             return;
         }
         if self.together() > 1 {
-            self.spawn_together(tasks, fresh, permit, shutdown).await;
+            self.spawn_together(tasks, fresh, permit, shutdown);
             return;
         }
         let shared = Arc::clone(self);
@@ -158,7 +157,7 @@ impl Shared {
     /// chunks as there are free concurrency slots (so a slow handler keeps its parallelism),
     /// more where a chunk would exceed [`Shared::together`] entries; each chunk runs under one
     /// slot and one invocation, and an entry that needs a retry then goes on alone.
-    async fn spawn_together(
+    fn spawn_together(
         self: &Arc<Self>,
         tasks: &mut JoinSet<()>,
         fresh: Vec<(HeldKey, Delivery)>,
@@ -167,7 +166,7 @@ impl Shared {
     ) {
         let shared = Arc::clone(self);
         let chunks = self.chunks(fresh);
-        start(tasks, async move {
+        tasks.spawn(async move {
             let shared = &shared;
             let mut running: FuturesUnordered<_> = chunks
                 .into_iter()
@@ -190,8 +189,7 @@ impl Shared {
                 })
                 .collect();
             while running.next().await.is_some() {}
-        })
-        .await;
+        });
     }
 
     /// `items` cut into one chunk per free concurrency slot (counting the one the read took),
@@ -237,7 +235,7 @@ impl Shared {
     /// [`Shared::spawn_batch`] for an ordered function: entries in id order; one whose key is
     /// in flight joins that key's queue, the others start a run of their key (or run alone,
     /// without a key).
-    async fn spawn_ordered(
+    fn spawn_ordered(
         self: &Arc<Self>,
         tasks: &mut JoinSet<()>,
         mut fresh: Vec<(HeldKey, Delivery)>,
@@ -269,7 +267,7 @@ impl Shared {
         }
         let shared = Arc::clone(self);
         let chunks = self.chunks(starts);
-        start(tasks, async move {
+        tasks.spawn(async move {
             let shared = &shared;
             let mut running: FuturesUnordered<_> = chunks
                 .into_iter()
@@ -279,8 +277,7 @@ impl Shared {
                 })
                 .collect();
             while running.next().await.is_some() {}
-        })
-        .await;
+        });
     }
 
     /// Delivers the first entries of several keys together (one invocation), then, per key, the
@@ -379,6 +376,9 @@ impl Shared {
 
 /// Runs `work` here until it first waits, and only then in a task of `tasks`: a batch whose
 /// handlers do not wait is done without a task of its own (nor a wake-up of another thread).
+/// Only for entries handled one by one: a function that takes several at once works in a
+/// database transaction, which waits at once, and decoding its entries is better done on
+/// another thread while this one reads.
 async fn start(tasks: &mut JoinSet<()>, work: impl Future<Output = ()> + Send + 'static) {
     let mut work = Box::pin(work);
     if futures::poll!(work.as_mut()).is_pending() {
