@@ -90,7 +90,9 @@ impl Shared {
 
     /// Starts handling a batch of entries in one task of `tasks`: they run concurrently inside
     /// it, each under a concurrency slot (`permit`, already taken, goes to the first), so a
-    /// batch costs one task, not one per entry. Entries this instance already holds are skipped.
+    /// batch costs one task, not one per entry; entries handled one by one run here until one
+    /// of them waits, and need no task if none does. Entries this instance already holds are
+    /// skipped.
     pub(super) async fn spawn_batch(
         self: &Arc<Self>,
         tasks: &mut JoinSet<()>,
