@@ -1,5 +1,5 @@
-//! What the emulator counts and remembers: Prometheus metrics per function, a bounded list of
-//! recent invocations and the dashboard's bounded [`EventLog`] (memory stays flat at any event
+//! What the emulator counts and remembers: Prometheus metrics per function and the dashboard's
+//! bounded [`EventLog`], which also holds the recent invocations (memory stays flat at any event
 //! rate).
 
 use std::collections::HashMap;

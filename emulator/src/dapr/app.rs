@@ -95,7 +95,7 @@ impl WorkerState {
         &self.0.deps
     }
 
-    /// Metrics and recent invocations.
+    /// Metrics (`GET /metrics`).
     #[must_use]
     pub fn stats(&self) -> &Arc<Stats> {
         &self.0.stats

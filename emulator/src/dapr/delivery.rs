@@ -119,7 +119,6 @@ pub async fn deliver(state: &WorkerState, entry: &TopicEntry, body: &[u8]) -> St
         Ok(event) => event,
         Err(e) => {
             tracing::warn!(function = spec.name, error = %e, "delivery is not a usable CloudEvent; dropping it to the dead-letter topic");
-            stats.events().not_run(spec.name, "", 1, &e.to_string());
             stats.record(spec.name, Outcome::DeadLettered, started.elapsed());
             return Status::Drop;
         }

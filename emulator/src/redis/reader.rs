@@ -212,27 +212,25 @@ impl StreamReader {
                 auth.arg(user);
             }
             auth.arg(password);
-            request(&mut socket, &mut self.buf, &[], &auth, status).await?;
+            request(&mut socket, &mut self.buf, &auth, status).await?;
         }
         if self.db != 0 {
             let mut select = ::redis::cmd("SELECT");
             select.arg(self.db);
-            request(&mut socket, &mut self.buf, &[], &select, status).await?;
+            request(&mut socket, &mut self.buf, &select, status).await?;
         }
         Ok(socket)
     }
 }
 
-/// Writes `before` and `cmd`, then reads until `parse` finds their complete replies in the
-/// buffer.
+/// Writes `cmd`, then reads until `parse` finds its complete reply in the buffer.
 async fn request<T>(
     socket: &mut Box<dyn Socket>,
     buf: &mut Vec<u8>,
-    before: &[Cmd],
     cmd: &Cmd,
     parse: impl Fn(&[u8]) -> Result<Result<T, ReadError>, Short>,
 ) -> Result<T, ReadError> {
-    write(socket, buf, before, cmd).await?;
+    write(socket, buf, &[], cmd).await?;
     receive(socket, buf, parse).await
 }
 
