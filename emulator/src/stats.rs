@@ -65,10 +65,33 @@ struct Handles {
     latency: Histogram,
 }
 
+impl Handles {
+    fn record(&self, outcome: Outcome, took: Duration) {
+        match outcome {
+            Outcome::Handled | Outcome::Duplicate => {
+                self.received.inc();
+                self.handled.inc();
+            }
+            Outcome::Retry => {
+                self.received.inc();
+                self.retried.inc();
+            }
+            Outcome::DeadLettered => {
+                self.received.inc();
+                self.dead_lettered.inc();
+            }
+            Outcome::Ticked | Outcome::TickFailed => {
+                self.cron_runs.inc();
+            }
+        }
+        self.latency.observe(took.as_secs_f64());
+    }
+}
+
 /// Metrics and recent invocations of one emulator.
 #[derive(Debug)]
 pub struct Stats {
-    handles: RwLock<HashMap<&'static str, Arc<Handles>>>,
+    handles: RwLock<HashMap<&'static str, Arc<Handles>, foldhash::fast::RandomState>>,
     registry: Registry,
     received: Family<FunctionLabel, Counter>,
     handled: Family<FunctionLabel, Counter>,
@@ -144,25 +167,14 @@ impl Stats {
     /// [`EventLog`]: the function's wrapper logs each invocation, the hosts what never reached
     /// the function).
     pub fn record(&self, function: &'static str, outcome: Outcome, took: Duration) {
-        let h = self.handles(function);
-        match outcome {
-            Outcome::Handled | Outcome::Duplicate => {
-                h.received.inc();
-                h.handled.inc();
-            }
-            Outcome::Retry => {
-                h.received.inc();
-                h.retried.inc();
-            }
-            Outcome::DeadLettered => {
-                h.received.inc();
-                h.dead_lettered.inc();
-            }
-            Outcome::Ticked | Outcome::TickFailed => {
-                h.cron_runs.inc();
+        let known = self.handles.read().unwrap_or_else(PoisonError::into_inner);
+        match known.get(function) {
+            Some(h) => h.record(outcome, took),
+            None => {
+                drop(known);
+                self.handles(function).record(outcome, took);
             }
         }
-        h.latency.observe(took.as_secs_f64());
     }
 
     /// `function`'s metric handles, made on first use.

@@ -51,11 +51,24 @@ impl Validate for Ping {
     }
 }
 
-/// What the no-op function records.
+/// What the no-op function records: how many it handled and, for a latency run, each event's
+/// publish-to-handler time (a throughput run keeps none, so its handler only counts).
 #[derive(Debug, Default)]
 pub struct Recorder {
     handled: AtomicU64,
+    keeps_latencies: bool,
     latencies_us: std::sync::Mutex<Vec<u64>>,
+}
+
+impl Recorder {
+    /// A recorder that also keeps each event's latency.
+    #[must_use]
+    pub fn timing() -> Self {
+        Self {
+            keeps_latencies: true,
+            ..Self::default()
+        }
+    }
 }
 
 /// The no-op function, with `C` handlers in flight at most (the concurrency is part of a
@@ -77,12 +90,14 @@ impl<const C: u32> TopicHandler for Noop<C> {
     };
 
     async fn handle(&self, ping: Ping, _cx: &mut Context<'_>) -> Result<(), HandlerError> {
-        let latency = now_us().saturating_sub(ping.sent_us);
-        self.0
-            .latencies_us
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .push(latency);
+        if self.0.keeps_latencies {
+            let latency = now_us().saturating_sub(ping.sent_us);
+            self.0
+                .latencies_us
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push(latency);
+        }
         self.0.handled.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
@@ -438,7 +453,7 @@ pub async fn latency(
     dashboard: bool,
 ) -> Result<Latency, String> {
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let recorder = Arc::new(Recorder::default());
+    let recorder = Arc::new(Recorder::timing());
     let prefix = format!("bench-{}:", uuid::Uuid::new_v4().simple());
     let tuning = Tuning::default();
     let running = start(

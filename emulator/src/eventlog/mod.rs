@@ -183,8 +183,8 @@ pub(crate) struct Inner {
     next_event: u64,
     pub(crate) attempts: VecDeque<Attempt>,
     next_attempt: u64,
-    totals: HashMap<&'static str, Totals>,
-    runs: HashMap<&'static str, VecDeque<Attempt>>,
+    totals: HashMap<&'static str, Totals, foldhash::fast::RandomState>,
+    runs: HashMap<&'static str, VecDeque<Attempt>, foldhash::fast::RandomState>,
 }
 
 impl Inner {

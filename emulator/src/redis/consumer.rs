@@ -57,7 +57,7 @@ pub struct Shared {
     pub(super) permits: Arc<Semaphore>,
     pub(super) acker: Acker,
     /// Entries this instance is handling, waiting to handle or waiting to retry.
-    held: Mutex<HashSet<HeldKey>>,
+    held: Mutex<HashSet<HeldKey, foldhash::fast::RandomState>>,
     /// For an ordered function: per key in flight, the entries waiting behind it (with their
     /// `held` keys).
     waiting: Mutex<HashMap<String, VecDeque<(HeldKey, Delivery)>>>,
@@ -445,7 +445,7 @@ pub async fn run(
         processing_timeout: settings
             .claim_after
             .unwrap_or(spec.timeout + settings.claim_margin),
-        held: Mutex::new(HashSet::new()),
+        held: Mutex::new(HashSet::default()),
         waiting: Mutex::new(HashMap::new()),
         waiting_len: AtomicUsize::new(0),
         room: Notify::new(),

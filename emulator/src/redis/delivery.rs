@@ -66,7 +66,11 @@ pub(super) async fn deliver(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let step = step_one(shared, &delivery, permit, &mut shutdown).await;
-    finish(shared, delivery, step, shutdown).await;
+    // Retries (and the rarer paths below: the ownership check, dead-lettering) are boxed, so
+    // the future of a delivery that is handled at once stays small to build and move.
+    if let Step::RetryAfter(_) = step {
+        Box::pin(finish(shared, delivery, step, shutdown)).await;
+    }
 }
 
 /// A concurrency slot: `permit`, or a new one; `None` at shutdown.
@@ -96,7 +100,7 @@ async fn slot(
 async fn ours(shared: &Shared, delivery: &Delivery) -> bool {
     let waited = delivery.delivered.elapsed();
     let taken = waited >= shared.processing_timeout / 2
-        && !still_ours(shared, &delivery.entry, waited).await;
+        && !Box::pin(still_ours(shared, &delivery.entry, waited)).await;
     if taken {
         tracing::info!(entry = %delivery.entry.id, "entry taken over by another instance while it waited here");
     }
@@ -275,7 +279,7 @@ fn prepare(shared: &Shared, delivery: &Delivery) -> Prepared {
 async fn step(shared: &Shared, delivery: &Delivery) -> Step {
     let mut prepared = prepare(shared, delivery);
     let span = prepared.span.clone();
-    async {
+    let work = async {
         let started = Instant::now();
         let event = match runnable(shared, delivery, &mut prepared, started).await {
             Ok(event) => event,
@@ -288,9 +292,13 @@ async fn step(shared: &Shared, delivery: &Delivery) -> Step {
         };
         let result = shared.function.invoke(&shared.deps, input).await;
         settle(shared, delivery, &prepared, result, started).await
+    };
+    // Entering a span nobody listens to still costs a check per poll.
+    if span.is_disabled() {
+        work.await
+    } else {
+        work.instrument(span).await
     }
-    .instrument(span)
-    .await
 }
 
 /// Delivers several entries with one invocation of the function.
@@ -367,7 +375,15 @@ async fn runnable(
             .stats
             .events()
             .not_run(spec.name, &prepared.event_id, attempt, &reason);
-        give_up(shared, delivery, prepared, reason, attempt - 1, started).await;
+        Box::pin(give_up(
+            shared,
+            delivery,
+            prepared,
+            reason,
+            attempt - 1,
+            started,
+        ))
+        .await;
         return Err(Step::Done);
     }
     match prepared
@@ -386,7 +402,7 @@ async fn runnable(
                 &body,
                 &e.chain(),
             );
-            Err(settle(shared, delivery, prepared, Err(e), started).await)
+            Err(Box::pin(settle(shared, delivery, prepared, Err(e), started)).await)
         }
     }
 }
@@ -430,7 +446,10 @@ async fn settle(
             } else {
                 e.chain()
             };
-            give_up(shared, delivery, prepared, reason, attempt, started).await;
+            Box::pin(give_up(
+                shared, delivery, prepared, reason, attempt, started,
+            ))
+            .await;
             Step::Done
         }
     }

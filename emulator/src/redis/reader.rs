@@ -321,7 +321,7 @@ fn read_reply(
 /// One `[id, [field, value, ...]]`.
 fn entry(reader: &mut Reader<'_>, stream: &Arc<str>) -> Result<Option<Entry>, Short> {
     reader.array_of(2)?;
-    let id = String::from_utf8_lossy(reader.string()?).into_owned();
+    let id = text(reader.string()?);
     let fields = match reader.frame()? {
         Frame::Array(Some(n)) => n,
         Frame::Array(None) | Frame::Bulk(None) => return Ok(None),
@@ -337,7 +337,7 @@ fn entry(reader: &mut Reader<'_>, stream: &Arc<str>) -> Result<Option<Entry>, Sh
         let name = reader.string()?;
         match name {
             b"data" => entry.data = Some(reader.string()?.to_vec()),
-            b"topic" => entry.topic = Some(String::from_utf8_lossy(reader.string()?).into_owned()),
+            b"topic" => entry.topic = Some(text(reader.string()?)),
             _ => reader.skip()?,
         }
     }
@@ -345,6 +345,14 @@ fn entry(reader: &mut Reader<'_>, stream: &Arc<str>) -> Result<Option<Entry>, Sh
         reader.skip()?;
     }
     Ok(Some(entry))
+}
+
+/// `bytes` as text: copied as it is when it is UTF-8 (an entry id always is), else lossily.
+fn text(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => text.to_owned(),
+        Err(_) => String::from_utf8_lossy(bytes).into_owned(),
+    }
 }
 
 #[cfg(test)]
