@@ -230,8 +230,8 @@ async fn claim_again(shared: &Shared, entry: &Entry, held_for: Duration) -> Opti
 /// An entry read for a delivery: its decoded CloudEvent and what every log line and record
 /// names.
 struct Prepared {
-    /// Taken (`None`) once handed to the function.
-    event: Option<Result<CloudEvent, HandlerError>>,
+    /// Taken (`None`) once handed to the function; boxed, so moving it costs a pointer.
+    event: Option<Result<Box<CloudEvent>, HandlerError>>,
     event_id: String,
     topic: Cow<'static, str>,
     span: tracing::Span,
@@ -239,7 +239,9 @@ struct Prepared {
 
 fn prepare(shared: &Shared, delivery: &Delivery) -> Prepared {
     let event = match &delivery.entry.data {
-        Some(body) => CloudEvent::decode(body).map_err(HandlerError::from),
+        Some(body) => CloudEvent::decode(body)
+            .map(Box::new)
+            .map_err(HandlerError::from),
         None => Err(HandlerError::drop("stream entry has no data field")),
     };
     let event_id = event.as_ref().map(|e| e.id.clone()).unwrap_or_default();
@@ -362,7 +364,7 @@ async fn runnable(
     delivery: &Delivery,
     prepared: &mut Prepared,
     started: Instant,
-) -> Result<CloudEvent, Step> {
+) -> Result<Box<CloudEvent>, Step> {
     let spec = &shared.spec;
     let attempt = delivery.attempt;
     if attempt > spec.retry.max_deliveries {
