@@ -99,8 +99,13 @@ async fn run(
     let running = start(transport, db.url(), functions, &prefix, tuning).await?;
     let (cpu0, t0) = (cpu_seconds(), Instant::now());
     let stats = std::sync::Arc::clone(&running.stats);
-    let (done, peak_rss_mb) =
-        wait_until(|| stats.handled(FUNCTION), events, Duration::from_secs(300)).await;
+    let (done, peak_rss_mb) = wait_until(
+        || stats.handled(FUNCTION),
+        events,
+        Duration::from_secs(300),
+        None,
+    )
+    .await;
     let (elapsed, cpu) = (t0.elapsed().as_secs_f64(), cpu_seconds() - cpu0);
     running.shutdown().await;
     clean_up(transport, &prefix).await;

@@ -5,6 +5,11 @@
 //! - a task per function, at most `ack_delay` after the first id queued, for entries handled
 //!   while the read loop waits on an empty stream.
 //!
+//! While the read loop is sure to send the queue itself ([`Acker::hold`]: it is running entries
+//! or its next reply has already arrived) the task is not woken, so a busy consumer costs no
+//! wake-up and no timer per read; [`Acker::release`] hands the queue back to the task before the
+//! read loop waits.
+//!
 //! [`Acker::close`] makes the task send what is left and end, so a graceful shutdown loses no
 //! acknowledgement.
 
@@ -27,8 +32,11 @@ pub type Ack = (Arc<str>, String);
 #[derive(Debug, Default)]
 struct Queue {
     acks: Mutex<Vec<Ack>>,
-    /// Signalled when the queue stops being empty, and at close.
+    /// Signalled when the queue stops being empty while not held, when it is released with
+    /// ids in it, and at close.
     queued: Notify,
+    /// The read loop will send what is queued (see [`Acker::hold`]).
+    held: AtomicBool,
     closed: AtomicBool,
 }
 
@@ -62,7 +70,22 @@ impl Acker {
             acks.push((Arc::clone(stream), id.to_owned()));
             acks.len() == 1
         };
-        if first {
+        // Read after the push: a release that comes between sees the id (it looks at the queue
+        // under the lock after clearing the flag), so one of the two wakes the task.
+        if first && !self.queue.held.load(Ordering::SeqCst) {
+            self.queue.queued.notify_one();
+        }
+    }
+
+    /// The read loop will send what is queued with its next read, soon: queued ids wake nobody.
+    pub fn hold(&self) {
+        self.queue.held.store(true, Ordering::SeqCst);
+    }
+
+    /// The read loop is about to wait (for a reply, a concurrency slot, room): the task sends
+    /// what is queued, after its delay.
+    pub fn release(&self) {
+        if self.queue.held.swap(false, Ordering::SeqCst) && !self.acks().is_empty() {
             self.queue.queued.notify_one();
         }
     }

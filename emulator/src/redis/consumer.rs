@@ -502,16 +502,23 @@ async fn read_loop(
         if shared.spec.ordering_key.is_some() {
             // The cap on entries waiting behind their keys counts these before reading more.
             shared.start_read(&mut tasks, ready.take(), &shutdown).await;
+            shared.acker.release();
             if !shared.room_to_read(&mut shutdown).await {
                 break;
             }
         }
-        let permit = tokio::select! {
-            p = Arc::clone(&shared.permits).acquire_owned() => match p {
-                Ok(p) => p,
-                Err(_) => break,
-            },
-            () = stopped(&mut shutdown) => break,
+        let permit = match Arc::clone(&shared.permits).try_acquire_owned() {
+            Ok(p) => p,
+            Err(_) => {
+                shared.acker.release();
+                tokio::select! {
+                    p = Arc::clone(&shared.permits).acquire_owned() => match p {
+                        Ok(p) => p,
+                        Err(_) => break,
+                    },
+                    () = stopped(&mut shutdown) => break,
+                }
+            }
         };
         let count = ((shared.permits.available_permits() + 1) * shared.together())
             .min(shared.settings.batch.max(1));
@@ -520,9 +527,21 @@ async fn read_loop(
         // shutdown: a read abandoned mid-flight could still take entries.
         let acks = shared.acker.take();
         let sent = send_read(&shared, &mut con, count, &acks).await;
+        // What the entries' handlers acknowledge now goes with the next read, if the reply to
+        // this one is there by the time they are done.
+        shared.acker.hold();
         shared.start_read(&mut tasks, ready.take(), &shutdown).await;
         let received = match sent {
-            Ok(()) => con.receive().await,
+            Ok(()) => {
+                let mut receiving = std::pin::pin!(con.receive());
+                match futures::poll!(receiving.as_mut()) {
+                    Poll::Ready(received) => received,
+                    Poll::Pending => {
+                        shared.acker.release();
+                        receiving.await
+                    }
+                }
+            }
             Err(e) => Err(e),
         };
         match received {
@@ -541,6 +560,7 @@ async fn read_loop(
             }
             Err(e) => {
                 // Sent or not, they go again (acknowledging twice is harmless).
+                shared.acker.release();
                 shared.acker.put_back(acks);
                 drop(permit);
                 if e.has_code("NOGROUP") {
@@ -560,6 +580,7 @@ async fn read_loop(
         }
     }
     // Entries read but not started stay pending, for the next instance.
+    shared.acker.release();
     drop(ready);
     while tasks.join_next().await.is_some() {}
 }
