@@ -183,7 +183,7 @@ impl StreamReader {
             return Err(ReadError::Protocol("nothing was sent"));
         };
         let streams = &self.streams;
-        receive(socket, &mut self.buf, |buf| {
+        receive(socket, &mut self.buf, before + 1, |buf| {
             let mut reader = Reader::new(buf);
             let mut refused = Vec::new();
             for _ in 0..before {
@@ -231,7 +231,7 @@ async fn request<T>(
     parse: impl Fn(&[u8]) -> Result<Result<T, ReadError>, Short>,
 ) -> Result<T, ReadError> {
     write(socket, buf, &[], cmd).await?;
-    receive(socket, buf, parse).await
+    receive(socket, buf, 1, parse).await
 }
 
 /// Writes `before` and `cmd` in one write (`buf` is scratch space).
@@ -250,10 +250,13 @@ async fn write(
     Ok(())
 }
 
-/// Reads until `parse` finds a complete reply in `buf`.
+/// Reads until `buf` holds `values` complete replies, then parses them with `parse`. A large
+/// reply arrives in several reads: until the last, only the frames' headers are checked (bulk
+/// bodies are jumped over), so the entries are built once.
 async fn receive<T>(
     socket: &mut Box<dyn Socket>,
     buf: &mut Vec<u8>,
+    values: usize,
     parse: impl Fn(&[u8]) -> Result<Result<T, ReadError>, Short>,
 ) -> Result<T, ReadError> {
     buf.clear();
@@ -262,7 +265,11 @@ async fn receive<T>(
         if socket.read_buf(buf).await? == 0 {
             return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into());
         }
-        match parse(buf) {
+        let mut reader = Reader::new(buf);
+        let complete = (0..values)
+            .try_for_each(|_| reader.skip())
+            .and_then(|()| parse(buf));
+        match complete {
             Ok(reply) => return reply,
             Err(Short::Incomplete) => {}
             Err(Short::Invalid(what)) => return Err(ReadError::Protocol(what)),
