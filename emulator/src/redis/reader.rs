@@ -182,18 +182,8 @@ impl StreamReader {
         let (Some(socket), Some(before)) = (self.socket.as_mut(), self.awaiting.take()) else {
             return Err(ReadError::Protocol("nothing was sent"));
         };
-        let streams = &self.streams;
-        receive(socket, &mut self.buf, before + 1, |buf| {
-            let mut reader = Reader::new(buf);
-            let mut refused = Vec::new();
-            for _ in 0..before {
-                if let Some(message) = reader.error_or_skip()? {
-                    refused.push(String::from_utf8_lossy(message).into_owned());
-                }
-            }
-            Ok(read_reply(&mut reader, streams)?.map(|entries| Read { entries, refused }))
-        })
-        .await
+        let mut reply = Reply::new(before, &self.streams);
+        receive(socket, &mut self.buf, |buf| reply.parse(buf)).await
     }
 
     async fn open(&mut self) -> Result<Box<dyn Socket>, ReadError> {
@@ -231,7 +221,7 @@ async fn request<T>(
     parse: impl Fn(&[u8]) -> Result<Result<T, ReadError>, Short>,
 ) -> Result<T, ReadError> {
     write(socket, buf, &[], cmd).await?;
-    receive(socket, buf, 1, parse).await
+    receive(socket, buf, parse).await
 }
 
 /// Writes `before` and `cmd` in one write (`buf` is scratch space).
@@ -250,14 +240,12 @@ async fn write(
     Ok(())
 }
 
-/// Reads until `buf` holds `values` complete replies, then parses them with `parse`. A large
-/// reply arrives in several reads: until the last, only the frames' headers are checked (bulk
-/// bodies are jumped over), so the entries are built once.
+/// Reads until `parse` finds a complete reply in `buf` (everything read since the call; a
+/// parser with state of its own goes on from where its last call stopped).
 async fn receive<T>(
     socket: &mut Box<dyn Socket>,
     buf: &mut Vec<u8>,
-    values: usize,
-    parse: impl Fn(&[u8]) -> Result<Result<T, ReadError>, Short>,
+    mut parse: impl FnMut(&[u8]) -> Result<Result<T, ReadError>, Short>,
 ) -> Result<T, ReadError> {
     buf.clear();
     loop {
@@ -265,11 +253,7 @@ async fn receive<T>(
         if socket.read_buf(buf).await? == 0 {
             return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into());
         }
-        let mut reader = Reader::new(buf);
-        let complete = (0..values)
-            .try_for_each(|_| reader.skip())
-            .and_then(|()| parse(buf));
-        match complete {
+        match parse(buf) {
             Ok(reply) => return reply,
             Err(Short::Incomplete) => {}
             Err(Short::Invalid(what)) => return Err(ReadError::Protocol(what)),
@@ -290,39 +274,120 @@ fn server_error(message: &[u8]) -> ReadError {
     ReadError::Server(String::from_utf8_lossy(message).into_owned())
 }
 
-/// The entries of a complete `XREADGROUP` reply in `buf`: `[[stream, [[id, [field, value,
-/// ...]], ...]], ...]`, or nil when the block ran out. An entry deleted since it was delivered
-/// (nil fields) is skipped; fields are matched by name, in any order.
-fn read_reply(
-    reader: &mut Reader<'_>,
-    streams: &[Arc<str>],
-) -> Result<Result<Vec<Entry>, ReadError>, Short> {
-    let count = match reader.frame()? {
-        Frame::Error(message) => return Ok(Err(server_error(message))),
-        Frame::Array(Some(n)) => n,
-        Frame::Array(None) | Frame::Bulk(None) => return Ok(Ok(Vec::new())),
-        _ => return Err(Short::Invalid("an XREADGROUP reply is an array")),
-    };
-    let mut out = Vec::new();
-    for _ in 0..count {
-        reader.array_of(2)?;
-        let name = reader.string()?;
-        let stream = streams
-            .iter()
-            .find(|s| s.as_bytes() == name)
-            .cloned()
-            .unwrap_or_else(|| Arc::from(String::from_utf8_lossy(name)));
-        let Frame::Array(Some(entries)) = reader.frame()? else {
-            return Err(Short::Invalid("a stream's entries are an array"));
-        };
-        out.reserve(entries);
-        for _ in 0..entries {
-            if let Some(entry) = entry(reader, &stream)? {
-                out.push(entry);
-            }
+/// The replies to the commands sent before an `XREADGROUP` (their errors kept), then its own:
+/// `[[stream, [[id, [field, value, ...]], ...]], ...]`, or nil when the block ran out. An entry
+/// deleted since it was delivered (nil fields) is skipped; fields are matched by name, in any
+/// order.
+///
+/// A large reply arrives in several reads: [`Reply::parse`] keeps what it has parsed and goes on
+/// after the last complete element, so each entry is built once however the bytes are cut.
+struct Reply<'s> {
+    streams: &'s [Arc<str>],
+    /// Bytes of the buffer taken by complete elements.
+    pos: usize,
+    /// Replies to the commands sent before, not read yet.
+    before: usize,
+    refused: Vec<String>,
+    stage: Stage,
+    entries: Vec<Entry>,
+}
+
+/// Where [`Reply::parse`] is in the `XREADGROUP` reply.
+enum Stage {
+    /// Before its header.
+    Header,
+    /// Before a stream's name and entries, `left` streams to go.
+    Stream { left: usize },
+    /// Inside a stream's entries.
+    Entries {
+        stream: Arc<str>,
+        left: usize,
+        streams_left: usize,
+    },
+}
+
+impl<'s> Reply<'s> {
+    fn new(before: usize, streams: &'s [Arc<str>]) -> Self {
+        Self {
+            streams,
+            pos: 0,
+            before,
+            refused: Vec::new(),
+            stage: Stage::Header,
+            entries: Vec::new(),
         }
     }
-    Ok(Ok(out))
+
+    /// Goes on parsing `buf`: what was parsed before and what arrived since.
+    fn parse(&mut self, buf: &[u8]) -> Result<Result<Read, ReadError>, Short> {
+        loop {
+            let rest = buf
+                .get(self.pos..)
+                .ok_or(Short::Invalid("the buffer shrank"))?;
+            let mut reader = Reader::new(rest);
+            if self.before > 0 {
+                if let Some(message) = reader.error_or_skip()? {
+                    self.refused
+                        .push(String::from_utf8_lossy(message).into_owned());
+                }
+                self.before -= 1;
+                self.pos += reader.consumed();
+                continue;
+            }
+            match &mut self.stage {
+                Stage::Header => {
+                    let left = match reader.frame()? {
+                        Frame::Error(message) => return Ok(Err(server_error(message))),
+                        Frame::Array(Some(n)) => n,
+                        Frame::Array(None) | Frame::Bulk(None) => 0,
+                        _ => return Err(Short::Invalid("an XREADGROUP reply is an array")),
+                    };
+                    self.stage = Stage::Stream { left };
+                }
+                Stage::Stream { left: 0 } => {
+                    return Ok(Ok(Read {
+                        entries: std::mem::take(&mut self.entries),
+                        refused: std::mem::take(&mut self.refused),
+                    }));
+                }
+                Stage::Stream { left } => {
+                    reader.array_of(2)?;
+                    let name = reader.string()?;
+                    let Frame::Array(Some(entries)) = reader.frame()? else {
+                        return Err(Short::Invalid("a stream's entries are an array"));
+                    };
+                    let stream = self
+                        .streams
+                        .iter()
+                        .find(|s| s.as_bytes() == name)
+                        .cloned()
+                        .unwrap_or_else(|| Arc::from(String::from_utf8_lossy(name)));
+                    self.entries.reserve(entries);
+                    self.stage = Stage::Entries {
+                        stream,
+                        left: entries,
+                        streams_left: *left - 1,
+                    };
+                }
+                Stage::Entries {
+                    left: 0,
+                    streams_left,
+                    ..
+                } => {
+                    self.stage = Stage::Stream {
+                        left: *streams_left,
+                    };
+                }
+                Stage::Entries { stream, left, .. } => {
+                    if let Some(entry) = entry(&mut reader, stream)? {
+                        self.entries.push(entry);
+                    }
+                    *left -= 1;
+                }
+            }
+            self.pos += reader.consumed();
+        }
+    }
 }
 
 /// One `[id, [field, value, ...]]`.
@@ -372,7 +437,10 @@ mod tests {
     }
 
     fn parse(reply: &[u8]) -> Result<Result<Vec<Entry>, ReadError>, Short> {
-        read_reply(&mut Reader::new(reply), &streams())
+        let streams = streams();
+        Reply::new(0, &streams)
+            .parse(reply)
+            .map(|read| read.map(|r| r.entries))
     }
 
     const REPLY: &[u8] = b"*1\r\n*2\r\n$1\r\nt\r\n*3\r\n\
@@ -400,6 +468,24 @@ mod tests {
                 "cut at {end}"
             );
         }
+    }
+
+    #[test]
+    fn a_reply_fed_a_byte_at_a_time_parses_as_a_whole_one_does() {
+        let streams = streams();
+        let whole = parse(REPLY).unwrap().unwrap();
+        let mut reply = Reply::new(1, &streams);
+        let mut sent = b"-NOGROUP the ack\r\n".to_vec();
+        sent.extend_from_slice(REPLY);
+        for end in 1..sent.len() {
+            assert!(
+                matches!(reply.parse(&sent[..end]), Err(Short::Incomplete)),
+                "cut at {end}"
+            );
+        }
+        let read = reply.parse(&sent).unwrap().unwrap();
+        assert_eq!(read.entries, whole);
+        assert_eq!(read.refused, ["NOGROUP the ack"]);
     }
 
     #[test]
