@@ -12,7 +12,7 @@ use conveyor_domain::{Clock, Currency, CustomerId, OrderId, PaymentId, SystemClo
 use conveyor_store::OutboxRow;
 use conveyor_store::testing::TestDb;
 
-use super::{Throughput, Transport, Tuning, clean_up, cpu_seconds, prefill, start, wait_until};
+use super::{CpuTime, Throughput, Transport, Tuning, clean_up, prefill, start, wait_until};
 use crate::catalog;
 use crate::demo::{event, line};
 
@@ -97,7 +97,7 @@ async fn run(
     })
     .await?;
     let running = start(transport, db.url(), functions, &prefix, tuning).await?;
-    let (cpu0, t0) = (cpu_seconds(), Instant::now());
+    let (cpu0, t0) = (CpuTime::now(), Instant::now());
     let stats = std::sync::Arc::clone(&running.stats);
     let (done, peak_rss_mb) = wait_until(
         || stats.handled(FUNCTION),
@@ -106,7 +106,7 @@ async fn run(
         None,
     )
     .await;
-    let (elapsed, cpu) = (t0.elapsed().as_secs_f64(), cpu_seconds() - cpu0);
+    let (elapsed, cpu) = (t0.elapsed().as_secs_f64(), CpuTime::now().since(cpu0));
     running.shutdown().await;
     clean_up(transport, &prefix).await;
     if !done {
@@ -119,7 +119,8 @@ async fn run(
     let per = events as f64;
     Ok(Throughput {
         events_per_second: per / elapsed,
-        cpu_us_per_event: cpu * 1e6 / per,
+        cpu_us_per_event: cpu.total() * 1e6 / per,
+        kernel_us_per_event: cpu.system * 1e6 / per,
         peak_rss_mb,
     })
 }

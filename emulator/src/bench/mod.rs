@@ -134,24 +134,60 @@ fn ping(n: u64) -> OutboxRow {
     }
 }
 
-/// CPU seconds (user + system) this process has used, from `/proc/self/stat` (Linux).
-#[must_use]
-pub fn cpu_seconds() -> f64 {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
-        return 0.0;
-    };
-    let Some(after) = stat.rsplit_once(')').map(|(_, rest)| rest) else {
-        return 0.0;
-    };
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    // utime and stime are fields 14 and 15 of stat(5); clock ticks are 100 per second on Linux.
-    (ticks(11) + ticks(12)) / 100.0
+/// CPU seconds this process has used, from `/proc/self/stat` (Linux): in user space and in the
+/// kernel (system calls, page faults, interrupts handled on its behalf).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct CpuTime {
+    /// User-space seconds.
+    pub user: f64,
+    /// Kernel seconds.
+    pub system: f64,
+}
+
+impl CpuTime {
+    /// What the process has used so far (zero where `/proc` cannot be read).
+    #[must_use]
+    pub fn now() -> Self {
+        std::fs::read_to_string("/proc/self/stat")
+            .map(|stat| Self::parse(&stat))
+            .unwrap_or_default()
+    }
+
+    /// The times of a `stat(5)` line: utime and stime, fields 14 and 15, in clock ticks (100 per
+    /// second on Linux).
+    fn parse(stat: &str) -> Self {
+        // The command name (field 2) may hold spaces and parentheses: fields count from its end.
+        let Some((_, after)) = stat.rsplit_once(')') else {
+            return Self::default();
+        };
+        let mut fields = after.split_whitespace().skip(11);
+        let mut ticks = || {
+            fields
+                .next()
+                .and_then(|v| v.parse::<f64>().ok())
+                .unwrap_or(0.0)
+                / 100.0
+        };
+        Self {
+            user: ticks(),
+            system: ticks(),
+        }
+    }
+
+    /// The time used between `earlier` and this.
+    #[must_use]
+    pub fn since(self, earlier: Self) -> Self {
+        Self {
+            user: self.user - earlier.user,
+            system: self.system - earlier.system,
+        }
+    }
+
+    /// User and kernel seconds together.
+    #[must_use]
+    pub fn total(self) -> f64 {
+        self.user + self.system
+    }
 }
 
 /// One throughput run's result.
@@ -161,6 +197,8 @@ pub struct Throughput {
     pub events_per_second: f64,
     /// Process CPU per event over the drain, µs.
     pub cpu_us_per_event: f64,
+    /// The part of it spent in the kernel, µs.
+    pub kernel_us_per_event: f64,
     /// The largest resident set of this process (the emulator and the bench's recorder) seen
     /// during the drain, MB.
     pub peak_rss_mb: f64,
@@ -403,7 +441,7 @@ pub async fn throughput(
         tuning,
     )
     .await?;
-    let (cpu0, t0) = (cpu_seconds(), Instant::now());
+    let (cpu0, t0) = (CpuTime::now(), Instant::now());
     let (done, peak_rss_mb) = wait_until(
         || recorder.handled.load(Ordering::Relaxed),
         events,
@@ -411,7 +449,7 @@ pub async fn throughput(
         Some(&recorder.reached),
     )
     .await;
-    let (elapsed, cpu) = (t0.elapsed().as_secs_f64(), cpu_seconds() - cpu0);
+    let (elapsed, cpu) = (t0.elapsed().as_secs_f64(), CpuTime::now().since(cpu0));
     running.shutdown().await;
     clean_up(transport, &prefix).await;
     if !done {
@@ -424,7 +462,8 @@ pub async fn throughput(
     let per = events as f64;
     Ok(Throughput {
         events_per_second: per / elapsed,
-        cpu_us_per_event: cpu * 1e6 / per,
+        cpu_us_per_event: cpu.total() * 1e6 / per,
+        kernel_us_per_event: cpu.system * 1e6 / per,
         peak_rss_mb,
     })
 }
@@ -553,5 +592,25 @@ pub fn spread(values: &mut [f64]) -> (f64, f64, f64) {
     match values {
         [] => (0.0, 0.0, 0.0),
         v => (v[0], v[v.len() / 2], v[v.len() - 1]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CpuTime;
+
+    #[test]
+    fn cpu_time_reads_utime_and_stime_after_the_command_name() {
+        let stat = "4242 (tokio (rt) x) S 1 4242 4242 0 -1 4194560 100 0 0 0 250 75 0 0 20 0 3";
+        let cpu = CpuTime::parse(stat);
+        assert_eq!(
+            cpu,
+            CpuTime {
+                user: 2.5,
+                system: 0.75
+            }
+        );
+        assert!((cpu.total() - 3.25).abs() < 1e-9);
+        assert_eq!(CpuTime::parse("garbage"), CpuTime::default());
     }
 }

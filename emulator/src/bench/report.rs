@@ -127,11 +127,13 @@ pub async fn run(plan: &BenchPlan) -> Result<String, String> {
     }
     for (name, transport) in &transports {
         let (mut eps, mut cpu, mut rss) = (Vec::new(), Vec::new(), Vec::new());
+        let mut kernel = Vec::new();
         let (mut p50, mut p99, mut dash_p99) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..plan.runs {
             let t = throughput(transport, plan.events, Tuning::default()).await?;
             eps.push(t.events_per_second);
             cpu.push(t.cpu_us_per_event);
+            kernel.push(t.kernel_us_per_event);
             rss.push(t.peak_rss_mb);
             let l = latency(transport, plan.latency_events, plan.rate, false).await?;
             p50.push(l.p50_ms);
@@ -148,6 +150,11 @@ pub async fn run(plan: &BenchPlan) -> Result<String, String> {
             &format!("{name}: worker CPU per event while draining"),
             "µs",
             &mut cpu,
+        ));
+        lines.push(row(
+            &format!("{name}: of which in the kernel"),
+            "µs",
+            &mut kernel,
         ));
         lines.push(row(
             &format!("{name}: bench process RSS, peak while draining"),
