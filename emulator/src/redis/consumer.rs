@@ -100,16 +100,18 @@ impl Shared {
         mut permit: Option<OwnedSemaphorePermit>,
         shutdown: watch::Receiver<bool>,
     ) {
-        let fresh: Vec<(HeldKey, Delivery)> = {
+        // Sized once: grown by doubling, a batch's vector was reallocated (and copied) several
+        // times, each time on fresh memory.
+        let mut fresh: Vec<(HeldKey, Delivery)> = Vec::with_capacity(deliveries.len());
+        {
             let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
-            deliveries
-                .into_iter()
-                .filter_map(|d| {
-                    let key = self.held_key(&d.entry.stream, &d.entry.id);
-                    held.insert(key).then_some((key, d))
-                })
-                .collect()
-        };
+            for d in deliveries {
+                let key = self.held_key(&d.entry.stream, &d.entry.id);
+                if held.insert(key) {
+                    fresh.push((key, d));
+                }
+            }
+        }
         if fresh.is_empty() {
             return;
         }

@@ -95,10 +95,10 @@ async fn slot(
     }
 }
 
-/// Whether the entry is still this instance's: after waiting here for half the processing
-/// timeout, another instance may have claimed it.
-async fn ours(shared: &Shared, delivery: &Delivery) -> bool {
-    let waited = delivery.delivered.elapsed();
+/// Whether the entry is still this instance's at `now`: after waiting here for half the
+/// processing timeout, another instance may have claimed it.
+async fn ours(shared: &Shared, delivery: &Delivery, now: Instant) -> bool {
+    let waited = now.saturating_duration_since(delivery.delivered);
     let taken = waited >= shared.processing_timeout / 2
         && !Box::pin(still_ours(shared, &delivery.entry, waited)).await;
     if taken {
@@ -117,8 +117,10 @@ async fn step_one(
     let Some(slot) = slot(shared, permit, shutdown).await else {
         return Step::Done;
     };
-    let stepped = if ours(shared, delivery).await {
-        step(shared, delivery).await
+    // One reading of the clock for the ownership check and the handler's start.
+    let now = Instant::now();
+    let stepped = if ours(shared, delivery, now).await {
+        step(shared, delivery, now).await
     } else {
         Step::Done
     };
@@ -139,8 +141,9 @@ pub(super) async fn steps(
         return batch.into_iter().map(|d| (d, Step::Done)).collect();
     };
     let mut mine = Vec::with_capacity(batch.len());
+    let now = Instant::now();
     for delivery in &batch {
-        mine.push(ours(shared, delivery).await);
+        mine.push(ours(shared, delivery, now).await);
     }
     let runnable: Vec<&Delivery> = batch
         .iter()
@@ -149,7 +152,7 @@ pub(super) async fn steps(
         .collect();
     let mut stepped = match runnable.as_slice() {
         [] => Vec::new(),
-        [one] => vec![step(shared, one).await],
+        [one] => vec![step(shared, one, Instant::now()).await],
         many => step_many(shared, many, shutdown).await,
     }
     .into_iter();
@@ -277,12 +280,11 @@ fn prepare(shared: &Shared, delivery: &Delivery) -> Prepared {
     }
 }
 
-/// Delivers one entry.
-async fn step(shared: &Shared, delivery: &Delivery) -> Step {
+/// Delivers one entry; `started` is when its handling began.
+async fn step(shared: &Shared, delivery: &Delivery, started: Instant) -> Step {
     let mut prepared = prepare(shared, delivery);
     let span = prepared.span.clone();
     let work = async {
-        let started = Instant::now();
         let event = match runnable(shared, delivery, &mut prepared, started).await {
             Ok(event) => event,
             Err(step) => return step,
