@@ -357,7 +357,16 @@ impl Shared {
         shutdown: &watch::Receiver<bool>,
     ) {
         if let Some((entries, permit)) = read {
-            let deliveries = entries.into_iter().map(|e| Delivery::new(e, 1)).collect();
+            // Received together: one reading of the clock for the whole read.
+            let delivered = std::time::Instant::now();
+            let deliveries = entries
+                .into_iter()
+                .map(|entry| Delivery {
+                    entry,
+                    attempt: 1,
+                    delivered,
+                })
+                .collect();
             self.spawn_batch(tasks, deliveries, Some(permit), shutdown.clone())
                 .await;
         }
