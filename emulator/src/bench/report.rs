@@ -191,10 +191,12 @@ pub async fn run(plan: &BenchPlan) -> Result<String, String> {
             "embedded"
         };
         let (mut eps, mut cpu, mut rss) = (Vec::new(), Vec::new(), Vec::new());
+        let mut kernel = Vec::new();
         for _ in 0..plan.runs {
             let t = payment_flow(&transport, admin, plan.flow_events, Tuning::default()).await?;
             eps.push(t.events_per_second);
             cpu.push(t.cpu_us_per_event);
+            kernel.push(t.kernel_us_per_event);
             rss.push(t.peak_rss_mb);
         }
         lines.push(row(
@@ -206,6 +208,11 @@ pub async fn run(plan: &BenchPlan) -> Result<String, String> {
             &format!("payment flow on PostgreSQL ({name}): worker CPU per event"),
             "µs",
             &mut cpu,
+        ));
+        lines.push(row(
+            &format!("payment flow on PostgreSQL ({name}): of which in the kernel"),
+            "µs",
+            &mut kernel,
         ));
         lines.push(row(
             &format!("payment flow on PostgreSQL ({name}): bench process RSS, peak"),

@@ -361,11 +361,7 @@ impl Shared {
             let delivered = std::time::Instant::now();
             let deliveries = entries
                 .into_iter()
-                .map(|entry| Delivery {
-                    entry,
-                    attempt: 1,
-                    delivered,
-                })
+                .map(|entry| Delivery::received_at(entry, 1, delivered))
                 .collect();
             self.spawn_batch(tasks, deliveries, Some(permit), shutdown.clone())
                 .await;

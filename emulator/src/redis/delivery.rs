@@ -37,10 +37,16 @@ impl Delivery {
     /// Received now.
     #[must_use]
     pub fn new(entry: Entry, attempt: u32) -> Self {
+        Self::received_at(entry, attempt, Instant::now())
+    }
+
+    /// Received at `delivered` (the entries of one read share one reading of the clock).
+    #[must_use]
+    pub fn received_at(entry: Entry, attempt: u32, delivered: Instant) -> Self {
         Self {
             entry,
             attempt,
-            delivered: Instant::now(),
+            delivered,
         }
     }
 }
