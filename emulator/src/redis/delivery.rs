@@ -158,7 +158,7 @@ pub(super) async fn steps(
         .collect();
     let mut stepped = match runnable.as_slice() {
         [] => Vec::new(),
-        [one] => vec![step(shared, one, Instant::now()).await],
+        [one] => vec![step(shared, one, now).await],
         many => step_many(shared, many, shutdown).await,
     }
     .into_iter();
