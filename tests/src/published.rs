@@ -76,9 +76,8 @@ impl Streams {
     /// # Panics
     /// When Redis is unreachable.
     pub async fn connect(url: &str, prefix: &str) -> Self {
-        let client = redis::Client::open(url).expect("valid Redis URL");
-        let con = client
-            .get_multiplexed_async_connection()
+        // Whole streams are read back: a reply may take longer than the client's default.
+        let con = conveyor_emulator::redis::connect_plain(url)
             .await
             .unwrap_or_else(|e| panic!("Redis at {url}: {e}"));
         Self {

@@ -212,8 +212,9 @@ async fn the_demo_story_runs_end_to_end_on_redis_and_postgres() {
     run_demo(&url, Some(settings)).await;
     db.close().await;
     // Remove this test's streams and locks from the shared server.
-    let client = redis::Client::open(redis_url).unwrap();
-    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let mut conn = conveyor_emulator::redis::connect_plain(&redis_url)
+        .await
+        .unwrap();
     let keys: Vec<String> = redis::cmd("KEYS")
         .arg(format!("{prefix}*"))
         .query_async(&mut conn)

@@ -227,10 +227,7 @@ pub(crate) async fn clean_up(transport: &Transport, prefix: &str) {
     let Transport::Redis(url) = transport else {
         return;
     };
-    let Ok(client) = ::redis::Client::open(url.as_str()) else {
-        return;
-    };
-    let Ok(mut conn) = client.get_multiplexed_async_connection().await else {
+    let Ok(mut conn) = crate::redis::connect_plain(url).await else {
         return;
     };
     let keys: Vec<String> = ::redis::cmd("KEYS")

@@ -35,7 +35,8 @@ pub mod wire;
 
 use std::time::Duration;
 
-use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use ::redis::AsyncConnectionConfig;
+use ::redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
 
 use crate::broker::BrokerError;
 
@@ -150,6 +151,27 @@ impl Default for RedisSettings {
     fn default() -> Self {
         Self::new("redis://127.0.0.1:6379")
     }
+}
+
+/// How long a one-off connection ([`connect_plain`]) waits for a reply: long enough for an
+/// `XRANGE` of a whole test or bench stream on a loaded machine (the client's own default,
+/// half a second, is not).
+pub const PATIENT_REPLY: Duration = Duration::from_secs(60);
+
+/// A plain multiplexed connection to `url` (no reconnecting) whose replies may take up to
+/// [`PATIENT_REPLY`]: for operator commands, clean-up and tests that read whole streams.
+///
+/// # Errors
+/// When the URL is invalid or the server cannot be reached.
+pub async fn connect_plain(url: &str) -> Result<MultiplexedConnection, BrokerError> {
+    let client = ::redis::Client::open(url).map_err(|e| redis_error(&e))?;
+    let config = AsyncConnectionConfig::new()
+        .set_response_timeout(Some(PATIENT_REPLY))
+        .set_connection_timeout(Some(Duration::from_secs(5)));
+    client
+        .get_multiplexed_async_connection_with_config(&config)
+        .await
+        .map_err(|e| redis_error(&e))
 }
 
 /// `<hostname>-<pid>-<random>`: unique per process, readable in `XINFO CONSUMERS`.

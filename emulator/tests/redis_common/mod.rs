@@ -33,7 +33,9 @@ pub(crate) struct TestRedis {
 impl TestRedis {
     pub(crate) async fn new() -> Self {
         let client = redis::Client::open(redis_url()).unwrap();
-        let con = client.get_multiplexed_async_connection().await.unwrap();
+        let con = conveyor_emulator::redis::connect_plain(&redis_url())
+            .await
+            .unwrap();
         Self {
             prefix: format!("test-{:016x}:", rand::random::<u64>()),
             con,
