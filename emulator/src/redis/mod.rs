@@ -159,7 +159,7 @@ impl Default for RedisSettings {
 pub const PATIENT_REPLY: Duration = Duration::from_secs(60);
 
 /// A plain multiplexed connection to `url` (no reconnecting) whose replies may take up to
-/// [`PATIENT_REPLY`]: for operator commands, clean-up and tests that read whole streams.
+/// [`PATIENT_REPLY`]: for the bench's clean-up and for tests that read whole streams back.
 ///
 /// # Errors
 /// When the URL is invalid or the server cannot be reached.
