@@ -9,6 +9,8 @@ use serde_json::value::RawValue;
 
 use conveyor_domain::Timestamp;
 
+mod compact;
+
 /// The only spec version accepted and written.
 pub const SPEC_VERSION: &str = "1.0";
 /// Content type of every payload conveyor writes.
@@ -113,9 +115,10 @@ impl CloudEvent {
     /// # Errors
     /// [`DecodeError`] saying what is wrong.
     pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
-        // One UTF-8 check of the whole body, so the parser does not check each string again.
+        // One UTF-8 check of the whole body, so the parser does not check each string again;
+        // the form conveyor and daprd write takes the fast path, anything else serde_json's.
         let event: Self = match std::str::from_utf8(bytes) {
-            Ok(text) => serde_json::from_str(text),
+            Ok(text) => compact::decode(text).map_or_else(|| serde_json::from_str(text), Ok),
             Err(_) => serde_json::from_slice(bytes),
         }
         .map_err(DecodeError::NotCloudEvent)?;
