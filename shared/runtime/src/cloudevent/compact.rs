@@ -41,36 +41,17 @@ pub(super) fn decode(text: &str) -> Option<CloudEvent> {
         loop {
             let key = cursor.string()?;
             cursor.eat(b':')?;
-            let required = |s: &mut String, c: &mut Cursor<'_>| -> Option<()> {
-                *s = c.string()?.to_owned();
-                Some(())
-            };
-            let optional = |s: &mut Option<String>, c: &mut Cursor<'_>| -> Option<()> {
-                *s = c.optional_string()?;
-                Some(())
-            };
-            match key {
-                "correlationid" => seen.once(0, || optional(&mut event.correlationid, &mut cursor))?,
-                "data" => seen.once(1, || {
-                    event.data = cursor.optional_raw()?.map(ToOwned::to_owned);
-                    Some(())
-                })?,
-                "data_base64" => seen.once(2, || optional(&mut event.data_base64, &mut cursor))?,
-                "datacontenttype" => {
-                    seen.once(3, || optional(&mut event.datacontenttype, &mut cursor))?;
+            match slot(&mut event, key) {
+                Some((bit, slot)) => {
+                    seen.once(bit)?;
+                    match slot {
+                        Slot::Required(s) => *s = cursor.string()?.to_owned(),
+                        Slot::Optional(s) => *s = cursor.optional_string()?,
+                        Slot::Data(d) => *d = cursor.optional_raw()?.map(ToOwned::to_owned),
+                    }
                 }
-                "id" => seen.once(4, || required(&mut event.id, &mut cursor))?,
-                "pubsubname" => seen.once(5, || optional(&mut event.pubsubname, &mut cursor))?,
-                "source" => seen.once(6, || required(&mut event.source, &mut cursor))?,
-                "specversion" => seen.once(7, || required(&mut event.specversion, &mut cursor))?,
-                "time" => seen.once(8, || optional(&mut event.time, &mut cursor))?,
-                "topic" => seen.once(9, || optional(&mut event.topic, &mut cursor))?,
-                "traceid" => seen.once(10, || optional(&mut event.traceid, &mut cursor))?,
-                "traceparent" => seen.once(11, || optional(&mut event.traceparent, &mut cursor))?,
-                "tracestate" => seen.once(12, || optional(&mut event.tracestate, &mut cursor))?,
-                "type" => seen.once(13, || required(&mut event.ty, &mut cursor))?,
                 // Unknown fields are skipped, as serde skips them (any JSON value).
-                _ => {
+                None => {
                     cursor.raw()?;
                 }
             }
@@ -83,13 +64,49 @@ pub(super) fn decode(text: &str) -> Option<CloudEvent> {
     }
     cursor.skip_spaces();
     // The whole body is one object, and `id` (the one field without a default) is there.
-    if cursor.pos != text.len() || !seen.has(4) {
+    if cursor.pos != text.len() || !seen.has(ID) {
         return None;
     }
-    if !seen.has(7) {
+    if !seen.has(SPECVERSION) {
         SPEC_VERSION.clone_into(&mut event.specversion);
     }
     Some(event)
+}
+
+/// Where a field's value goes.
+enum Slot<'e> {
+    /// A string field without `Option` (`null` is an error there, as in serde).
+    Required(&'e mut String),
+    /// A string or `null`.
+    Optional(&'e mut Option<String>),
+    /// `data`: any JSON value, `null` for none.
+    Data(&'e mut Option<Box<RawValue>>),
+}
+
+/// Bits of [`Seen`] that are looked at after the object.
+const ID: u8 = 4;
+const SPECVERSION: u8 = 7;
+
+/// The envelope field named `key` (its bit in [`Seen`] and where its value goes), `None` for
+/// a field the envelope does not have.
+fn slot<'e>(event: &'e mut CloudEvent, key: &str) -> Option<(u8, Slot<'e>)> {
+    Some(match key {
+        "correlationid" => (0, Slot::Optional(&mut event.correlationid)),
+        "data" => (1, Slot::Data(&mut event.data)),
+        "data_base64" => (2, Slot::Optional(&mut event.data_base64)),
+        "datacontenttype" => (3, Slot::Optional(&mut event.datacontenttype)),
+        "id" => (ID, Slot::Required(&mut event.id)),
+        "pubsubname" => (5, Slot::Optional(&mut event.pubsubname)),
+        "source" => (6, Slot::Required(&mut event.source)),
+        "specversion" => (SPECVERSION, Slot::Required(&mut event.specversion)),
+        "time" => (8, Slot::Optional(&mut event.time)),
+        "topic" => (9, Slot::Optional(&mut event.topic)),
+        "traceid" => (10, Slot::Optional(&mut event.traceid)),
+        "traceparent" => (11, Slot::Optional(&mut event.traceparent)),
+        "tracestate" => (12, Slot::Optional(&mut event.tracestate)),
+        "type" => (13, Slot::Required(&mut event.ty)),
+        _ => return None,
+    })
 }
 
 /// No control character (JSON allows none inside strings, and between tokens only whitespace,
@@ -113,12 +130,13 @@ impl Seen {
         self.0 & (1 << bit) != 0
     }
 
-    fn once(&mut self, bit: u8, read: impl FnOnce() -> Option<()>) -> Option<()> {
+    /// Marks `bit`; `None` if it was marked already.
+    fn once(&mut self, bit: u8) -> Option<()> {
         if self.has(bit) {
             return None;
         }
         self.0 |= 1 << bit;
-        read()
+        Some(())
     }
 }
 
