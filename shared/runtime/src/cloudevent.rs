@@ -2,6 +2,8 @@
 //!
 //! Fields are declared in alphabetical order so the serialised JSON has sorted keys, like Go's
 //! `encoding/json` in daprd. `data` stays raw JSON until the handler's payload type decodes it.
+//! A body as conveyor and daprd write it (compact, no escape sequence) is decoded field by field
+//! (module `compact`); any other body by serde_json, with the same result.
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};

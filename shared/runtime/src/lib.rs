@@ -7,7 +7,8 @@
 //! [`HandlerError::Retry`] or [`HandlerError::Drop`]; each host maps that to its own mechanism.
 //!
 //! # Layout
-//! - [`cloudevent`] — the Dapr-compatible CloudEvents 1.0 envelope
+//! - [`cloudevent`] — the Dapr-compatible CloudEvents 1.0 envelope (decoded on a fast path when
+//!   compact and free of escapes, as conveyor and daprd write it)
 //! - [`spec`] — `FunctionSpec`, `Trigger`, `RetryPolicy`, `Service`
 //! - [`handler`] — the handler traits and the type-erased [`Function`]
 //! - [`context`] — `Context` (per invocation) and `Deps` (per process)
