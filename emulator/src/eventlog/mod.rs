@@ -14,7 +14,7 @@ pub mod record;
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use chrono::{DateTime, Utc};
+use conveyor_domain::{Clock, SystemClock, Timestamp};
 use conveyor_store::OutboxRow;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -34,10 +34,16 @@ const LATENCY_SAMPLES: usize = 256;
 
 /// Serialises a time as RFC 3339 with milliseconds.
 pub(crate) fn rfc3339_millis<S: serde::Serializer>(
-    at: &DateTime<Utc>,
+    at: &Timestamp,
     s: S,
 ) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+    s.serialize_str(&at.to_rfc3339())
+}
+
+/// The wall clock (the log records when things happened here, whatever clock the functions
+/// are given): Unix milliseconds, turned into a date only when shown.
+pub(crate) fn now() -> Timestamp {
+    SystemClock.now()
 }
 
 /// One published event.
@@ -57,7 +63,7 @@ pub struct LoggedEvent {
     pub source: Option<String>,
     /// When it was published.
     #[serde(serialize_with = "rfc3339_millis")]
-    pub at: DateTime<Utc>,
+    pub at: Timestamp,
     /// The body as published.
     #[serde(skip)]
     pub body: Arc<str>,
@@ -84,7 +90,7 @@ pub struct Attempt {
     pub duration_ms: f64,
     /// When it finished.
     #[serde(serialize_with = "rfc3339_millis")]
-    pub at: DateTime<Utc>,
+    pub at: Timestamp,
     /// Ids of the events it produced.
     pub produced: Vec<String>,
     /// A job run rather than an event delivery.
@@ -110,7 +116,7 @@ pub struct Totals {
     pub last_outcome: Option<Outcome>,
     /// When it happened.
     #[serde(serialize_with = "option_rfc3339")]
-    pub last_at: Option<DateTime<Utc>>,
+    pub last_at: Option<Timestamp>,
     /// The last error.
     pub last_error: Option<String>,
     /// Median handler time of the recent invocations, ms.
@@ -121,10 +127,7 @@ pub struct Totals {
     latencies: VecDeque<f64>,
 }
 
-fn option_rfc3339<S: serde::Serializer>(
-    at: &Option<DateTime<Utc>>,
-    s: S,
-) -> Result<S::Ok, S::Error> {
+fn option_rfc3339<S: serde::Serializer>(at: &Option<Timestamp>, s: S) -> Result<S::Ok, S::Error> {
     match at {
         Some(at) => rfc3339_millis(at, s),
         None => s.serialize_none(),
@@ -234,7 +237,7 @@ impl EventLog {
 
     /// Logs events the transport accepted.
     pub fn published(&self, rows: &[OutboxRow]) {
-        let at = Utc::now();
+        let at = now();
         let entries: Vec<(LoggedEvent, usize)> = rows
             .iter()
             .map(|row| {
@@ -312,7 +315,7 @@ impl EventLog {
             outcome: Outcome::DeadLettered,
             error: Some(reason.to_owned()),
             duration_ms: 0.0,
-            at: Utc::now(),
+            at: now(),
             produced: Vec::new(),
             tick: false,
         });
@@ -398,7 +401,7 @@ mod tests {
             outcome,
             error: None,
             duration_ms: ms,
-            at: Utc::now(),
+            at: now(),
             produced: Vec::new(),
             tick: matches!(outcome, Outcome::Ticked),
         }

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+use conveyor_domain::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -127,11 +128,7 @@ fn index(inner: &Inner) -> Index<'_> {
     by_event
 }
 
-fn delivery(
-    function: &'static str,
-    attempts: &[&Attempt],
-    start: Option<chrono::DateTime<chrono::Utc>>,
-) -> Delivery {
+fn delivery(function: &'static str, attempts: &[&Attempt], start: Option<Timestamp>) -> Delivery {
     let mine: Vec<&&Attempt> = attempts.iter().filter(|a| a.function == function).collect();
     let last = mine.last();
     let status = match last.map(|a| a.outcome) {
@@ -151,7 +148,7 @@ fn delivery(
             .iter()
             .flat_map(|a| a.produced.iter().cloned())
             .collect(),
-        offset_ms: last.zip(start).map(|(a, s)| (a.at - s).num_milliseconds()),
+        offset_ms: last.zip(start).map(|(a, s)| a.at.millis() - s.millis()),
     }
 }
 
@@ -159,7 +156,7 @@ fn deliveries(
     event: &LoggedEvent,
     index: &Index<'_>,
     subscribers: &dyn Fn(&str) -> Vec<&'static str>,
-    start: Option<chrono::DateTime<chrono::Utc>>,
+    start: Option<Timestamp>,
 ) -> Vec<Delivery> {
     let attempts: &[&Attempt] = index.get(event.id.as_str()).map_or(&[], Vec::as_slice);
     let mut functions = subscribers(&event.topic);
@@ -312,13 +309,13 @@ impl EventLog {
         }
         Flow {
             correlation_id: correlation_id.to_owned(),
-            started_at: start.map(|s| s.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+            started_at: start.map(Timestamp::to_rfc3339),
             events: events
                 .iter()
                 .map(|e| FlowEvent {
                     id: e.id.clone(),
                     topic: e.topic.clone(),
-                    offset_ms: start.map_or(0, |s| (e.at - s).num_milliseconds()),
+                    offset_ms: start.map_or(0, |s| e.at.millis() - s.millis()),
                     parent: parents.get(e.id.as_str()).cloned(),
                     handlers: deliveries(e, &index, subscribers, start),
                 })

@@ -131,7 +131,7 @@ impl Recorded {
             outcome: outcome(&spec, tick, attempt, result),
             error: result.as_ref().err().map(HandlerError::chain),
             duration_ms: started.elapsed().as_secs_f64() * 1000.0,
-            at: chrono::Utc::now(),
+            at: super::now(),
             produced: result
                 .as_ref()
                 .map(|h| h.produced.clone())

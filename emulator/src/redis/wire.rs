@@ -168,9 +168,24 @@ pub fn id_millis(id: &str) -> Option<i64> {
 pub fn id_order(id: &str) -> (u64, u64) {
     let (ms, seq) = id.split_once('-').unwrap_or((id, "0"));
     (
-        ms.parse().unwrap_or(u64::MAX),
-        seq.parse().unwrap_or(u64::MAX),
+        decimal(ms).unwrap_or(u64::MAX),
+        decimal(seq).unwrap_or(u64::MAX),
     )
+}
+
+/// Decimal digits as a number (`None` for no digits, anything else, or an overflow): every
+/// delivery parses its entry's id, and `str::parse` costs several times this.
+fn decimal(digits: &str) -> Option<u64> {
+    if digits.is_empty() {
+        return None;
+    }
+    digits.bytes().try_fold(0u64, |n, b| {
+        let digit = b.wrapping_sub(b'0');
+        if digit > 9 {
+            return None;
+        }
+        n.checked_mul(10)?.checked_add(u64::from(digit))
+    })
 }
 
 #[cfg(test)]
@@ -182,6 +197,28 @@ mod tests {
         let mut ids = ["1700-10", "1700-9", "1699-20", "x"];
         ids.sort_by_key(|id| id_order(id));
         assert_eq!(ids, ["1699-20", "1700-9", "1700-10", "x"]);
+    }
+
+    #[test]
+    fn reads_ids_as_redis_writes_them_and_nothing_else() {
+        assert_eq!(id_order("1764870000123-0"), (1_764_870_000_123, 0));
+        assert_eq!(
+            id_order("18446744073709551615-18446744073709551615"),
+            (u64::MAX, u64::MAX)
+        );
+        assert_eq!(id_order("42"), (42, 0));
+        for bad in [
+            "",
+            "-1",
+            "1-",
+            "+1-0",
+            "1-+0",
+            "1a-0",
+            "18446744073709551616-0",
+        ] {
+            let (ms, seq) = id_order(bad);
+            assert!(ms == u64::MAX || seq == u64::MAX, "{bad}");
+        }
     }
 
     fn bulk(s: &str) -> Value {

@@ -4,32 +4,44 @@ use std::borrow::Cow;
 use std::fmt;
 use std::sync::Mutex;
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Serialize};
 
-/// An instant in UTC with millisecond precision (what the stores keep).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct Timestamp(DateTime<Utc>);
+/// An instant in UTC with millisecond precision (what the stores keep), held as Unix
+/// milliseconds: reading the clock and adding to it cost no calendar arithmetic, which only
+/// text and [`Timestamp::as_datetime`] pay for. In JSON it is RFC 3339 text, as chrono writes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(i64);
+
+/// Milliseconds on either side of the epoch that are surely within chrono's range (years
+/// -262,143 to 262,142); beyond them chrono decides.
+const SURELY_IN_RANGE: i64 = 8_000_000_000_000_000;
 
 impl Timestamp {
     /// From Unix milliseconds; out-of-range values clamp to the Unix epoch.
     #[must_use]
     pub fn from_millis(ms: i64) -> Self {
-        Self(Utc.timestamp_millis_opt(ms).single().unwrap_or_default())
+        if (-SURELY_IN_RANGE..=SURELY_IN_RANGE).contains(&ms)
+            || DateTime::from_timestamp_millis(ms).is_some()
+        {
+            Self(ms)
+        } else {
+            Self(0)
+        }
     }
 
     /// Unix milliseconds.
     #[must_use]
     pub fn millis(self) -> i64 {
-        self.0.timestamp_millis()
+        self.0
     }
 
     /// The chrono value.
     #[must_use]
     pub fn as_datetime(self) -> DateTime<Utc> {
-        self.0
+        // In range by construction.
+        DateTime::from_timestamp_millis(self.0).unwrap_or_default()
     }
 
     /// Parses RFC 3339 text (any offset), normalised to UTC and truncated to milliseconds.
@@ -44,7 +56,8 @@ impl Timestamp {
     /// RFC 3339 with millisecond precision and a `Z` suffix.
     #[must_use]
     pub fn to_rfc3339(self) -> String {
-        self.0.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+        self.as_datetime()
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
     }
 
     /// This instant plus a (possibly negative) number of milliseconds.
@@ -75,6 +88,19 @@ impl Timestamp {
 impl From<DateTime<Utc>> for Timestamp {
     fn from(value: DateTime<Utc>) -> Self {
         Self::from_millis(value.timestamp_millis())
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.as_datetime().serialize(s)
+    }
+}
+
+/// Any RFC 3339 text chrono reads, truncated to milliseconds.
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        DateTime::<Utc>::deserialize(d).map(Self::from)
     }
 }
 
@@ -173,6 +199,35 @@ mod tests {
         assert_eq!(Timestamp::from_millis(t.millis()), t);
         assert_eq!(t.sub_days(1).to_rfc3339(), "2026-11-21T08:00:00.123Z");
         assert_eq!(t.add_minutes(30).to_rfc3339(), "2026-11-22T08:30:00.123Z");
+    }
+
+    #[test]
+    fn clamps_what_chrono_cannot_represent_to_the_epoch() {
+        let max = DateTime::<Utc>::MAX_UTC.timestamp_millis();
+        let min = DateTime::<Utc>::MIN_UTC.timestamp_millis();
+        assert!(max > SURELY_IN_RANGE && min < -SURELY_IN_RANGE);
+        assert_eq!(Timestamp::from_millis(max).millis(), max);
+        assert_eq!(Timestamp::from_millis(min).millis(), min);
+        assert_eq!(Timestamp::from_millis(max + 1).millis(), 0);
+        assert_eq!(Timestamp::from_millis(i64::MIN).millis(), 0);
+        assert_eq!(
+            Timestamp::from_millis(max).as_datetime(),
+            DateTime::<Utc>::MAX_UTC - chrono::Duration::nanoseconds(999_999)
+        );
+    }
+
+    #[test]
+    fn json_is_chronos_text_and_reads_back_to_the_millisecond() {
+        let t = Timestamp::from_millis(1_764_870_000_123);
+        let json = serde_json::to_string(&t).unwrap();
+        assert_eq!(json, serde_json::to_string(&t.as_datetime()).unwrap());
+        assert_eq!(json, "\"2025-12-04T17:40:00.123Z\"");
+        assert_eq!(serde_json::from_str::<Timestamp>(&json).unwrap(), t);
+        let finer: Timestamp =
+            serde_json::from_str("\"2025-12-04T19:40:00.123999+02:00\"").unwrap();
+        assert_eq!(finer, t);
+        assert!(serde_json::from_str::<Timestamp>("\"yesterday\"").is_err());
+        assert!(Timestamp::from_millis(-1) < Timestamp::from_millis(0));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! What a handler gets besides its payload: the event's metadata, the open transaction, the
 //! clock reading, and a way to stage outgoing events in the outbox.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use conveyor_domain::events::DomainEvent;
 use conveyor_domain::{Clock, Timestamp};
@@ -33,8 +33,8 @@ pub struct Meta {
     pub attempt: u32,
     /// When the host gives up on this invocation.
     pub deadline: Option<Timestamp>,
-    /// The incoming trace; outgoing events are its children.
-    pub trace: TraceParent,
+    /// The incoming trace, or one started when first asked for (see [`Meta::trace`]).
+    trace: OnceLock<TraceParent>,
     /// The incoming `tracestate`, passed on unchanged.
     pub tracestate: Option<String>,
     /// The flow's correlation id.
@@ -51,7 +51,7 @@ impl Meta {
             .as_deref()
             .or(event.traceid.as_deref())
             .and_then(TraceParent::parse)
-            .unwrap_or_else(TraceParent::new_root);
+            .map_or_else(OnceLock::new, OnceLock::from);
         Self {
             event_id: event.id.clone(),
             attempt,
@@ -78,9 +78,17 @@ impl Meta {
             event_id,
             attempt,
             deadline: None,
-            trace: TraceParent::new_root(),
+            trace: OnceLock::new(),
             tracestate: None,
         }
+    }
+
+    /// The incoming trace; outgoing events are its children. Without one (an event without
+    /// trace context, a tick) a new trace starts here, made on first use, since most
+    /// invocations publish nothing and a trace id costs random numbers.
+    #[must_use]
+    pub fn trace(&self) -> &TraceParent {
+        self.trace.get_or_init(TraceParent::new_root)
     }
 }
 
@@ -155,7 +163,7 @@ impl<'a> Context<'a> {
     /// The incoming trace.
     #[must_use]
     pub fn trace(&self) -> &TraceParent {
-        &self.meta.trace
+        self.meta.trace()
     }
 
     /// When the host gives up.
@@ -185,7 +193,7 @@ impl<'a> Context<'a> {
         let topic = event.topic();
         let mut ce =
             CloudEvent::new(topic, self.source, event, self.now).map_err(HandlerError::drop)?;
-        let trace = self.meta.trace.child().to_string();
+        let trace = self.meta.trace().child().to_string();
         ce.traceid = Some(trace.clone());
         ce.traceparent = Some(trace);
         ce.tracestate.clone_from(&self.meta.tracestate);
@@ -207,5 +215,55 @@ impl<'a> Context<'a> {
 
     pub(crate) fn into_staged(self) -> Vec<OutboxRow> {
         self.staged
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use conveyor_domain::events::samples;
+
+    use super::*;
+
+    fn traceparent(row: &OutboxRow) -> TraceParent {
+        let event = CloudEvent::decode(row.body.as_bytes()).unwrap();
+        TraceParent::parse(event.traceparent.as_deref().unwrap()).unwrap()
+    }
+
+    fn published_twice(meta: &Meta) -> [TraceParent; 2] {
+        let mut cx = Context::stateless(meta, "order-worker", Timestamp::from_millis(0));
+        cx.publish(&samples::payment_confirmed()).unwrap();
+        cx.publish(&samples::payment_confirmed()).unwrap();
+        let staged = cx.into_staged();
+        [traceparent(&staged[0]), traceparent(&staged[1])]
+    }
+
+    #[test]
+    fn events_caused_by_one_invocation_share_one_trace() {
+        let payload = samples::payment_confirmed();
+        let mut incoming = CloudEvent::new(
+            "payment.confirmed",
+            "tests",
+            &payload,
+            Timestamp::from_millis(0),
+        )
+        .unwrap();
+        // Without trace context: one new trace for everything this invocation causes.
+        let meta = Meta::from_event(&incoming, 1, None);
+        let [a, b] = published_twice(&meta);
+        assert_eq!(a.trace_id(), b.trace_id());
+        assert_eq!(meta.trace().trace_id(), a.trace_id());
+        assert_ne!(a.parent_id(), b.parent_id());
+        // With it: children of the incoming span.
+        let parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        incoming.traceparent = Some(parent.to_owned());
+        let [a, b] = published_twice(&Meta::from_event(&incoming, 1, None));
+        for child in [a, b] {
+            assert_eq!(child.trace_id(), "4bf92f3577b34da6a3ce929d0e0e4736");
+            assert_ne!(child.parent_id(), "00f067aa0ba902b7");
+        }
+        // A tick starts its own trace too.
+        let tick = Meta::for_tick("job", Timestamp::from_millis(0), 1);
+        let [a, b] = published_twice(&tick);
+        assert_eq!(a.trace_id(), b.trace_id());
     }
 }

@@ -46,15 +46,33 @@ pub async fn handle_event<H: TopicHandler>(
     if H::SPEC.idempotency == Idempotency::Stateless {
         let mut cx = Context::stateless(&meta, H::SPEC.service.app_id(), now);
         within_timeout(&H::SPEC, handler.handle(payload, &mut cx)).await?;
-        return publish_stateless(deps, cx.into_staged(), now, None).await;
+        let staged = cx.into_staged();
+        if staged.is_empty() {
+            return Ok(Handled::default());
+        }
+        // Boxed, as the transactional part below: the database's futures are large, and an
+        // invocation that needs none of them should not build (and move) room for them.
+        return Box::pin(publish_stateless(deps, staged, now, None)).await;
     }
-    let Some(mut tx) = begin_once(deps, &H::SPEC, &meta, now).await? else {
+    Box::pin(handle_in_tx(handler, deps, payload, &meta, now)).await
+}
+
+/// The part of [`handle_event`] for a function with an inbox: one transaction around the inbox
+/// row, the handler's changes and its outbox rows.
+async fn handle_in_tx<H: TopicHandler>(
+    handler: &H,
+    deps: &Deps,
+    payload: H::Payload,
+    meta: &Meta,
+    now: Timestamp,
+) -> Result<Handled, HandlerError> {
+    let Some(mut tx) = begin_once(deps, &H::SPEC, meta, now).await? else {
         return Ok(Handled {
             duplicate: true,
             ..Handled::default()
         });
     };
-    let mut cx = Context::new(&meta, H::SPEC.service.app_id(), now, &mut tx);
+    let mut cx = Context::new(meta, H::SPEC.service.app_id(), now, &mut tx);
     let result = within_timeout(&H::SPEC, handler.handle(payload, &mut cx)).await;
     let staged = cx.into_staged();
     match result {
