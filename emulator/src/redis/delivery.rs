@@ -239,21 +239,25 @@ async fn claim_again(shared: &Shared, entry: &Entry, held_for: Duration) -> Opti
 /// An entry read for a delivery: its decoded CloudEvent and what every log line and record
 /// names.
 struct Prepared {
-    /// Taken (`None`) once handed to the function; boxed, so moving it costs a pointer.
-    event: Option<Result<Box<CloudEvent>, HandlerError>>,
-    event_id: String,
+    /// The envelope, lent to the function; or why there is none.
+    event: Result<CloudEvent, HandlerError>,
     topic: Cow<'static, str>,
     span: tracing::Span,
 }
 
+impl Prepared {
+    /// The CloudEvent id; empty for a body that is not a CloudEvent.
+    fn event_id(&self) -> &str {
+        self.event.as_ref().map_or("", |e| e.id.as_str())
+    }
+}
+
 fn prepare(shared: &Shared, delivery: &Delivery) -> Prepared {
     let event = match &delivery.entry.data {
-        Some(body) => CloudEvent::decode(body)
-            .map(Box::new)
-            .map_err(HandlerError::from),
+        Some(body) => CloudEvent::decode(body).map_err(HandlerError::from),
         None => Err(HandlerError::drop("stream entry has no data field")),
     };
-    let event_id = event.as_ref().map(|e| e.id.clone()).unwrap_or_default();
+    let event_id = event.as_ref().map_or("", |e| e.id.as_str());
     let correlation_id = event
         .as_ref()
         .ok()
@@ -278,12 +282,7 @@ fn prepare(shared: &Shared, delivery: &Delivery) -> Prepared {
                 .unwrap_or_default(),
         ),
     };
-    Prepared {
-        event: Some(event),
-        event_id,
-        topic,
-        span,
-    }
+    Prepared { event, topic, span }
 }
 
 /// Delivers one entry; `started` is when its handling began.
@@ -291,12 +290,14 @@ async fn step(shared: &Shared, delivery: &Delivery, started: Instant) -> Step {
     let mut prepared = prepare(shared, delivery);
     let span = prepared.span.clone();
     let work = async {
-        let event = match runnable(shared, delivery, &mut prepared, started).await {
-            Ok(event) => event,
-            Err(step) => return step,
+        if let Err(step) = runnable(shared, delivery, &mut prepared, started).await {
+            return step;
+        }
+        let Ok(event) = &prepared.event else {
+            return Step::Done;
         };
         let input = Input::Event {
-            event: &event,
+            event,
             attempt: delivery.attempt,
             deadline: Some(deadline(shared)),
         };
@@ -319,35 +320,37 @@ async fn step_many(
 ) -> Vec<Step> {
     let started = Instant::now();
     let mut steps: Vec<Option<Step>> = deliveries.iter().map(|_| None).collect();
-    let mut prepared = Vec::with_capacity(deliveries.len());
-    let mut events = Vec::with_capacity(deliveries.len());
-    for (i, delivery) in deliveries.iter().enumerate() {
-        let mut prep = prepare(shared, delivery);
+    let mut prepared: Vec<Prepared> = deliveries.iter().map(|d| prepare(shared, d)).collect();
+    for (i, (delivery, prep)) in deliveries.iter().zip(&mut prepared).enumerate() {
         let span = prep.span.clone();
-        match runnable(shared, delivery, &mut prep, started)
+        if let Err(step) = runnable(shared, delivery, prep, started)
             .instrument(span)
             .await
         {
-            Ok(event) => events.push((i, event)),
-            Err(step) => steps[i] = Some(step),
+            steps[i] = Some(step);
         }
-        prepared.push(prep);
     }
     let deadline = Some(deadline(shared));
-    let inputs: Vec<EventInput<'_>> = events
+    let (events, inputs): (Vec<usize>, Vec<EventInput<'_>>) = prepared
         .iter()
-        .map(|(i, event)| EventInput {
-            event,
-            attempt: deliveries[*i].attempt,
-            deadline,
+        .enumerate()
+        .filter(|(i, _)| steps[*i].is_none())
+        .filter_map(|(i, prep)| {
+            let event = prep.event.as_ref().ok()?;
+            let input = EventInput {
+                event,
+                attempt: deliveries[i].attempt,
+                deadline,
+            };
+            Some((i, input))
         })
-        .collect();
+        .unzip();
     let stop = || *shutdown.borrow();
     let results = shared
         .function
         .invoke_events(&shared.deps, &inputs, &stop)
         .await;
-    for ((i, _), result) in events.iter().zip(results) {
+    for (i, result) in events.iter().zip(results) {
         let prep = &prepared[*i];
         let step = settle(shared, deliveries[*i], prep, result, started)
             .instrument(prep.span.clone())
@@ -365,14 +368,14 @@ fn deadline(shared: &Shared) -> Timestamp {
         .add_millis(i64::try_from(shared.spec.timeout.as_millis()).unwrap_or(i64::MAX))
 }
 
-/// The entry's CloudEvent, to hand to the function; or, for an entry past its deliveries or
+/// Whether the entry's CloudEvent can go to the function; for an entry past its deliveries or
 /// not a CloudEvent, the step after dead-lettering it.
 async fn runnable(
     shared: &Shared,
     delivery: &Delivery,
     prepared: &mut Prepared,
     started: Instant,
-) -> Result<Box<CloudEvent>, Step> {
+) -> Result<(), Step> {
     let spec = &shared.spec;
     let attempt = delivery.attempt;
     if attempt > spec.retry.max_deliveries {
@@ -384,7 +387,7 @@ async fn runnable(
         shared
             .stats
             .events()
-            .not_run(spec.name, &prepared.event_id, attempt, &reason);
+            .not_run(spec.name, prepared.event_id(), attempt, &reason);
         Box::pin(give_up(
             shared,
             delivery,
@@ -396,25 +399,20 @@ async fn runnable(
         .await;
         return Err(Step::Done);
     }
-    match prepared
-        .event
-        .take()
-        .unwrap_or_else(|| Err(HandlerError::drop("the entry was already handed over")))
-    {
-        Ok(event) => Ok(event),
-        Err(e) => {
-            // Written by something else than conveyor: the dashboard shows it under its entry id.
-            let body = String::from_utf8_lossy(delivery.entry.data.as_deref().unwrap_or_default());
-            shared.stats.events().undeliverable(
-                spec.name,
-                &delivery.entry.id,
-                &prepared.topic,
-                &body,
-                &e.chain(),
-            );
-            Err(Box::pin(settle(shared, delivery, prepared, Err(e), started)).await)
-        }
-    }
+    let e = match &mut prepared.event {
+        Ok(_) => return Ok(()),
+        Err(e) => std::mem::replace(e, HandlerError::drop("the entry's error was taken")),
+    };
+    // Written by something else than conveyor: the dashboard shows it under its entry id.
+    let body = String::from_utf8_lossy(delivery.entry.data.as_deref().unwrap_or_default());
+    shared.stats.events().undeliverable(
+        spec.name,
+        &delivery.entry.id,
+        &prepared.topic,
+        &body,
+        &e.chain(),
+    );
+    Err(Box::pin(settle(shared, delivery, prepared, Err(e), started)).await)
 }
 
 /// Acknowledges, schedules a retry, or dead-letters the entry after the function's `result`.
@@ -474,7 +472,7 @@ async fn give_up(
     attempts: u32,
     started: Instant,
 ) {
-    let (topic, event_id) = (&prepared.topic, &prepared.event_id);
+    let (topic, event_id) = (&prepared.topic, prepared.event_id());
     dead_letter(shared, delivery, topic, event_id, &reason, attempts).await;
     shared
         .stats
