@@ -166,7 +166,11 @@ pub fn id_millis(id: &str) -> Option<i64> {
 /// last.
 #[must_use]
 pub fn id_order(id: &str) -> (u64, u64) {
-    let (ms, seq) = id.split_once('-').unwrap_or((id, "0"));
+    let id = id.as_bytes();
+    let (ms, seq) = match id.iter().position(|b| *b == b'-') {
+        Some(dash) => (&id[..dash], &id[dash + 1..]),
+        None => (id, &b"0"[..]),
+    };
     (
         decimal(ms).unwrap_or(u64::MAX),
         decimal(seq).unwrap_or(u64::MAX),
@@ -174,12 +178,12 @@ pub fn id_order(id: &str) -> (u64, u64) {
 }
 
 /// Decimal digits as a number (`None` for no digits, anything else, or an overflow): every
-/// delivery parses its entry's id, and `str::parse` costs several times this.
-fn decimal(digits: &str) -> Option<u64> {
+/// delivery parses its entry's id, and `split_once` with `str::parse` cost several times this.
+fn decimal(digits: &[u8]) -> Option<u64> {
     if digits.is_empty() {
         return None;
     }
-    digits.bytes().try_fold(0u64, |n, b| {
+    digits.iter().try_fold(0u64, |n, &b| {
         let digit = b.wrapping_sub(b'0');
         if digit > 9 {
             return None;
