@@ -180,16 +180,27 @@ pub fn id_order(id: &str) -> (u64, u64) {
 /// Decimal digits as a number (`None` for no digits, anything else, or an overflow): every
 /// delivery parses its entry's id, and `split_once` with `str::parse` cost several times this.
 fn decimal(digits: &[u8]) -> Option<u64> {
-    if digits.is_empty() {
-        return None;
-    }
-    digits.iter().try_fold(0u64, |n, &b| {
-        let digit = b.wrapping_sub(b'0');
-        if digit > 9 {
-            return None;
+    match digits.len() {
+        0 => None,
+        // Up to 19 digits cannot overflow: no check per digit.
+        1..20 => {
+            let mut n = 0u64;
+            let mut other = false;
+            for &b in digits {
+                let digit = b.wrapping_sub(b'0');
+                other |= digit > 9;
+                n = n.wrapping_mul(10).wrapping_add(u64::from(digit));
+            }
+            (!other).then_some(n)
         }
-        n.checked_mul(10)?.checked_add(u64::from(digit))
-    })
+        _ => digits.iter().try_fold(0u64, |n, &b| {
+            let digit = b.wrapping_sub(b'0');
+            if digit > 9 {
+                return None;
+            }
+            n.checked_mul(10)?.checked_add(u64::from(digit))
+        }),
+    }
 }
 
 #[cfg(test)]
