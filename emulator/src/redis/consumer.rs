@@ -126,21 +126,37 @@ impl Shared {
         let shared = Arc::clone(self);
         start(tasks, async move {
             let shared = &shared;
-            // Each delivery is polled once where it starts: most finish then (a handler that
-            // does not wait), and only those still waiting go into the set.
-            let mut running = FuturesUnordered::new();
-            for (key, delivery) in fresh {
-                let (permit, shutdown) = (permit.take(), shutdown.clone());
-                let mut one = Box::pin(async move {
+            let deliver = |(key, delivery): (HeldKey, Delivery), permit| {
+                let shutdown = shutdown.clone();
+                async move {
                     delivery::deliver(shared, delivery, permit, shutdown).await;
                     key
-                });
-                match futures::poll!(one.as_mut()) {
-                    Poll::Ready(key) => shared.release(key),
-                    Poll::Pending => running.push(one),
                 }
-            }
-            while let Some(key) = running.next().await {
+            };
+            // Each delivery is polled once where it starts, in place: most finish then (a
+            // handler that does not wait) and cost no allocation. At the first that waits, the
+            // rest start boxed in a set (each polled once as well), and it runs beside them.
+            let mut fresh = fresh.into_iter();
+            while let Some(next) = fresh.next() {
+                let mut one = std::pin::pin!(deliver(next, permit.take()));
+                if let Poll::Ready(key) = futures::poll!(one.as_mut()) {
+                    shared.release(key);
+                    continue;
+                }
+                let mut running = FuturesUnordered::new();
+                for next in fresh.by_ref() {
+                    let mut other = Box::pin(deliver(next, None));
+                    match futures::poll!(other.as_mut()) {
+                        Poll::Ready(key) => shared.release(key),
+                        Poll::Pending => running.push(other),
+                    }
+                }
+                let rest = async {
+                    while let Some(key) = running.next().await {
+                        shared.release(key);
+                    }
+                };
+                let (key, ()) = futures::join!(one, rest);
                 shared.release(key);
             }
         })
