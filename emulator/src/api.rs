@@ -207,7 +207,7 @@ async fn invoke(
             let scheduled = s.deps.clock.now();
             // A manual run is its own tick, never deduplicated against the scheduler's.
             let mut meta = Meta::for_tick(spec.name, scheduled, 1);
-            meta.event_id = format!("{}@manual-{}", spec.name, uuid_like(scheduled));
+            meta.event_id = format!("{}@manual-{}", spec.name, uuid_like(scheduled)).into();
             scheduler::fire(function.as_ref(), &s.deps, meta, scheduled, &s.stats).await
         }
     };

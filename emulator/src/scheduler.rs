@@ -44,7 +44,7 @@ pub fn due_tick(schedule: &Schedule, next: Timestamp, now: Timestamp) -> Option<
 pub async fn fire(
     job: &dyn Function,
     deps: &Deps,
-    meta: Meta,
+    meta: Meta<'_>,
     scheduled: Timestamp,
     stats: &Stats,
 ) -> Result<Handled, HandlerError> {

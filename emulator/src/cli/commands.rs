@@ -143,7 +143,7 @@ pub async fn start_demo(running: &crate::up::Running) -> Result<(), CommandError
         tokio::time::sleep(std::time::Duration::from_secs(1)).await;
         let now = deps.clock.now();
         let mut meta = conveyor_runtime::Meta::for_tick("order-cod-auto-confirm", now, 1);
-        meta.event_id = format!("order-cod-auto-confirm@demo-{}", now.millis());
+        meta.event_id = format!("order-cod-auto-confirm@demo-{}", now.millis()).into();
         if let Err(e) = crate::scheduler::fire(job.as_ref(), &deps, meta, now, &stats).await {
             tracing::error!(error = %e, "demo COD run failed");
         }

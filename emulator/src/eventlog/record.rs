@@ -73,8 +73,8 @@ impl Function for Recorded {
                     false,
                 ),
                 Input::Tick { meta, .. } => (
-                    meta.event_id.clone(),
-                    Some(meta.correlation_id.clone()),
+                    meta.event_id.clone().into_owned(),
+                    Some(meta.correlation_id.clone().into_owned()),
                     meta.attempt,
                     true,
                 ),

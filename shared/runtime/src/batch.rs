@@ -129,7 +129,7 @@ enum Produced {
 async fn together<H: TopicHandler>(
     handler: &H,
     deps: &Deps,
-    work: Vec<(usize, H::Payload, Meta)>,
+    work: Vec<(usize, H::Payload, Meta<'_>)>,
     stop: Stop<'_>,
 ) -> Result<Vec<Result<Handled, HandlerError>>, HandlerError> {
     let now = deps.clock.now();
@@ -165,12 +165,12 @@ async fn together<H: TopicHandler>(
 async fn run_all<H: TopicHandler>(
     handler: &H,
     tx: &mut Tx,
-    work: Vec<(usize, H::Payload, Meta)>,
+    work: Vec<(usize, H::Payload, Meta<'_>)>,
     now: Timestamp,
     stop: Stop<'_>,
 ) -> Result<(Vec<Produced>, Vec<OutboxRow>), HandlerError> {
     let claimed = {
-        let ids: Vec<&str> = work.iter().map(|(_, _, m)| m.event_id.as_str()).collect();
+        let ids: Vec<&str> = work.iter().map(|(_, _, m)| &*m.event_id).collect();
         tx.inbox_claim_many(H::SPEC.name, &ids, now).await?
     };
     let mut produced = Vec::with_capacity(work.len());
@@ -183,7 +183,7 @@ async fn run_all<H: TopicHandler>(
             continue;
         }
         if !unrun.is_empty() || stop() {
-            unrun.push(meta.event_id);
+            unrun.push(meta.event_id.into_owned());
             produced.push(Produced::NotRun);
             continue;
         }

@@ -1,6 +1,7 @@
 //! What a handler gets besides its payload: the event's metadata, the open transaction, the
 //! clock reading, and a way to stage outgoing events in the outbox.
 
+use std::borrow::Cow;
 use std::sync::{Arc, OnceLock};
 
 use conveyor_domain::events::DomainEvent;
@@ -24,11 +25,12 @@ pub struct Deps {
     pub clock: Arc<dyn Clock>,
 }
 
-/// Identity and tracing of the event (or tick) being handled.
+/// Identity and tracing of the event (or tick) being handled. An event's metadata borrows its
+/// strings from the envelope (no copy per invocation); a tick's owns them.
 #[derive(Debug, Clone)]
-pub struct Meta {
+pub struct Meta<'a> {
     /// Event id (for a tick: `<job>@<scheduled minute>`).
-    pub event_id: String,
+    pub event_id: Cow<'a, str>,
     /// 1 on first delivery.
     pub attempt: u32,
     /// When the host gives up on this invocation.
@@ -36,16 +38,16 @@ pub struct Meta {
     /// The incoming trace, or one started when first asked for (see [`Meta::trace`]).
     trace: OnceLock<TraceParent>,
     /// The incoming `tracestate`, passed on unchanged.
-    pub tracestate: Option<String>,
+    pub tracestate: Option<Cow<'a, str>>,
     /// The flow's correlation id.
-    pub correlation_id: String,
+    pub correlation_id: Cow<'a, str>,
 }
 
-impl Meta {
+impl<'a> Meta<'a> {
     /// Metadata of an incoming CloudEvent. A missing or malformed traceparent starts a new
     /// trace; a missing correlation id makes this event the start of its flow.
     #[must_use]
-    pub fn from_event(event: &CloudEvent, attempt: u32, deadline: Option<Timestamp>) -> Self {
+    pub fn from_event(event: &'a CloudEvent, attempt: u32, deadline: Option<Timestamp>) -> Self {
         let trace = event
             .traceparent
             .as_deref()
@@ -53,29 +55,35 @@ impl Meta {
             .and_then(TraceParent::parse)
             .map_or_else(OnceLock::new, OnceLock::from);
         Self {
-            event_id: event.id.clone(),
+            event_id: Cow::Borrowed(&event.id),
             attempt,
             deadline,
             trace,
-            tracestate: event.tracestate.clone().filter(|s| !s.is_empty()),
-            correlation_id: event
-                .correlationid
-                .clone()
-                .filter(|c| !c.is_empty())
-                .unwrap_or_else(|| event.id.clone()),
+            tracestate: event
+                .tracestate
+                .as_deref()
+                .filter(|s| !s.is_empty())
+                .map(Cow::Borrowed),
+            correlation_id: Cow::Borrowed(
+                event
+                    .correlationid
+                    .as_deref()
+                    .filter(|c| !c.is_empty())
+                    .unwrap_or(&event.id),
+            ),
         }
     }
 
     /// Metadata of a schedule tick. Its id is the job and the minute, so two firings of one
     /// tick (a host retry, two schedulers) run the job once.
     #[must_use]
-    pub fn for_tick(job: &str, scheduled: Timestamp, attempt: u32) -> Self {
+    pub fn for_tick(job: &str, scheduled: Timestamp, attempt: u32) -> Meta<'static> {
         let minute =
             Timestamp::from_millis(scheduled.millis() - scheduled.millis().rem_euclid(60_000));
         let event_id = format!("{job}@{}", minute.to_rfc3339());
-        Self {
-            correlation_id: event_id.clone(),
-            event_id,
+        Meta {
+            correlation_id: Cow::Owned(event_id.clone()),
+            event_id: Cow::Owned(event_id),
             attempt,
             deadline: None,
             trace: OnceLock::new(),
@@ -95,7 +103,7 @@ impl Meta {
 /// The handler's view of one invocation.
 #[derive(Debug)]
 pub struct Context<'a> {
-    meta: &'a Meta,
+    meta: &'a Meta<'a>,
     source: &'static str,
     now: Timestamp,
     tx: Option<&'a mut Tx>,
@@ -104,7 +112,7 @@ pub struct Context<'a> {
 
 impl<'a> Context<'a> {
     /// A context over an open transaction. `source` is the publishing app id.
-    pub fn new(meta: &'a Meta, source: &'static str, now: Timestamp, tx: &'a mut Tx) -> Self {
+    pub fn new(meta: &'a Meta<'a>, source: &'static str, now: Timestamp, tx: &'a mut Tx) -> Self {
         Self {
             meta,
             source,
@@ -115,7 +123,7 @@ impl<'a> Context<'a> {
     }
 
     /// A context without a transaction, for a stateless function.
-    pub fn stateless(meta: &'a Meta, source: &'static str, now: Timestamp) -> Self {
+    pub fn stateless(meta: &'a Meta<'a>, source: &'static str, now: Timestamp) -> Self {
         Self {
             meta,
             source,
@@ -196,8 +204,8 @@ impl<'a> Context<'a> {
         let trace = self.meta.trace().child().to_string();
         ce.traceid = Some(trace.clone());
         ce.traceparent = Some(trace);
-        ce.tracestate.clone_from(&self.meta.tracestate);
-        ce.correlationid = Some(self.meta.correlation_id.clone());
+        ce.tracestate = self.meta.tracestate.as_deref().map(str::to_owned);
+        ce.correlationid = Some(self.meta.correlation_id.clone().into_owned());
         self.staged.push(OutboxRow {
             body: ce.to_json(),
             id: ce.id,
@@ -229,12 +237,44 @@ mod tests {
         TraceParent::parse(event.traceparent.as_deref().unwrap()).unwrap()
     }
 
-    fn published_twice(meta: &Meta) -> [TraceParent; 2] {
+    fn published_twice(meta: &Meta<'_>) -> [TraceParent; 2] {
         let mut cx = Context::stateless(meta, "order-worker", Timestamp::from_millis(0));
         cx.publish(&samples::payment_confirmed()).unwrap();
         cx.publish(&samples::payment_confirmed()).unwrap();
         let staged = cx.into_staged();
         [traceparent(&staged[0]), traceparent(&staged[1])]
+    }
+
+    #[test]
+    fn an_events_metadata_reads_its_envelope() {
+        let payload = samples::payment_confirmed();
+        let mut event = CloudEvent::new(
+            "payment.confirmed",
+            "tests",
+            &payload,
+            Timestamp::from_millis(0),
+        )
+        .unwrap();
+        event.correlationid = Some(String::new());
+        event.tracestate = Some(String::new());
+        let meta = Meta::from_event(&event, 2, None);
+        assert_eq!(meta.event_id, event.id);
+        assert_eq!(
+            meta.correlation_id, event.id,
+            "an empty correlation id starts a flow"
+        );
+        assert_eq!(meta.tracestate, None);
+        assert_eq!(meta.attempt, 2);
+        event.correlationid = Some("flow-1".to_owned());
+        event.tracestate = Some("vendor=1".to_owned());
+        let meta = Meta::from_event(&event, 1, None);
+        assert_eq!(meta.correlation_id, "flow-1");
+        assert_eq!(meta.tracestate.as_deref(), Some("vendor=1"));
+        let mut cx = Context::stateless(&meta, "order-worker", Timestamp::from_millis(0));
+        cx.publish(&payload).unwrap();
+        let out = CloudEvent::decode(cx.staged()[0].body.as_bytes()).unwrap();
+        assert_eq!(out.correlationid.as_deref(), Some("flow-1"));
+        assert_eq!(out.tracestate.as_deref(), Some("vendor=1"));
     }
 
     #[test]

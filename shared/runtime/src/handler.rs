@@ -82,7 +82,7 @@ pub enum Input<'a> {
     /// A schedule tick.
     Tick {
         /// Identity of the run (see [`Meta::for_tick`]).
-        meta: Meta,
+        meta: Meta<'a>,
         /// The time the tick was scheduled for.
         scheduled: Timestamp,
     },

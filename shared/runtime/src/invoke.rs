@@ -63,7 +63,7 @@ async fn handle_in_tx<H: TopicHandler>(
     handler: &H,
     deps: &Deps,
     payload: H::Payload,
-    meta: &Meta,
+    meta: &Meta<'_>,
     now: Timestamp,
 ) -> Result<Handled, HandlerError> {
     let Some(mut tx) = begin_once(deps, &H::SPEC, meta, now).await? else {
@@ -98,7 +98,7 @@ pub(crate) fn decode<H: TopicHandler>(event: &CloudEvent) -> Result<H::Payload, 
 pub async fn run_tick<H: ScheduleHandler>(
     handler: &H,
     deps: &Deps,
-    meta: &Meta,
+    meta: &Meta<'_>,
     scheduled: Timestamp,
 ) -> Result<Handled, HandlerError> {
     let now = deps.clock.now();
@@ -129,7 +129,7 @@ pub async fn run_tick<H: ScheduleHandler>(
 async fn begin_once(
     deps: &Deps,
     spec: &FunctionSpec,
-    meta: &Meta,
+    meta: &Meta<'_>,
     now: Timestamp,
 ) -> Result<Option<Tx>, HandlerError> {
     let mut tx = deps.store.begin().await?;
