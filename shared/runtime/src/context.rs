@@ -245,16 +245,21 @@ mod tests {
         [traceparent(&staged[0]), traceparent(&staged[1])]
     }
 
-    #[test]
-    fn an_events_metadata_reads_its_envelope() {
+    /// A payment.confirmed as another service published it, without trace context.
+    fn incoming() -> CloudEvent {
         let payload = samples::payment_confirmed();
-        let mut event = CloudEvent::new(
+        CloudEvent::new(
             "payment.confirmed",
             "tests",
             &payload,
             Timestamp::from_millis(0),
         )
-        .unwrap();
+        .unwrap()
+    }
+
+    #[test]
+    fn an_events_metadata_reads_its_envelope() {
+        let mut event = incoming();
         event.correlationid = Some(String::new());
         event.tracestate = Some(String::new());
         let meta = Meta::from_event(&event, 2, None);
@@ -271,7 +276,7 @@ mod tests {
         assert_eq!(meta.correlation_id, "flow-1");
         assert_eq!(meta.tracestate.as_deref(), Some("vendor=1"));
         let mut cx = Context::stateless(&meta, "order-worker", Timestamp::from_millis(0));
-        cx.publish(&payload).unwrap();
+        cx.publish(&samples::payment_confirmed()).unwrap();
         let out = CloudEvent::decode(cx.staged()[0].body.as_bytes()).unwrap();
         assert_eq!(out.correlationid.as_deref(), Some("flow-1"));
         assert_eq!(out.tracestate.as_deref(), Some("vendor=1"));
@@ -279,14 +284,7 @@ mod tests {
 
     #[test]
     fn events_caused_by_one_invocation_share_one_trace() {
-        let payload = samples::payment_confirmed();
-        let mut incoming = CloudEvent::new(
-            "payment.confirmed",
-            "tests",
-            &payload,
-            Timestamp::from_millis(0),
-        )
-        .unwrap();
+        let mut incoming = incoming();
         // Without trace context: one new trace for everything this invocation causes.
         let meta = Meta::from_event(&incoming, 1, None);
         let [a, b] = published_twice(&meta);
