@@ -6,8 +6,10 @@
 //! # Layout
 //! - [`Harness`] and [`on_both_backends`]: per-test environment
 //! - [`seed`]: rows a scenario starts from
+//! - [`tls`]: a throwaway CA and certificates for tests that start their own TLS servers
 
 pub mod seed;
+pub mod tls;
 
 use std::future::Future;
 use std::sync::Arc;
