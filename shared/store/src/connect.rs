@@ -2,12 +2,12 @@
 
 use std::path::Path;
 use std::str::FromStr;
-use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 
 use crate::StoreError;
+use crate::pool::PoolOptions;
 
 /// Which database a store talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,6 +68,14 @@ impl Store {
     /// # Errors
     /// [`StoreError::UnsupportedUrl`] or the connection error.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        Self::connect_with(url, PoolOptions::default()).await
+    }
+
+    /// Connects with the pool's size and acquire timeout given.
+    ///
+    /// # Errors
+    /// As [`Store::connect`].
+    pub async fn connect_with(url: &str, pool: PoolOptions) -> Result<Self, StoreError> {
         sqlx::any::install_default_drivers();
         let backend = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Backend::Postgres
@@ -95,8 +103,8 @@ impl Store {
         let options = AnyConnectOptions::from_str(&url)?;
         let pool = match backend {
             Backend::Postgres => AnyPoolOptions::new()
-                .max_connections(16)
-                .acquire_timeout(Duration::from_secs(10))
+                .max_connections(pool.max_connections())
+                .acquire_timeout(pool.acquire_timeout(backend))
                 .after_connect(|conn, _| Box::pin(async move { conn.execute(PG_SEARCH_PATH).await.map(|_| ()) }))
                 .connect_with(options)
                 .await?,
@@ -104,7 +112,7 @@ impl Store {
             // contention into queueing instead of SQLITE_BUSY errors.
             Backend::Sqlite => AnyPoolOptions::new()
                 .max_connections(1)
-                .acquire_timeout(Duration::from_secs(30))
+                .acquire_timeout(pool.acquire_timeout(backend))
                 .after_connect(|conn, _| {
                     Box::pin(async move {
                         conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON")

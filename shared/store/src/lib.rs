@@ -9,6 +9,7 @@
 //!
 //! # Layout
 //! - [`connect`] — pools, per-backend connection setup
+//! - [`pool`] — pool size and acquire timeout (the connection budget)
 //! - [`migrate`] — embedded per-backend migrations
 //! - [`tx`] — the transaction every handler works in
 //! - [`order`], [`fulfillment`], [`warehouse`] — each service's repositories
@@ -24,6 +25,7 @@ pub mod inbox;
 pub mod migrate;
 pub mod order;
 pub mod outbox;
+pub mod pool;
 pub mod queue;
 mod sql;
 pub mod sweeper;
@@ -35,5 +37,6 @@ pub mod warehouse;
 pub use connect::{Backend, Store};
 pub use error::StoreError;
 pub use outbox::OutboxRow;
+pub use pool::PoolOptions;
 pub use sqlx;
 pub use tx::Tx;

@@ -5,6 +5,7 @@ mod order_compensation;
 mod order_contract;
 mod order_sessions_carts;
 mod order_sweeps;
+mod pool_budget;
 mod queue_contract;
 mod runtime_tables;
 mod warehouse_inventory;
