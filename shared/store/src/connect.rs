@@ -65,8 +65,13 @@ pub struct Store {
 impl Store {
     /// Connects to `postgres://...` or `sqlite:<path>` (the file and its folder are created).
     ///
+    /// On PostgreSQL the URL's `sslmode` (`disable`, `prefer` (the default), `require`,
+    /// `verify-ca`, `verify-full`), `sslrootcert`, `sslcert` and `sslkey` apply, over rustls;
+    /// `verify-full` without `sslrootcert` trusts the public web PKI roots built in.
+    ///
     /// # Errors
-    /// [`StoreError::UnsupportedUrl`] or the connection error.
+    /// [`StoreError::UnsupportedUrl`], or [`StoreError::Connect`] naming the URL without its
+    /// password.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         Self::connect_with(url, PoolOptions::default()).await
     }
@@ -82,7 +87,7 @@ impl Store {
         } else if url.starts_with("sqlite:") {
             Backend::Sqlite
         } else {
-            return Err(StoreError::UnsupportedUrl(url.to_owned()));
+            return Err(StoreError::unsupported_url(url));
         };
         let mut url = url.to_owned();
         if backend == Backend::Sqlite {
@@ -100,14 +105,18 @@ impl Store {
                 });
             }
         }
-        let options = AnyConnectOptions::from_str(&url)?;
+        // The Any driver hands the URL itself to the PostgreSQL driver, which reads `sslmode`,
+        // `sslrootcert`, `sslcert` and `sslkey` from it.
+        let options =
+            AnyConnectOptions::from_str(&url).map_err(|e| StoreError::connect(&url, e))?;
         let pool = match backend {
             Backend::Postgres => AnyPoolOptions::new()
                 .max_connections(pool.max_connections())
                 .acquire_timeout(pool.acquire_timeout(backend))
                 .after_connect(|conn, _| Box::pin(async move { conn.execute(PG_SEARCH_PATH).await.map(|_| ()) }))
                 .connect_with(options)
-                .await?,
+                .await
+                .map_err(|e| StoreError::connect(&url, e))?,
             // One connection: SQLite has one writer anyway, and a single connection turns lock
             // contention into queueing instead of SQLITE_BUSY errors.
             Backend::Sqlite => AnyPoolOptions::new()
@@ -121,7 +130,8 @@ impl Store {
                     })
                 })
                 .connect_with(options)
-                .await?,
+                .await
+                .map_err(|e| StoreError::connect(&url, e))?,
         };
         Ok(Self {
             pool,

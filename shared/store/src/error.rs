@@ -8,6 +8,15 @@ pub enum StoreError {
     /// The database rejected or could not run a statement, or could not be reached.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// The database could not be reached, refused the TLS handshake or the login.
+    #[error("cannot connect to the database at {url}: {source}")]
+    Connect {
+        /// The URL with its password masked ([`crate::redact::url`]).
+        url: String,
+        /// Cause.
+        #[source]
+        source: sqlx::Error,
+    },
     /// A migration failed.
     #[error("migration {version} ({name}) failed: {source}")]
     Migration {
@@ -33,6 +42,19 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// A connection to `url` that failed; the password never reaches the message.
+    pub fn connect(url: &str, source: sqlx::Error) -> Self {
+        Self::Connect {
+            url: crate::redact::url(url),
+            source,
+        }
+    }
+
+    /// A URL naming no supported backend, kept without its password.
+    pub fn unsupported_url(url: &str) -> Self {
+        Self::UnsupportedUrl(crate::redact::url(url))
+    }
+
     /// A row that does not decode.
     pub fn corrupt(table: &'static str, reason: impl std::fmt::Display) -> Self {
         Self::Corrupt {
@@ -53,8 +75,27 @@ impl StoreError {
                     | sqlx::Error::Decode(_)
                     | sqlx::Error::TypeNotFound { .. }
             ),
+            // A wrong setting (a bad URL option, a certificate that does not verify) stays wrong.
+            Self::Connect { source, .. } => {
+                !matches!(source, sqlx::Error::Configuration(_) | sqlx::Error::Tls(_))
+            }
             Self::Migration { .. } | Self::UnsupportedUrl(_) | Self::Corrupt { .. } => false,
         }
+    }
+
+    /// Whether the server refused the login (PostgreSQL `28P01` invalid password, `28000`
+    /// invalid authorization, e.g. no `pg_hba.conf` entry): the credentials may have rotated.
+    #[must_use]
+    pub fn is_authentication_failure(&self) -> bool {
+        let (Self::Database(sqlx::Error::Database(e))
+        | Self::Connect {
+            source: sqlx::Error::Database(e),
+            ..
+        }) = self
+        else {
+            return false;
+        };
+        matches!(e.code().as_deref(), Some("28P01" | "28000"))
     }
 }
 

@@ -14,6 +14,7 @@
 //! - [`tx`] — the transaction every handler works in
 //! - [`order`], [`fulfillment`], [`warehouse`] — each service's repositories
 //! - [`queue`] — the embedded broker's durable queue and dead letters
+//! - [`redact`] — connection URLs with their passwords masked, for logs and errors
 //! - [`inbox`], [`outbox`]: idempotency and transactional publishing
 //! - [`sweeper`] — published outbox rows deleted in batches in the background
 //! - [`testing`] (feature `testing`): throwaway databases for tests
@@ -27,6 +28,7 @@ pub mod order;
 pub mod outbox;
 pub mod pool;
 pub mod queue;
+pub mod redact;
 mod sql;
 pub mod sweeper;
 #[cfg(feature = "testing")]
