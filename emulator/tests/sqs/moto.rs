@@ -19,7 +19,13 @@ fn binary() -> PathBuf {
     if let Some(path) = std::env::var_os("MOTO_SERVER") {
         return PathBuf::from(path);
     }
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/moto_server")
+    // The workspace's `.venv`, found from whichever crate includes this file.
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest
+        .ancestors()
+        .map(|dir| dir.join(".venv/bin/moto_server"))
+        .find(|path| path.is_file())
+        .unwrap_or_else(|| manifest.join("../.venv/bin/moto_server"))
 }
 
 impl Moto {

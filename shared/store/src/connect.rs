@@ -60,6 +60,8 @@ pub struct Store {
     backend: Backend,
     /// Where published outbox rows go to be deleted, when that happens in the background.
     pub(crate) sweeper: Option<crate::sweeper::Sweeper>,
+    /// Where credentials are read again when the database refuses them.
+    pub(crate) reauth: Option<std::sync::Arc<crate::credentials::Reauth>>,
 }
 
 impl Store {
@@ -137,6 +139,7 @@ impl Store {
             pool,
             backend,
             sweeper: None,
+            reauth: None,
         })
     }
 
@@ -145,7 +148,15 @@ impl Store {
     /// # Errors
     /// As [`Store::connect`] and [`Store::migrate`].
     pub async fn open(url: &str) -> Result<Self, StoreError> {
-        let store = Self::connect(url).await?;
+        Self::open_with(url, PoolOptions::default()).await
+    }
+
+    /// Connects with the pool's size and acquire timeout given, and applies pending migrations.
+    ///
+    /// # Errors
+    /// As [`Store::connect`] and [`Store::migrate`].
+    pub async fn open_with(url: &str, pool: PoolOptions) -> Result<Self, StoreError> {
+        let store = Self::connect_with(url, pool).await?;
         store.migrate().await?;
         Ok(store)
     }

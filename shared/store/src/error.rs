@@ -28,6 +28,27 @@ pub enum StoreError {
         #[source]
         source: sqlx::Error,
     },
+    /// The database refused the credentials, also after they were read again.
+    #[error(
+        "the database refused the credentials from {from}, also after reading them again: {cause}; check that the secret holds the role's current password"
+    )]
+    CredentialsRefused {
+        /// Where the credentials came from.
+        from: String,
+        /// The refusal.
+        #[source]
+        cause: sqlx::Error,
+    },
+    /// The database refused the credentials and reading them again failed.
+    #[error(
+        "the database refused the credentials and reading them again from {from} failed: {reason}"
+    )]
+    CredentialsUnavailable {
+        /// Where the credentials come from.
+        from: String,
+        /// Why they could not be read.
+        reason: String,
+    },
     /// The URL names no supported backend.
     #[error("unsupported database url {0:?}: use postgres://... or sqlite:...")]
     UnsupportedUrl(String),
@@ -79,6 +100,8 @@ impl StoreError {
             Self::Connect { source, .. } => {
                 !matches!(source, sqlx::Error::Configuration(_) | sqlx::Error::Tls(_))
             }
+            // The secret may be put right, or its rotation finish: retry, never drop.
+            Self::CredentialsRefused { .. } | Self::CredentialsUnavailable { .. } => true,
             Self::Migration { .. } | Self::UnsupportedUrl(_) | Self::Corrupt { .. } => false,
         }
     }

@@ -9,6 +9,7 @@
 //!
 //! # Layout
 //! - [`connect`] — pools, per-backend connection setup
+//! - [`credentials`] — credentials read again when the database refuses them (rotation)
 //! - [`pool`] — pool size and acquire timeout (the connection budget)
 //! - [`migrate`] — embedded per-backend migrations
 //! - [`tx`] — the transaction every handler works in
@@ -20,6 +21,7 @@
 //! - [`testing`] (feature `testing`): throwaway databases for tests
 
 pub mod connect;
+pub mod credentials;
 pub mod error;
 pub mod fulfillment;
 pub mod inbox;

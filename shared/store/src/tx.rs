@@ -16,10 +16,11 @@ impl Store {
     /// Begins a transaction.
     ///
     /// # Errors
-    /// When no connection can be had.
+    /// When no connection can be had. With a credential source, a refused connection reads the
+    /// credentials again once first ([`crate::credentials`]).
     pub async fn begin(&self) -> Result<Tx, StoreError> {
         Ok(Tx {
-            inner: self.pool().begin().await?,
+            inner: self.reauthenticating(|| self.pool().begin()).await?,
             backend: self.backend(),
         })
     }

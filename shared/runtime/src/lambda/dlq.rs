@@ -7,7 +7,7 @@
 use aws_lambda_events::sqs::SqsMessage;
 use aws_sdk_sqs::types::MessageAttributeValue;
 
-use super::config::{AwsSettings, client_from_settings};
+use super::aws::{AwsSettings, client_from_settings};
 
 /// Message attribute: the error chain (at most [`MAX_REASON_CHARS`] characters).
 pub const ATTR_ERROR: &str = "conveyor-error";

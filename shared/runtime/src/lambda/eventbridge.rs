@@ -12,7 +12,7 @@ use conveyor_store::OutboxRow;
 use crate::cloudevent::CloudEvent;
 use crate::publish::{BoxFuture, PublishError, Publisher};
 
-use super::config::{AwsSettings, client_from_settings};
+use super::aws::{AwsSettings, client_from_settings};
 use super::fifo::{self, QueueRoute};
 
 /// PutEvents accepts at most this many entries per call.

@@ -5,15 +5,19 @@
 //! pipeline, and the response lists exactly the records to retry. A `Drop` goes to the
 //! function's DLQ ([`dlq`]) and counts as handled. A job receives an EventBridge Scheduler input
 //! or a classic scheduled-event envelope ([`schedule`]). Clients and configuration are built
-//! once per cold start ([`config`]); events leave through EventBridge ([`eventbridge`]), and
+//! once per cold start ([`config`], [`aws`]), the database URL read from a Secrets Manager secret
+//! ([`secret`]); events leave through EventBridge ([`eventbridge`]), and
 //! those an ordered function takes also straight to its FIFO queue ([`fifo`]).
 
+pub mod aws;
 pub mod config;
+mod config_error;
 pub mod dlq;
 pub mod envelope;
 pub mod eventbridge;
 pub mod fifo;
 pub mod schedule;
+pub mod secret;
 pub mod sqs;
 
 use std::fmt;
