@@ -2,6 +2,7 @@
 
 mod lambda_aws;
 mod lambda_fifo;
+mod lambda_pool;
 mod lambda_schedule;
 mod lambda_sqs;
 mod support;
