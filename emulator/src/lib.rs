@@ -13,6 +13,7 @@
 //! - [`dashboard`] — the web dashboard and its JSON API
 //! - [`embedded`] — the embedded broker and its consumers
 //! - [`eventlog`] — recent events, attempts and runs, bounded, for the dashboard
+//! - [`maintenance`] — the long-running hosts' periodic pruning of inbox rows and dead letters
 //! - [`operations`] — publish, dead letters and redrive, for the API and the direct commands
 //! - [`redis`] — the Redis Streams transport (wire-compatible with Dapr's `pubsub.redis`)
 //! - [`scheduler`] — cron jobs on their schedules
@@ -32,6 +33,7 @@ pub mod demo;
 pub mod embedded;
 pub mod eventlog;
 pub mod r#gen;
+pub mod maintenance;
 pub mod operations;
 pub mod redis;
 pub mod scheduler;

@@ -9,10 +9,12 @@ use conveyor_emulator::cli::action::{self, Action};
 use conveyor_emulator::cli::args::{
     Cli, Command, CronCommand, DlqCommand, GenCommand, LogFormat, Transport, UpArgs, WorkerArgs,
 };
-use conveyor_emulator::cli::{client, commands};
+use conveyor_emulator::cli::{client, commands, migrate};
+use conveyor_emulator::maintenance::MaintenanceSettings;
 use conveyor_emulator::redis::RedisSettings;
 use conveyor_emulator::{api, catalog, dapr, r#gen, up};
 use conveyor_runtime::Function;
+use conveyor_runtime::maintenance::Retention;
 use conveyor_runtime::telemetry;
 
 // Many small, short-lived allocations cross the runtime's worker threads (one per delivered
@@ -25,6 +27,14 @@ fn main() -> ExitCode {
     let result = match cli.command.unwrap_or(Command::Up(UpArgs::default())) {
         Command::Up(args) => run_up(args),
         Command::Worker(args) => run_worker(&args),
+        Command::Migrate {
+            database,
+            embedded_broker,
+        } => run_async(async move {
+            let applied = migrate::run(&database, embedded_broker).await?;
+            print!("{}", migrate::report(&database, embedded_broker, &applied));
+            Ok(())
+        }),
         Command::Functions => {
             commands::print_functions(&catalog::specs());
             Ok(())
@@ -165,7 +175,8 @@ fn init_logs(format: LogFormat) {
 
 fn run_worker(args: &WorkerArgs) -> Result<(), commands::CommandError> {
     init_logs(args.log_format);
-    let config = args.config();
+    let mut config = args.config();
+    config.maintenance.retention = Retention::from_env()?;
     let functions = config.mode.select(config.service, catalog::all());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -225,7 +236,8 @@ fn run_up(args: UpArgs) -> Result<(), commands::CommandError> {
             (None, Transport::Redis) => "Redis Streams".to_owned(),
             (None, _) => "embedded broker".to_owned(),
         };
-        let config = up::UpConfig { database: args.database.clone(), functions, redis, sqs, ..up::UpConfig::default() };
+        let maintenance = MaintenanceSettings { retention: Retention::from_env()?, ..MaintenanceSettings::default() };
+        let config = up::UpConfig { database: args.database.clone(), functions, redis, sqs, maintenance, ..up::UpConfig::default() };
         let running = up::start(config).await?;
         let listener = tokio::net::TcpListener::bind(args.http).await.map_err(commands::CommandError::Io)?;
         let address = listener.local_addr().map_err(commands::CommandError::Io)?;

@@ -1,6 +1,10 @@
 //! `conveyor up`: every selected function of the catalog in one process, on the embedded broker
 //! (or Redis Streams, or SQS queues, when configured) and the store (a SQLite file under `.conveyor/` unless a
 //! database URL is given).
+//!
+//! The embedded broker's tables are created only when `up` runs on that broker; every
+//! transport gets the maintenance loop ([`crate::maintenance`]) that prunes inbox rows (and the
+//! embedded broker's dead letters) past their retention.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,6 +20,7 @@ use crate::broker::{Broker, BrokerError};
 use crate::embedded::broker::EmbeddedBroker;
 use crate::embedded::consumer::{self, ConsumerSettings};
 use crate::eventlog::record::{Recorded, RecordingBroker};
+use crate::maintenance::{self, MaintenanceSettings};
 use crate::redis::RedisSettings;
 use crate::redis::broker::RedisBroker;
 use crate::redis::lock::RedisTickLock;
@@ -45,6 +50,8 @@ pub struct UpConfig {
     pub sqs: Option<SqsSettings>,
     /// The clock handlers and jobs read; the system clock when `None` (tests pass a manual one).
     pub clock: Option<Arc<dyn Clock>>,
+    /// Retention of inbox rows and dead letters, and how often they are pruned.
+    pub maintenance: MaintenanceSettings,
 }
 
 impl Default for UpConfig {
@@ -57,6 +64,7 @@ impl Default for UpConfig {
             redis: None,
             sqs: None,
             clock: None,
+            maintenance: MaintenanceSettings::default(),
         }
     }
 }
@@ -117,12 +125,15 @@ pub async fn start(mut config: UpConfig) -> Result<Running, UpError> {
             RedisBroker::connect(settings.clone(), &config.functions).await?,
         )),
         // The queue keeps wall-clock time even when handlers read a test's clock: retries and
-        // leases fall due in real time.
-        (None, None) => Transport::Embedded(Arc::new(EmbeddedBroker::new(
-            store.clone(),
-            Arc::new(SystemClock),
-            &config.functions,
-        ))),
+        // leases fall due in real time. Only this transport needs the queue's tables.
+        (None, None) => {
+            store.migrate_embedded_broker().await?;
+            Transport::Embedded(Arc::new(EmbeddedBroker::new(
+                store.clone(),
+                Arc::new(SystemClock),
+                &config.functions,
+            )))
+        }
     };
     let broker = recording(transport.broker(), &stats);
     let publisher: Arc<dyn Publisher> = broker.clone();
@@ -148,6 +159,13 @@ pub async fn start(mut config: UpConfig) -> Result<Running, UpError> {
             }
         }
     }
+    tasks.spawn(maintenance::run(
+        deps.store.clone(),
+        Arc::clone(&deps.clock),
+        config.maintenance,
+        matches!(transport, Transport::Embedded(_)),
+        watch_rx.clone(),
+    ));
     tasks.spawn(relay_loop(deps.clone(), config.relay_every, watch_rx));
     Ok(Running {
         deps,

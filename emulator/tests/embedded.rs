@@ -25,6 +25,7 @@ fn config(dir: &tempfile::TempDir, functions: Vec<Arc<dyn Function>>) -> UpConfi
         redis: None,
         sqs: None,
         clock: None,
+        ..UpConfig::default()
     }
 }
 
@@ -178,6 +179,7 @@ async fn a_lease_held_by_a_crashed_consumer_is_delivered_again_once() {
     })];
     let cfg = config(&dir, functions.clone());
     let store = conveyor_store::Store::open(&cfg.database).await.unwrap();
+    store.migrate_embedded_broker().await.unwrap();
     // A consumer that leased the message and died: the lease ran out in the past.
     let e = ping(1);
     store

@@ -353,6 +353,10 @@ async fn prefill(
         ),
         None => {
             let opened = Store::open(database).await.map_err(|e| e.to_string())?;
+            opened
+                .migrate_embedded_broker()
+                .await
+                .map_err(|e| e.to_string())?;
             store = Some(opened.clone());
             Arc::new(EmbeddedBroker::new(
                 opened,

@@ -363,6 +363,17 @@ pub enum Command {
     /// Serve one service's functions to a Dapr sidecar (pub/sub subscriptions and cron
     /// bindings), publishing through the sidecar.
     Worker(WorkerArgs),
+    /// Apply the database migrations and exit, for deployments that migrate in a step of their
+    /// own (the functions then run with CONVEYOR_MIGRATE=false).
+    Migrate {
+        /// The database: postgres://... (or sqlite:...).
+        #[arg(long, env = "CONVEYOR_DATABASE_URL", hide_env_values = true)]
+        database: String,
+        /// Also create the embedded broker's queue and dead-letter tables, for a database that
+        /// a `conveyor up` on the embedded broker will use.
+        #[arg(long)]
+        embedded_broker: bool,
+    },
     /// Regenerate checked-in files from the Rust types and the catalog.
     Gen {
         #[command(subcommand)]

@@ -38,6 +38,12 @@ pub enum CommandError {
     /// An SQS call failed.
     #[error(transparent)]
     Sqs(#[from] crate::sqs::SqsError),
+    /// `conveyor migrate` failed.
+    #[error(transparent)]
+    Migrate(#[from] super::migrate::MigrateError),
+    /// A retention variable does not parse.
+    #[error(transparent)]
+    Retention(#[from] conveyor_runtime::maintenance::RetentionError),
 }
 
 /// The functions `--functions` / `--service` select (all when neither is given).

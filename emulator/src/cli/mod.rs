@@ -6,10 +6,12 @@
 //! - [`args`] — clap definitions (every option has an environment fallback)
 //! - [`client`] — the operator commands over HTTP
 //! - [`commands`] — the local commands and output formatting
+//! - [`migrate`] — `conveyor migrate`: the migrations as a step of their own
 //! - [`sqs`] — SQS settings from the arguments, and `dlq redrive --sqs`
 
 pub mod action;
 pub mod args;
 pub mod client;
 pub mod commands;
+pub mod migrate;
 pub mod sqs;

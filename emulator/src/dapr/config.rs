@@ -171,6 +171,8 @@ pub struct WorkerConfig {
     pub shutdown_timeout: Duration,
     /// "Now" (tests pin it).
     pub clock: Arc<dyn Clock>,
+    /// Retention of inbox rows, and how often they are pruned.
+    pub maintenance: crate::maintenance::MaintenanceSettings,
 }
 
 impl WorkerConfig {
@@ -190,6 +192,7 @@ impl WorkerConfig {
             relay_every: Duration::from_secs(1),
             shutdown_timeout: Duration::from_secs(25),
             clock: Arc::new(SystemClock),
+            maintenance: crate::maintenance::MaintenanceSettings::default(),
         }
     }
 

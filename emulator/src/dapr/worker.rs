@@ -3,7 +3,8 @@
 //!
 //! Shutdown (SIGTERM from Kubernetes, or Ctrl-C) stops accepting connections, lets the
 //! handlers in flight finish (up to the configured timeout, which must stay below the pod's
-//! termination grace period), gives the relay one last pass and closes the store.
+//! termination grace period), stops the maintenance loop (inbox rows past their retention,
+//! see [`crate::maintenance`]), gives the relay one last pass and closes the store.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -47,6 +48,7 @@ pub struct Worker {
     pub state: WorkerState,
     relay_stop: watch::Sender<bool>,
     relay: JoinHandle<()>,
+    maintenance: JoinHandle<()>,
 }
 
 impl Worker {
@@ -69,6 +71,13 @@ impl Worker {
         };
         let state = WorkerState::new(&config, deps.clone(), functions);
         let (relay_stop, stop_rx) = watch::channel(false);
+        let maintenance = tokio::spawn(crate::maintenance::run(
+            deps.store.clone(),
+            Arc::clone(&deps.clock),
+            config.maintenance,
+            false,
+            stop_rx.clone(),
+        ));
         let relay = tokio::spawn(relay_loop(deps.clone(), config.relay_every, stop_rx));
         Ok(Self {
             config,
@@ -77,6 +86,7 @@ impl Worker {
             state,
             relay_stop,
             relay,
+            maintenance,
         })
     }
 
@@ -120,6 +130,7 @@ impl Worker {
     pub async fn stop(self) {
         let _ = self.relay_stop.send(true);
         let _ = self.relay.await;
+        let _ = self.maintenance.await;
         // Rows already published must be gone before the last pass, which takes every row.
         self.deps.store.flush_outbox_deletes().await;
         let last = relay::relay_once(&self.deps, Duration::ZERO, RELAY_BATCH);

@@ -14,6 +14,7 @@
 //! - [`context`] — `Context` (per invocation) and `Deps` (per process)
 //! - [`invoke`], [`relay`]: inbox/outbox pipeline and the outbox relay
 //! - [`batch`] — several events of one function in one transaction
+//! - [`maintenance`] — retention of inbox rows and dead letters, and the bounded pruning run
 //! - [`publish`] — the publishing port
 //! - [`cron`] — schedules and their EventBridge / Dapr translations
 //! - [`trace`] — W3C traceparent
@@ -29,6 +30,7 @@ pub mod handler;
 pub mod invoke;
 #[cfg(feature = "lambda")]
 pub mod lambda;
+pub mod maintenance;
 pub mod publish;
 pub mod relay;
 pub mod spec;

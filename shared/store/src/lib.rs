@@ -11,13 +11,14 @@
 //! - [`connect`] — pools, per-backend connection setup
 //! - [`credentials`] — credentials read again when the database refuses them (rotation)
 //! - [`pool`] — pool size and acquire timeout (the connection budget)
-//! - [`migrate`] — embedded per-backend migrations
+//! - [`migrate`] — embedded per-backend migrations: the core set and the embedded broker's
 //! - [`tx`] — the transaction every handler works in
 //! - [`order`], [`fulfillment`], [`warehouse`] — each service's repositories
 //! - [`queue`] — the embedded broker's durable queue and dead letters
 //! - [`redact`] — connection URLs with their passwords masked, for logs and errors
 //! - [`inbox`], [`outbox`]: idempotency and transactional publishing
 //! - [`sweeper`] — published outbox rows deleted in batches in the background
+//! - [`retention`] — inbox rows and dead letters past their retention, pruned in batches
 //! - [`testing`] (feature `testing`): throwaway databases for tests
 
 pub mod connect;
@@ -31,6 +32,7 @@ pub mod outbox;
 pub mod pool;
 pub mod queue;
 pub mod redact;
+pub mod retention;
 mod sql;
 pub mod sweeper;
 #[cfg(feature = "testing")]
@@ -40,6 +42,7 @@ pub mod warehouse;
 
 pub use connect::{Backend, Store};
 pub use error::StoreError;
+pub use migrate::MigrationSet;
 pub use outbox::OutboxRow;
 pub use pool::PoolOptions;
 pub use sqlx;

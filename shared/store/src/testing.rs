@@ -12,7 +12,8 @@ use crate::{Backend, Store};
 /// The admin database tests create their databases from.
 pub const DEFAULT_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 
-/// A migrated store that cleans up after itself.
+/// A store that cleans up after itself, migrated with every table (the embedded broker's
+/// included) unless made empty.
 #[derive(Debug)]
 pub struct TestDb {
     store: Store,
@@ -43,7 +44,7 @@ fn replace_db_name(url: &str, name: &str) -> String {
 }
 
 impl TestDb {
-    /// A fresh PostgreSQL database, migrated.
+    /// A fresh PostgreSQL database, migrated (the embedded broker's tables included).
     ///
     /// # Panics
     /// When PostgreSQL is unreachable: a test environment problem, reported loudly.
@@ -60,6 +61,23 @@ impl TestDb {
     /// # Errors
     /// When the server cannot be reached, the database cannot be created, or migrations fail.
     pub async fn create_postgres(admin: &str) -> Result<Self, crate::StoreError> {
+        let db = Self::create_empty_postgres(admin).await?;
+        db.store.migrate_embedded_broker().await?;
+        Ok(db)
+    }
+
+    /// A fresh PostgreSQL database with no table at all, for tests of migrations.
+    ///
+    /// # Panics
+    /// When PostgreSQL is unreachable.
+    pub async fn empty_postgres() -> Self {
+        let admin = admin_url();
+        Self::create_empty_postgres(&admin)
+            .await
+            .unwrap_or_else(|e| panic!("PostgreSQL at {admin}: {e}"))
+    }
+
+    async fn create_empty_postgres(admin: &str) -> Result<Self, crate::StoreError> {
         let name = format!("conveyor_t_{}", uuid::Uuid::new_v4().simple());
         let admin_store = Store::connect(admin).await?;
         let created = sqlx::query(&format!("CREATE DATABASE {name}"))
@@ -68,7 +86,7 @@ impl TestDb {
         admin_store.close().await;
         created?;
         let url = replace_db_name(admin, &name);
-        let store = Store::open(&url).await?;
+        let store = Store::connect(&url).await?;
         Ok(Self {
             store,
             url,
@@ -79,16 +97,21 @@ impl TestDb {
         })
     }
 
-    /// A fresh SQLite file in a temporary folder, migrated.
+    /// A fresh SQLite file in a temporary folder, migrated (the embedded broker's tables
+    /// included).
     ///
     /// # Panics
     /// When the temporary folder cannot be made.
     pub async fn sqlite() -> Self {
         let dir = tempfile::tempdir().expect("temporary folder");
         let url = format!("sqlite://{}", dir.path().join("conveyor.db").display());
-        let store = Store::open(&url)
+        let store = Store::connect(&url)
             .await
             .unwrap_or_else(|e| panic!("open {url}: {e}"));
+        store
+            .migrate_embedded_broker()
+            .await
+            .unwrap_or_else(|e| panic!("migrate {url}: {e}"));
         Self {
             store,
             url,

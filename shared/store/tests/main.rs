@@ -2,12 +2,14 @@
 
 mod connect_errors;
 mod fulfillment_contract;
+mod migrations;
 mod order_compensation;
 mod order_contract;
 mod order_sessions_carts;
 mod order_sweeps;
 mod pool_budget;
 mod queue_contract;
+mod retention;
 mod runtime_tables;
 mod warehouse_inventory;
 mod warehouse_records;
