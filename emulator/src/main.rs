@@ -216,7 +216,8 @@ fn run_up(args: UpArgs) -> Result<(), commands::CommandError> {
         .build()
         .map_err(commands::CommandError::Io)?;
     runtime.block_on(async move {
-        let redis = args.redis.as_deref().map(|url| RedisSettings {
+        let redis = args.redis.as_deref().map(|url| args.redis_tls.load(url).map(|tls| RedisSettings {
+            tls,
             prefix: args.redis_prefix.clone(),
             maxlen: args.redis_maxlen,
             claim_after: args.redis_claim_after_ms.map(std::time::Duration::from_millis),
@@ -224,7 +225,7 @@ fn run_up(args: UpArgs) -> Result<(), commands::CommandError> {
             max_waiting: args.redis_max_waiting.max(1),
             tx_batch: usize::from(args.redis_tx_batch),
             ..RedisSettings::new(url)
-        });
+        })).transpose()?;
         let transport = args.transport.unwrap_or(if redis.is_some() { Transport::Redis } else { Transport::Embedded });
         if transport == Transport::Redis && redis.is_none() {
             return Err(commands::CommandError::Selection("--transport redis needs --redis <url>".to_owned()));

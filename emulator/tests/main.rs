@@ -15,5 +15,6 @@ mod redis_delivery;
 mod redis_interop;
 mod redis_recovery;
 mod redis_tick_lock;
+mod redis_tls;
 mod sqs;
 mod terraform;

@@ -13,6 +13,7 @@ use crate::catalog;
 use crate::operations;
 use crate::redis::RedisSettings;
 use crate::redis::broker::RedisBroker;
+use crate::redis::tls::RedisTls;
 
 /// What to do.
 #[derive(Debug, Clone)]
@@ -44,7 +45,14 @@ pub enum Action {
 /// [`ClientError::Http`] with the reason (unreachable, refused, unknown function).
 pub fn perform(to: &TransportArgs, action: Action) -> Result<Value, ClientError> {
     match &to.redis {
-        Some(url) => on_redis(url, &to.redis_prefix, action),
+        Some(url) => {
+            // Read once: the connection to Redis and anything it reconnects share it.
+            let tls = to
+                .redis_tls
+                .load(url)
+                .map_err(|e| ClientError::Http(e.to_string()))?;
+            on_redis(url, &to.redis_prefix, tls, action)
+        }
         None => over_http(&to.api.api, action),
     }
 }
@@ -73,7 +81,7 @@ fn known(function: &str) -> Result<(), ClientError> {
     }
 }
 
-fn on_redis(url: &str, prefix: &str, action: Action) -> Result<Value, ClientError> {
+fn on_redis(url: &str, prefix: &str, tls: RedisTls, action: Action) -> Result<Value, ClientError> {
     let failed = |e: BrokerError| ClientError::Http(e.to_string());
     if let Action::DeadLetters {
         function: Some(function),
@@ -89,6 +97,7 @@ fn on_redis(url: &str, prefix: &str, action: Action) -> Result<Value, ClientErro
     runtime.block_on(async {
         let settings = RedisSettings {
             prefix: prefix.to_owned(),
+            tls,
             ..RedisSettings::new(url)
         };
         let broker = RedisBroker::connect(settings, &catalog::all())

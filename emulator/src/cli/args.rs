@@ -12,6 +12,7 @@ use crate::dapr::config::{
     DEFAULT_APP_PORT, DEFAULT_DAPR_HTTP_PORT, Mode, PublisherSettings, Subscriptions, WorkerConfig,
     parse_service,
 };
+use crate::redis::tls::{RedisTls, TlsError, TlsFiles};
 
 /// Default HTTP address of `conveyor up`.
 pub const DEFAULT_HTTP: &str = "127.0.0.1:8790";
@@ -116,6 +117,8 @@ pub struct UpArgs {
     /// Key prefix on Redis (like Dapr's namespace prefix), to share one server.
     #[arg(long, env = "CONVEYOR_REDIS_PREFIX", default_value = "")]
     pub redis_prefix: String,
+    #[command(flatten)]
+    pub redis_tls: RedisTlsArgs,
     /// Approximate length streams are trimmed to (`MAXLEN ~`).
     #[arg(long, env = "CONVEYOR_REDIS_MAXLEN", default_value_t = 100_000)]
     pub redis_maxlen: usize,
@@ -166,6 +169,7 @@ impl Default for UpArgs {
             transport: None,
             redis: None,
             redis_prefix: String::new(),
+            redis_tls: RedisTlsArgs::default(),
             redis_maxlen: 100_000,
             redis_claim_after_ms: None,
             redis_reclaim_every_ms: 15_000,
@@ -290,7 +294,42 @@ pub struct TransportArgs {
     /// Key prefix on Redis, as given to `conveyor up --redis-prefix`.
     #[arg(long, env = "CONVEYOR_REDIS_PREFIX", default_value = "")]
     pub redis_prefix: String,
+    #[command(flatten)]
+    pub redis_tls: RedisTlsArgs,
 }
+
+/// The TLS files of a `rediss://` server: a private CA and a client certificate.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct RedisTlsArgs {
+    /// PEM file of the CA that signed the Redis server's certificate (rediss:// only); trusted
+    /// instead of the public roots built into the binary.
+    #[arg(long, env = "CONVEYOR_REDIS_CA_CERT")]
+    pub redis_ca_cert: Option<PathBuf>,
+    /// PEM client certificate (chain) for a Redis server that requires one (rediss:// only).
+    #[arg(long, env = "CONVEYOR_REDIS_CLIENT_CERT")]
+    pub redis_client_cert: Option<PathBuf>,
+    /// PEM private key of --redis-client-cert.
+    #[arg(long, env = "CONVEYOR_REDIS_CLIENT_KEY")]
+    pub redis_client_key: Option<PathBuf>,
+}
+
+impl RedisTlsArgs {
+    /// Reads the files once for the whole process and checks they fit `url`.
+    ///
+    /// # Errors
+    /// A file that cannot be read or parsed, a certificate without its key, TLS files with a
+    /// `redis://` URL, or `#insecure`.
+    pub fn load(&self, url: &str) -> Result<RedisTls, TlsError> {
+        let tls = RedisTls::load(&TlsFiles {
+            ca_cert: self.redis_ca_cert.clone(),
+            client_cert: self.redis_client_cert.clone(),
+            client_key: self.redis_client_key.clone(),
+        })?;
+        tls.check(url)?;
+        Ok(tls)
+    }
+}
+
 
 /// Subcommands.
 #[derive(Debug, Subcommand)]

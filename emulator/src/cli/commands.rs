@@ -20,6 +20,9 @@ pub enum CommandError {
     /// Bad selection of functions.
     #[error("{0}")]
     Selection(String),
+    /// The Redis TLS options cannot be used.
+    #[error(transparent)]
+    RedisTls(#[from] crate::redis::tls::TlsError),
     /// The store or the transport could not be opened.
     #[error(transparent)]
     Up(#[from] crate::up::UpError),

@@ -499,6 +499,7 @@ async fn setup(
     let settings = broker.settings();
     let con = StreamReader::connect(
         &settings.url,
+        &settings.tls,
         streams,
         settings.block + Duration::from_secs(5),
     )

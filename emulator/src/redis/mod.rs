@@ -19,6 +19,7 @@
 //! - [`reclaim`] — claiming entries a crashed or stalled instance left pending
 //! - [`lock`] — the cross-instance tick lock
 //! - [`reader`] — the read loop's own connection: `XREADGROUP` replies parsed in place
+//! - [`tls`] — `rediss://`: the trust and client certificate every connection uses
 //! - [`resp`] — a cursor over RESP2 replies in a buffer
 //! - [`wire`] — reading stream replies (fields by name, bytes or text)
 
@@ -31,6 +32,7 @@ pub mod lock;
 pub mod reader;
 pub mod reclaim;
 pub mod resp;
+pub mod tls;
 pub mod wire;
 
 use std::time::Duration;
@@ -38,13 +40,17 @@ use std::time::Duration;
 use ::redis::AsyncConnectionConfig;
 use ::redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
 
+use self::tls::RedisTls;
 use crate::broker::BrokerError;
 
 /// How the emulator uses Redis.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RedisSettings {
-    /// `redis://host:port/db`.
+    /// `redis://host:port/db`, or `rediss://...` for TLS.
     pub url: String,
+    /// For `rediss://`: the CA and client certificate (the public roots and none by default),
+    /// shared by every connection.
+    pub tls: RedisTls,
     /// Prepended to every key (like Dapr's namespace prefix); isolates environments and tests.
     pub prefix: String,
     /// This instance's consumer name; unique per running emulator.
@@ -87,6 +93,7 @@ impl RedisSettings {
     pub fn new(url: &str) -> Self {
         Self {
             url: url.to_owned(),
+            tls: RedisTls::default(),
             prefix: String::new(),
             instance: default_instance(),
             maxlen: 100_000,
@@ -127,24 +134,83 @@ impl RedisSettings {
     }
 
     /// Connects a multiplexed, self-reconnecting connection whose replies may take up to
-    /// `response_timeout`.
+    /// `response_timeout`, and checks it with a `PING` (so a refused handshake, certificate or
+    /// password shows here, naming the server, rather than at the first command).
     ///
     /// # Errors
-    /// When the URL is invalid or the server cannot be reached.
+    /// When the URL is invalid or the server cannot be reached or refuses the connection.
     pub async fn connect(
         &self,
         response_timeout: Duration,
     ) -> Result<ConnectionManager, BrokerError> {
-        let client = ::redis::Client::open(self.url.as_str()).map_err(|e| redis_error(&e))?;
+        // A server that answers but refuses this client (its certificate, a client certificate,
+        // the password, TLS expected) will not change its mind: that is reported at once. One
+        // not up yet gets the manager's retries.
+        let client = self.client()?;
+        if let Err(e) = open_once(&client).await
+            && !transient(&e)
+        {
+            return Err(self.connect_error(&e));
+        }
         let config = ConnectionManagerConfig::new()
             .set_response_timeout(Some(response_timeout))
             .set_connection_timeout(Some(Duration::from_secs(5)))
             .set_number_of_retries(6)
             .set_max_delay(Duration::from_secs(2));
-        ConnectionManager::new_with_config(client, config)
+        let mut con = ConnectionManager::new_with_config(client, config)
             .await
-            .map_err(|e| redis_error(&e))
+            .map_err(|e| self.connect_error(&e))?;
+        ping(&mut con).await.map_err(|e| self.connect_error(&e))?;
+        Ok(con)
     }
+
+    /// A plain multiplexed connection (no reconnecting) whose replies may take up to
+    /// [`PATIENT_REPLY`], checked with a `PING`.
+    ///
+    /// # Errors
+    /// When the URL is invalid or the server cannot be reached or refuses the connection.
+    pub async fn connect_once(&self) -> Result<MultiplexedConnection, BrokerError> {
+        open_once(&self.client()?)
+            .await
+            .map_err(|e| self.connect_error(&e))
+    }
+
+    fn client(&self) -> Result<::redis::Client, BrokerError> {
+        self.tls.client(&self.url).map_err(|e| BrokerError {
+            transport: "redis",
+            message: e.to_string(),
+        })
+    }
+
+    /// A failure to connect, naming the server (never its credentials).
+    fn connect_error(&self, e: &::redis::RedisError) -> BrokerError {
+        BrokerError {
+            transport: "redis",
+            message: tls::explain(&tls::server(&self.url), &e.to_string()),
+        }
+    }
+}
+
+async fn open_once(client: &::redis::Client) -> ::redis::RedisResult<MultiplexedConnection> {
+    let config = AsyncConnectionConfig::new()
+        .set_response_timeout(Some(PATIENT_REPLY))
+        .set_connection_timeout(Some(Duration::from_secs(5)));
+    let mut con = client
+        .get_multiplexed_async_connection_with_config(&config)
+        .await?;
+    ping(&mut con).await?;
+    Ok(con)
+}
+
+/// Whether `e` may pass by waiting: the server is not listening yet, is slow, or is loading.
+fn transient(e: &::redis::RedisError) -> bool {
+    e.is_connection_refusal()
+        || e.is_timeout()
+        || matches!(e.retry_method(), ::redis::RetryMethod::WaitAndRetry)
+}
+
+async fn ping(con: &mut impl ::redis::aio::ConnectionLike) -> ::redis::RedisResult<()> {
+    ::redis::cmd("PING").query_async::<()>(con).await
 }
 
 impl Default for RedisSettings {
@@ -158,20 +224,14 @@ impl Default for RedisSettings {
 /// half a second, is not).
 pub const PATIENT_REPLY: Duration = Duration::from_secs(60);
 
-/// A plain multiplexed connection to `url` (no reconnecting) whose replies may take up to
-/// [`PATIENT_REPLY`]: for the bench's clean-up and for tests that read whole streams back.
+/// A plain multiplexed connection to `url` (no reconnecting, the public roots for `rediss://`)
+/// whose replies may take up to [`PATIENT_REPLY`]: for the bench's clean-up and for tests that
+/// read whole streams back. [`RedisSettings::connect_once`] takes TLS files.
 ///
 /// # Errors
 /// When the URL is invalid or the server cannot be reached.
 pub async fn connect_plain(url: &str) -> Result<MultiplexedConnection, BrokerError> {
-    let client = ::redis::Client::open(url).map_err(|e| redis_error(&e))?;
-    let config = AsyncConnectionConfig::new()
-        .set_response_timeout(Some(PATIENT_REPLY))
-        .set_connection_timeout(Some(Duration::from_secs(5)));
-    client
-        .get_multiplexed_async_connection_with_config(&config)
-        .await
-        .map_err(|e| redis_error(&e))
+    RedisSettings::new(url).connect_once().await
 }
 
 /// `<hostname>-<pid>-<random>`: unique per process, readable in `XINFO CONSUMERS`.

@@ -3,18 +3,27 @@
 //! the bytes a consumer receives; building the redis crate's value tree from it first (a vector
 //! per entry and per field list, a string per field) was a fifth of the drain's CPU.
 //!
-//! One request at a time on a plain TCP or Unix socket in RESP2 (the server's default), with
-//! the URL's user, password and database. The socket is opened on first use and again after a
-//! failure; a server error (`NOGROUP`) leaves it open.
+//! One request at a time on a plain TCP, TLS (`rediss://`, with the process's [`RedisTls`]) or
+//! Unix socket in RESP2 (the server's default), with the URL's user, password and database. The
+//! socket is opened on first use and again after a failure; a server error (`NOGROUP`) leaves it
+//! open. The kinds of socket are the variants of one enum, so a read on plain TCP goes straight
+//! to the socket, through no boxed trait object.
 
 use std::io;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use ::redis::{Cmd, ConnectionAddr, IntoConnectionInfo};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use rustls::pki_types::ServerName;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::{TcpStream, UnixStream};
+use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
 
 use super::resp::{Frame, Reader, Short};
+use super::tls::{self, RedisTls};
 use super::wire::Entry;
 
 /// What a read returned.
@@ -38,6 +47,9 @@ pub enum ReadError {
     /// No complete reply in time (the next read opens a new connection).
     #[error("no reply from Redis within {0:?}")]
     Timeout(Duration),
+    /// The TLS handshake failed (the server's certificate, a client certificate it requires).
+    #[error("{0}")]
+    Tls(String),
     /// The server answered with an error, e.g. `NOGROUP ...`.
     #[error("Redis replied: {0}")]
     Server(String),
@@ -54,8 +66,65 @@ impl ReadError {
     }
 }
 
-trait Socket: AsyncRead + AsyncWrite + Unpin + Send {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send> Socket for T {}
+/// The reader's socket.
+enum Socket {
+    Tcp(TcpStream),
+    /// Boxed: a TLS session is large, and only this variant pays for the pointer.
+    Tls(Box<TlsStream<TcpStream>>),
+    Unix(UnixStream),
+}
+
+impl AsyncRead for Socket {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Tcp(s) => Pin::new(s).poll_read(cx, buf),
+            Self::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+            Self::Unix(s) => Pin::new(s).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Socket {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Self::Tcp(s) => Pin::new(s).poll_write(cx, buf),
+            Self::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+            Self::Unix(s) => Pin::new(s).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Tcp(s) => Pin::new(s).poll_flush(cx),
+            Self::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+            Self::Unix(s) => Pin::new(s).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Tcp(s) => Pin::new(s).poll_shutdown(cx),
+            Self::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+            Self::Unix(s) => Pin::new(s).poll_shutdown(cx),
+        }
+    }
+}
+
+/// What a `rediss://` reader opens its sockets with.
+struct TlsTarget {
+    connector: TlsConnector,
+    name: ServerName<'static>,
+    /// The server as errors name it (no credentials).
+    server: String,
+}
 
 /// A connection for `XREADGROUP` and nothing else.
 pub struct StreamReader {
@@ -63,7 +132,8 @@ pub struct StreamReader {
     username: Option<String>,
     password: Option<String>,
     db: i64,
-    socket: Option<Box<dyn Socket>>,
+    tls: Option<TlsTarget>,
+    socket: Option<Socket>,
     /// How many replies to checked commands come before the awaited read's reply.
     awaiting: Option<usize>,
     buf: Vec<u8>,
@@ -77,6 +147,7 @@ impl std::fmt::Debug for StreamReader {
         f.debug_struct("StreamReader")
             .field("addr", &self.addr)
             .field("db", &self.db)
+            .field("tls", &self.tls.is_some())
             .field("connected", &self.socket.is_some())
             .finish_non_exhaustive()
     }
@@ -86,25 +157,38 @@ impl std::fmt::Debug for StreamReader {
 const READ_CHUNK: usize = 64 * 1024;
 
 impl StreamReader {
-    /// A reader of `streams` on the server of `url` whose replies may take up to `timeout`;
-    /// connects at once.
+    /// A reader of `streams` on the server of `url` (over TLS with `tls` for `rediss://`)
+    /// whose replies may take up to `timeout`; connects at once.
     ///
     /// # Errors
-    /// An invalid URL, or the server cannot be reached or refuses the credentials.
+    /// An invalid URL, or the server cannot be reached, fails the TLS handshake or refuses the
+    /// credentials.
     pub async fn connect(
         url: &str,
+        tls: &RedisTls,
         streams: &[String],
         timeout: Duration,
     ) -> Result<Self, ReadError> {
+        tls.check(url).map_err(|e| ReadError::Url(e.to_string()))?;
         let info = url
             .into_connection_info()
             .map_err(|e| ReadError::Url(e.to_string()))?;
         let redis = info.redis_settings();
+        let tls = match info.addr() {
+            ConnectionAddr::TcpTls { host, .. } => Some(TlsTarget {
+                connector: TlsConnector::from(tls.config()),
+                name: ServerName::try_from(host.clone())
+                    .map_err(|e| ReadError::Url(format!("{}: {e}", tls::server(url))))?,
+                server: tls::server(url),
+            }),
+            _ => None,
+        };
         let mut reader = Self {
             addr: info.addr().clone(),
             username: redis.username().map(str::to_owned),
             password: redis.password().map(str::to_owned),
             db: redis.db(),
+            tls,
             socket: None,
             awaiting: None,
             buf: Vec::with_capacity(READ_CHUNK),
@@ -186,15 +270,25 @@ impl StreamReader {
         receive(socket, &mut self.buf, |buf| reply.parse(buf)).await
     }
 
-    async fn open(&mut self) -> Result<Box<dyn Socket>, ReadError> {
-        let mut socket: Box<dyn Socket> = match &self.addr {
-            ConnectionAddr::Tcp(host, port) => {
-                let tcp = tokio::net::TcpStream::connect((host.as_str(), *port)).await?;
+    async fn open(&mut self) -> Result<Socket, ReadError> {
+        let mut socket = match (&self.addr, &self.tls) {
+            (ConnectionAddr::Tcp(host, port), _) => {
+                let tcp = TcpStream::connect((host.as_str(), *port)).await?;
                 tcp.set_nodelay(true)?;
-                Box::new(tcp)
+                Socket::Tcp(tcp)
             }
-            ConnectionAddr::Unix(path) => Box::new(tokio::net::UnixStream::connect(path).await?),
-            other => return Err(ReadError::Url(format!("unsupported address {other}"))),
+            (ConnectionAddr::TcpTls { host, port, .. }, Some(target)) => {
+                let tcp = TcpStream::connect((host.as_str(), *port)).await?;
+                tcp.set_nodelay(true)?;
+                let stream = target
+                    .connector
+                    .connect(target.name.clone(), tcp)
+                    .await
+                    .map_err(|e| ReadError::Tls(tls::explain(&target.server, &e.to_string())))?;
+                Socket::Tls(Box::new(stream))
+            }
+            (ConnectionAddr::Unix(path), _) => Socket::Unix(UnixStream::connect(path).await?),
+            (other, _) => return Err(ReadError::Url(format!("unsupported address {other}"))),
         };
         if let Some(password) = &self.password {
             let mut auth = ::redis::cmd("AUTH");
@@ -215,7 +309,7 @@ impl StreamReader {
 
 /// Writes `cmd`, then reads until `parse` finds its complete reply in the buffer.
 async fn request<T>(
-    socket: &mut Box<dyn Socket>,
+    socket: &mut Socket,
     buf: &mut Vec<u8>,
     cmd: &Cmd,
     parse: impl Fn(&[u8]) -> Result<Result<T, ReadError>, Short>,
@@ -226,7 +320,7 @@ async fn request<T>(
 
 /// Writes `before` and `cmd` in one write (`buf` is scratch space).
 async fn write(
-    socket: &mut Box<dyn Socket>,
+    socket: &mut Socket,
     buf: &mut Vec<u8>,
     before: &[Cmd],
     cmd: &Cmd,
@@ -237,13 +331,15 @@ async fn write(
     }
     cmd.write_packed_command(buf);
     socket.write_all(buf).await?;
+    // A no-op on plain sockets; on TLS, records the session could not send yet go out now.
+    socket.flush().await?;
     Ok(())
 }
 
 /// Reads until `parse` finds a complete reply in `buf` (everything read since the call; a
 /// parser with state of its own goes on from where its last call stopped).
 async fn receive<T>(
-    socket: &mut Box<dyn Socket>,
+    socket: &mut Socket,
     buf: &mut Vec<u8>,
     mut parse: impl FnMut(&[u8]) -> Result<Result<T, ReadError>, Short>,
 ) -> Result<T, ReadError> {
@@ -555,9 +651,14 @@ mod tests {
             seen
         });
         let url = format!("redis://reader:s3cret@127.0.0.1:{port}/4");
-        let mut reader = StreamReader::connect(&url, &["t".to_owned()], Duration::from_secs(5))
-            .await
-            .unwrap();
+        let mut reader = StreamReader::connect(
+            &url,
+            &RedisTls::default(),
+            &["t".to_owned()],
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap();
         let mut xread = ::redis::cmd("XREADGROUP");
         xread
             .arg("GROUP")

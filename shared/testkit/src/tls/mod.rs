@@ -4,6 +4,12 @@
 //!
 //! Everything is written as PEM into a folder the caller owns (usually a `tempfile::TempDir`), so
 //! servers started by the test (`postgres`, `redis-server`) and clients read the same files.
+//!
+//! # Layout
+//! - [`TestPki`]: the authorities, certificates and keys
+//! - [`redis`]: a TLS-only `redis-server` on a free loopback port, with the same certificates
+
+pub mod redis;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
