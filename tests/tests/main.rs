@@ -7,3 +7,4 @@ mod compensation_flow;
 mod emulator_flow;
 mod faults;
 mod payment_flow;
+mod tls_postgres;

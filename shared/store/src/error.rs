@@ -96,10 +96,13 @@ impl StoreError {
                     | sqlx::Error::Decode(_)
                     | sqlx::Error::TypeNotFound { .. }
             ),
-            // A wrong setting (a bad URL option, a certificate that does not verify) stays wrong.
-            Self::Connect { source, .. } => {
-                !matches!(source, sqlx::Error::Configuration(_) | sqlx::Error::Tls(_))
-            }
+            // A wrong setting (a bad URL option, a certificate that does not verify: rustls
+            // reports it as invalid data) stays wrong.
+            Self::Connect { source, .. } => match source {
+                sqlx::Error::Configuration(_) | sqlx::Error::Tls(_) => false,
+                sqlx::Error::Io(e) => e.kind() != std::io::ErrorKind::InvalidData,
+                _ => true,
+            },
             // The secret may be put right, or its rotation finish: retry, never drop.
             Self::CredentialsRefused { .. } | Self::CredentialsUnavailable { .. } => true,
             Self::Migration { .. } | Self::UnsupportedUrl(_) | Self::Corrupt { .. } => false,

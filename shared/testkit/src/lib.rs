@@ -42,7 +42,19 @@ pub struct Harness {
 impl Harness {
     /// A harness on a fresh database of `backend`, clock at [`START`].
     pub async fn new(backend: Backend) -> Self {
-        let db = TestDb::of(backend).await;
+        Self::on(TestDb::of(backend).await)
+    }
+
+    /// A harness on a fresh database made on the PostgreSQL server that `admin_url` reaches
+    /// (with its TLS options, e.g. a [`tls::postgres::TlsPostgres`] URL), clock at [`START`].
+    ///
+    /// # Errors
+    /// When the server cannot be reached or the database cannot be made and migrated.
+    pub async fn on_postgres(admin_url: &str) -> Result<Self, conveyor_store::StoreError> {
+        Ok(Self::on(TestDb::create_postgres(admin_url).await?))
+    }
+
+    fn on(db: TestDb) -> Self {
         let publisher = Arc::new(MemoryPublisher::new());
         let clock = Arc::new(ManualClock::new(start()));
         let deps = Deps {

@@ -7,8 +7,10 @@
 //!
 //! # Layout
 //! - [`TestPki`]: the authorities, certificates and keys
+//! - [`postgres`]: a throwaway TLS-only PostgreSQL cluster serving the PKI's server certificate
 //! - [`redis`]: a TLS-only `redis-server` on a free loopback port, with the same certificates
 
+pub mod postgres;
 pub mod redis;
 
 use std::fmt;
