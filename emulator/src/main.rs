@@ -128,10 +128,25 @@ fn main() -> ExitCode {
             r#gen::terraform::write(d).map_err(|e| e.to_string())
         }),
         Command::Gen {
-            what: GenCommand::Dapr { dir, check },
-        } => commands::generate(&dir, check, r#gen::dapr::check, |d| {
-            r#gen::dapr::write(d).map_err(|e| e.to_string())
-        }),
+            what:
+                GenCommand::Dapr {
+                    dir,
+                    check,
+                    redis_host,
+                    redis_tls,
+                },
+        } => {
+            let options = r#gen::dapr::Options {
+                redis_host,
+                redis_tls,
+            };
+            commands::generate(
+                &dir,
+                check,
+                |d| r#gen::dapr::check(d, &options),
+                |d| r#gen::dapr::write(d, &options).map_err(|e| e.to_string()),
+            )
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -501,5 +501,13 @@ pub enum GenCommand {
         /// Only report drift; exit 1 if the folder is stale.
         #[arg(long)]
         check: bool,
+        /// Redis (host:port) as the cluster's components and the workers' init containers
+        /// reach it.
+        #[arg(long, default_value = crate::r#gen::dapr::CLUSTER_REDIS)]
+        redis_host: String,
+        /// The cluster's pub/sub component and state store speak TLS to Redis
+        /// (`enableTLS: "true"`); the local run file's components stay plain.
+        #[arg(long)]
+        redis_tls: bool,
     },
 }

@@ -7,34 +7,40 @@
 //! | `components/<job>.yaml` | one `bindings.cron` input binding per job, scoped to its worker |
 //! | `resiliency.yaml` | retries with exponential backoff for deliveries, circuit breakers |
 //! | `subscriptions/<function>.yaml` | declarative `Subscription`s, an alternative to `GET /dapr/subscribe` |
-//! | `kubernetes/<app-id>.yaml` | a Deployment (and a Service) per worker |
+//! | `kubernetes/namespace.yaml` | the namespace every cluster resource above and below lives in |
+//! | `kubernetes/<app-id>.yaml` | a ServiceAccount, Deployment, Service and NetworkPolicy per worker |
 //! | `kubernetes/Dockerfile` | the worker image |
 //! | `local/dapr.yaml`, `local/resources/` | the multi-app run file for `dapr run -f` and its components |
 //!
 //! Every file but the hand-written `README.md` belongs to the generator: [`write`] rewrites
-//! them and removes stale ones, [`check`] reports drift.
+//! them and removes stale ones, [`check`] reports drift. [`Options::default`] renders the
+//! checked-in files; the options change only what the cluster sees.
 
+mod components;
 mod kubernetes;
+mod local;
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use conveyor_runtime::cloudevent::PUBSUB_NAME;
-use conveyor_runtime::cron::{CronError, Schedule};
+use conveyor_runtime::cron::CronError;
 use conveyor_runtime::{FunctionSpec, Service};
 use serde_json::{Value, json};
 
 use super::{Files, check_owned, sorted, write_owned};
+use components::{longest_timeout, max_deliveries};
 
 /// The first line of every generated YAML file.
 pub const HEADER: &str =
     "# Generated from the function catalog by `conveyor gen dapr`; do not edit.\n";
 /// The state store component's name.
 pub const STATESTORE: &str = "statestore";
-/// Redis as the cluster sees it (the `redis` Helm release's primary).
+/// Redis as the cluster sees it by default (the `redis` Helm release's primary).
 pub const CLUSTER_REDIS: &str = "redis-master:6379";
 /// Redis on a developer's machine (`dapr init` starts one).
 pub const LOCAL_REDIS: &str = "localhost:6379";
+/// The Kubernetes namespace of every cluster resource.
+pub const NAMESPACE: &str = "conveyor";
 
 /// Why `dapr/` could not be rendered or written.
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +53,9 @@ pub enum GenError {
         /// The parse error.
         source: CronError,
     },
+    /// The Redis address given is not `host` or `host:port`.
+    #[error("--redis-host {0:?} is not host or host:port: give e.g. redis-master:6379")]
+    RedisHost(String),
     /// A file could not be serialised.
     #[error("cannot render YAML: {0}")]
     Yaml(#[from] serde_norway::Error),
@@ -55,13 +64,61 @@ pub enum GenError {
     Io(#[from] std::io::Error),
 }
 
-/// Which cluster the components point at.
+/// What `conveyor gen dapr` may change in the cluster's files; the default renders the
+/// checked-in ones. The local run file and its components always use the plain Redis on
+/// localhost that `dapr init` starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    /// Redis as the cluster's components and the workers' init containers reach it.
+    pub redis_host: String,
+    /// The cluster's components speak TLS to Redis (`enableTLS: "true"`), as managed Redis
+    /// services with in-transit encryption require.
+    pub redis_tls: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            redis_host: CLUSTER_REDIS.to_owned(),
+            redis_tls: false,
+        }
+    }
+}
+
+impl Options {
+    /// The first Redis host and its port (6379 when not given, as daprd assumes).
+    ///
+    /// # Errors
+    /// [`GenError::RedisHost`] for an empty host or a port that is not a number.
+    pub fn redis_endpoint(&self) -> Result<(&str, u16), GenError> {
+        let bad = || GenError::RedisHost(self.redis_host.clone());
+        let first = self.redis_host.split(',').next().unwrap_or_default().trim();
+        let (host, port) = match first.rsplit_once(':') {
+            Some((host, port)) => (host, port.parse().map_err(|_| bad())?),
+            None => (first, 6379),
+        };
+        if host.is_empty() || host.contains(char::is_whitespace) {
+            return Err(bad());
+        }
+        Ok((host, port))
+    }
+}
+
+/// Which cluster a file is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Target {
-    /// Kubernetes: Redis by service name, its password from the `redis` secret.
+    /// Kubernetes: every resource in [`NAMESPACE`], Redis as the options say.
     Kubernetes,
-    /// `dapr run -f` on a laptop: Redis on localhost, no password.
+    /// `dapr run -f` on a laptop: Redis on localhost, no password, no namespace.
     Local,
+}
+
+/// A resource's `metadata`: its name, and in the cluster its namespace.
+fn metadata(name: &str, target: Target) -> Value {
+    match target {
+        Target::Kubernetes => json!({ "name": name, "namespace": NAMESPACE }),
+        Target::Local => json!({ "name": name }),
+    }
 }
 
 /// One YAML document with sorted keys.
@@ -93,103 +150,12 @@ pub fn app_ids() -> Vec<&'static str> {
     Service::ALL.iter().map(|s| s.app_id()).collect()
 }
 
-fn meta(name: &str, value: impl Into<Value>) -> Value {
-    json!({ "name": name, "value": value.into() })
-}
-
-fn redis_metadata(target: Target) -> Vec<Value> {
-    match target {
-        Target::Kubernetes => vec![
-            meta("redisHost", CLUSTER_REDIS),
-            json!({ "name": "redisPassword", "secretKeyRef": { "name": "redis", "key": "redis-password" } }),
-        ],
-        Target::Local => vec![meta("redisHost", LOCAL_REDIS), meta("redisPassword", "")],
-    }
-}
-
-fn component(name: &str, kind: &str, metadata: &[Value], scopes: &[&str]) -> Value {
-    json!({
-        "apiVersion": "dapr.io/v1alpha1",
-        "kind": "Component",
-        "metadata": { "name": name },
-        "spec": { "type": kind, "version": "v1", "metadata": metadata },
-        "scopes": scopes,
-    })
-}
-
-/// Longest handler timeout of the topic functions (bounds daprd's delivery timeout and the
-/// pending time before Redis redelivers).
-fn longest_timeout(specs: &[FunctionSpec]) -> Duration {
-    specs
-        .iter()
-        .filter(|s| s.schedule().is_none())
-        .map(|s| s.timeout)
-        .max()
-        .unwrap_or(Duration::from_secs(30))
-}
-
-fn pubsub(target: Target, specs: &[FunctionSpec]) -> Value {
-    // Pending entries are redelivered only after every retry daprd makes inside one delivery
-    // could have run: deliveries x (timeout + longest backoff). Bare milliseconds: daprd
-    // ignores duration strings for redeliverInterval.
-    let deliveries = u64::from(max_deliveries(specs));
-    let per_try = longest_timeout(specs).as_secs() + 15;
-    let processing_ms = deliveries * per_try * 1000;
-    let mut metadata = redis_metadata(target);
-    metadata.extend([
-        meta("processingTimeout", processing_ms.to_string()),
-        meta("redeliverInterval", "15000"),
-        meta("queueDepth", "100"),
-        meta("concurrency", "10"),
-        meta("maxLenApprox", "100000"),
-    ]);
-    component(PUBSUB_NAME, "pubsub.redis", &metadata, &app_ids())
-}
-
-fn statestore(target: Target) -> Value {
-    let mut metadata = redis_metadata(target);
-    metadata.extend([meta("keyPrefix", "appid"), meta("actorStateStore", "false")]);
-    component(STATESTORE, "state.redis", &metadata, &app_ids())
-}
-
-/// A job's `bindings.cron` component: named and routed after the job, scoped to its worker.
-///
-/// # Errors
-/// [`GenError::Cron`] for a schedule that does not parse.
-pub fn cron_binding(spec: &FunctionSpec) -> Result<Value, GenError> {
-    let cron = spec.schedule().unwrap_or_default();
-    let schedule = Schedule::parse(cron).map_err(|source| GenError::Cron {
-        function: spec.name.to_owned(),
-        source,
-    })?;
-    let metadata = vec![
-        meta("schedule", schedule.to_dapr()),
-        meta("route", format!("/{}", spec.name)),
-    ];
-    Ok(component(
-        spec.name,
-        "bindings.cron",
-        &metadata,
-        &[spec.service.app_id()],
-    ))
-}
-
-fn max_deliveries(specs: &[FunctionSpec]) -> u32 {
-    specs
-        .iter()
-        .filter(|s| s.schedule().is_none())
-        .map(|s| s.retry.max_deliveries)
-        .max()
-        .unwrap_or(1)
-        .max(1)
-}
-
-fn resiliency(specs: &[FunctionSpec]) -> Value {
+fn resiliency(target: Target, specs: &[FunctionSpec]) -> Value {
     let handler = longest_timeout(specs).as_secs() + 10;
     json!({
         "apiVersion": "dapr.io/v1alpha1",
         "kind": "Resiliency",
-        "metadata": { "name": "conveyor" },
+        "metadata": metadata("conveyor", target),
         "scopes": app_ids(),
         "spec": {
             "policies": {
@@ -239,7 +205,7 @@ pub fn subscriptions(spec: &FunctionSpec) -> Vec<Value> {
             json!({
                 "apiVersion": "dapr.io/v2alpha1",
                 "kind": "Subscription",
-                "metadata": { "name": subscription_name(spec.name, topic) },
+                "metadata": metadata(&subscription_name(spec.name, topic), Target::Kubernetes),
                 "spec": {
                     "pubsubname": PUBSUB_NAME,
                     "topic": topic,
@@ -254,37 +220,44 @@ pub fn subscriptions(spec: &FunctionSpec) -> Vec<Value> {
 
 fn components(
     files: &mut Files,
-    dir: &str,
     target: Target,
+    options: &Options,
     specs: &[FunctionSpec],
 ) -> Result<(), GenError> {
+    let (dir, resiliency_file) = match target {
+        Target::Kubernetes => ("components", "resiliency.yaml"),
+        Target::Local => ("local/resources", "local/resources/resiliency.yaml"),
+    };
     let path = |name: &str| PathBuf::from(format!("{dir}/{name}.yaml"));
-    files.insert(path(PUBSUB_NAME), yaml_file(&[pubsub(target, specs)])?);
-    files.insert(path(STATESTORE), yaml_file(&[statestore(target)])?);
+    let pubsub = components::pubsub(target, options, specs);
+    files.insert(path(PUBSUB_NAME), yaml_file(&[pubsub])?);
+    let statestore = components::statestore(target, options);
+    files.insert(path(STATESTORE), yaml_file(&[statestore])?);
     for spec in specs.iter().filter(|s| s.schedule().is_some()) {
-        files.insert(path(spec.name), yaml_file(&[cron_binding(spec)?])?);
+        let binding = components::cron_binding(target, spec)?;
+        files.insert(path(spec.name), yaml_file(&[binding])?);
     }
+    let resiliency = yaml_file(&[resiliency(target, specs)])?;
+    files.insert(PathBuf::from(resiliency_file), resiliency);
     Ok(())
 }
 
 /// Every generated file of `dapr/`, relative to it, for `specs`.
 ///
 /// # Errors
-/// [`GenError`] when a schedule does not parse or YAML cannot be written.
-pub fn render_specs(specs: &[FunctionSpec]) -> Result<Files, GenError> {
+/// [`GenError`] when a schedule does not parse, the options do not hold, or YAML cannot be
+/// written.
+pub fn render_specs(specs: &[FunctionSpec], options: &Options) -> Result<Files, GenError> {
     let mut files = Files::new();
-    components(&mut files, "components", Target::Kubernetes, specs)?;
-    components(&mut files, "local/resources", Target::Local, specs)?;
-    let resiliency = yaml_file(&[resiliency(specs)])?;
-    files.insert(PathBuf::from("resiliency.yaml"), resiliency.clone());
-    files.insert(PathBuf::from("local/resources/resiliency.yaml"), resiliency);
+    components(&mut files, Target::Kubernetes, options, specs)?;
+    components(&mut files, Target::Local, options, specs)?;
     for spec in specs.iter().filter(|s| s.schedule().is_none()) {
         files.insert(
             PathBuf::from(format!("subscriptions/{}.yaml", spec.name)),
             yaml_file(&subscriptions(spec))?,
         );
     }
-    kubernetes::render(&mut files)?;
+    kubernetes::render(&mut files, options)?;
     Ok(files)
 }
 
@@ -292,8 +265,8 @@ pub fn render_specs(specs: &[FunctionSpec]) -> Result<Files, GenError> {
 ///
 /// # Errors
 /// As [`render_specs`].
-pub fn render() -> Result<Files, GenError> {
-    render_specs(&crate::catalog::specs())
+pub fn render(options: &Options) -> Result<Files, GenError> {
+    render_specs(&crate::catalog::specs(), options)
 }
 
 /// Whether the generator owns a file of the folder: everything but the top-level README.
@@ -305,14 +278,14 @@ fn is_generated(rel: &Path) -> bool {
 ///
 /// # Errors
 /// [`GenError`].
-pub fn write(dir: &Path) -> Result<Vec<PathBuf>, GenError> {
-    Ok(write_owned(dir, &render()?, &is_generated)?)
+pub fn write(dir: &Path, options: &Options) -> Result<Vec<PathBuf>, GenError> {
+    Ok(write_owned(dir, &render(options)?, &is_generated)?)
 }
 
 /// How `dir` differs from what [`render`] gives; empty when up to date.
 #[must_use]
-pub fn check(dir: &Path) -> Vec<String> {
-    match render() {
+pub fn check(dir: &Path, options: &Options) -> Vec<String> {
+    match render(options) {
         Ok(files) => check_owned(dir, &files, &is_generated),
         Err(e) => vec![e.to_string()],
     }
@@ -321,19 +294,6 @@ pub fn check(dir: &Path) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_cron_binding_carries_the_dapr_schedule_and_its_workers_scope() {
-        let job = FunctionSpec::on_schedule("warehouse-x", Service::Warehouse, "15 0 * * 1");
-        let c = cron_binding(&job).unwrap();
-        assert_eq!(c["metadata"]["name"], "warehouse-x");
-        assert_eq!(c["spec"]["type"], "bindings.cron");
-        assert_eq!(
-            c["spec"]["metadata"][0],
-            json!({ "name": "schedule", "value": "CRON_TZ=UTC 0 15 0 * * 1" })
-        );
-        assert_eq!(c["scopes"], json!(["warehouse-worker"]));
-    }
 
     #[test]
     fn subscription_names_are_valid_kubernetes_names() {
@@ -350,6 +310,36 @@ mod tests {
             name.bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         );
+    }
+
+    #[test]
+    fn the_redis_endpoint_is_the_first_host_with_its_port() {
+        let endpoint = |host: &str| {
+            Options {
+                redis_host: host.to_owned(),
+                redis_tls: false,
+            }
+            .redis_endpoint()
+            .map(|(h, p)| (h.to_owned(), p))
+            .map_err(|e| e.to_string())
+        };
+        assert_eq!(
+            endpoint("redis-master:6379"),
+            Ok(("redis-master".to_owned(), 6379))
+        );
+        assert_eq!(
+            endpoint("cache.example"),
+            Ok(("cache.example".to_owned(), 6379))
+        );
+        assert_eq!(endpoint("a:6380,b:6380"), Ok(("a".to_owned(), 6380)));
+        assert_eq!(
+            endpoint("cache:tls"),
+            Err(
+                "--redis-host \"cache:tls\" is not host or host:port: give e.g. redis-master:6379"
+                    .to_owned()
+            )
+        );
+        assert!(endpoint(":6379").is_err());
     }
 
     #[test]

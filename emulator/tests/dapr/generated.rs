@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use conveyor_emulator::catalog;
-use conveyor_emulator::r#gen::dapr;
+use conveyor_emulator::r#gen::dapr::{self, Options};
 use conveyor_runtime::cron::Schedule;
 use conveyor_runtime::{FunctionSpec, Service};
 use serde::Deserialize;
@@ -21,10 +21,10 @@ fn dapr_dir() -> PathBuf {
 fn checked_in_files_match_the_generator() {
     let dir = dapr_dir();
     if std::env::var_os("CONVEYOR_BLESS").is_some() {
-        let touched = dapr::write(&dir).expect("dapr/ written");
+        let touched = dapr::write(&dir, &Options::default()).expect("dapr/ written");
         eprintln!("dapr/: {} file(s) written or removed", touched.len());
     }
-    let drift = dapr::check(&dir);
+    let drift = dapr::check(&dir, &Options::default());
     assert!(
         drift.is_empty(),
         "dapr/ is stale; run `{REGENERATE}` (or CONVEYOR_BLESS=1 cargo test -p conveyor-emulator --test emulator dapr::):\n  {}",
@@ -40,16 +40,16 @@ fn checked_in_files_match_the_generator() {
 fn drift_is_detected_and_the_readme_is_left_alone() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("README.md"), "# mine\n").unwrap();
-    assert!(!dapr::check(dir.path()).is_empty());
-    dapr::write(dir.path()).unwrap();
-    assert!(dapr::check(dir.path()).is_empty());
+    assert!(!dapr::check(dir.path(), &Options::default()).is_empty());
+    dapr::write(dir.path(), &Options::default()).unwrap();
+    assert!(dapr::check(dir.path(), &Options::default()).is_empty());
     std::fs::write(dir.path().join("components/old-job.yaml"), "x: 1\n").unwrap();
     assert_eq!(
-        dapr::check(dir.path()),
+        dapr::check(dir.path(), &Options::default()),
         ["components/old-job.yaml is not generated any more"]
     );
-    dapr::write(dir.path()).unwrap();
-    assert!(dapr::check(dir.path()).is_empty());
+    dapr::write(dir.path(), &Options::default()).unwrap();
+    assert!(dapr::check(dir.path(), &Options::default()).is_empty());
     assert_eq!(
         std::fs::read_to_string(dir.path().join("README.md")).unwrap(),
         "# mine\n"
@@ -59,7 +59,7 @@ fn drift_is_detected_and_the_readme_is_left_alone() {
 /// Every YAML document of every rendered file, with its path.
 fn documents() -> Vec<(PathBuf, Value)> {
     let mut docs = Vec::new();
-    for (path, text) in dapr::render().expect("renders") {
+    for (path, text) in dapr::render(&Options::default()).expect("renders") {
         if path.extension().is_none_or(|e| e != "yaml") {
             continue;
         }
@@ -254,7 +254,7 @@ fn deployments_run_one_worker_per_service_with_the_dapr_annotations() {
 
 #[test]
 fn the_run_file_starts_the_three_workers_on_distinct_ports() {
-    let files = dapr::render().unwrap();
+    let files = dapr::render(&Options::default()).unwrap();
     let run: Value = serde_norway::from_str(&files[Path::new("local/dapr.yaml")]).unwrap();
     let apps = run["apps"].as_array().unwrap();
     let ids: BTreeSet<String> = apps
@@ -302,4 +302,157 @@ fn notification_dispatch_and_order_compensation_subscribe_to_each_of_their_topic
             .collect();
         assert_eq!(subscribed, topics, "{name}");
     }
+}
+
+#[test]
+fn every_cluster_resource_lives_in_the_namespace_and_local_ones_in_none() {
+    let docs = documents();
+    let namespaces = of_kind(&docs, "Namespace", "kubernetes");
+    assert_eq!(namespaces.len(), 1);
+    assert_eq!(namespaces[0]["metadata"]["name"], dapr::NAMESPACE);
+    for (path, doc) in &docs {
+        if doc["kind"] == "Namespace" || path.starts_with("local") {
+            assert!(doc["metadata"]["namespace"].is_null(), "{}", path.display());
+        } else {
+            assert_eq!(
+                doc["metadata"]["namespace"],
+                dapr::NAMESPACE,
+                "{} {}",
+                path.display(),
+                doc["kind"]
+            );
+        }
+    }
+}
+
+fn named<'a>(docs: &'a [(PathBuf, Value)], kind: &str, name: &str) -> &'a Value {
+    docs.iter()
+        .map(|(_, v)| v)
+        .find(|v| v["kind"] == kind && v["metadata"]["name"] == name)
+        .unwrap_or_else(|| panic!("no {kind} {name}"))
+}
+
+#[test]
+fn every_container_is_hardened_and_reads_its_secrets_from_files() {
+    let docs = documents();
+    for d in of_kind(&docs, "Deployment", "kubernetes") {
+        let app_id = d["metadata"]["name"].as_str().unwrap();
+        let pod = &d["spec"]["template"]["spec"];
+        assert_eq!(pod["automountServiceAccountToken"], false, "{app_id}");
+        assert_eq!(pod["serviceAccountName"], app_id);
+        let account = named(&docs, "ServiceAccount", app_id);
+        assert_eq!(account["automountServiceAccountToken"], false);
+        assert_eq!(
+            pod["securityContext"]["seccompProfile"]["type"],
+            "RuntimeDefault"
+        );
+        assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
+        let policy = named(&docs, "NetworkPolicy", app_id);
+        assert_eq!(
+            policy["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/name"],
+            app_id
+        );
+        let worker = &pod["containers"][0];
+        let hardened = &worker["securityContext"];
+        assert_eq!(hardened["readOnlyRootFilesystem"], true);
+        assert_eq!(hardened["allowPrivilegeEscalation"], false);
+        assert_eq!(hardened["capabilities"]["drop"], serde_json::json!(["ALL"]));
+        assert_eq!(hardened["seccompProfile"]["type"], "RuntimeDefault");
+        assert!(hardened["runAsUser"].as_u64().unwrap() > 10_000);
+        let inits = pod["initContainers"].as_array().unwrap();
+        for c in pod["containers"].as_array().unwrap().iter().chain(inits) {
+            let name = c["name"].as_str().unwrap();
+            assert_eq!(&c["securityContext"], hardened, "{app_id}/{name}");
+            assert_eq!(c["imagePullPolicy"], "Always", "{app_id}/{name}");
+            for kind in ["requests", "limits"] {
+                for resource in ["cpu", "memory"] {
+                    assert!(
+                        c["resources"][kind][resource].is_string(),
+                        "{app_id}/{name}: {kind}.{resource}"
+                    );
+                }
+            }
+        }
+        // Secrets arrive as files: no environment value comes from a Secret, and every
+        // `_FILE` variable names a file under a read-only mount of a volume made of Secrets.
+        let env = worker["env"].as_array().unwrap();
+        assert!(env.iter().all(|e| e.get("valueFrom").is_none()), "{app_id}");
+        let files: Vec<&str> = env
+            .iter()
+            .filter(|e| e["name"].as_str().unwrap().ends_with("_FILE"))
+            .map(|e| e["value"].as_str().unwrap())
+            .collect();
+        let names: BTreeSet<&str> = env.iter().map(|e| e["name"].as_str().unwrap()).collect();
+        assert!(names.contains("CONVEYOR_DATABASE_URL_FILE"), "{names:?}");
+        assert!(names.contains("APP_API_TOKEN_FILE"), "{names:?}");
+        assert!(!names.contains("CONVEYOR_DATABASE_URL"), "{names:?}");
+        assert!(!names.contains("APP_API_TOKEN"), "{names:?}");
+        let mounts = worker["volumeMounts"].as_array().unwrap();
+        for file in files {
+            let mount = mounts
+                .iter()
+                .find(|m| file.starts_with(m["mountPath"].as_str().unwrap()))
+                .unwrap_or_else(|| panic!("{app_id}: {file} is under no mount"));
+            assert_eq!(mount["readOnly"], true);
+            let volume = pod["volumes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|v| v["name"] == mount["name"])
+                .unwrap();
+            let sources = volume["projected"]["sources"].as_array().unwrap();
+            assert!(sources.iter().all(|s| s["secret"]["name"].is_string()));
+            let leaf = file.rsplit('/').next().unwrap();
+            assert!(
+                sources
+                    .iter()
+                    .any(|s| s["secret"]["items"][0]["path"] == leaf),
+                "{app_id}: {file} comes from no secret"
+            );
+        }
+    }
+}
+
+#[test]
+fn redis_tls_and_host_change_only_the_clusters_redis() {
+    let plain = dapr::render(&Options::default()).unwrap();
+    let tls = dapr::render(&Options {
+        redis_host: "cache.internal:6380".to_owned(),
+        redis_tls: true,
+    })
+    .unwrap();
+    let changed: BTreeSet<String> = plain
+        .iter()
+        .filter(|(path, text)| tls[*path] != **text)
+        .map(|(path, _)| path.display().to_string())
+        .collect();
+    let mut expected = BTreeSet::from([
+        "components/pubsub-redis.yaml".to_owned(),
+        "components/statestore.yaml".to_owned(),
+    ]);
+    expected.extend(app_ids().iter().map(|id| format!("kubernetes/{id}.yaml")));
+    assert_eq!(changed, expected);
+    for name in ["pubsub-redis", "statestore"] {
+        let path = PathBuf::from(format!("components/{name}.yaml"));
+        let with: Value = serde_norway::from_str(&tls[&path]).unwrap();
+        let without: Value = serde_norway::from_str(&plain[&path]).unwrap();
+        assert_eq!(meta(&with, "enableTLS"), "true", "{name}");
+        assert_eq!(meta(&with, "redisHost"), "cache.internal:6380");
+        assert!(meta(&without, "enableTLS").is_null(), "{name}");
+        let local = PathBuf::from(format!("local/resources/{name}.yaml"));
+        assert!(!tls[&local].contains("enableTLS"));
+    }
+    assert!(
+        tls[Path::new("kubernetes/order-worker.yaml")]
+            .contains("until nc -z -w 2 cache.internal 6380;")
+    );
+    let bad = dapr::render(&Options {
+        redis_host: "cache:tls".to_owned(),
+        redis_tls: true,
+    })
+    .unwrap_err();
+    assert_eq!(
+        bad.to_string(),
+        "--redis-host \"cache:tls\" is not host or host:port: give e.g. redis-master:6379"
+    );
 }
