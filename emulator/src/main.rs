@@ -190,7 +190,7 @@ fn init_logs(format: LogFormat) {
 
 fn run_worker(args: &WorkerArgs) -> Result<(), commands::CommandError> {
     init_logs(args.log_format);
-    let mut config = args.config();
+    let mut config = args.config()?;
     config.maintenance.retention = Retention::from_env()?;
     let functions = config.mode.select(config.service, catalog::all());
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -35,6 +35,9 @@ pub enum CommandError {
     /// The Dapr worker could not start or serve.
     #[error(transparent)]
     Worker(#[from] crate::dapr::WorkerError),
+    /// The Dapr worker's configuration is wrong.
+    #[error(transparent)]
+    WorkerConfig(#[from] crate::dapr::ConfigError),
     /// Generated files are stale or could not be written.
     #[error("{0}")]
     Gen(String),

@@ -8,6 +8,7 @@
 //! - [`commands`] — the local commands and output formatting
 //! - [`migrate`] — `conveyor migrate`: the migrations as a step of their own
 //! - [`sqs`] — SQS settings from the arguments, and `dlq redrive --sqs`
+//! - [`values`] — value parsers whose errors name the variable to set
 
 pub mod action;
 pub mod args;
@@ -15,3 +16,4 @@ pub mod client;
 pub mod commands;
 pub mod migrate;
 pub mod sqs;
+pub mod values;

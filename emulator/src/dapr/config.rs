@@ -10,6 +10,8 @@ use conveyor_domain::{Clock, SystemClock};
 use conveyor_runtime::cloudevent::PUBSUB_NAME;
 use conveyor_runtime::{Function, Service};
 
+use super::env_file::{self, EnvFileError};
+
 /// The port daprd calls the app on (the seeds' `app-port`).
 pub const DEFAULT_APP_PORT: u16 = 5005;
 /// The sidecar's HTTP API port (`DAPR_HTTP_PORT`).
@@ -83,14 +85,14 @@ impl Mode {
 }
 
 impl FromStr for Mode {
-    type Err = String;
+    type Err = ConfigError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "cron" => Ok(Self::Cron),
             "event" => Ok(Self::Event),
             "all" => Ok(Self::All),
-            other => Err(format!("unknown mode {other:?}: use cron, event or all")),
+            other => Err(ConfigError::UnknownMode(other.to_owned())),
         }
     }
 }
@@ -98,12 +100,85 @@ impl FromStr for Mode {
 /// A service by its short name (`order`, `fulfillment`, `warehouse`).
 ///
 /// # Errors
-/// The unknown name.
-pub fn parse_service(name: &str) -> Result<Service, String> {
+/// [`ConfigError::UnknownService`].
+pub fn parse_service(name: &str) -> Result<Service, ConfigError> {
     Service::ALL
         .into_iter()
         .find(|s| s.name() == name)
-        .ok_or_else(|| format!("unknown service {name:?}: use order, fulfillment or warehouse"))
+        .ok_or_else(|| ConfigError::UnknownService(name.to_owned()))
+}
+
+/// The variable (or, with `_FILE`, the file) the database URL comes from.
+pub const DATABASE_VARIABLE: &str = "CONVEYOR_DATABASE_URL";
+/// The variable (or file) of the token the sidecar requires on its API.
+pub const DAPR_API_TOKEN_VARIABLE: &str = "DAPR_API_TOKEN";
+/// The variable (or file) of the token daprd sends on every callback.
+pub const APP_API_TOKEN_VARIABLE: &str = "APP_API_TOKEN";
+
+/// Why a worker cannot start with the configuration it was given; each message is one
+/// sentence that says what to set.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// No service was given.
+    #[error(
+        "no service given: set CONVEYOR_SERVICE (or --service) to order, fulfillment or warehouse"
+    )]
+    NoService,
+    /// The service is not one of the catalog's.
+    #[error(
+        "unknown service {0:?}: set CONVEYOR_SERVICE (or --service) to order, fulfillment or warehouse"
+    )]
+    UnknownService(String),
+    /// The mode is not one of the three.
+    #[error(
+        "unknown worker mode {0:?}: set CONVEYOR_WORKER_MODE (or --mode) to cron, event or all"
+    )]
+    UnknownMode(String),
+    /// The database URL is set but empty (an empty secret, a variable set to nothing).
+    #[error(
+        "the database URL is empty: set CONVEYOR_DATABASE_URL, or CONVEYOR_DATABASE_URL_FILE to a file holding it, to a postgres:// or sqlite: URL"
+    )]
+    EmptyDatabase,
+    /// A setting's `_FILE` could not be read, or both forms are set.
+    #[error(transparent)]
+    File(#[from] EnvFileError),
+}
+
+/// The database URL: `flag` when given, else [`DATABASE_VARIABLE`] or the file its `_FILE`
+/// names, else the local SQLite file.
+///
+/// # Errors
+/// [`ConfigError::EmptyDatabase`] or [`ConfigError::File`].
+pub fn database_url(
+    flag: Option<&str>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<String, ConfigError> {
+    let url = match flag {
+        Some(url) => url.to_owned(),
+        None => env_file::read(DATABASE_VARIABLE, env)?
+            .unwrap_or_else(|| crate::up::DEFAULT_DATABASE.to_owned()),
+    };
+    if url.trim().is_empty() {
+        return Err(ConfigError::EmptyDatabase);
+    }
+    Ok(url)
+}
+
+/// A token: `flag` when given, else `variable` or the file its `_FILE` names; an empty one
+/// counts as none (no token checked or sent).
+///
+/// # Errors
+/// [`ConfigError::File`].
+pub fn token(
+    flag: Option<&str>,
+    variable: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<String>, ConfigError> {
+    let value = match flag {
+        Some(token) => Some(token.to_owned()),
+        None => env_file::read(variable, env)?,
+    };
+    Ok(value.filter(|t| !t.is_empty()))
 }
 
 /// How subscriptions reach daprd.
@@ -153,6 +228,8 @@ pub struct WorkerConfig {
     pub mode: Mode,
     /// Database URL.
     pub database: String,
+    /// The database pool's size and acquire timeout.
+    pub pool: conveyor_store::PoolOptions,
     /// The pub/sub component events come from and go to.
     pub pubsub: String,
     /// The sidecar's HTTP port on 127.0.0.1.
@@ -183,6 +260,7 @@ impl WorkerConfig {
             service,
             mode: Mode::default_for(service),
             database: crate::up::DEFAULT_DATABASE.to_owned(),
+            pool: conveyor_store::PoolOptions::default(),
             pubsub: PUBSUB_NAME.to_owned(),
             dapr_http_port: DEFAULT_DAPR_HTTP_PORT,
             dapr_api_token: None,
@@ -229,6 +307,13 @@ mod tests {
         assert_eq!("all".parse::<Mode>(), Ok(Mode::All));
         assert!("both".parse::<Mode>().is_err());
         assert_eq!(parse_service("warehouse"), Ok(Service::Warehouse));
-        assert!(parse_service("billing").is_err());
+        assert_eq!(
+            parse_service("billing").unwrap_err().to_string(),
+            "unknown service \"billing\": set CONVEYOR_SERVICE (or --service) to order, fulfillment or warehouse"
+        );
+        assert_eq!(
+            "both".parse::<Mode>().unwrap_err().to_string(),
+            "unknown worker mode \"both\": set CONVEYOR_WORKER_MODE (or --mode) to cron, event or all"
+        );
     }
 }

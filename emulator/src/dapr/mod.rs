@@ -7,7 +7,8 @@
 //! `event` (topic functions only) or `all`.
 //!
 //! # Layout
-//! - [`config`] — service, mode, ports, tokens, publisher limits
+//! - [`config`] — service, mode, ports, tokens, publisher limits, and why they may be wrong
+//! - [`env_file`] — a setting from `X` or from the file `X_FILE` names (mounted secrets)
 //! - [`app`] — the routes daprd calls, and the token check
 //! - [`delivery`] — one pub/sub delivery (or bulk delivery) to a status
 //! - [`keys`] — one delivery at a time per ordering key
@@ -21,9 +22,10 @@ pub mod bindings;
 pub mod breaker;
 pub mod config;
 pub mod delivery;
+pub mod env_file;
 pub mod keys;
 pub mod publisher;
 pub mod worker;
 
-pub use config::{Mode, PublisherSettings, Subscriptions, WorkerConfig};
+pub use config::{ConfigError, Mode, PublisherSettings, Subscriptions, WorkerConfig};
 pub use worker::{Worker, WorkerError};

@@ -11,18 +11,71 @@ use super::harness::{FakeSidecar, call};
 
 #[tokio::test]
 async fn the_binary_serves_its_sidecar_and_stops_on_sigterm() {
-    let sidecar = FakeSidecar::start().await;
     let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("worker.db").display());
+    serve_and_stop(&[
+        ("APP_API_TOKEN", "pod-token"),
+        ("CONVEYOR_DATABASE_URL", &url),
+    ])
+    .await;
+}
+
+/// As the generated Deployments run it: the database URL and the app token are files of a
+/// mounted secret, named by `..._FILE` variables.
+#[tokio::test]
+async fn the_binary_reads_its_secrets_from_mounted_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = dir.path().join("database-url");
+    let db = dir.path().join("worker.db");
+    std::fs::write(&url, format!("sqlite://{}\n", db.display())).unwrap();
+    let token = dir.path().join("app-api-token");
+    std::fs::write(&token, "pod-token\n").unwrap();
+    serve_and_stop(&[
+        ("APP_API_TOKEN_FILE", token.to_str().unwrap()),
+        ("CONVEYOR_DATABASE_URL_FILE", url.to_str().unwrap()),
+    ])
+    .await;
+    assert!(db.exists(), "the worker opened the database the file names");
+}
+
+/// A worker started with a configuration it cannot use says what to set, in one line, and
+/// exits with a failure.
+#[tokio::test]
+async fn a_misconfigured_binary_says_what_to_set_in_one_line() {
+    for (env, says) in [
+        (
+            vec![("CONVEYOR_SERVICE", "billing")],
+            "error: unknown service \"billing\": set CONVEYOR_SERVICE (or --service) to order, fulfillment or warehouse",
+        ),
+        (
+            vec![
+                ("CONVEYOR_SERVICE", "order"),
+                ("APP_API_TOKEN_FILE", "/nonexistent/app-api-token"),
+            ],
+            "error: APP_API_TOKEN_FILE names /nonexistent/app-api-token, which cannot be read (No such file or directory (os error 2)): mount the secret there or correct APP_API_TOKEN_FILE",
+        ),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_conveyor"))
+            .arg("worker")
+            .env_remove("CONVEYOR_SERVICE")
+            .envs(env)
+            .output()
+            .await
+            .unwrap();
+        assert!(!out.status.success());
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(stderr, format!("{says}\n"));
+    }
+}
+
+async fn serve_and_stop(env: &[(&str, &str)]) {
+    let sidecar = FakeSidecar::start().await;
     let mut child = Command::new(env!("CARGO_BIN_EXE_conveyor"))
         .arg("worker")
         .env("CONVEYOR_SERVICE", "fulfillment")
         .env("CONVEYOR_APP_PORT", "0")
         .env("DAPR_HTTP_PORT", sidecar.port.to_string())
-        .env("APP_API_TOKEN", "pod-token")
-        .env(
-            "CONVEYOR_DATABASE_URL",
-            format!("sqlite://{}", dir.path().join("worker.db").display()),
-        )
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .kill_on_drop(true)

@@ -5,6 +5,7 @@
 //! `CONVEYOR_BLESS=1 cargo test -p conveyor-emulator --test emulator dapr::` rewrites `dapr/`.
 
 mod binary;
+mod config;
 mod cron;
 mod delivery;
 mod generated;
