@@ -18,6 +18,7 @@ pub fn all() -> Vec<Arc<dyn Function>> {
         order_order_cleanup::function(),
         order_reservation_cleanup::function(),
         order_cod_auto_confirm::function(),
+        conveyor_maintenance::function(),
         fulfillment_order_status_changed::function(),
         fulfillment_picklist_status_changed::function(),
         warehouse_order_status_changed::function(),
@@ -74,7 +75,7 @@ mod tests {
     #[test]
     fn names_are_unique_kebab_case_and_prefixed_by_their_service() {
         let specs = specs();
-        assert_eq!(specs.len(), 21);
+        assert_eq!(specs.len(), 22);
         let names: BTreeSet<&str> = specs.iter().map(|s| s.name).collect();
         assert_eq!(names.len(), specs.len(), "duplicate function names");
         for s in &specs {
@@ -86,9 +87,11 @@ mod tests {
                 s.name
             );
             // notification-dispatch keeps the name the product gives it; the order service,
-            // which knows each order's customer, runs it.
+            // which knows each order's customer, runs it. conveyor-maintenance prunes the
+            // runtime's tables, no service's; the order service's worker runs it.
             let prefix = match s.name {
                 "notification-dispatch" => "notification-".to_owned(),
+                "conveyor-maintenance" => "conveyor-".to_owned(),
                 _ => format!("{}-", s.service.name()),
             };
             assert!(
@@ -148,6 +151,12 @@ mod tests {
             ),
             (
                 "order-cod-auto-confirm",
+                "*/5 * * * *",
+                "cron(*/5 * * * ? *)",
+                "CRON_TZ=UTC 0 */5 * * * *",
+            ),
+            (
+                "conveyor-maintenance",
                 "*/5 * * * *",
                 "cron(*/5 * * * ? *)",
                 "CRON_TZ=UTC 0 */5 * * * *",

@@ -11,7 +11,7 @@ use super::{config, names, specs, terraform_dir};
 fn every_job_has_a_schedule_with_a_dead_letter_queue() {
     let config = config();
     let jobs = names(|s| s.schedule().is_some());
-    assert_eq!(jobs.len(), 11);
+    assert_eq!(jobs.len(), 12);
     for (ty, name) in [
         ("aws_scheduler_schedule", "job"),
         ("aws_iam_role", "scheduler"),
