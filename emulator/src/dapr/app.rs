@@ -7,8 +7,8 @@
 //! | `OPTIONS /<job>`, `POST /<job>` | a job's `bindings.cron` probe and firing |
 //! | `GET /healthz`, `GET /metrics` | liveness and Prometheus metrics (no token) |
 //!
-//! When an app token is configured (`APP_API_TOKEN`), every daprd callback must carry it in
-//! the `dapr-api-token` header, or gets 401.
+//! When an app token is configured (`APP_API_TOKEN`, or the file `APP_API_TOKEN_FILE` names),
+//! every daprd callback must carry it in the `dapr-api-token` header, or gets 401.
 
 use std::sync::Arc;
 
