@@ -5,6 +5,8 @@
 //!
 //! `CONVEYOR_BLESS=1 cargo test -p conveyor-emulator --test emulator terraform::` rewrites the generated file.
 
+#[path = "terraform/budget.rs"]
+mod budget;
 #[path = "terraform/jobs.rs"]
 mod jobs;
 #[path = "terraform/model.rs"]
@@ -177,6 +179,7 @@ fn every_tf_file_parses_and_the_layout_is_as_documented() {
         files,
         [
             "alarms.tf",
+            "database.tf",
             "lambda.tf",
             "main.tf",
             "outputs.tf",
@@ -216,7 +219,13 @@ fn variables_and_outputs_are_the_documented_ones() {
     for required in [
         "environment",
         "aws_region",
-        "database_url_secret_arn",
+        "database_secret_arn",
+        "database_secret_kms_key_arn",
+        "database_url_options",
+        "database_max_connections",
+        "database_reserved_connections",
+        "database_pool_size",
+        "function_concurrency",
         "lambda_artifact_dir",
         "log_retention_days",
         "reserve_concurrency",

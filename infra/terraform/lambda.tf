@@ -100,7 +100,7 @@ resource "aws_iam_role_policy_attachment" "vpc" {
 resource "aws_lambda_function" "fn" {
   # checkov:skip=CKV_AWS_116: a Lambda DLQ only catches asynchronous invocations. Topic functions are invoked synchronously by their event source mapping and dead-letter through their queue's redrive policy; jobs send failed runs to the same DLQ through aws_lambda_function_event_invoke_config.job's on_failure destination.
   # checkov:skip=CKV_AWS_272: the zips are built from source by `cargo lambda build` in the deploying pipeline; there is no AWS Signer profile to validate against.
-  # checkov:skip=CKV_AWS_173: Lambda encrypts environment variables at rest with its service key. DATABASE_URL is the only secret; it is read from Secrets Manager at plan time (see README), and a customer-managed key would not keep it out of the Terraform state.
+  # checkov:skip=CKV_AWS_173: Lambda encrypts environment variables at rest with its service key, and the environment holds no secret: the functions get the database secret's ARN and read its value from Secrets Manager at cold start (see README), so a customer-managed key would protect nothing.
   for_each = local.functions
 
   function_name = "${var.environment}-${each.key}"
@@ -116,14 +116,16 @@ resource "aws_lambda_function" "fn" {
 
   memory_size                    = each.value.memory_mb
   timeout                        = each.value.timeout_seconds
-  reserved_concurrent_executions = var.reserve_concurrency ? each.value.concurrency : -1
+  reserved_concurrent_executions = var.reserve_concurrency ? local.function_concurrency[each.key] : -1
 
   environment {
-    variables = {
-      DATABASE_URL       = data.aws_secretsmanager_secret_version.database_url.secret_string
-      CONVEYOR_EVENT_BUS = aws_cloudwatch_event_bus.bus.name
-      CONVEYOR_DLQ_URL   = aws_sqs_queue.dlq[each.key].url
-      CONVEYOR_MIGRATE   = var.migrate_on_cold_start ? "true" : "false"
+    variables = merge({
+      # The secret's ARN, never its value: the function reads it at cold start.
+      CONVEYOR_DATABASE_SECRET_ARN = var.database_secret_arn
+      CONVEYOR_DB_POOL_SIZE        = tostring(var.database_pool_size)
+      CONVEYOR_EVENT_BUS           = aws_cloudwatch_event_bus.bus.name
+      CONVEYOR_DLQ_URL             = aws_sqs_queue.dlq[each.key].url
+      CONVEYOR_MIGRATE             = var.migrate_on_cold_start ? "true" : "false"
       # Where the events of ordered functions go directly (queue, topics, ordering key).
       CONVEYOR_ORDERED_ROUTES = jsonencode([
         for name, f in local.ordered_functions : {
@@ -132,7 +134,10 @@ resource "aws_lambda_function" "fn" {
           key       = f.ordering_key
         }
       ])
-    }
+      },
+      # Lambda takes no empty values: the options only when there are some.
+      var.database_url_options == "" ? {} : { CONVEYOR_DATABASE_URL_OPTIONS = var.database_url_options },
+    )
   }
 
   logging_config {
@@ -152,7 +157,7 @@ resource "aws_lambda_function" "fn" {
     }
   }
 
-  depends_on = [aws_iam_role_policy.lambda, aws_iam_role_policy_attachment.vpc]
+  depends_on = [aws_iam_role_policy.lambda, aws_iam_role_policy.database_secret, aws_iam_role_policy_attachment.vpc]
 }
 
 # Scheduler invokes jobs asynchronously: a failed run is retried by Lambda up to the catalog's

@@ -29,12 +29,6 @@ data "aws_caller_identity" "current" {}
 
 data "aws_partition" "current" {}
 
-# The database URL: the secret's value (the plain URL) is read at plan time and handed to each
-# Lambda as DATABASE_URL. It is stored in the Terraform state: keep the state encrypted.
-data "aws_secretsmanager_secret_version" "database_url" {
-  secret_id = var.database_url_secret_arn
-}
-
 locals {
   # Consumers: one queue, DLQ, rule and event source mapping each.
   topic_functions = { for name, f in local.functions : name => f if f.kind == "topic" }

@@ -115,8 +115,9 @@ resource "aws_lambda_event_source_mapping" "queue" {
   maximum_batching_window_in_seconds = each.value.ordering_key == null ? var.sqs_batching_window_seconds : null
   function_response_types            = ["ReportBatchItemFailures"]
 
+  # Within the connection budget (database.tf); SQS event source mappings take at least 2.
   scaling_config {
-    maximum_concurrency = max(2, each.value.concurrency)
+    maximum_concurrency = max(2, local.function_concurrency[each.key])
   }
 
   depends_on = [aws_iam_role_policy.queue]

@@ -13,9 +13,65 @@ variable "aws_region" {
   type        = string
 }
 
-variable "database_url_secret_arn" {
-  description = "ARN of the Secrets Manager secret whose value is the PostgreSQL URL (postgres://user:password@host:5432/db)."
+variable "database_secret_arn" {
+  description = "ARN of the Secrets Manager secret holding the PostgreSQL URL (postgres://user:password@host:5432/db) or the RDS JSON (host, port, username, password, dbname). Each function reads it at cold start; its value never enters the Terraform state or the functions' configuration."
   type        = string
+}
+
+variable "database_secret_kms_key_arn" {
+  description = "ARN of the customer-managed KMS key the database secret is encrypted with, if any: the functions may then decrypt with it through Secrets Manager. null: the secret uses the AWS managed key."
+  type        = string
+  default     = null
+}
+
+variable "database_url_options" {
+  description = "Query options added to the secret's URL (CONVEYOR_DATABASE_URL_OPTIONS), e.g. sslmode=verify-full&sslrootcert=/var/task/rds-global-bundle.pem. Empty: none."
+  type        = string
+  default     = ""
+}
+
+variable "database_max_connections" {
+  description = "The database's max_connections (PostgreSQL's default is 100; RDS derives it from the instance's memory). With RDS Proxy, the connections the proxy accepts from clients."
+  type        = number
+  default     = 100
+
+  validation {
+    condition     = var.database_max_connections >= 1
+    error_message = "database_max_connections must be at least 1."
+  }
+}
+
+variable "database_reserved_connections" {
+  description = "Connections kept for everything but the functions: superuser slots, migrations, operators, monitoring."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.database_reserved_connections >= 0
+    error_message = "database_reserved_connections must be 0 or more."
+  }
+}
+
+variable "database_pool_size" {
+  description = "Database connections each Lambda execution environment opens at most (CONVEYOR_DB_POOL_SIZE)."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = var.database_pool_size >= 1 && var.database_pool_size <= 100
+    error_message = "database_pool_size must be 1-100."
+  }
+}
+
+variable "function_concurrency" {
+  description = "Concurrency per function name, instead of the share of the connection budget computed in database.tf (topic functions take at least 2)."
+  type        = map(number)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for name, c in var.function_concurrency : c >= 1])
+    error_message = "every function_concurrency value must be at least 1."
+  }
 }
 
 variable "lambda_artifact_dir" {
@@ -36,7 +92,7 @@ variable "log_retention_days" {
 }
 
 variable "reserve_concurrency" {
-  description = "Reserve each function's catalog concurrency (jobs 1: never two runs at once). Turn off in accounts whose concurrency quota is too small to reserve it."
+  description = "Reserve each function's concurrency within the connection budget (jobs 1: never two runs at once). Turn off in accounts whose concurrency quota is too small to reserve it; jobs are then not held to one run at a time."
   type        = bool
   default     = true
 }

@@ -4,8 +4,9 @@ use std::collections::BTreeSet;
 
 use serde_json::json;
 
+use super::budget::default_concurrency;
 use super::model::Config;
-use super::stand_ins::{SECRET_VALUE, mock_arn, mock_url};
+use super::stand_ins::{REQUIRED_VARS, mock_arn, mock_url};
 use super::{config, names, specs, terraform_dir};
 
 #[test]
@@ -34,7 +35,10 @@ fn every_function_has_its_lambda() {
         assert_eq!(eval("source_code_hash"), format!("sha256-of:{zip}"));
         assert_eq!(eval("memory_size"), spec.memory_mb);
         assert_eq!(eval("timeout"), spec.timeout.as_secs());
-        assert_eq!(eval("reserved_concurrent_executions"), spec.concurrency);
+        assert_eq!(
+            eval("reserved_concurrent_executions"),
+            default_concurrency(&spec)
+        );
         assert_eq!(eval("role"), mock_arn("aws_iam_role", "lambda", key));
         let mut variables = eval("environment.variables");
         let routes: serde_json::Value = serde_json::from_str(
@@ -50,7 +54,8 @@ fn every_function_has_its_lambda() {
         assert_eq!(
             variables,
             json!({
-                "DATABASE_URL": SECRET_VALUE,
+                "CONVEYOR_DATABASE_SECRET_ARN": REQUIRED_VARS[2].1,
+                "CONVEYOR_DB_POOL_SIZE": "2",
                 "CONVEYOR_EVENT_BUS": "test-conveyor",
                 "CONVEYOR_DLQ_URL": mock_url("dlq", spec.name),
                 "CONVEYOR_MIGRATE": "true",
@@ -196,7 +201,7 @@ fn every_topic_function_has_queue_dlq_mapping_and_rule() {
         );
         assert_eq!(
             esm("scaling_config.maximum_concurrency"),
-            spec.concurrency.max(2)
+            default_concurrency(&spec)
         );
 
         let pattern = config.eval_doc("aws_cloudwatch_event_rule", "topic", n, "event_pattern");

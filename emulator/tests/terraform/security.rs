@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{Value, json};
 
 use super::model::Config;
-use super::stand_ins::{ACCOUNT_ID, mock_arn};
+use super::stand_ins::{ACCOUNT_ID, REQUIRED_VARS, mock_arn};
 use super::{config, specs};
 
 /// A policy's statements as (Sid, actions, resources), after checking each allows.
@@ -116,6 +116,15 @@ fn lambda_roles_reach_only_their_own_log_group_queue_dlq_and_the_bus() {
                     .extend(resources.iter().cloned());
             }
         }
+        let doc = config.eval_doc("aws_iam_role_policy", "database_secret", n, "policy");
+        for (_, actions, resources) in statements(&doc) {
+            for action in actions {
+                granted
+                    .entry(action)
+                    .or_default()
+                    .extend(resources.iter().cloned());
+            }
+        }
         if spec.schedule().is_none() {
             let doc = config.eval_doc("aws_iam_role_policy", "queue", n, "policy");
             assert_eq!(
@@ -140,6 +149,10 @@ fn lambda_roles_reach_only_their_own_log_group_queue_dlq_and_the_bus() {
             ("logs:CreateLogStream".to_owned(), log_streams.clone()),
             ("logs:PutLogEvents".to_owned(), log_streams),
             ("events:PutEvents".to_owned(), BTreeSet::from([bus.clone()])),
+            (
+                "secretsmanager:GetSecretValue".to_owned(),
+                BTreeSet::from([REQUIRED_VARS[2].1.to_owned()]),
+            ),
             ("sqs:SendMessage".to_owned(), {
                 // Its own DLQ, and every ordered function's FIFO queue (conveyor publishes
                 // their events there directly), nothing else.

@@ -6,15 +6,12 @@ use serde_json::Value as Json;
 
 /// The account id the stand-in data source reports.
 pub(crate) const ACCOUNT_ID: &str = "123456789012";
-/// The value the stand-in database secret holds.
-pub(crate) const SECRET_VALUE: &str = "postgres://conveyor:secret@db.internal:5432/conveyor";
-
 /// Values of the variables without default.
 pub(crate) const REQUIRED_VARS: [(&str, &str); 3] = [
     ("environment", "test"),
     ("aws_region", "eu-west-1"),
     (
-        "database_url_secret_arn",
+        "database_secret_arn",
         "arn:aws:secretsmanager:eu-west-1:123456789012:secret:conveyor-db-AbCdEf",
     ),
 ];
@@ -86,6 +83,62 @@ fn length(args: FuncArgs) -> Result<hcl::Value, String> {
     Ok(hcl::Value::from(n as u64))
 }
 
+fn tostring(args: FuncArgs) -> Result<hcl::Value, String> {
+    match args.into_values().pop() {
+        Some(hcl::Value::String(s)) => Ok(hcl::Value::from(s)),
+        Some(hcl::Value::Number(n)) => Ok(hcl::Value::from(n.to_string())),
+        other => Err(format!("tostring of {other:?}")),
+    }
+}
+
+fn floor(args: FuncArgs) -> Result<hcl::Value, String> {
+    let n = numbers(args).pop().ok_or("floor takes a number")?;
+    hcl::to_value(n.floor() as i64).map_err(|e| e.to_string())
+}
+
+fn sum(args: FuncArgs) -> Result<hcl::Value, String> {
+    match args.into_values().pop() {
+        Some(hcl::Value::Array(items)) if !items.is_empty() => {
+            let n: f64 = items.iter().filter_map(hcl::Value::as_f64).sum();
+            hcl::to_value(n as i64).map_err(|e| e.to_string())
+        }
+        other => Err(format!("sum of {other:?}: a non-empty list")),
+    }
+}
+
+fn concat(args: FuncArgs) -> Result<hcl::Value, String> {
+    let mut all = Vec::new();
+    for list in args.into_values() {
+        match list {
+            hcl::Value::Array(items) => all.extend(items),
+            other => return Err(format!("concat of {other:?}")),
+        }
+    }
+    Ok(hcl::Value::Array(all))
+}
+
+fn merge(args: FuncArgs) -> Result<hcl::Value, String> {
+    let mut all = hcl::Map::new();
+    for map in args.into_values() {
+        match map {
+            hcl::Value::Object(entries) => all.extend(entries),
+            other => return Err(format!("merge of {other:?}")),
+        }
+    }
+    Ok(hcl::Value::Object(all))
+}
+
+fn lookup(args: FuncArgs) -> Result<hcl::Value, String> {
+    let [map, key, default] = &args.into_values()[..] else {
+        return Err("lookup takes a map, a key and a default".to_owned());
+    };
+    let found = map
+        .as_object()
+        .zip(key.as_str())
+        .and_then(|(m, k)| m.get(k));
+    Ok(found.unwrap_or(default).clone())
+}
+
 fn filebase64sha256(args: FuncArgs) -> Result<hcl::Value, String> {
     let path = args.into_values().pop().unwrap_or(hcl::Value::Null);
     Ok(hcl::Value::from(format!(
@@ -107,6 +160,29 @@ pub(crate) fn functions() -> Vec<(&'static str, FuncDef)> {
         ("filebase64sha256", def(ParamType::String, filebase64sha256)),
         ("min", variadic(min)),
         ("max", variadic(max)),
+        ("floor", def(ParamType::Number, floor)),
+        ("tostring", def(ParamType::Any, tostring)),
+        ("sum", def(ParamType::Any, sum)),
+        (
+            "concat",
+            FuncDef::builder()
+                .variadic_param(ParamType::Any)
+                .build(concat),
+        ),
+        (
+            "merge",
+            FuncDef::builder()
+                .variadic_param(ParamType::Any)
+                .build(merge),
+        ),
+        (
+            "lookup",
+            FuncDef::builder()
+                .param(ParamType::Any)
+                .param(ParamType::String)
+                .param(ParamType::Any)
+                .build(lookup),
+        ),
     ]
 }
 
@@ -115,8 +191,5 @@ pub(crate) fn data_sources() -> Json {
     serde_json::json!({
         "aws_caller_identity": { "current": { "account_id": ACCOUNT_ID } },
         "aws_partition": { "current": { "partition": "aws" } },
-        "aws_secretsmanager_secret_version": {
-            "database_url": { "secret_string": SECRET_VALUE, "arn": REQUIRED_VARS[2].1 }
-        },
     })
 }
