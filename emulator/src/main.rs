@@ -253,7 +253,7 @@ fn run_up(args: UpArgs) -> Result<(), commands::CommandError> {
             (None, _) => "embedded broker".to_owned(),
         };
         let maintenance = MaintenanceSettings { retention: Retention::from_env()?, ..MaintenanceSettings::default() };
-        let config = up::UpConfig { database: args.database.clone(), functions, redis, sqs, maintenance, ..up::UpConfig::default() };
+        let config = up::UpConfig { database: args.database.clone(), pool: conveyor_store::PoolOptions::new(args.db_pool_size), functions, redis, sqs, maintenance, ..up::UpConfig::default() };
         let running = up::start(config).await?;
         let listener = tokio::net::TcpListener::bind(args.http).await.map_err(commands::CommandError::Io)?;
         let address = listener.local_addr().map_err(commands::CommandError::Io)?;

@@ -12,7 +12,7 @@ use std::time::Duration;
 use conveyor_domain::{Clock, SystemClock};
 use conveyor_runtime::cron::Schedule;
 use conveyor_runtime::{Deps, Function, Publisher, Trigger, relay};
-use conveyor_store::Store;
+use conveyor_store::{PoolOptions, Store};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
@@ -38,6 +38,8 @@ pub const DEFAULT_DATABASE: &str = "sqlite://.conveyor/conveyor.db";
 pub struct UpConfig {
     /// Database URL.
     pub database: String,
+    /// The database pool's size and acquire timeout.
+    pub pool: PoolOptions,
     /// The functions to run.
     pub functions: Vec<Arc<dyn Function>>,
     /// Consumer polling (embedded broker).
@@ -58,6 +60,7 @@ impl Default for UpConfig {
     fn default() -> Self {
         Self {
             database: DEFAULT_DATABASE.to_owned(),
+            pool: PoolOptions::default(),
             functions: Vec::new(),
             consumer: ConsumerSettings::default(),
             relay_every: Duration::from_secs(1),
@@ -101,7 +104,9 @@ pub struct Running {
 /// When the store cannot be opened or Redis cannot be reached.
 pub async fn start(mut config: UpConfig) -> Result<Running, UpError> {
     // Published outbox rows are deleted in batches in the background, not one statement each.
-    let store = Store::open(&config.database).await?.sweeping_outbox();
+    let store = Store::open_with(&config.database, config.pool)
+        .await?
+        .sweeping_outbox();
     let clock: Arc<dyn Clock> = config
         .clock
         .clone()

@@ -8,3 +8,4 @@ mod emulator_flow;
 mod faults;
 mod payment_flow;
 mod tls_postgres;
+mod tls_redis_postgres;

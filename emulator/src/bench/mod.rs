@@ -1,6 +1,6 @@
 //! `conveyor bench`: throughput and latency of a no-op function (decode, call, acknowledge:
 //! at-least-once intact; a stateless function, so no inbox) on the embedded broker and on Redis
-//! Streams, the worker's CPU time per event, the emulator's time to ready and idle memory, and `redis-benchmark`'s
+//! Streams (over plain TCP and over TLS), the worker's CPU time per event, the emulator's time to ready and idle memory, and `redis-benchmark`'s
 //! XADD rate on the same machine as the ceiling. Every load is bounded and stops by itself.
 
 use std::sync::Arc;
@@ -23,12 +23,14 @@ use crate::embedded::broker::EmbeddedBroker;
 use crate::embedded::consumer::ConsumerSettings;
 use crate::redis::RedisSettings;
 use crate::redis::broker::RedisBroker;
+use crate::redis::tls::RedisTls;
 use crate::up::{self, UpConfig};
 
 pub mod flow;
 pub mod lambda;
 pub mod process;
 pub mod report;
+pub mod tls;
 
 /// Most events one run publishes.
 pub const MAX_EVENTS: usize = 2_000_000;
@@ -220,14 +222,16 @@ pub enum Transport {
     Embedded,
     /// Redis Streams at this URL (inbox on a SQLite file).
     Redis(String),
+    /// Redis Streams at this `rediss://` URL, trusting these TLS settings.
+    RedisTls(String, RedisTls),
 }
 
 /// Deletes the streams a Redis run created (every key under its prefix).
 pub(crate) async fn clean_up(transport: &Transport, prefix: &str) {
-    let Transport::Redis(url) = transport else {
+    let Some(settings) = redis_settings(transport, prefix, Tuning::default()) else {
         return;
     };
-    let Ok(mut conn) = crate::redis::connect_plain(url).await else {
+    let Ok(mut conn) = settings.connect_once().await else {
         return;
     };
     let keys: Vec<String> = ::redis::cmd("KEYS")
@@ -296,15 +300,20 @@ impl Tuning {
 fn redis_settings(transport: &Transport, prefix: &str, tuning: Tuning) -> Option<RedisSettings> {
     match transport {
         Transport::Embedded => None,
-        Transport::Redis(url) => Some(RedisSettings {
-            prefix: prefix.to_owned(),
-            batch: tuning.batch,
-            tx_batch: tuning.tx_batch,
-            // Room for the whole backlog: trimming would drop events the run waits for.
-            maxlen: MAX_EVENTS,
+        Transport::Redis(url) => Some(RedisSettings::new(url)),
+        Transport::RedisTls(url, tls) => Some(RedisSettings {
+            tls: tls.clone(),
             ..RedisSettings::new(url)
         }),
     }
+    .map(|settings| RedisSettings {
+        prefix: prefix.to_owned(),
+        batch: tuning.batch,
+        tx_batch: tuning.tx_batch,
+        // Room for the whole backlog: trimming would drop events the run waits for.
+        maxlen: MAX_EVENTS,
+        ..settings
+    })
 }
 
 fn database(dir: &std::path::Path) -> String {

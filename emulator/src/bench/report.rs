@@ -45,6 +45,8 @@ pub enum Scenario {
     Flow,
     /// The release Lambda binaries: sizes and spawn -> first Runtime API poll.
     Lambda,
+    /// The no-op drain on Redis over TLS beside plain TCP, on a `redis-server` the bench starts.
+    Tls,
 }
 
 impl BenchPlan {
@@ -250,6 +252,9 @@ pub async fn run(plan: &BenchPlan) -> Result<String, String> {
     // Tables of their own, after the main one.
     if plan.runs(Scenario::Lambda) {
         lines.extend(lambda(plan)?);
+    }
+    if plan.runs(Scenario::Tls) {
+        lines.extend(super::tls::compare(plan).await?);
     }
     if let Some(url) = plan.redis.as_ref().filter(|_| plan.runs(Scenario::Scaling)) {
         let transport = Transport::Redis(url.clone());

@@ -107,6 +107,10 @@ pub struct UpArgs {
     /// Database URL: SQLite by default (no server needed), or postgres://...
     #[arg(long, env = "CONVEYOR_DATABASE_URL", default_value = crate::up::DEFAULT_DATABASE)]
     pub database: String,
+    /// Most PostgreSQL connections the emulator opens (SQLite always uses one).
+    #[arg(long, env = "CONVEYOR_DB_POOL_SIZE", default_value_t = conveyor_store::pool::DEFAULT_MAX_CONNECTIONS,
+          value_parser = values::parsed::<u32>("CONVEYOR_DB_POOL_SIZE", "--db-pool-size", "a number of connections, 16 by default"))]
+    pub db_pool_size: u32,
     /// The transport: embedded, redis (needs --redis) or sqs; by default redis when --redis is
     /// given, else embedded.
     #[arg(long, env = "CONVEYOR_TRANSPORT", value_enum)]
@@ -164,6 +168,7 @@ impl Default for UpArgs {
     fn default() -> Self {
         Self {
             database: crate::up::DEFAULT_DATABASE.to_owned(),
+            db_pool_size: conveyor_store::pool::DEFAULT_MAX_CONNECTIONS,
             functions: Vec::new(),
             service: None,
             transport: None,
@@ -200,6 +205,10 @@ pub struct WorkerArgs {
     /// CONVEYOR_DATABASE_URL_FILE naming a file that holds it (a mounted secret).
     #[arg(long)]
     pub database: Option<String>,
+    /// Most PostgreSQL connections the worker opens (SQLite always uses one).
+    #[arg(long, env = "CONVEYOR_DB_POOL_SIZE", default_value_t = conveyor_store::pool::DEFAULT_MAX_CONNECTIONS,
+          value_parser = values::parsed::<u32>("CONVEYOR_DB_POOL_SIZE", "--db-pool-size", "a number of connections, 16 by default"))]
+    pub db_pool_size: u32,
     /// Address the app listens on for its sidecar (0.0.0.0 in a pod, for the kubelet's probes).
     #[arg(long, env = "CONVEYOR_APP_HOST", default_value = "127.0.0.1",
           value_parser = values::parsed::<IpAddr>("CONVEYOR_APP_HOST", "--host", "an IP address such as 127.0.0.1 or 0.0.0.0"))]
@@ -278,6 +287,7 @@ impl WorkerArgs {
         Ok(WorkerConfig {
             mode: self.mode.as_deref().map_or(Ok(base.mode), str::parse)?,
             database: config::database_url(self.database.as_deref(), env)?,
+            pool: conveyor_store::PoolOptions::new(self.db_pool_size),
             pubsub: self.pubsub.clone(),
             dapr_http_port: self.dapr_http_port,
             dapr_api_token: config::token(

@@ -62,7 +62,9 @@ impl Worker {
         functions: &[Arc<dyn Function>],
     ) -> Result<Self, WorkerError> {
         // Published outbox rows are deleted in batches in the background.
-        let store = Store::open(&config.database).await?.sweeping_outbox();
+        let store = Store::open_with(&config.database, config.pool)
+            .await?
+            .sweeping_outbox();
         let publisher = Arc::new(SidecarPublisher::new(&config));
         let deps = Deps {
             store,
