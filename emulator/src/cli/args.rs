@@ -377,7 +377,6 @@ impl RedisTlsArgs {
     }
 }
 
-
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
