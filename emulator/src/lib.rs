@@ -15,6 +15,7 @@
 //! - [`eventlog`] — recent events, attempts and runs, bounded, for the dashboard
 //! - [`maintenance`] — the long-running hosts' periodic pruning of inbox rows and dead letters
 //! - [`operations`] — publish, dead letters and redrive, for the API and the direct commands
+//! - [`redacted`] — `Debug` of the configurations that hold URLs or tokens, secrets masked
 //! - [`redis`] — the Redis Streams transport (wire-compatible with Dapr's `pubsub.redis`)
 //! - [`scheduler`] — cron jobs on their schedules
 //! - [`sqs`] — SQS queues as the transport: a local event source mapping through the Lambda adapter
@@ -35,6 +36,7 @@ pub mod eventlog;
 pub mod r#gen;
 pub mod maintenance;
 pub mod operations;
+pub mod redacted;
 pub mod redis;
 pub mod scheduler;
 pub mod sqs;

@@ -34,7 +34,8 @@ use crate::stats::Stats;
 pub const DEFAULT_DATABASE: &str = "sqlite://.conveyor/conveyor.db";
 
 /// What `up` runs.
-#[derive(Debug, Clone)]
+// Debug: in crate::redacted (the URL without its password).
+#[derive(Clone)]
 pub struct UpConfig {
     /// Database URL.
     pub database: String,

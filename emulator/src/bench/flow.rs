@@ -72,9 +72,12 @@ pub async fn payment_flow(
     events: u64,
     tuning: Tuning,
 ) -> Result<Throughput, String> {
-    let db = TestDb::create_postgres(admin_url)
-        .await
-        .map_err(|e| format!("PostgreSQL at {admin_url}: {e}"))?;
+    let db = TestDb::create_postgres(admin_url).await.map_err(|e| {
+        format!(
+            "PostgreSQL at {}: {e}",
+            conveyor_store::redact::url(admin_url)
+        )
+    })?;
     let result = run(transport, &db, events, tuning).await;
     db.close().await;
     result

@@ -6,7 +6,8 @@ use super::process::{redis_xadd_ceiling, startup};
 use super::{Concurrency, Throughput, Transport, Tuning, latency, spread, throughput};
 
 /// What `conveyor bench` runs.
-#[derive(Debug, Clone)]
+// Debug: in crate::redacted (the URLs without their passwords).
+#[derive(Clone)]
 pub struct BenchPlan {
     /// Repetitions of each scenario.
     pub runs: usize,

@@ -102,7 +102,8 @@ impl Default for SqsUpArgs {
 }
 
 /// Options of `up`.
-#[derive(Debug, Clone, clap::Args)]
+// Debug: in crate::redacted (the URLs without their passwords).
+#[derive(Clone, clap::Args)]
 pub struct UpArgs {
     /// Database URL: SQLite by default (no server needed), or postgres://...
     #[arg(long, env = "CONVEYOR_DATABASE_URL", default_value = crate::up::DEFAULT_DATABASE)]
@@ -191,7 +192,8 @@ impl Default for UpArgs {
 }
 
 /// Options of `worker`.
-#[derive(Debug, Clone, clap::Args)]
+// Debug: in crate::redacted (the URL without its password, no tokens).
+#[derive(Clone, clap::Args)]
 pub struct WorkerArgs {
     /// The service whose functions to serve (order, fulfillment, warehouse); the app id is
     /// `<service>-worker`.
@@ -322,7 +324,8 @@ impl WorkerArgs {
 }
 
 /// Where the operator commands find a running emulator.
-#[derive(Debug, Clone, clap::Args)]
+// Debug: in crate::redacted (no token).
+#[derive(Clone, clap::Args)]
 pub struct ApiArgs {
     /// URL of a running `conveyor up`.
     #[arg(long, env = "CONVEYOR_API", default_value = DEFAULT_API)]
@@ -331,7 +334,8 @@ pub struct ApiArgs {
 
 /// Where the commands that only need the transport (publish, dlq) act: on Redis directly when
 /// `--redis` is given (no running emulator needed), else through a running `conveyor up`.
-#[derive(Debug, Clone, clap::Args)]
+// Debug: in crate::redacted (the URL without its password).
+#[derive(Clone, clap::Args)]
 pub struct TransportArgs {
     #[command(flatten)]
     pub api: ApiArgs,
@@ -378,7 +382,8 @@ impl RedisTlsArgs {
 }
 
 /// Subcommands.
-#[derive(Debug, Subcommand)]
+// Debug: in crate::redacted (URLs without their passwords).
+#[derive(Subcommand)]
 pub enum Command {
     /// Run every function of the catalog (or a subset) with the embedded broker.
     Up(UpArgs),

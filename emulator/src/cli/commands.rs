@@ -88,19 +88,10 @@ pub fn select(
         .collect())
 }
 
-/// A database URL without its password, for printing.
+/// A database or Redis URL without its password, for printing ([`conveyor_store::redact::url`]).
 #[must_use]
 pub fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let credentials = &url[scheme + 3..at];
-            match credentials.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
-                None => url.to_owned(),
-            }
-        }
-        _ => url.to_owned(),
-    }
+    conveyor_store::redact::url(url)
 }
 
 /// Resolves on Ctrl-C or SIGTERM (what Kubernetes sends).

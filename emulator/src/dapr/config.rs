@@ -220,7 +220,8 @@ impl Default for PublisherSettings {
 }
 
 /// Everything a worker needs besides its functions.
-#[derive(Debug, Clone)]
+// Debug: in crate::redacted (the URL without its password, no tokens).
+#[derive(Clone)]
 pub struct WorkerConfig {
     /// The service (its app id is the worker's).
     pub service: Service,

@@ -44,7 +44,8 @@ use self::tls::RedisTls;
 use crate::broker::BrokerError;
 
 /// How the emulator uses Redis.
-#[derive(Debug, Clone, PartialEq, Eq)]
+// Debug: in crate::redacted (the URL without its password).
+#[derive(Clone, PartialEq, Eq)]
 pub struct RedisSettings {
     /// `redis://host:port/db`, or `rediss://...` for TLS.
     pub url: String,

@@ -52,7 +52,7 @@ impl TestDb {
         let admin = admin_url();
         Self::create_postgres(&admin)
             .await
-            .unwrap_or_else(|e| panic!("PostgreSQL at {admin}: {e}"))
+            .unwrap_or_else(|e| panic!("PostgreSQL at {}: {e}", crate::redact::url(&admin)))
     }
 
     /// A fresh, migrated database on the server of `admin` (a URL whose database may create
@@ -74,7 +74,7 @@ impl TestDb {
         let admin = admin_url();
         Self::create_empty_postgres(&admin)
             .await
-            .unwrap_or_else(|e| panic!("PostgreSQL at {admin}: {e}"))
+            .unwrap_or_else(|e| panic!("PostgreSQL at {}: {e}", crate::redact::url(&admin)))
     }
 
     async fn create_empty_postgres(admin: &str) -> Result<Self, crate::StoreError> {
