@@ -1,11 +1,13 @@
-//! The emulator's HTTP API on 127.0.0.1: publish, invoke, functions, dead letters, recent
-//! invocations, health and Prometheus metrics, and the dashboard ([`crate::dashboard`]). Errors are values turned into responses in one
-//! place ([`ApiError`]).
+//! The emulator's HTTP API: publish, invoke, functions, dead letters, recent invocations,
+//! health and Prometheus metrics, and the dashboard ([`crate::dashboard`]), all behind the
+//! access checks of [`crate::access`]. Errors are values turned into responses in one place
+//! ([`ApiError`]).
 
 use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -15,6 +17,7 @@ use conveyor_runtime::{Deps, Function, HandlerError, Input, Meta, Trigger};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::access::Access;
 use crate::broker::{Broker, BrokerError};
 use crate::operations;
 use crate::scheduler;
@@ -67,8 +70,9 @@ impl From<conveyor_store::StoreError> for ApiError {
 
 type ApiResult = Result<Json<Value>, ApiError>;
 
-/// The router.
-pub fn router(state: ApiState) -> Router {
+/// The router, behind `access` ([`crate::access`]): every request, the dashboard's included,
+/// is judged there before a route sees it.
+pub fn router(state: ApiState, access: Access) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(metrics))
@@ -81,6 +85,10 @@ pub fn router(state: ApiState) -> Router {
         .route("/dlq/{function}/redrive", post(dlq_redrive))
         .merge(crate::dashboard::routes())
         .with_state(state)
+        .layer(middleware::from_fn_with_state(
+            Arc::new(access),
+            crate::access::layer::guard,
+        ))
 }
 
 impl ApiState {

@@ -3,6 +3,7 @@
 //! checked-in artefacts.
 //!
 //! # Layout
+//! - [`access`] — who may drive the HTTP API: Host, Origin, content type and token checks
 //! - [`api`] — the HTTP API
 //! - [`bench`] — `conveyor bench`
 //! - [`broker`] — what a transport provides (embedded or Redis)
@@ -23,6 +24,7 @@
 //! - [`up`] — wiring it all together
 //! - [`r#gen`] — generators of `events/` (and more)
 
+pub mod access;
 pub mod api;
 pub mod bench;
 pub mod broker;

@@ -9,7 +9,7 @@ use conveyor_emulator::cli::action::{self, Action};
 use conveyor_emulator::cli::args::{
     Cli, Command, CronCommand, DlqCommand, GenCommand, LogFormat, Transport, UpArgs, WorkerArgs,
 };
-use conveyor_emulator::cli::{client, commands, migrate};
+use conveyor_emulator::cli::{client, commands, migrate, start};
 use conveyor_emulator::maintenance::MaintenanceSettings;
 use conveyor_emulator::redis::RedisSettings;
 use conveyor_emulator::{api, catalog, dapr, r#gen, up};
@@ -54,12 +54,12 @@ fn main() -> ExitCode {
         } => data_file
             .map(|f| client::read(&f))
             .transpose()
-            .and_then(|body| client::post(&api.api, &format!("/invoke/{function}"), body))
+            .and_then(|body| client::post(&api, &format!("/invoke/{function}"), body))
             .and_then(|a| commands::outcome(&a))
             .map_err(Into::into),
         Command::Cron {
             command: CronCommand::Run { job, api },
-        } => client::post(&api.api, &format!("/invoke/{job}"), None)
+        } => client::post(&api, &format!("/invoke/{job}"), None)
             .and_then(|a| commands::outcome(&a))
             .map_err(Into::into),
         Command::Dlq { command } => match command {
@@ -226,6 +226,7 @@ fn run_up(args: UpArgs) -> Result<(), commands::CommandError> {
     init_logs(args.log_format);
     let functions: Vec<Arc<dyn Function>> =
         commands::select(catalog::all(), &args.functions, args.service.as_deref())?;
+    let access = start::access(&args)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -243,7 +244,7 @@ fn run_up(args: UpArgs) -> Result<(), commands::CommandError> {
         })).transpose()?;
         let transport = args.transport.unwrap_or(if redis.is_some() { Transport::Redis } else { Transport::Embedded });
         if transport == Transport::Redis && redis.is_none() {
-            return Err(commands::CommandError::Selection("--transport redis needs --redis <url>".to_owned()));
+            return Err(commands::CommandError::Selection("--transport redis needs a Redis URL: set --redis or CONVEYOR_REDIS_URL".to_owned()));
         }
         let sqs = (transport == Transport::Sqs).then(|| conveyor_emulator::cli::sqs::settings(&args.sqs));
         let redis = redis.filter(|_| transport == Transport::Redis);
@@ -252,19 +253,30 @@ fn run_up(args: UpArgs) -> Result<(), commands::CommandError> {
             (None, Transport::Redis) => "Redis Streams".to_owned(),
             (None, _) => "embedded broker".to_owned(),
         };
+        let target = match (&sqs, &redis) {
+            (Some(s), _) => start::Target::Sqs(s.sqs.endpoint_url.clone()),
+            (None, Some(r)) => start::Target::Redis(r.url.clone()),
+            (None, None) => start::Target::Embedded,
+        };
         let maintenance = MaintenanceSettings { retention: Retention::from_env()?, ..MaintenanceSettings::default() };
         let config = up::UpConfig { database: args.database.clone(), pool: conveyor_store::PoolOptions::new(args.db_pool_size), functions, redis, sqs, maintenance, ..up::UpConfig::default() };
-        let running = up::start(config).await?;
-        let listener = tokio::net::TcpListener::bind(args.http).await.map_err(commands::CommandError::Io)?;
+        // Bound first: a taken port is reported before anything is opened.
+        let listener = tokio::net::TcpListener::bind(args.http).await.map_err(|source| commands::CommandError::Listen { address: args.http, source })?;
         let address = listener.local_addr().map_err(commands::CommandError::Io)?;
+        let access = access.listening_on(address);
+        let running = up::start(config).await.map_err(|e| start::failed(e, &args.database, &target))?;
         println!("conveyor up: {} function(s), database {}, {transport}", running.functions.len(), commands::redact(&args.database));
         print!("{}", running.summary());
         println!("HTTP API on http://{address} (GET /functions, POST /publish/<topic>, GET /dlq, GET /metrics)");
-        println!("Dashboard on http://{address}/");
+        if access.needs_token() {
+            println!("Dashboard on http://{address}/ (open http://{address}/?token=<the API token> once in the browser)");
+        } else {
+            println!("Dashboard on http://{address}/");
+        }
         if args.demo {
             commands::start_demo(&running).await?;
         }
-        let router = api::router(running.api_state());
+        let router = api::router(running.api_state(), access);
         let server = axum::serve(listener, router).with_graceful_shutdown(commands::ctrl_c());
         server.await.map_err(commands::CommandError::Io)?;
         println!("shutting down: finishing in-flight handlers");

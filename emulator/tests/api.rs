@@ -8,6 +8,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use conveyor_domain::Timestamp;
 use conveyor_domain::events::{Validate, ValidationError};
+use conveyor_emulator::access::Access;
 use conveyor_emulator::api::{self, ApiState};
 use conveyor_emulator::embedded::consumer::ConsumerSettings;
 use conveyor_emulator::up::{self, UpConfig};
@@ -73,18 +74,31 @@ impl ScheduleHandler for Job {
     }
 }
 
+/// The address the in-process API stands for.
+const LISTEN: &str = "127.0.0.1:8790";
+
+fn local() -> Access {
+    Access::local(LISTEN.parse().unwrap())
+}
+
 async fn call(
     state: &ApiState,
     method: &str,
     uri: &str,
     body: Option<Vec<u8>>,
 ) -> (StatusCode, Value, String) {
+    // As curl sends it: the emulator's address as Host, JSON for what changes state.
     let request = Request::builder()
         .method(method)
         .uri(uri)
+        .header("host", LISTEN)
+        .header("content-type", "application/json")
         .body(body.map_or_else(Body::empty, Body::from))
         .unwrap();
-    let response = api::router(state.clone()).oneshot(request).await.unwrap();
+    let response = api::router(state.clone(), local())
+        .oneshot(request)
+        .await
+        .unwrap();
     let status = response.status();
     let bytes = response.into_body().collect().await.unwrap().to_bytes();
     let text = String::from_utf8_lossy(&bytes).into_owned();
@@ -122,9 +136,7 @@ async fn publish_invoke_dead_letters_redrive_metrics_and_health() {
             idle_poll: Duration::from_millis(50),
         },
         relay_every: Duration::from_millis(200),
-        redis: None,
-        sqs: None,
-        clock: None,
+        ..UpConfig::default()
     })
     .await
     .unwrap();

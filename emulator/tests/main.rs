@@ -16,5 +16,6 @@ mod redis_interop;
 mod redis_recovery;
 mod redis_tick_lock;
 mod redis_tls;
+mod schema;
 mod sqs;
 mod terraform;

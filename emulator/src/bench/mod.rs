@@ -492,10 +492,9 @@ async fn dashboard_readers(running: &up::Running) -> Result<Arc<AtomicBool>, Str
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .map_err(|e| e.to_string())?;
-    let base = format!(
-        "http://{}",
-        listener.local_addr().map_err(|e| e.to_string())?
-    );
+    let address = listener.local_addr().map_err(|e| e.to_string())?;
+    let base = format!("http://{address}");
+    let access = crate::access::Access::local(address);
     let stop = Arc::new(AtomicBool::new(false));
     let served = Arc::clone(&stop);
     tokio::spawn(async move {
@@ -504,7 +503,7 @@ async fn dashboard_readers(running: &up::Running) -> Result<Arc<AtomicBool>, Str
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         };
-        let _ = axum::serve(listener, crate::api::router(state))
+        let _ = axum::serve(listener, crate::api::router(state, access))
             .with_graceful_shutdown(until)
             .await;
     });

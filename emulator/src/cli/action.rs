@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use conveyor_domain::{Clock, SystemClock};
 
-use super::args::TransportArgs;
+use super::args::{ApiArgs, TransportArgs};
 use super::client::{self, ClientError};
 use crate::broker::BrokerError;
 use crate::catalog;
@@ -53,11 +53,11 @@ pub fn perform(to: &TransportArgs, action: Action) -> Result<Value, ClientError>
                 .map_err(|e| ClientError::Http(e.to_string()))?;
             on_redis(url, &to.redis_prefix, tls, action)
         }
-        None => over_http(&to.api.api, action),
+        None => over_http(&to.api, action),
     }
 }
 
-fn over_http(api: &str, action: Action) -> Result<Value, ClientError> {
+fn over_http(api: &ApiArgs, action: Action) -> Result<Value, ClientError> {
     match action {
         Action::Publish { topic, body } => {
             client::post(api, &format!("/publish/{topic}"), Some(body))
@@ -77,7 +77,9 @@ fn known(function: &str) -> Result<(), ClientError> {
     if catalog::find(function).is_some() {
         Ok(())
     } else {
-        Err(ClientError::Http(format!("no function named {function}")))
+        Err(ClientError::Http(format!(
+            "no function named {function}: `conveyor functions` lists them"
+        )))
     }
 }
 
@@ -102,7 +104,13 @@ fn on_redis(url: &str, prefix: &str, tls: RedisTls, action: Action) -> Result<Va
         };
         let broker = RedisBroker::connect(settings, &catalog::all())
             .await
-            .map_err(|e| ClientError::Http(format!("cannot reach Redis at {url}: {e}")))?;
+            .map_err(|e| {
+                ClientError::Http(format!(
+                    "cannot reach Redis at {} ({e}): check --redis or CONVEYOR_REDIS_URL, or leave \
+                     them unset to go through a running `conveyor up`",
+                    super::commands::redact(url)
+                ))
+            })?;
         match action {
             Action::Publish { topic, body } => {
                 operations::publish(&broker, &topic, &body, SystemClock.now())

@@ -152,9 +152,25 @@ pub struct UpArgs {
     /// Run only the functions of this service (order, fulfillment, warehouse).
     #[arg(long, env = "CONVEYOR_SERVICE")]
     pub service: Option<String>,
-    /// HTTP API address (loopback).
-    #[arg(long, env = "CONVEYOR_HTTP", default_value = DEFAULT_HTTP)]
+    /// HTTP API and dashboard address; a non-loopback one needs --api-token or
+    /// --http-insecure-no-token.
+    #[arg(long, env = "CONVEYOR_HTTP", default_value = DEFAULT_HTTP, value_parser = parse_http)]
     pub http: SocketAddr,
+    /// Token every HTTP request must carry (`Authorization: Bearer <token>`; the dashboard is
+    /// opened once at /?token=<token>); required on a non-loopback --http.
+    #[arg(long, env = "CONVEYOR_API_TOKEN", hide_env_values = true)]
+    pub api_token: Option<String>,
+    /// More names the HTTP API answers to (name, or name:port behind a port forward), besides
+    /// its address and localhost; other Host headers are refused.
+    #[arg(
+        long = "http-allowed-host",
+        env = "CONVEYOR_HTTP_ALLOWED_HOSTS",
+        value_delimiter = ','
+    )]
+    pub http_allowed_hosts: Vec<String>,
+    /// Serve a non-loopback --http without a token: anyone who can reach it drives the emulator.
+    #[arg(long, env = "CONVEYOR_HTTP_INSECURE_NO_TOKEN")]
+    pub http_insecure_no_token: bool,
     /// Log format.
     #[arg(long, env = "CONVEYOR_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -184,6 +200,9 @@ impl Default for UpArgs {
             http: DEFAULT_HTTP
                 .parse()
                 .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 8790))),
+            api_token: None,
+            http_allowed_hosts: Vec::new(),
+            http_insecure_no_token: false,
             log_format: LogFormat::Text,
             demo: false,
             sqs: SqsUpArgs::default(),
@@ -330,6 +349,25 @@ pub struct ApiArgs {
     /// URL of a running `conveyor up`.
     #[arg(long, env = "CONVEYOR_API", default_value = DEFAULT_API)]
     pub api: String,
+    /// The emulator's API token, sent as `Authorization: Bearer <token>`.
+    #[arg(long, env = "CONVEYOR_API_TOKEN", hide_env_values = true)]
+    pub api_token: Option<String>,
+}
+
+/// `--http`: an address and port; `localhost:<port>` is taken as `127.0.0.1:<port>`.
+///
+/// # Errors
+/// A message naming the expected form.
+pub fn parse_http(text: &str) -> Result<SocketAddr, String> {
+    let local = text
+        .strip_prefix("localhost:")
+        .map(|port| format!("127.0.0.1:{port}"));
+    local.as_deref().unwrap_or(text).parse().map_err(|_| {
+        format!(
+            "{text:?} is not an address and port: give one such as 127.0.0.1:8790 (the default), \
+             127.0.0.1:0 for any free port, or 0.0.0.0:8790 with a token"
+        )
+    })
 }
 
 /// Where the commands that only need the transport (publish, dlq) act: on Redis directly when

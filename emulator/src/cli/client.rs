@@ -4,11 +4,13 @@ use std::path::Path;
 
 use serde_json::Value;
 
+use super::args::ApiArgs;
+
 /// A failed operator command, with a message for the terminal.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     /// The data file could not be read.
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read --data-file {path}: {source}")]
     File {
         /// The file.
         path: String,
@@ -16,23 +18,49 @@ pub enum ClientError {
         #[source]
         source: std::io::Error,
     },
-    /// The emulator could not be reached or answered with an error.
+    /// `--api` is no http(s) URL.
+    #[error(
+        "--api {0:?} is not an http:// URL: set --api or CONVEYOR_API to the address `conveyor up` \
+         prints, such as http://127.0.0.1:8790"
+    )]
+    NotUrl(String),
+    /// Nothing answers at `--api`.
+    #[error(
+        "cannot reach a running `conveyor up` at {api} ({reason}): start one with `conveyor up`, \
+         or point --api or CONVEYOR_API at the one you run"
+    )]
+    Unreachable {
+        /// The URL tried.
+        api: String,
+        /// Why.
+        reason: String,
+    },
+    /// The emulator answered with an error.
     #[error("{0}")]
     Http(String),
 }
 
-fn url(api: &str, path: &str) -> String {
-    format!("{}{path}", api.trim_end_matches('/'))
+fn url(api: &str, path: &str) -> Result<String, ClientError> {
+    let base = api.trim_end_matches('/');
+    let joined = format!("{base}{path}");
+    let scheme = base.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
+    let parses = joined
+        .parse::<ureq::http::Uri>()
+        .is_ok_and(|u| u.host().is_some());
+    if matches!(scheme.as_deref(), Some("http" | "https")) && parses {
+        Ok(joined)
+    } else {
+        Err(ClientError::NotUrl(api.to_owned()))
+    }
 }
 
 fn answer(
     result: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
     api: &str,
 ) -> Result<Value, ClientError> {
-    let mut response = result.map_err(|e| {
-        ClientError::Http(format!(
-            "cannot reach a running `conveyor up` at {api}: {e}"
-        ))
+    let mut response = result.map_err(|e| ClientError::Unreachable {
+        api: api.to_owned(),
+        reason: e.to_string(),
     })?;
     let status = response.status();
     let text = response
@@ -58,23 +86,37 @@ fn agent() -> ureq::Agent {
         .into()
 }
 
+fn bearer(api: &ApiArgs) -> Option<String> {
+    api.api_token
+        .as_deref()
+        .filter(|t| !t.is_empty())
+        .map(|t| format!("Bearer {t}"))
+}
+
 /// `GET path`.
 ///
 /// # Errors
-/// [`ClientError::Http`].
-pub fn get(api: &str, path: &str) -> Result<Value, ClientError> {
-    answer(agent().get(url(api, path)).call(), api)
+/// [`ClientError::NotUrl`], [`ClientError::Unreachable`] or [`ClientError::Http`].
+pub fn get(api: &ApiArgs, path: &str) -> Result<Value, ClientError> {
+    let mut request = agent().get(url(&api.api, path)?);
+    if let Some(token) = bearer(api) {
+        request = request.header("authorization", token);
+    }
+    answer(request.call(), &api.api)
 }
 
-/// `POST path` with a JSON body (or none).
+/// `POST path` with a JSON body (or none: still sent as JSON, since the API takes nothing else).
 ///
 /// # Errors
-/// [`ClientError::Http`].
-pub fn post(api: &str, path: &str, body: Option<Vec<u8>>) -> Result<Value, ClientError> {
-    let request = agent()
-        .post(url(api, path))
+/// [`ClientError::NotUrl`], [`ClientError::Unreachable`] or [`ClientError::Http`].
+pub fn post(api: &ApiArgs, path: &str, body: Option<Vec<u8>>) -> Result<Value, ClientError> {
+    let mut request = agent()
+        .post(url(&api.api, path)?)
         .header("content-type", "application/json");
-    answer(request.send(body.unwrap_or_default()), api)
+    if let Some(token) = bearer(api) {
+        request = request.header("authorization", token);
+    }
+    answer(request.send(body.unwrap_or_default()), &api.api)
 }
 
 /// Reads a data file.

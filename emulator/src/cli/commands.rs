@@ -26,9 +26,35 @@ pub enum CommandError {
     /// The store or the transport could not be opened.
     #[error(transparent)]
     Up(#[from] crate::up::UpError),
-    /// I/O (the HTTP listener, the runtime).
+    /// The store or the transport named by an option could not be opened.
+    #[error("{said}: {hint}")]
+    Start {
+        /// What failed, with its URL, and why.
+        said: String,
+        /// The options that set it.
+        hint: &'static str,
+        /// Why.
+        #[source]
+        source: crate::up::UpError,
+    },
+    /// I/O (the runtime).
     #[error(transparent)]
     Io(std::io::Error),
+    /// The HTTP API's address cannot be listened on.
+    #[error(
+        "cannot listen on {address} ({source}): stop what uses it or choose another address with \
+         --http or CONVEYOR_HTTP (127.0.0.1:0 picks a free port)"
+    )]
+    Listen {
+        /// The address.
+        address: std::net::SocketAddr,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The HTTP API's access settings are incomplete or wrong.
+    #[error(transparent)]
+    Access(#[from] crate::access::AccessError),
     /// The function did not handle the event.
     #[error("outcome: {0}")]
     NotHandled(String),
@@ -69,7 +95,8 @@ pub fn select(
                 .find(|x| x.name() == s)
                 .ok_or_else(|| {
                     CommandError::Selection(format!(
-                        "unknown service {s:?}: use order, fulfillment or warehouse"
+                        "unknown service {s:?} in --service (CONVEYOR_SERVICE): use order, \
+                         fulfillment or warehouse"
                     ))
                 })?,
         ),
@@ -77,15 +104,25 @@ pub fn select(
     for name in names {
         if !all.iter().any(|f| f.spec().name == name) {
             return Err(CommandError::Selection(format!(
-                "unknown function {name:?}; `conveyor functions` lists them"
+                "unknown function {name:?} in --functions (CONVEYOR_FUNCTIONS): `conveyor \
+                 functions` lists the names"
             )));
         }
     }
-    Ok(all
+    let selected: Vec<_> = all
         .into_iter()
         .filter(|f| names.is_empty() || names.iter().any(|n| n == f.spec().name))
         .filter(|f| service.is_none_or(|s| f.spec().service == s))
-        .collect())
+        .collect();
+    if selected.is_empty() && !names.is_empty() {
+        return Err(CommandError::Selection(format!(
+            "--functions {} and --service {} select no function together: drop one, or name \
+             functions of that service",
+            names.join(","),
+            service.map_or("", |s| s.name())
+        )));
+    }
+    Ok(selected)
 }
 
 /// A database or Redis URL without its password, for printing ([`conveyor_store::redact::url`]).

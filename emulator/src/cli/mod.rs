@@ -9,6 +9,7 @@
 //! - [`migrate`] — `conveyor migrate`: the migrations as a step of their own
 //! - [`sqs`] — SQS settings from the arguments, and `dlq redrive --sqs`
 //! - [`values`] — value parsers whose errors name the variable to set
+//! - [`start`] — `up`'s start-up checks and the errors that name the option to set
 
 pub mod action;
 pub mod args;
@@ -16,4 +17,5 @@ pub mod client;
 pub mod commands;
 pub mod migrate;
 pub mod sqs;
+pub mod start;
 pub mod values;

@@ -51,9 +51,11 @@ impl Browser {
         };
         // The emulator, served.
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
+        let address = listener.local_addr().unwrap();
+        let base = format!("http://{address}");
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let router = conveyor_emulator::api::router(app.state.clone());
+        let access = conveyor_emulator::access::Access::local(address);
+        let router = conveyor_emulator::api::router(app.state.clone(), access);
         tokio::spawn(async move {
             axum::serve(listener, router)
                 .with_graceful_shutdown(async {

@@ -12,6 +12,7 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use conveyor_domain::OrderId;
+use conveyor_emulator::access::Access;
 use conveyor_emulator::api::ApiState;
 use conveyor_emulator::embedded::consumer::ConsumerSettings;
 use conveyor_emulator::up::{self, Running, UpConfig};
@@ -103,12 +104,17 @@ pub(crate) async fn call(
     uri: &str,
     body: Option<&str>,
 ) -> (StatusCode, Value) {
+    // As the dashboard's page sends it: its own Host and Origin, JSON for what changes state.
     let request = Request::builder()
         .method(method)
         .uri(uri)
+        .header("host", "127.0.0.1:8790")
+        .header("origin", "http://127.0.0.1:8790")
+        .header("content-type", "application/json")
         .body(body.map_or_else(Body::empty, |b| Body::from(b.to_owned())))
         .unwrap();
-    let response = conveyor_emulator::api::router(state.clone())
+    let access = Access::local("127.0.0.1:8790".parse().unwrap());
+    let response = conveyor_emulator::api::router(state.clone(), access)
         .oneshot(request)
         .await
         .unwrap();

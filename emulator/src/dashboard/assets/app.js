@@ -24,10 +24,10 @@ function h(tag, attrs, ...children) {
 
 async function api(method, url, body) {
   const init = { method, headers: {} };
-  if (body !== undefined) {
-    init.body = typeof body === "string" ? body : JSON.stringify(body);
-    init.headers["content-type"] = "application/json";
-  }
+  // The emulator takes a state change only as JSON (a cross-site form cannot send that), even
+  // one without a body.
+  if (method !== "GET") init.headers["content-type"] = "application/json";
+  if (body !== undefined) init.body = typeof body === "string" ? body : JSON.stringify(body);
   const res = await fetch(url, init);
   const text = await res.text();
   let data = null;
