@@ -1,6 +1,7 @@
 //! The emulator end to end: the embedded, Redis and SQS transports, the HTTP API, the dashboard,
 //! the Dapr worker, and the generated `events/`, `dapr/` and Terraform.
 
+mod access;
 mod api;
 mod dapr;
 mod dashboard;
@@ -18,4 +19,5 @@ mod redis_tick_lock;
 mod redis_tls;
 mod schema;
 mod sqs;
+mod startup;
 mod terraform;
