@@ -201,7 +201,7 @@ fn every_topic_function_has_queue_dlq_mapping_and_rule() {
         );
         assert_eq!(
             esm("scaling_config.maximum_concurrency"),
-            default_concurrency(&spec)
+            default_concurrency(spec)
         );
 
         let pattern = config.eval_doc("aws_cloudwatch_event_rule", "topic", n, "event_pattern");
