@@ -222,8 +222,9 @@ pub struct WorkerArgs {
     /// fulfillment=event, warehouse=all.
     #[arg(long, env = "CONVEYOR_WORKER_MODE")]
     pub mode: Option<String>,
-    /// Database URL: SQLite by default, or postgres://...; else CONVEYOR_DATABASE_URL, or
-    /// CONVEYOR_DATABASE_URL_FILE naming a file that holds it (a mounted secret).
+    /// Database URL, postgres://... (sqlite:... for one worker on one machine); else
+    /// CONVEYOR_DATABASE_URL, or CONVEYOR_DATABASE_URL_FILE naming a file that holds it (a
+    /// mounted secret). Required: replicas must share one database.
     #[arg(long)]
     pub database: Option<String>,
     /// Most PostgreSQL connections the worker opens (SQLite always uses one).

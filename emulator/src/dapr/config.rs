@@ -134,9 +134,15 @@ pub enum ConfigError {
         "unknown worker mode {0:?}: set CONVEYOR_WORKER_MODE (or --mode) to cron, event or all"
     )]
     UnknownMode(String),
+    /// No database URL was given: a worker has no default, since replicas that each fell
+    /// back to a file of their own would each keep their own inbox and run every cron tick.
+    #[error(
+        "no database given: set CONVEYOR_DATABASE_URL (or --database), or CONVEYOR_DATABASE_URL_FILE to a file holding it, to a postgres:// URL"
+    )]
+    NoDatabase,
     /// The database URL is set but empty (an empty secret, a variable set to nothing).
     #[error(
-        "the database URL is empty: set CONVEYOR_DATABASE_URL, or CONVEYOR_DATABASE_URL_FILE to a file holding it, to a postgres:// or sqlite: URL"
+        "the database URL is empty: set CONVEYOR_DATABASE_URL, or CONVEYOR_DATABASE_URL_FILE to a file holding it, to a postgres:// URL"
     )]
     EmptyDatabase,
     /// A setting's `_FILE` could not be read, or both forms are set.
@@ -145,18 +151,17 @@ pub enum ConfigError {
 }
 
 /// The database URL: `flag` when given, else [`DATABASE_VARIABLE`] or the file its `_FILE`
-/// names, else the local SQLite file.
+/// names.
 ///
 /// # Errors
-/// [`ConfigError::EmptyDatabase`] or [`ConfigError::File`].
+/// [`ConfigError::NoDatabase`], [`ConfigError::EmptyDatabase`] or [`ConfigError::File`].
 pub fn database_url(
     flag: Option<&str>,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<String, ConfigError> {
     let url = match flag {
         Some(url) => url.to_owned(),
-        None => env_file::read(DATABASE_VARIABLE, env)?
-            .unwrap_or_else(|| crate::up::DEFAULT_DATABASE.to_owned()),
+        None => env_file::read(DATABASE_VARIABLE, env)?.ok_or(ConfigError::NoDatabase)?,
     };
     if url.trim().is_empty() {
         return Err(ConfigError::EmptyDatabase);

@@ -48,8 +48,13 @@ async fn a_misconfigured_binary_says_what_to_set_in_one_line() {
             "error: unknown service \"billing\": set CONVEYOR_SERVICE (or --service) to order, fulfillment or warehouse",
         ),
         (
+            vec![("CONVEYOR_SERVICE", "order")],
+            "error: no database given: set CONVEYOR_DATABASE_URL (or --database), or CONVEYOR_DATABASE_URL_FILE to a file holding it, to a postgres:// URL",
+        ),
+        (
             vec![
                 ("CONVEYOR_SERVICE", "order"),
+                ("CONVEYOR_DATABASE_URL", "sqlite::memory:"),
                 ("APP_API_TOKEN_FILE", "/nonexistent/app-api-token"),
             ],
             "error: APP_API_TOKEN_FILE names /nonexistent/app-api-token, which cannot be read (No such file or directory (os error 2)): mount the secret there or correct APP_API_TOKEN_FILE",
@@ -58,6 +63,8 @@ async fn a_misconfigured_binary_says_what_to_set_in_one_line() {
         let out = Command::new(env!("CARGO_BIN_EXE_conveyor"))
             .arg("worker")
             .env_remove("CONVEYOR_SERVICE")
+            .env_remove("CONVEYOR_DATABASE_URL")
+            .env_remove("APP_API_TOKEN")
             .envs(env)
             .output()
             .await

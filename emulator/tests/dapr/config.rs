@@ -18,11 +18,23 @@ fn args(argv: &[&str]) -> WorkerArgs {
     }
 }
 
+/// The configuration `argv` and `env` give, with a database URL unless `env` names one.
 fn config(argv: &[&str], env: &[(&str, &str)]) -> Result<WorkerConfig, String> {
-    let env: HashMap<String, String> = env
+    let mut env: HashMap<String, String> = env
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .collect();
+    if !env.keys().any(|k| k.starts_with("CONVEYOR_DATABASE_URL")) {
+        env.insert(
+            "CONVEYOR_DATABASE_URL".to_owned(),
+            "sqlite::memory:".to_owned(),
+        );
+    }
+    config_in(argv, &env)
+}
+
+/// The configuration `argv` and exactly `env` give.
+fn config_in(argv: &[&str], env: &HashMap<String, String>) -> Result<WorkerConfig, String> {
     args(argv)
         .config_from(&|name| env.get(name).cloned())
         .map_err(|e| e.to_string())
@@ -100,8 +112,8 @@ fn secrets_come_from_their_variable_or_from_the_file_it_names() {
     .unwrap();
     assert_eq!(c.database, "sqlite://x.db");
     let c = config(&["--service", "order"], &[]).unwrap();
-    assert_eq!(c.database, conveyor_emulator::up::DEFAULT_DATABASE);
     assert_eq!(c.app_api_token, None);
+    assert_eq!(c.dapr_api_token, None);
 }
 
 #[test]
@@ -140,7 +152,11 @@ fn a_secret_given_twice_or_unreadable_is_one_sentence_naming_it() {
     );
     assert_eq!(
         config(&["--service", "order"], &[("CONVEYOR_DATABASE_URL", "")]).unwrap_err(),
-        "the database URL is empty: set CONVEYOR_DATABASE_URL, or CONVEYOR_DATABASE_URL_FILE to a file holding it, to a postgres:// or sqlite: URL"
+        "the database URL is empty: set CONVEYOR_DATABASE_URL, or CONVEYOR_DATABASE_URL_FILE to a file holding it, to a postgres:// URL"
+    );
+    assert_eq!(
+        config_in(&["--service", "order"], &HashMap::new()).unwrap_err(),
+        "no database given: set CONVEYOR_DATABASE_URL (or --database), or CONVEYOR_DATABASE_URL_FILE to a file holding it, to a postgres:// URL"
     );
 }
 
