@@ -3,10 +3,12 @@
 //! (`scripts/install-dev-tools.sh` does it); without them these tests fail and say so.
 //! Screenshots of every page are saved under `tests/artifacts/dashboard/`.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
+use conveyor_emulator::access::Access;
 use fantoccini::elements::Element;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
@@ -33,7 +35,7 @@ fn artifacts() -> PathBuf {
 }
 
 /// chromedriver on a free port, and a headless Chromium session through it.
-struct Browser {
+pub(super) struct Browser {
     client: Client,
     _driver: Child,
     base: String,
@@ -42,6 +44,11 @@ struct Browser {
 
 impl Browser {
     async fn open(app: &App) -> Self {
+        Self::open_with(app, Access::local).await
+    }
+
+    /// Chromium on an emulator served with the access policy `access` makes for its address.
+    pub(super) async fn open_with(app: &App, access: impl FnOnce(SocketAddr) -> Access) -> Self {
         let (Some(chromium), Some(chromedriver)) = (on_path("chromium"), on_path("chromedriver"))
         else {
             panic!(
@@ -54,7 +61,7 @@ impl Browser {
         let address = listener.local_addr().unwrap();
         let base = format!("http://{address}");
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let access = conveyor_emulator::access::Access::local(address);
+        let access = access(address);
         let router = conveyor_emulator::api::router(app.state.clone(), access);
         tokio::spawn(async move {
             axum::serve(listener, router)
@@ -108,7 +115,7 @@ impl Browser {
         }
     }
 
-    async fn goto(&self, hash: &str) {
+    pub(super) async fn goto(&self, hash: &str) {
         self.client
             .goto(&format!("{}/{hash}", self.base))
             .await
@@ -116,7 +123,7 @@ impl Browser {
     }
 
     /// Waits until `css` matches elements that pass `check`; returns them.
-    async fn wait_all(
+    pub(super) async fn wait_all(
         &self,
         what: &str,
         css: &str,
@@ -138,12 +145,12 @@ impl Browser {
         }
     }
 
-    async fn wait(&self, what: &str, css: &str) -> Element {
+    pub(super) async fn wait(&self, what: &str, css: &str) -> Element {
         self.wait_all(what, css, |f| !f.is_empty()).await.remove(0)
     }
 
     /// Clicks `css`, again if the page redrew it in between.
-    async fn click(&self, what: &str, css: &str) {
+    pub(super) async fn click(&self, what: &str, css: &str) {
         for _ in 0..20 {
             let element = self.wait(what, css).await;
             if element.click().await.is_ok() {
@@ -168,13 +175,25 @@ impl Browser {
         serde_json::from_value(value).unwrap_or_default()
     }
 
-    async fn screenshot(&self, name: &str) {
+    /// The page's source and address.
+    pub(super) async fn page(&self) -> (String, String) {
+        (
+            self.client.source().await.unwrap_or_default(),
+            self.client
+                .current_url()
+                .await
+                .map(|u| u.to_string())
+                .unwrap_or_default(),
+        )
+    }
+
+    pub(super) async fn screenshot(&self, name: &str) {
         if let Ok(png) = self.client.screenshot().await {
             std::fs::write(artifacts().join(format!("{name}.png")), png).unwrap();
         }
     }
 
-    async fn close(mut self) {
+    pub(super) async fn close(mut self) {
         let _ = self.client.clone().close().await;
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
