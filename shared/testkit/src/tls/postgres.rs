@@ -29,8 +29,10 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
+mod process;
+
+use self::process::{Owner, as_owner, free_port, io, output, owner, stop, wait_ready};
 use super::TestPki;
 
 /// The password-authenticated superuser of every cluster.
@@ -74,13 +76,6 @@ pub struct TlsPostgres {
     port: u16,
     password: String,
     dir: tempfile::TempDir,
-}
-
-/// Who runs initdb and postgres: the `postgres` OS user when the tests run as root.
-#[derive(Debug, Clone, Copy)]
-struct Owner {
-    uid: u32,
-    gid: u32,
 }
 
 impl TlsPostgres {
@@ -274,37 +269,6 @@ impl Files {
     }
 }
 
-/// `None` when not root; the `postgres` user's ids when root.
-fn owner(dir: &Path) -> Result<Option<Owner>, TlsPostgresError> {
-    use std::os::unix::fs::MetadataExt;
-    // A folder this process just made belongs to its effective user.
-    let me = std::fs::metadata(dir).map_err(io("reading the cluster's folder"))?;
-    if me.uid() != 0 {
-        return Ok(None);
-    }
-    let id = |flag| -> Result<u32, TlsPostgresError> {
-        let text = output("id", Command::new("id").args([flag, "postgres"]))?;
-        text.parse().map_err(|_| TlsPostgresError::Program {
-            program: "id".to_owned(),
-            output: format!("unexpected output {text:?}"),
-        })
-    };
-    Ok(Some(Owner {
-        uid: id("-u")?,
-        gid: id("-g")?,
-    }))
-}
-
-fn as_owner<'a>(command: &'a mut Command, dir: &Path, owner: Option<Owner>) -> &'a mut Command {
-    use std::os::unix::process::CommandExt;
-    // The caller's working folder may be closed to the postgres user.
-    command.current_dir(dir);
-    if let Some(owner) = owner {
-        command.uid(owner.uid).gid(owner.gid);
-    }
-    command
-}
-
 fn spawn_server(
     bindir: &Path,
     files: &Files,
@@ -339,79 +303,10 @@ fn spawn_server(
         .map_err(io("starting postgres"))
 }
 
-/// Waits until postmaster.pid says `ready`; `Err` when the server exits or takes over 30 s.
-fn wait_ready(server: &mut Child, data: &Path) -> Result<(), ()> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if !matches!(server.try_wait(), Ok(None)) {
-            return Err(());
-        }
-        let pid_file = std::fs::read_to_string(data.join("postmaster.pid")).unwrap_or_default();
-        // Line 8 of postmaster.pid is the server's status.
-        if pid_file.lines().nth(7).is_some_and(|s| s.trim() == "ready") {
-            return Ok(());
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    Err(())
-}
-
-/// Immediate shutdown (SIGQUIT, what `pg_ctl stop -m immediate` sends), so the server removes
-/// its shared memory; SIGKILL if it is still there after five seconds.
-fn stop(server: &mut Child) {
-    if !matches!(server.try_wait(), Ok(None)) {
-        return;
-    }
-    let quit = Command::new("kill")
-        .args(["-s", "QUIT", &server.id().to_string()])
-        .status();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while quit.as_ref().is_ok_and(|s| s.success()) && Instant::now() < deadline {
-        if !matches!(server.try_wait(), Ok(None)) {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let _ = server.kill();
-    let _ = server.wait();
-}
-
-fn free_port() -> Result<u16, TlsPostgresError> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(io("finding a free port"))?;
-    let port = listener
-        .local_addr()
-        .map_err(io("finding a free port"))?
-        .port();
-    Ok(port)
-}
-
-/// Runs `command`, returning its trimmed standard output.
-fn output(program: &str, command: &mut Command) -> Result<String, TlsPostgresError> {
-    let out = command.output().map_err(|e| TlsPostgresError::Program {
-        program: program.to_owned(),
-        output: format!("cannot run it: {e} (are the PostgreSQL server binaries installed?)"),
-    })?;
-    if !out.status.success() {
-        return Err(TlsPostgresError::Program {
-            program: program.to_owned(),
-            output: format!(
-                "{}: {}{}",
-                out.status,
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            ),
-        });
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
-}
-
-fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> TlsPostgresError {
-    let what = what.into();
-    move |source| TlsPostgresError::Io { what, source }
-}
-
 #[cfg(test)]
 mod tests {
+    use std::time::Instant;
+
     use super::*;
 
     #[test]
