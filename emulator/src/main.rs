@@ -198,10 +198,20 @@ fn run_worker(args: &WorkerArgs) -> Result<(), commands::CommandError> {
         .build()
         .map_err(commands::CommandError::Io)?;
     runtime.block_on(async move {
-        let worker = dapr::Worker::start(config, &functions).await?;
+        let worker = dapr::Worker::start(config, &functions)
+            .await
+            .map_err(|e| match e {
+                dapr::WorkerError::Store(conveyor_store::StoreError::Connect { .. }) => {
+                    commands::CommandError::WorkerDatabase { source: e }
+                }
+                other => other.into(),
+            })?;
         let listener = tokio::net::TcpListener::bind(args.listen())
             .await
-            .map_err(commands::CommandError::Io)?;
+            .map_err(|source| commands::CommandError::WorkerListen {
+                address: args.listen(),
+                source,
+            })?;
         let address = listener.local_addr().map_err(commands::CommandError::Io)?;
         let c = &worker.config;
         println!(

@@ -64,6 +64,26 @@ pub enum CommandError {
     /// The Dapr worker's configuration is wrong.
     #[error(transparent)]
     WorkerConfig(#[from] crate::dapr::ConfigError),
+    /// The Dapr worker cannot reach its database.
+    #[error(
+        "{source}: check CONVEYOR_DATABASE_URL (or the file CONVEYOR_DATABASE_URL_FILE names), that the server is reachable, and the user's password"
+    )]
+    WorkerDatabase {
+        /// Why (the URL shown without its password).
+        #[source]
+        source: crate::dapr::WorkerError,
+    },
+    /// The Dapr worker's app address cannot be listened on.
+    #[error(
+        "cannot listen on {address} ({source}): stop what uses it or set CONVEYOR_APP_PORT (or --port) to another port, 0 for a free one"
+    )]
+    WorkerListen {
+        /// The address.
+        address: std::net::SocketAddr,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
     /// Generated files are stale or could not be written.
     #[error("{0}")]
     Gen(String),

@@ -140,6 +140,11 @@ pub enum ConfigError {
         "no database given: set CONVEYOR_DATABASE_URL (or --database), or CONVEYOR_DATABASE_URL_FILE to a file holding it, to a postgres:// URL"
     )]
     NoDatabase,
+    /// The database URL names no supported database (shown without its password).
+    #[error(
+        "the database URL {0:?} names neither PostgreSQL nor SQLite: set CONVEYOR_DATABASE_URL (or CONVEYOR_DATABASE_URL_FILE, or --database) to a postgres:// URL"
+    )]
+    UnsupportedDatabase(String),
     /// The database URL is set but empty (an empty secret, a variable set to nothing).
     #[error(
         "the database URL is empty: set CONVEYOR_DATABASE_URL, or CONVEYOR_DATABASE_URL_FILE to a file holding it, to a postgres:// URL"
@@ -154,7 +159,8 @@ pub enum ConfigError {
 /// names.
 ///
 /// # Errors
-/// [`ConfigError::NoDatabase`], [`ConfigError::EmptyDatabase`] or [`ConfigError::File`].
+/// [`ConfigError::NoDatabase`], [`ConfigError::EmptyDatabase`],
+/// [`ConfigError::UnsupportedDatabase`] or [`ConfigError::File`].
 pub fn database_url(
     flag: Option<&str>,
     env: &dyn Fn(&str) -> Option<String>,
@@ -165,6 +171,14 @@ pub fn database_url(
     };
     if url.trim().is_empty() {
         return Err(ConfigError::EmptyDatabase);
+    }
+    if !["postgres://", "postgresql://", "sqlite:"]
+        .iter()
+        .any(|scheme| url.starts_with(scheme))
+    {
+        return Err(ConfigError::UnsupportedDatabase(
+            conveyor_store::redact::url(&url),
+        ));
     }
     Ok(url)
 }
@@ -236,6 +250,8 @@ pub struct WorkerConfig {
     pub database: String,
     /// The database pool's size and acquire timeout.
     pub pool: conveyor_store::PoolOptions,
+    /// Apply the migrations at start (off where `conveyor migrate` is a step of its own).
+    pub migrate: bool,
     /// The pub/sub component events come from and go to.
     pub pubsub: String,
     /// The sidecar's HTTP port on 127.0.0.1.
@@ -267,6 +283,7 @@ impl WorkerConfig {
             mode: Mode::default_for(service),
             database: crate::up::DEFAULT_DATABASE.to_owned(),
             pool: conveyor_store::PoolOptions::default(),
+            migrate: true,
             pubsub: PUBSUB_NAME.to_owned(),
             dapr_http_port: DEFAULT_DAPR_HTTP_PORT,
             dapr_api_token: None,

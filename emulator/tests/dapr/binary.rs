@@ -75,6 +75,53 @@ async fn a_misconfigured_binary_says_what_to_set_in_one_line() {
     }
 }
 
+/// The worker's database and listener fail at start with a line naming what to set: the
+/// database's URL (its password masked), or the app port.
+#[tokio::test]
+async fn an_unreachable_database_or_a_taken_port_says_what_to_set() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed_port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let unreachable = format!("postgres://app:hunter2@127.0.0.1:{closed_port}/app");
+    for (database, says) in [
+        (
+            "sqlite::memory:".to_owned(),
+            format!(
+                "error: cannot listen on 127.0.0.1:{port} (Address already in use (os error 98)): stop what uses it or set CONVEYOR_APP_PORT (or --port) to another port, 0 for a free one"
+            ),
+        ),
+        (
+            unreachable,
+            format!(
+                "error: cannot connect to the database at postgres://app:***@127.0.0.1:{closed_port}/app"
+            ),
+        ),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_conveyor"))
+            .arg("worker")
+            .env("CONVEYOR_SERVICE", "order")
+            .env("CONVEYOR_APP_PORT", port.to_string())
+            .env("CONVEYOR_DATABASE_URL", &database)
+            .output()
+            .await
+            .unwrap();
+        assert!(!out.status.success());
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.starts_with(&says), "{stderr}");
+        assert!(!stderr.contains("hunter2"), "{stderr}");
+        if database.starts_with("postgres") {
+            assert!(
+                stderr.trim_end().ends_with(": check CONVEYOR_DATABASE_URL (or the file CONVEYOR_DATABASE_URL_FILE names), that the server is reachable, and the user's password"),
+                "{stderr}"
+            );
+        }
+    }
+    drop(taken);
+}
+
 async fn serve_and_stop(env: &[(&str, &str)]) {
     let sidecar = FakeSidecar::start().await;
     let mut child = Command::new(env!("CARGO_BIN_EXE_conveyor"))

@@ -155,6 +155,14 @@ fn a_secret_given_twice_or_unreadable_is_one_sentence_naming_it() {
         "the database URL is empty: set CONVEYOR_DATABASE_URL, or CONVEYOR_DATABASE_URL_FILE to a file holding it, to a postgres:// URL"
     );
     assert_eq!(
+        config(
+            &["--service", "order"],
+            &[("CONVEYOR_DATABASE_URL", "mysql://app:hunter2@db/app")]
+        )
+        .unwrap_err(),
+        "the database URL \"mysql://app:***@db/app\" names neither PostgreSQL nor SQLite: set CONVEYOR_DATABASE_URL (or CONVEYOR_DATABASE_URL_FILE, or --database) to a postgres:// URL"
+    );
+    assert_eq!(
         config_in(&["--service", "order"], &HashMap::new()).unwrap_err(),
         "no database given: set CONVEYOR_DATABASE_URL (or --database), or CONVEYOR_DATABASE_URL_FILE to a file holding it, to a postgres:// URL"
     );
