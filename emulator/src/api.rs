@@ -99,7 +99,9 @@ impl ApiState {
             .ok_or_else(|| {
                 ApiError(
                     StatusCode::NOT_FOUND,
-                    format!("no function {name} in this emulator"),
+                    format!(
+                        "no function {name} in this emulator: GET /functions lists the ones it runs"
+                    ),
                 )
             })
     }

@@ -15,7 +15,9 @@ fn known(s: &ApiState, function: &str) -> Result<(), ApiError> {
     } else {
         Err(ApiError::new(
             StatusCode::NOT_FOUND,
-            format!("no function {function} in this emulator"),
+            format!(
+                "no function {function} in this emulator: GET /functions lists the ones it runs"
+            ),
         ))
     }
 }

@@ -155,6 +155,18 @@ async fn with_a_token_every_request_needs_it_and_the_operator_commands_send_it()
         "{}",
         String::from_utf8_lossy(&invoked.stderr)
     );
+    let unknown = conveyor(
+        &["invoke", "no-such-function", "--api", &base],
+        Some("s3cret-token"),
+    )
+    .await;
+    let stderr = String::from_utf8_lossy(&unknown.stderr);
+    assert!(
+        !unknown.status.success()
+            && stderr.contains("no function no-such-function in this emulator")
+            && stderr.contains("GET /functions"),
+        "{stderr}"
+    );
     let refused = conveyor(&["dlq", "list", "--api", &base], None).await;
     assert!(!refused.status.success());
     let stderr = String::from_utf8_lossy(&refused.stderr);
