@@ -22,6 +22,8 @@ fn up(dir: &std::path::Path, args: &[&str]) -> std::process::Command {
         "CONVEYOR_REDIS_URL",
         "CONVEYOR_TRANSPORT",
         "CONVEYOR_SERVICE",
+        "CONVEYOR_LOG_FORMAT",
+        "RUST_LOG",
     ] {
         command.env_remove(name);
     }
