@@ -204,6 +204,9 @@ fn run_worker(args: &WorkerArgs) -> Result<(), commands::CommandError> {
                 dapr::WorkerError::Store(conveyor_store::StoreError::Connect { .. }) => {
                     commands::CommandError::WorkerDatabase { source: e }
                 }
+                dapr::WorkerError::Migrate(_) => {
+                    commands::CommandError::WorkerMigration { source: e }
+                }
                 other => other.into(),
             })?;
         let listener = tokio::net::TcpListener::bind(args.listen())
@@ -269,7 +272,7 @@ fn run_up(args: UpArgs) -> Result<(), commands::CommandError> {
             (None, None) => start::Target::Embedded,
         };
         let maintenance = MaintenanceSettings { retention: Retention::from_env()?, ..MaintenanceSettings::default() };
-        let config = up::UpConfig { database: args.database.clone(), pool: conveyor_store::PoolOptions::new(args.db_pool_size), functions, redis, sqs, maintenance, ..up::UpConfig::default() };
+        let config = up::UpConfig { database: args.database.clone(), pool: args.pool.options(), functions, redis, sqs, maintenance, ..up::UpConfig::default() };
         // Bound first: a taken port is reported before anything is opened.
         let listener = tokio::net::TcpListener::bind(args.http).await.map_err(|source| commands::CommandError::Listen { address: args.http, source })?;
         let address = listener.local_addr().map_err(commands::CommandError::Io)?;

@@ -11,6 +11,7 @@ mod events;
 mod functions;
 mod operator;
 mod ordering;
+mod pool_exhausted;
 mod redis_common;
 mod redis_delivery;
 mod redis_interop;

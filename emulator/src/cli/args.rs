@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand, ValueEnum};
 use conveyor_runtime::cloudevent::PUBSUB_NAME;
 
+use super::pool::PoolArgs;
 use super::values;
 use crate::dapr::config::{
     self, ConfigError, DEFAULT_APP_PORT, DEFAULT_DAPR_HTTP_PORT, PublisherSettings, Subscriptions,
@@ -108,10 +109,8 @@ pub struct UpArgs {
     /// Database URL: SQLite by default (no server needed), or postgres://...
     #[arg(long, env = "CONVEYOR_DATABASE_URL", default_value = crate::up::DEFAULT_DATABASE)]
     pub database: String,
-    /// Most PostgreSQL connections the emulator opens (SQLite always uses one).
-    #[arg(long, env = "CONVEYOR_DB_POOL_SIZE", default_value_t = conveyor_store::pool::DEFAULT_MAX_CONNECTIONS,
-          value_parser = values::parsed::<u32>("CONVEYOR_DB_POOL_SIZE", "--db-pool-size", "a number of connections, 16 by default"))]
-    pub db_pool_size: u32,
+    #[command(flatten)]
+    pub pool: PoolArgs,
     /// The transport: embedded, redis (needs --redis) or sqs; by default redis when --redis is
     /// given, else embedded.
     #[arg(long, env = "CONVEYOR_TRANSPORT", value_enum)]
@@ -185,7 +184,7 @@ impl Default for UpArgs {
     fn default() -> Self {
         Self {
             database: crate::up::DEFAULT_DATABASE.to_owned(),
-            db_pool_size: conveyor_store::pool::DEFAULT_MAX_CONNECTIONS,
+            pool: PoolArgs::default(),
             functions: Vec::new(),
             service: None,
             transport: None,
@@ -227,10 +226,13 @@ pub struct WorkerArgs {
     /// mounted secret). Required: replicas must share one database.
     #[arg(long)]
     pub database: Option<String>,
-    /// Most PostgreSQL connections the worker opens (SQLite always uses one).
-    #[arg(long, env = "CONVEYOR_DB_POOL_SIZE", default_value_t = conveyor_store::pool::DEFAULT_MAX_CONNECTIONS,
-          value_parser = values::parsed::<u32>("CONVEYOR_DB_POOL_SIZE", "--db-pool-size", "a number of connections, 16 by default"))]
-    pub db_pool_size: u32,
+    #[command(flatten)]
+    pub pool: PoolArgs,
+    /// Apply the database migrations at start; false where `conveyor migrate` runs as a step
+    /// of its own and the worker's database role may not create tables.
+    #[arg(long, env = "CONVEYOR_MIGRATE", default_value = "true", action = clap::ArgAction::Set,
+          value_name = "true|false", value_parser = values::boolean("CONVEYOR_MIGRATE", "--migrate"))]
+    pub migrate: bool,
     /// Address the app listens on for its sidecar (0.0.0.0 in a pod, for the kubelet's probes).
     #[arg(long, env = "CONVEYOR_APP_HOST", default_value = "127.0.0.1",
           value_parser = values::parsed::<IpAddr>("CONVEYOR_APP_HOST", "--host", "an IP address such as 127.0.0.1 or 0.0.0.0"))]
@@ -309,7 +311,8 @@ impl WorkerArgs {
         Ok(WorkerConfig {
             mode: self.mode.as_deref().map_or(Ok(base.mode), str::parse)?,
             database: config::database_url(self.database.as_deref(), env)?,
-            pool: conveyor_store::PoolOptions::new(self.db_pool_size),
+            pool: self.pool.options(),
+            migrate: self.migrate,
             pubsub: self.pubsub.clone(),
             dapr_http_port: self.dapr_http_port,
             dapr_api_token: config::token(

@@ -73,6 +73,15 @@ pub enum CommandError {
         #[source]
         source: crate::dapr::WorkerError,
     },
+    /// The Dapr worker's database role may not apply the migrations.
+    #[error(
+        "{source}: grant the worker's database role CREATE on the database, or apply the migrations with `conveyor migrate` as a role that may and start the worker with CONVEYOR_MIGRATE=false (or --migrate false)"
+    )]
+    WorkerMigration {
+        /// Which migration failed and why.
+        #[source]
+        source: crate::dapr::WorkerError,
+    },
     /// The Dapr worker's app address cannot be listened on.
     #[error(
         "cannot listen on {address} ({source}): stop what uses it or set CONVEYOR_APP_PORT (or --port) to another port, 0 for a free one"

@@ -53,6 +53,18 @@ pub fn seconds(
     }
 }
 
+/// `true` or `false` and nothing else: a switch that a typo would silently flip is refused.
+pub fn boolean(
+    variable: &'static str,
+    flag: &'static str,
+) -> impl Fn(&str) -> Result<bool, String> + Clone + Send + Sync + 'static {
+    move |text| match text.trim() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(format!("set {variable} (or {flag}) to true or false")),
+    }
+}
+
 /// One of a `ValueEnum`'s names, listed in the error.
 pub fn one_of<T: ValueEnum + Clone + Send + Sync + 'static>(
     variable: &'static str,
@@ -99,6 +111,12 @@ mod tests {
         assert_eq!(
             open("-1"),
             Err("set CONVEYOR_BREAKER_OPEN_SECS (or --breaker-open-secs) to a number of seconds, 0 or more".to_owned())
+        );
+        let migrate = boolean("CONVEYOR_MIGRATE", "--migrate");
+        assert_eq!((migrate("false"), migrate(" true")), (Ok(false), Ok(true)));
+        assert_eq!(
+            migrate("no"),
+            Err("set CONVEYOR_MIGRATE (or --migrate) to true or false".to_owned())
         );
         let format = one_of::<LogFormat>("CONVEYOR_LOG_FORMAT", "--log-format");
         assert_eq!(format("json"), Ok(LogFormat::Json));

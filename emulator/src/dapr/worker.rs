@@ -30,6 +30,9 @@ pub enum WorkerError {
     /// The store could not be opened.
     #[error(transparent)]
     Store(#[from] conveyor_store::StoreError),
+    /// The migrations could not be applied at start (often: the role may not create tables).
+    #[error("cannot apply the migrations at start: {0}")]
+    Migrate(#[source] conveyor_store::StoreError),
     /// The listener failed.
     #[error(transparent)]
     Io(#[from] std::io::Error),
@@ -52,19 +55,25 @@ pub struct Worker {
 }
 
 impl Worker {
-    /// Opens the store and starts the relay for `functions` (already selected for the
-    /// worker's service and mode).
+    /// Opens the store, migrates it unless configured not to, and starts the relay for
+    /// `functions` (already selected for the worker's service and mode).
     ///
     /// # Errors
-    /// When the store cannot be opened.
+    /// When the store cannot be opened or migrated.
     pub async fn start(
         config: WorkerConfig,
         functions: &[Arc<dyn Function>],
     ) -> Result<Self, WorkerError> {
+        let store = Store::connect_with(&config.database, config.pool).await?;
+        if config.migrate {
+            store.migrate().await.map_err(WorkerError::Migrate)?;
+        } else {
+            tracing::info!(
+                "migrations skipped (CONVEYOR_MIGRATE=false): `conveyor migrate` applies them"
+            );
+        }
         // Published outbox rows are deleted in batches in the background.
-        let store = Store::open_with(&config.database, config.pool)
-            .await?
-            .sweeping_outbox();
+        let store = store.sweeping_outbox();
         let publisher = Arc::new(SidecarPublisher::new(&config));
         let deps = Deps {
             store,

@@ -7,6 +7,7 @@
 mod binary;
 mod config;
 mod cron;
+mod database;
 mod delivery;
 mod generated;
 mod harness;
