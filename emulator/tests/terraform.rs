@@ -13,6 +13,8 @@ mod jobs;
 mod model;
 #[path = "terraform/resources.rs"]
 mod resources;
+#[path = "terraform/retention.rs"]
+mod retention;
 #[path = "terraform/security.rs"]
 mod security;
 #[path = "terraform/stand_ins.rs"]
@@ -229,6 +231,8 @@ fn variables_and_outputs_are_the_documented_ones() {
         "lambda_artifact_dir",
         "log_retention_days",
         "reserve_concurrency",
+        "inbox_retention_days",
+        "prune_batches",
     ] {
         assert!(vars.contains(required), "variable {required}");
     }

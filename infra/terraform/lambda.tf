@@ -137,6 +137,11 @@ resource "aws_lambda_function" "fn" {
       },
       # Lambda takes no empty values: the options only when there are some.
       var.database_url_options == "" ? {} : { CONVEYOR_DATABASE_URL_OPTIONS = var.database_url_options },
+      # What the maintenance job keeps and how much one run deletes; no other function prunes.
+      each.key == local.maintenance_function ? {
+        CONVEYOR_INBOX_RETENTION_DAYS = tostring(var.inbox_retention_days)
+        CONVEYOR_PRUNE_BATCHES        = tostring(var.prune_batches)
+      } : {},
     )
   }
 

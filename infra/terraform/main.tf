@@ -45,6 +45,9 @@ locals {
   # Cron jobs: one schedule, scheduler role and DLQ each.
   jobs = { for name, f in local.functions : name => f if f.kind == "job" }
 
+  # The job that prunes the inbox, the only function given the retention variables.
+  maintenance_function = "conveyor-maintenance"
+
   # What a job receives. Written out rather than jsonencode()d: jsonencode escapes < and > as
   # \u003c and \u003e, and Scheduler would then not substitute its placeholders.
   scheduler_input = "{\"scheduled_time\":\"<aws.scheduler.scheduled-time>\",\"attempt\":\"<aws.scheduler.attempt-number>\"}"

@@ -136,6 +136,28 @@ variable "migrate_on_cold_start" {
   default     = true
 }
 
+variable "inbox_retention_days" {
+  description = "Days an inbox (idempotency) row is kept before the conveyor-maintenance job deletes it (CONVEYOR_INBOX_RETENTION_DAYS). At least 14: a message can come back from a dead-letter queue up to 14 days later, and an event whose row is gone runs again."
+  type        = number
+  default     = 14
+
+  validation {
+    condition     = var.inbox_retention_days >= 14 && var.inbox_retention_days <= 36500 && floor(var.inbox_retention_days) == var.inbox_retention_days
+    error_message = "inbox_retention_days must be a whole number of days from 14 (SQS keeps a message up to 14 days, and the inbox must outlive every redelivery) to 36500."
+  }
+}
+
+variable "prune_batches" {
+  description = "Most statements of 1,000 inbox rows one run of the conveyor-maintenance job (every 5 minutes) deletes (CONVEYOR_PRUNE_BATCHES)."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.prune_batches >= 1 && var.prune_batches <= 36500 && floor(var.prune_batches) == var.prune_batches
+    error_message = "prune_batches must be a whole number from 1 to 36500."
+  }
+}
+
 variable "schedules_enabled" {
   description = "Whether the jobs' schedules fire."
   type        = bool

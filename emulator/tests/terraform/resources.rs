@@ -51,18 +51,19 @@ fn every_function_has_its_lambda() {
             .as_object_mut()
             .unwrap()
             .remove("CONVEYOR_ORDERED_ROUTES");
-        assert_eq!(
-            variables,
-            json!({
-                "CONVEYOR_DATABASE_SECRET_ARN": REQUIRED_VARS[2].1,
-                "CONVEYOR_DB_POOL_SIZE": "2",
-                "CONVEYOR_EVENT_BUS": "test-conveyor",
-                "CONVEYOR_DLQ_URL": mock_url("dlq", spec.name),
-                "CONVEYOR_MIGRATE": "true",
-            }),
-            "{}",
-            spec.name
-        );
+        let mut expected = json!({
+            "CONVEYOR_DATABASE_SECRET_ARN": REQUIRED_VARS[2].1,
+            "CONVEYOR_DB_POOL_SIZE": "2",
+            "CONVEYOR_EVENT_BUS": "test-conveyor",
+            "CONVEYOR_DLQ_URL": mock_url("dlq", spec.name),
+            "CONVEYOR_MIGRATE": "true",
+        });
+        // The maintenance job's retention (see retention.rs).
+        if spec.name == "conveyor-maintenance" {
+            expected["CONVEYOR_INBOX_RETENTION_DAYS"] = json!("14");
+            expected["CONVEYOR_PRUNE_BATCHES"] = json!("10");
+        }
+        assert_eq!(variables, expected, "{}", spec.name);
         // Every ordered function's queue, its topics and key; nothing else.
         let ordered: Vec<serde_json::Value> = specs()
             .iter()
