@@ -40,9 +40,8 @@ async fn encrypted(store: &Store) -> bool {
 /// Connects to `url`, which must fail; the error names `host:port`, says `why` and never
 /// shows the password.
 async fn refused(tls: &Tls, url: &str, host: &str, why: &str) -> StoreError {
-    let err = match Store::connect(url).await {
-        Ok(_) => panic!("{url} connected"),
-        Err(err) => err,
+    let Err(err) = Store::connect(url).await else {
+        panic!("{url} connected");
     };
     let shown = format!("{err} | {err:?}");
     assert!(matches!(err, StoreError::Connect { .. }), "{shown}");
