@@ -113,15 +113,12 @@ impl StoreError {
     /// invalid authorization, e.g. no `pg_hba.conf` entry): the credentials may have rotated.
     #[must_use]
     pub fn is_authentication_failure(&self) -> bool {
-        let (Self::Database(sqlx::Error::Database(e))
-        | Self::Connect {
-            source: sqlx::Error::Database(e),
-            ..
-        }) = self
-        else {
-            return false;
-        };
-        matches!(e.code().as_deref(), Some("28P01" | "28000"))
+        match self {
+            Self::Database(e) | Self::Connect { source: e, .. } => {
+                crate::credentials::is_auth_failure(e)
+            }
+            _ => false,
+        }
     }
 }
 
