@@ -31,6 +31,8 @@ fn main() -> ExitCode {
             database,
             embedded_broker,
         } => run_async(async move {
+            let database =
+                dapr::config::database_url(database.as_deref(), &|name| std::env::var(name).ok())?;
             let applied = migrate::run(&database, embedded_broker).await?;
             print!("{}", migrate::report(&database, embedded_broker, &applied));
             Ok(())

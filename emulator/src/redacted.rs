@@ -95,7 +95,7 @@ impl fmt::Debug for Command {
                 .finish_non_exhaustive(),
             Self::Migrate { database, .. } => f
                 .debug_struct("Migrate")
-                .field("database", &Redacted(database))
+                .field("database", &url(database.as_ref()))
                 .finish_non_exhaustive(),
             Self::Functions => f.write_str("Functions"),
             Self::Cron { .. } => f.write_str("Cron { .. }"),

@@ -97,3 +97,44 @@ async fn redis_streams_leave_the_production_schema_alone() {
     running.shutdown().await;
     db.close().await;
 }
+
+#[tokio::test]
+async fn conveyor_migrate_reads_the_url_from_the_file_its_file_variable_names() {
+    let db = TestDb::empty_postgres().await;
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("url");
+    std::fs::write(&secret, format!("{}\n", db.url())).unwrap();
+    let run = |args: &[&str], file: &std::path::Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_conveyor"))
+            .arg("migrate")
+            .args(args)
+            .env_remove("CONVEYOR_DATABASE_URL")
+            .env("CONVEYOR_DATABASE_URL_FILE", file)
+            .output()
+            .unwrap()
+    };
+
+    let out = run(&[], &secret);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("applied 0001_conveyor"), "{stdout}");
+    assert_eq!(
+        tables(db.store()).await,
+        ["conveyor.inbox", "conveyor.outbox"]
+    );
+
+    // A file that is not there is one line naming the variable and the path.
+    let missing = dir.path().join("absent");
+    let out = run(&[], &missing);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("CONVEYOR_DATABASE_URL_FILE") && stderr.contains("absent"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+}

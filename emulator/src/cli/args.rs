@@ -498,9 +498,10 @@ pub enum Command {
     /// Apply the database migrations and exit, for deployments that migrate in a step of their
     /// own (the functions then run with CONVEYOR_MIGRATE=false).
     Migrate {
-        /// The database: postgres://... (or sqlite:...).
-        #[arg(long, env = "CONVEYOR_DATABASE_URL", hide_env_values = true)]
-        database: String,
+        /// The database: postgres://... (or sqlite:...); else CONVEYOR_DATABASE_URL, or
+        /// CONVEYOR_DATABASE_URL_FILE naming a file that holds it (a mounted secret).
+        #[arg(long)]
+        database: Option<String>,
         /// Also create the embedded broker's queue and dead-letter tables, for a database that
         /// a `conveyor up` on the embedded broker will use.
         #[arg(long)]
