@@ -115,6 +115,22 @@ impl Browser {
         }
     }
 
+    /// Opens the schedules page, presses "Run now" on order-session-cleanup (never run yet) and
+    /// waits until its run is recorded.
+    pub(super) async fn run_session_cleanup_now(&self) {
+        self.goto("#/schedules").await;
+        let job = "tr[data-job=\"order-session-cleanup\"]";
+        self.wait("the job", &format!("{job}[data-runs=\"0\"]"))
+            .await;
+        self.click("run now", &format!("{job} button.run-now"))
+            .await;
+        self.wait(
+            "the recorded run",
+            &format!("{job}[data-runs=\"1\"] td.runs .status.ticked"),
+        )
+        .await;
+    }
+
     pub(super) async fn goto(&self, hash: &str) {
         self.client
             .goto(&format!("{}/{hash}", self.base))
@@ -368,20 +384,7 @@ async fn a_poison_event_is_fixed_and_redriven_from_the_dlq_view_and_a_job_runs_n
     assert_eq!(detail["attempts"].as_array().unwrap().len(), 2);
 
     // Run a job now.
-    browser.goto("#/schedules").await;
-    let job = "tr[data-job=\"order-session-cleanup\"]";
-    browser
-        .wait("the job", &format!("{job}[data-runs=\"0\"]"))
-        .await;
-    browser
-        .click("run now", &format!("{job} button.run-now"))
-        .await;
-    browser
-        .wait(
-            "the recorded run",
-            &format!("{job}[data-runs=\"1\"] td.runs .status.ticked"),
-        )
-        .await;
+    browser.run_session_cleanup_now().await;
     browser.screenshot("schedules").await;
     let (_, jobs) = call(state, "GET", "/api/schedules", None).await;
     let runs = jobs

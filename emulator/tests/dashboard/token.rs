@@ -28,20 +28,7 @@ async fn opened_once_with_the_token_the_page_works_from_its_cookie() {
     browser.goto(&format!("?token={TOKEN}")).await;
     let (_, address) = browser.page().await;
     assert!(!address.contains(TOKEN), "{address}");
-    browser.goto("#/schedules").await;
-    let job = "tr[data-job=\"order-session-cleanup\"]";
-    browser
-        .wait("the job", &format!("{job}[data-runs=\"0\"]"))
-        .await;
-    browser
-        .click("run now", &format!("{job} button.run-now"))
-        .await;
-    browser
-        .wait(
-            "the recorded run",
-            &format!("{job}[data-runs=\"1\"] td.runs .status.ticked"),
-        )
-        .await;
+    browser.run_session_cleanup_now().await;
     browser.screenshot("token").await;
     browser.close().await;
     app.running.shutdown().await;

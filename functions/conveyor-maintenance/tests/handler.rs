@@ -44,6 +44,17 @@ async fn tick(h: &Harness, job: &ConveyorMaintenance) -> JobReport {
 }
 
 /// The consumer's inbox rows (the job's own tick rows are in the inbox too).
+/// `n` inbox rows of the test consumer, received now.
+async fn claim_rows(h: &Harness, n: usize) {
+    let ids: Vec<String> = (0..n).map(|i| format!("ev-{i}")).collect();
+    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let mut tx = h.store().begin().await.unwrap();
+    tx.inbox_claim_many("test-consumer", &ids, h.now())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+}
+
 async fn consumer_rows(h: &Harness) -> i64 {
     conveyor_store::sqlx::query_scalar(
         "SELECT COUNT(*) FROM inbox WHERE function = 'test-consumer'",
@@ -97,13 +108,7 @@ async fn rows_past_the_retention_go_and_a_redelivery_inside_it_is_still_a_duplic
 async fn a_run_is_bounded_and_reports_that_more_remains() {
     on_both_backends(|h| async move {
         // 2,500 rows past retention, more than two statements of 1,000.
-        let ids: Vec<String> = (0..2_500).map(|i| format!("ev-{i}")).collect();
-        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
-        let mut tx = h.store().begin().await.unwrap();
-        tx.inbox_claim_many("test-consumer", &ids, h.now())
-            .await
-            .unwrap();
-        tx.commit().await.unwrap();
+        claim_rows(&h, 2_500).await;
         h.advance_minutes(15 * DAY_MINUTES);
 
         let job = ConveyorMaintenance {
@@ -137,13 +142,7 @@ async fn a_run_is_bounded_and_reports_that_more_remains() {
 #[tokio::test]
 async fn the_hosts_run_prunes_dead_letters_too_each_statement_bounded() {
     on_both_backends(|h| async move {
-        let ids: Vec<String> = (0..1_500).map(|i| format!("ev-{i}")).collect();
-        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
-        let mut tx = h.store().begin().await.unwrap();
-        tx.inbox_claim_many("test-consumer", &ids, h.now())
-            .await
-            .unwrap();
-        tx.commit().await.unwrap();
+        claim_rows(&h, 1_500).await;
         let store = h.store();
         store
             .queue_push(
