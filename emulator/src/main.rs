@@ -274,7 +274,7 @@ fn run_up(args: UpArgs) -> Result<(), commands::CommandError> {
             (None, None) => start::Target::Embedded,
         };
         let maintenance = MaintenanceSettings { retention: Retention::from_env()?, ..MaintenanceSettings::default() };
-        let config = up::UpConfig { database: args.database.clone(), pool: args.pool.options(), functions, redis, sqs, maintenance, ..up::UpConfig::default() };
+        let config = up::UpConfig { database: args.database.clone(), pool: args.pool.options(), functions, subscribers: catalog::all(), redis, sqs, maintenance, ..up::UpConfig::default() };
         // Bound first: a taken port is reported before anything is opened.
         let listener = tokio::net::TcpListener::bind(args.http).await.map_err(|source| commands::CommandError::Listen { address: args.http, source })?;
         let address = listener.local_addr().map_err(commands::CommandError::Io)?;

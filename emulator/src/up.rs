@@ -43,6 +43,11 @@ pub struct UpConfig {
     pub pool: PoolOptions,
     /// The functions to run.
     pub functions: Vec<Arc<dyn Function>>,
+    /// On the embedded broker, the functions whose queues keep what is published to their
+    /// topics whether or not this process runs them (the catalog, from the CLI), as a Redis
+    /// consumer group or an SQS queue does; the running functions always are. Empty: only the
+    /// running functions'.
+    pub subscribers: Vec<Arc<dyn Function>>,
     /// Consumer polling (embedded broker).
     pub consumer: ConsumerSettings,
     /// How often the outbox relay looks for unpublished events.
@@ -63,6 +68,7 @@ impl Default for UpConfig {
             database: DEFAULT_DATABASE.to_owned(),
             pool: PoolOptions::default(),
             functions: Vec::new(),
+            subscribers: Vec::new(),
             consumer: ConsumerSettings::default(),
             relay_every: Duration::from_secs(1),
             redis: None,
@@ -137,7 +143,7 @@ pub async fn start(mut config: UpConfig) -> Result<Running, UpError> {
             Transport::Embedded(Arc::new(EmbeddedBroker::new(
                 store.clone(),
                 Arc::new(SystemClock),
-                &config.functions,
+                &queues(&config.functions, &config.subscribers),
             )))
         }
     };
@@ -313,4 +319,19 @@ impl Running {
         }
         out
     }
+}
+
+/// The functions with a queue on the embedded broker: those `running`, then the other
+/// `subscribers`, each name once.
+fn queues(
+    running: &[Arc<dyn Function>],
+    subscribers: &[Arc<dyn Function>],
+) -> Vec<Arc<dyn Function>> {
+    let mut all = running.to_vec();
+    for f in subscribers {
+        if !all.iter().any(|r| r.spec().name == f.spec().name) {
+            all.push(Arc::clone(f));
+        }
+    }
+    all
 }

@@ -217,3 +217,50 @@ async fn a_lease_held_by_a_crashed_consumer_is_delivered_again_once() {
     assert_eq!(recent[0].attempt, 2, "the crashed delivery counts");
     running.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_subscriber_that_is_not_running_keeps_what_is_published_until_it_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let flaky_calls = Arc::new(AtomicU32::new(0));
+    let broken_calls = Arc::new(AtomicU32::new(0));
+    let flaky = || -> Arc<dyn Function> {
+        conveyor_runtime::topic(Flaky {
+            calls: Arc::clone(&flaky_calls),
+            fail_first: 0,
+        })
+    };
+    let broken = || -> Arc<dyn Function> {
+        conveyor_runtime::topic(Broken {
+            calls: Arc::clone(&broken_calls),
+        })
+    };
+
+    // Only test-flaky runs; test-broken is known (as the CLI knows the catalog) but not run.
+    let running = up::start(UpConfig {
+        subscribers: vec![flaky(), broken()],
+        ..config(&dir, vec![flaky()])
+    })
+    .await
+    .unwrap();
+    running.broker.publish(&[ping(1)]).await.unwrap();
+    let store = running.deps.store.clone();
+    eventually("test-flaky to handle the event", || async {
+        flaky_calls.load(Ordering::SeqCst) == 1
+    })
+    .await;
+    assert_eq!(
+        store.queue_depths().await.unwrap(),
+        [("test-broken".to_owned(), 1)],
+        "the event waits in the queue of the function that is not running"
+    );
+    running.shutdown().await;
+
+    // The next start that runs test-broken delivers it.
+    let running = up::start(config(&dir, vec![broken()])).await.unwrap();
+    eventually("test-broken to receive the event kept for it", || async {
+        broken_calls.load(Ordering::SeqCst) >= 1
+    })
+    .await;
+    assert_eq!(flaky_calls.load(Ordering::SeqCst), 1);
+    running.shutdown().await;
+}
