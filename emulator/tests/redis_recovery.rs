@@ -1,6 +1,7 @@
 //! Crash recovery and robustness of the Redis transport: entries a vanished consumer held are
 //! claimed and handled once, a graceful shutdown acknowledges exactly what was handled, and a
-//! lost consumer group (Redis restarted or flushed) is re-created.
+//! lost consumer group (Redis restarted or flushed) is re-created; a delivery another instance
+//! has claimed is dead-lettered by that instance only.
 
 use crate::redis_common;
 
@@ -185,4 +186,95 @@ async fn consumption_resumes_after_the_group_or_the_stream_is_lost() {
         "re-read history is deduplicated by the inbox"
     );
     running.shutdown().await;
+}
+
+#[tokio::test]
+async fn only_the_consumer_that_owns_an_entry_dead_letters_it_and_only_once() {
+    use conveyor_domain::Timestamp;
+    use conveyor_emulator::redis::dlq::{LetterFields, Owned, dead_letter_owned};
+
+    let redis = TestRedis::new().await;
+    let mut con = redis.con.clone();
+    let (stream, dlq) = (redis.key("test.poison"), redis.key("test-fn.dlq"));
+    let _: () = ::redis::cmd("XGROUP")
+        .arg(&["CREATE", &stream, "test-fn", "0", "MKSTREAM"][..])
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    let id: String = ::redis::cmd("XADD")
+        .arg(&[&stream, "*", "data", "{}"][..])
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    // Instance a reads it; instance b claims it (as its reclaim loop would, a is slow).
+    let _: ::redis::Value = ::redis::cmd("XREADGROUP")
+        .arg(&["GROUP", "test-fn", "a", "STREAMS", &stream, ">"][..])
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    let _: ::redis::Value = ::redis::cmd("XCLAIM")
+        .arg(&[&stream, "test-fn", "b", "0", &id, "JUSTID"][..])
+        .query_async(&mut con)
+        .await
+        .unwrap();
+
+    let letter = LetterFields {
+        data: b"{}",
+        error: "poison",
+        function: "test-fn",
+        attempts: 1,
+        first_delivered_at: Timestamp::from_millis(1_000),
+        failed_at: Timestamp::from_millis(2_000),
+        topic: "test.poison",
+        event_id: "ev-1",
+        source_id: &id,
+    };
+    let as_consumer = |consumer| Owned {
+        stream: &stream,
+        group: "test-fn",
+        consumer,
+        id: &id,
+        dlq: &dlq,
+        maxlen: 1_000,
+    };
+    let dlq_len = |mut con: ::redis::aio::MultiplexedConnection| {
+        let dlq = dlq.clone();
+        async move {
+            ::redis::cmd("XLEN")
+                .arg(&dlq)
+                .query_async::<i64>(&mut con)
+                .await
+                .unwrap()
+        }
+    };
+
+    // a no longer owns it: nothing is written and the entry stays b's.
+    assert!(
+        !dead_letter_owned(&mut con, as_consumer("a"), &letter)
+            .await
+            .unwrap()
+    );
+    assert_eq!(dlq_len(con.clone()).await, 0);
+    // b dead-letters it and acknowledges it in the same step.
+    assert!(
+        dead_letter_owned(&mut con, as_consumer("b"), &letter)
+            .await
+            .unwrap()
+    );
+    assert_eq!(dlq_len(con.clone()).await, 1);
+    let pending: (i64, ::redis::Value, ::redis::Value, ::redis::Value) = ::redis::cmd("XPENDING")
+        .arg(&[&stream, "test-fn"][..])
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    assert_eq!(pending.0, 0, "the entry is acknowledged");
+    // Acknowledged, it is nobody's: a second attempt (a's retry, b's redelivery) writes nothing.
+    for consumer in ["a", "b"] {
+        assert!(
+            !dead_letter_owned(&mut con, as_consumer(consumer), &letter)
+                .await
+                .unwrap()
+        );
+    }
+    assert_eq!(dlq_len(con.clone()).await, 1);
 }

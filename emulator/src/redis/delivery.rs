@@ -18,7 +18,7 @@ use tokio::sync::{OwnedSemaphorePermit, watch};
 use tracing::Instrument;
 
 use super::consumer::{Shared, stopped};
-use super::dlq::LetterFields;
+use super::dlq::{LetterFields, Owned, dead_letter_owned};
 use super::wire::{self, Entry};
 use crate::stats::Outcome;
 
@@ -479,8 +479,10 @@ async fn give_up(
         .record(shared.spec.name, Outcome::DeadLettered, started.elapsed());
 }
 
-/// `XADD <function>.dlq ...` and `XACK`, in one transaction. On failure the entry stays pending
-/// and is delivered (and dead-lettered) again later.
+/// `XADD <function>.dlq ...` and `XACK` in one script, only while this instance still owns the
+/// entry ([`dead_letter_owned`]): an instance that claimed it meanwhile dead-letters it itself,
+/// so each delivery gives one dead letter. On failure the entry stays pending and is delivered
+/// (and dead-lettered) again later.
 async fn dead_letter(
     shared: &Shared,
     delivery: &Delivery,
@@ -501,27 +503,21 @@ async fn dead_letter(
         event_id,
         source_id: &entry.id,
     };
-    let mut add = ::redis::cmd("XADD");
-    add.arg(shared.settings.dlq_key(shared.spec.name))
-        .arg("MAXLEN")
-        .arg("~")
-        .arg(shared.settings.maxlen)
-        .arg("*");
-    letter.write(&mut add);
-    let mut pipe = ::redis::pipe();
-    pipe.atomic()
-        .add_command(add)
-        .ignore()
-        .cmd("XACK")
-        .arg(&*entry.stream)
-        .arg(shared.spec.name)
-        .arg(&entry.id)
-        .ignore();
-    match pipe
-        .query_async::<()>(&mut shared.broker.connection())
-        .await
-    {
-        Ok(()) => tracing::error!(error = reason, "dead-lettered"),
+    let dlq = shared.settings.dlq_key(shared.spec.name);
+    let owned = Owned {
+        stream: &entry.stream,
+        group: shared.spec.name,
+        consumer: &shared.settings.instance,
+        id: &entry.id,
+        dlq: &dlq,
+        maxlen: shared.settings.maxlen,
+    };
+    match dead_letter_owned(&mut shared.broker.connection(), owned, &letter).await {
+        Ok(true) => tracing::error!(error = reason, "dead-lettered"),
+        Ok(false) => tracing::warn!(
+            error = reason,
+            "not dead-lettered here: another instance has claimed the entry (or it was acknowledged), and it decides"
+        ),
         Err(e) => {
             tracing::error!(error = reason, redis_error = %e, "could not dead-letter; the entry stays pending and is delivered again")
         }

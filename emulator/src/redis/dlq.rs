@@ -4,9 +4,9 @@
 //! that function sees them again. An entry can be deleted, or edited: a new entry with the new
 //! `data` and the same failure fields replaces it.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
-use ::redis::{RedisResult, Value};
+use ::redis::{RedisResult, Script, ScriptInvocation, ToRedisArgs, Value};
 use conveyor_domain::Timestamp;
 use conveyor_store::queue::DeadLetter;
 
@@ -37,28 +37,96 @@ pub struct LetterFields<'a> {
     pub source_id: &'a str,
 }
 
-impl LetterFields<'_> {
-    /// Appends `field value ...` to an `XADD`.
-    pub fn write(&self, cmd: &mut ::redis::Cmd) {
-        cmd.arg("data")
-            .arg(self.data)
-            .arg("error")
-            .arg(self.error)
-            .arg("function")
-            .arg(self.function)
-            .arg("attempts")
-            .arg(self.attempts)
-            .arg("first_delivered_at")
-            .arg(self.first_delivered_at.to_rfc3339())
-            .arg("failed_at")
-            .arg(self.failed_at.to_rfc3339())
-            .arg("topic")
-            .arg(self.topic)
-            .arg("event_id")
-            .arg(self.event_id)
-            .arg("source_id")
-            .arg(self.source_id);
+/// Where [`LetterFields`] writes its `field value` pairs: an `XADD`, or the arguments of the
+/// dead-letter script ([`dead_letter_owned`]).
+pub trait FieldSink {
+    /// Appends `name value`.
+    fn field<V: ToRedisArgs>(&mut self, name: &'static str, value: V);
+}
+
+impl FieldSink for ::redis::Cmd {
+    fn field<V: ToRedisArgs>(&mut self, name: &'static str, value: V) {
+        self.arg(name).arg(value);
     }
+}
+
+impl FieldSink for ScriptInvocation<'_> {
+    fn field<V: ToRedisArgs>(&mut self, name: &'static str, value: V) {
+        self.arg(name).arg(value);
+    }
+}
+
+impl LetterFields<'_> {
+    /// Appends `field value ...` to an `XADD` (or the dead-letter script's arguments).
+    pub fn write(&self, sink: &mut impl FieldSink) {
+        sink.field("data", self.data);
+        sink.field("error", self.error);
+        sink.field("function", self.function);
+        sink.field("attempts", self.attempts);
+        sink.field("first_delivered_at", self.first_delivered_at.to_rfc3339());
+        sink.field("failed_at", self.failed_at.to_rfc3339());
+        sink.field("topic", self.topic);
+        sink.field("event_id", self.event_id);
+        sink.field("source_id", self.source_id);
+    }
+}
+
+/// Writes the dead letter and acknowledges the entry in one step, and only while the entry is
+/// still pending for this consumer: an entry another instance has claimed since (or already
+/// acknowledged) is left to it, so two instances never both dead-letter one delivery.
+/// `KEYS`: the stream, the dead-letter stream; `ARGV`: group, entry id, consumer, `MAXLEN`,
+/// then the letter's fields.
+const DEAD_LETTER_SCRIPT: &str = r"
+local pending = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1)
+if #pending == 0 or pending[1][2] ~= ARGV[3] then
+  return 0
+end
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', unpack(ARGV, 5))
+redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+return 1
+";
+
+static DEAD_LETTER: LazyLock<Script> = LazyLock::new(|| Script::new(DEAD_LETTER_SCRIPT));
+
+/// Where a delivery's dead letter goes and whose delivery it is.
+#[derive(Debug, Clone, Copy)]
+pub struct Owned<'a> {
+    /// The stream the entry was read from.
+    pub stream: &'a str,
+    /// The consumer group (the function's name).
+    pub group: &'a str,
+    /// The consumer that must still own the entry (this instance).
+    pub consumer: &'a str,
+    /// The entry's id.
+    pub id: &'a str,
+    /// The dead-letter stream.
+    pub dlq: &'a str,
+    /// `MAXLEN ~` of the dead-letter stream.
+    pub maxlen: usize,
+}
+
+/// Dead-letters `entry` with `letter` and acknowledges it, in one script, if `entry.consumer`
+/// still owns it: `Ok(true)` when written, `Ok(false)` when the entry is no longer this
+/// consumer's (claimed by another instance, or acknowledged), and nothing was written.
+///
+/// # Errors
+/// The Redis error; nothing was written then either.
+pub async fn dead_letter_owned(
+    con: &mut impl ::redis::aio::ConnectionLike,
+    entry: Owned<'_>,
+    letter: &LetterFields<'_>,
+) -> RedisResult<bool> {
+    let mut invocation = DEAD_LETTER.prepare_invoke();
+    invocation
+        .key(entry.stream)
+        .key(entry.dlq)
+        .arg(entry.group)
+        .arg(entry.id)
+        .arg(entry.consumer)
+        .arg(entry.maxlen);
+    letter.write(&mut invocation);
+    let written: i64 = invocation.invoke_async(con).await?;
+    Ok(written == 1)
 }
 
 /// The dead letters of an `XRANGE`/`XREVRANGE` reply on a dead-letter stream.
