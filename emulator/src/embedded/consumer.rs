@@ -231,7 +231,10 @@ async fn handle_in_span(
                 .queue_dead_letter(message, &reason, queue_clock.now())
                 .await
             {
-                Ok(id) => tracing::error!(error = %e, dead_letter = %id, "dead-lettered"),
+                Ok(Some(id)) => tracing::error!(error = %e, dead_letter = %id, "dead-lettered"),
+                Ok(None) => {
+                    tracing::warn!(error = %e, "not dead-lettered here: the lease ran out and a later delivery of the message decides")
+                }
                 Err(store) => {
                     tracing::error!(error = %e, store_error = %store, "could not dead-letter; the lease expiry will redeliver")
                 }

@@ -197,7 +197,10 @@ impl Store {
         Ok(())
     }
 
-    /// Moves a message to the dead-letter table with the reason, in one transaction.
+    /// Moves a message to the dead-letter table with the reason, in one transaction, if this
+    /// delivery is still the message's latest: `Some(dead letter id)`, or `None` when its lease
+    /// ran out and the message was leased again (that delivery decides) or it is already gone.
+    /// So a consumer that outlived its lease never adds a second dead letter for one message.
     ///
     /// # Errors
     /// The database error; the message stays queued.
@@ -206,9 +209,20 @@ impl Store {
         message: &Leased,
         error: &str,
         now: Timestamp,
-    ) -> Result<String, StoreError> {
-        let id = uuid::Uuid::now_v7().to_string();
+    ) -> Result<Option<String>, StoreError> {
         let mut tx = self.begin().await?;
+        // `attempts` counts leases: only the latest delivery's count still matches.
+        let removed = sqlx::query("DELETE FROM queue WHERE seq = $1 AND attempts = $2")
+            .bind(message.seq)
+            .bind(i64::from(message.attempts))
+            .execute(tx.conn())
+            .await?
+            .rows_affected();
+        if removed == 0 {
+            tx.rollback().await?;
+            return Ok(None);
+        }
+        let id = uuid::Uuid::now_v7().to_string();
         sqlx::query(
             "INSERT INTO dead_letters (id, function, event_id, topic, body, error, attempts, first_attempt_at, failed_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -224,12 +238,8 @@ impl Store {
         .bind(now.millis())
         .execute(tx.conn())
         .await?;
-        sqlx::query("DELETE FROM queue WHERE seq = $1")
-            .bind(message.seq)
-            .execute(tx.conn())
-            .await?;
         tx.commit().await?;
-        Ok(id)
+        Ok(Some(id))
     }
 
     /// Dead letters of `function` (all functions when `None`), newest first.

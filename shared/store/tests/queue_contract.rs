@@ -175,7 +175,8 @@ async fn retry_delays_and_dead_letters_redrive_to_one_function() {
         let id = store
             .queue_dead_letter(&m, "Drop: not a CloudEvent", at(6_000))
             .await
-            .unwrap();
+            .unwrap()
+            .expect("the latest delivery dead-letters its message");
         let letters = store.dead_letters(Some("f"), 10).await.unwrap();
         assert_eq!(letters.len(), 1);
         assert_eq!(
@@ -273,6 +274,57 @@ async fn a_redriven_dead_letter_keeps_its_key_and_waits_behind_its_keys_earlier_
                 .unwrap()),
             ["a1"]
         );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_delivery_whose_lease_ran_out_does_not_dead_letter_the_message_again() {
+    on_both_backends(|store| async move {
+        store.queue_push(&[msg("f", "e1")], at(0)).await.unwrap();
+        // The first consumer's lease runs out while it still works; a second leases it again.
+        let first = store
+            .queue_lease("f", 1, at(0), at(1_000))
+            .await
+            .unwrap()
+            .remove(0);
+        let second = store
+            .queue_lease("f", 1, at(1_000), at(31_000))
+            .await
+            .unwrap()
+            .remove(0);
+        assert_eq!((first.attempts, second.attempts), (1, 2));
+
+        // The first gives up late: nothing is written, the message stays the second's.
+        assert_eq!(
+            store
+                .queue_dead_letter(&first, "gave up", at(2_000))
+                .await
+                .unwrap(),
+            None
+        );
+        assert!(store.dead_letters(Some("f"), 10).await.unwrap().is_empty());
+        assert_eq!(store.queue_depths().await.unwrap(), [("f".to_owned(), 1)]);
+
+        // The second dead-letters it once; again (a repeat) writes nothing.
+        assert!(
+            store
+                .queue_dead_letter(&second, "gave up", at(3_000))
+                .await
+                .unwrap()
+                .is_some()
+        );
+        assert_eq!(
+            store
+                .queue_dead_letter(&second, "gave up", at(3_000))
+                .await
+                .unwrap(),
+            None
+        );
+        let letters = store.dead_letters(Some("f"), 10).await.unwrap();
+        assert_eq!(letters.len(), 1);
+        assert_eq!(letters[0].attempts, 2);
+        assert!(store.queue_depths().await.unwrap().is_empty());
     })
     .await;
 }
