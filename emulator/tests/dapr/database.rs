@@ -3,7 +3,7 @@
 //! that gives no connection within its acquire timeout makes a delivery `RETRY`, never `DROP`.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use clap::Parser;
@@ -40,13 +40,18 @@ async fn hold(
     panic!("the worker never gave its connection back");
 }
 
+/// The worker's one function, test-flaky, and the count of its calls.
+fn flaky_function() -> (Vec<Arc<dyn Function>>, Arc<AtomicU32>) {
+    let flaky = Flaky::default();
+    let calls = Arc::clone(&flaky.calls);
+    (vec![topic(flaky)], calls)
+}
+
 #[tokio::test]
 async fn with_migrations_off_a_fresh_database_stays_empty_until_conveyor_migrate_runs() {
     let db = TestDb::empty_postgres().await;
     let sidecar = FakeSidecar::start().await;
-    let flaky = Flaky::default();
-    let calls = Arc::clone(&flaky.calls);
-    let functions: Vec<Arc<dyn Function>> = vec![topic(flaky)];
+    let (functions, calls) = flaky_function();
     let worker = TestWorker::on(
         WorkerConfig {
             database: db.url().to_owned(),
@@ -113,9 +118,7 @@ async fn a_role_without_ddl_rights_runs_the_worker_once_conveyor_migrate_has_run
     let role = format!("conveyor_rows_{:016x}", rand::random::<u64>());
     run(db.store(), &format!("CREATE ROLE {role} LOGIN")).await;
     let sidecar = FakeSidecar::start().await;
-    let flaky = Flaky::default();
-    let calls = Arc::clone(&flaky.calls);
-    let functions: Vec<Arc<dyn Function>> = vec![topic(flaky)];
+    let (functions, calls) = flaky_function();
     let worker_config = |migrate: bool| WorkerConfig {
         database: as_role(db.url(), &role),
         migrate,
@@ -177,9 +180,7 @@ async fn a_role_without_ddl_rights_runs_the_worker_once_conveyor_migrate_has_run
 async fn a_delivery_that_gets_no_connection_in_time_is_retried_never_dropped() {
     let db = TestDb::postgres().await;
     let sidecar = FakeSidecar::start().await;
-    let flaky = Flaky::default();
-    let calls = Arc::clone(&flaky.calls);
-    let functions: Vec<Arc<dyn Function>> = vec![topic(flaky)];
+    let (functions, calls) = flaky_function();
     let worker = TestWorker::on(
         WorkerConfig {
             database: db.url().to_owned(),
