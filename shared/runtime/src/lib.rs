@@ -4,7 +4,8 @@
 //! (the emulator, the Lambda adapter, the Dapr worker) feeds it through the same pipeline in
 //! [`invoke`]: decode the [`CloudEvent`], validate, claim the inbox row, run the handler in one
 //! transaction with its outbox rows, commit, publish. Handlers classify failures once as
-//! [`HandlerError::Retry`] or [`HandlerError::Drop`]; each host maps that to its own mechanism.
+//! [`HandlerError::Retry`] or [`HandlerError::Drop`]; [`delivery::decide`] turns that into
+//! acknowledge, retry or dead-letter, and each host carries it out with its own mechanism.
 //!
 //! # Layout
 //! - [`cloudevent`] — the Dapr-compatible CloudEvents 1.0 envelope (decoded on a fast path when
@@ -14,6 +15,8 @@
 //! - [`context`] — `Context` (per invocation) and `Deps` (per process)
 //! - [`invoke`], [`relay`]: inbox/outbox pipeline and the outbox relay
 //! - [`batch`] — several events of one function in one transaction
+//! - [`delivery`] — after a delivery: acknowledge, retry after a jittered backoff, or
+//!   dead-letter with the reason (the one decision every host makes)
 //! - [`maintenance`] — retention of inbox rows and dead letters, and the bounded pruning run
 //! - [`publish`] — the publishing port
 //! - [`cron`] — schedules and their EventBridge / Dapr translations
@@ -25,6 +28,7 @@ pub mod batch;
 pub mod cloudevent;
 pub mod context;
 pub mod cron;
+pub mod delivery;
 pub mod error;
 pub mod handler;
 pub mod invoke;

@@ -145,6 +145,54 @@ async fn a_failed_dlq_send_is_reported_and_a_retried_one_is_not() {
 }
 
 #[tokio::test]
+async fn a_retry_on_the_last_allowed_delivery_goes_to_the_dlq_with_the_count() {
+    for backend in BACKENDS {
+        let db = TestDb::of(backend).await;
+        let aws = FakeAws::start().await;
+        let (deps, publisher) = deps(db.store());
+        // Probe allows five deliveries.
+        let records = [
+            record("m-fourth", &ask("e-fourth", "r4", "retry"), 4),
+            record("m-last", &ask("e-last", "r5", "retry"), 5),
+        ];
+
+        // Without a DLQ the last one is reported too, for the queue's redrive policy.
+        let host = SqsHost::new(topic(Probe), deps.clone(), None);
+        let response = host.handle_batch(invocation(&records)).await;
+        assert_eq!(
+            failed(&response),
+            ids(&["m-fourth", "m-last"]),
+            "{backend:?}"
+        );
+
+        let settings = AwsSettings::local(aws.url());
+        let dlq = SqsDeadLetter::new("probe", &aws.queue_url("probe-dlq"), &settings);
+        let host = SqsHost::new(topic(Probe), deps, Some(dlq));
+        let response = host.handle_batch(invocation(&records)).await;
+        assert_eq!(
+            failed(&response),
+            ids(&["m-fourth"]),
+            "a delivery is left for the fourth; the fifth is dead-lettered, not reported"
+        );
+        let sent = aws.sent_messages();
+        assert_eq!(sent.len(), 1, "{sent:?}");
+        let letter = &sent[0];
+        assert_eq!(letter["MessageBody"], ask("e-last", "r5", "retry"));
+        assert_eq!(attribute(letter, "conveyor-source-message-id").1, "m-last");
+        assert_eq!(
+            attribute(letter, "conveyor-error").1,
+            "gave up after 5 deliveries: r5 asked to be retried"
+        );
+        assert_eq!(
+            attribute(letter, "conveyor-attempts"),
+            ("Number".into(), "5".into())
+        );
+        assert!(seen(&publisher).is_empty());
+        db.close().await;
+    }
+}
+
+#[tokio::test]
 async fn duplicates_in_one_batch_are_handled_once() {
     for backend in BACKENDS {
         let db = TestDb::of(backend).await;

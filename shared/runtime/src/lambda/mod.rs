@@ -2,12 +2,13 @@
 //!
 //! A topic function receives SQS batches ([`sqs`]): every record is decoded on its own (a bare
 //! CloudEvent, or one inside an EventBridge or SNS envelope), run through the inbox/outbox
-//! pipeline, and the response lists exactly the records to retry. A `Drop` goes to the
-//! function's DLQ ([`dlq`]) and counts as handled. A job receives an EventBridge Scheduler input
-//! or a classic scheduled-event envelope ([`schedule`]). Clients and configuration are built
-//! once per cold start ([`config`], [`aws`]), the database URL read from a Secrets Manager secret
-//! ([`secret`]); events leave through EventBridge ([`eventbridge`]), and
-//! those an ordered function takes also straight to its FIFO queue ([`fifo`]).
+//! pipeline, and the response lists exactly the records to retry. A `Drop`, and a `Retry` on
+//! the function's last allowed delivery, go to the function's DLQ ([`dlq`]) with the reason and
+//! count as handled. A job receives an EventBridge Scheduler input or a classic scheduled-event
+//! envelope ([`schedule`]). Clients and configuration are built once per cold start ([`config`],
+//! [`aws`]), the database URL read from a Secrets Manager secret ([`secret`]); events leave
+//! through EventBridge ([`eventbridge`]), and those an ordered function takes also straight to
+//! its FIFO queue ([`fifo`]).
 
 pub mod aws;
 pub mod config;

@@ -2,6 +2,8 @@
 //! records SQS must deliver again.
 //!
 //! A record that fails never takes the batch with it: bad bodies are dropped to the DLQ, a
+//! transient failure on the function's last allowed delivery goes there too (`gave up after N
+//! deliveries: ...`, as on every host, rather than waiting for the queue's redrive policy), a
 //! panicking handler fails only its record, and records not started before the invocation's
 //! deadline are reported rather than cut off half-way. Records of one message group (FIFO), or of
 //! one ordering key, run in batch order; a failure stops its group, and the group's later records
@@ -19,6 +21,7 @@ use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde_json::Value;
 
 use crate::context::Deps;
+use crate::delivery::{self, Decision};
 use crate::error::HandlerError;
 use crate::handler::{Function, Input};
 
@@ -209,13 +212,17 @@ impl SqsHost {
         }
     }
 
-    /// Handles one record. Its `ApproximateReceiveCount` is the attempt number.
+    /// Handles one record. Its `ApproximateReceiveCount` is the attempt number; what follows the
+    /// function's result is [`delivery::decide`]'s: a retry is left to SQS (the record is
+    /// reported and comes back after its visibility timeout), a dead letter is sent to the DLQ
+    /// with the decision's reason and attempts.
     pub async fn handle_record(
         &self,
         record: &SqsMessage,
         deadline: Option<Timestamp>,
     ) -> RecordOutcome {
-        let name = self.function.spec().name;
+        let spec = self.function.spec();
+        let name = spec.name;
         let message_id = record.message_id.as_deref().unwrap_or("");
         let attempt = record
             .attributes
@@ -234,46 +241,60 @@ impl SqsHost {
             }
             Err(e) => Err(HandlerError::from(e)),
         };
-        match result {
-            Ok(handled) => {
+        match delivery::decide(&spec, attempt, result.as_ref()) {
+            Decision::Acknowledge { duplicate } => {
+                let produced = result.as_ref().map_or(0, |h| h.produced.len());
                 tracing::info!(
                     function = name,
                     message_id,
                     attempt,
-                    duplicate = handled.duplicate,
-                    produced = handled.produced.len(),
+                    duplicate,
+                    produced,
                     "handled"
                 );
                 RecordOutcome::Done
             }
-            Err(e @ HandlerError::Retry(_)) => {
-                tracing::warn!(function = name, message_id, attempt, error = %e, "failed; SQS will redeliver");
+            // SQS delivers it again once its visibility timeout runs out.
+            Decision::RetryAfter(_) => {
+                if let Err(e) = &result {
+                    tracing::warn!(function = name, message_id, attempt, error = %e, "failed; SQS will redeliver");
+                }
                 RecordOutcome::Failed
             }
-            Err(e @ HandlerError::Drop(_)) => self.dead_letter(record, &e, attempt).await,
+            Decision::DeadLetter { reason, attempts } => {
+                self.dead_letter(record, &reason, attempts).await
+            }
         }
     }
 
-    async fn dead_letter(
-        &self,
-        record: &SqsMessage,
-        error: &HandlerError,
-        attempt: u32,
-    ) -> RecordOutcome {
+    /// Sends the record to the DLQ with `reason`; without a DLQ, or when the send fails, it is
+    /// reported as failed, so SQS keeps it (and its redrive policy moves it once the receive
+    /// count exceeds `maxReceiveCount`).
+    async fn dead_letter(&self, record: &SqsMessage, reason: &str, attempts: u32) -> RecordOutcome {
         let name = self.function.spec().name;
         let message_id = record.message_id.as_deref().unwrap_or("");
         let Some(dlq) = &self.dead_letter else {
-            tracing::error!(function = name, message_id, error = %error, "dropped, no DLQ configured; reporting failure so SQS redrive moves it");
+            tracing::error!(
+                function = name,
+                message_id,
+                error = reason,
+                "to be dead-lettered, but no DLQ is configured; reporting failure so SQS redrive moves it"
+            );
             return RecordOutcome::Failed;
         };
         let now = self.deps.clock.now().to_rfc3339();
-        match dlq.send(record, &error.chain(), attempt, &now).await {
+        match dlq.send(record, reason, attempts, &now).await {
             Ok(()) => {
-                tracing::error!(function = name, message_id, error = %error, "dropped to the DLQ");
+                tracing::error!(
+                    function = name,
+                    message_id,
+                    error = reason,
+                    "sent to the DLQ"
+                );
                 RecordOutcome::DeadLettered
             }
             Err(send) => {
-                tracing::error!(function = name, message_id, error = %error, dlq_error = %aws_sdk_sqs::error::DisplayErrorContext(&send), "DLQ send failed; reporting failure");
+                tracing::error!(function = name, message_id, error = reason, dlq_error = %aws_sdk_sqs::error::DisplayErrorContext(&send), "DLQ send failed; reporting failure");
                 RecordOutcome::Failed
             }
         }
