@@ -31,11 +31,16 @@ use conveyor_domain::fulfillment::{
 };
 use conveyor_domain::{FulfillmentId, PicklistId};
 use conveyor_runtime::{Context, Function, FunctionSpec, HandlerError, Service, TopicHandler};
-use conveyor_store::StoreError;
 
 /// The function.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct FulfillmentOrderStatusChanged;
+
+/// A stored fulfillment has no picklist. Both are written in one transaction, so the data is
+/// inconsistent and no retry can repair it.
+#[derive(Debug, thiserror::Error)]
+#[error("fulfillment {0} has no picklist")]
+pub struct MissingPicklist(pub FulfillmentId);
 
 impl TopicHandler for FulfillmentOrderStatusChanged {
     type Payload = OrderStatusChangedEvent;
@@ -124,11 +129,7 @@ async fn cancel(order: &OrderStatusChangedEvent, cx: &mut Context<'_>) -> Result
         .get_picklist_of_fulfillment_for_update(&fulfillment.id)
         .await?
     else {
-        return Err(StoreError::corrupt(
-            "picklists",
-            format!("fulfillment {} has none", fulfillment.id),
-        )
-        .into());
+        return Err(HandlerError::drop(MissingPicklist(fulfillment.id)));
     };
     let package = tx
         .get_package_of_fulfillment_for_update(&fulfillment.id)

@@ -260,6 +260,39 @@ async fn other_statuses_are_ignored_and_invalid_payloads_dropped() {
     .await;
 }
 
+#[tokio::test]
+async fn a_fulfillment_without_its_picklist_is_dropped_untouched() {
+    on_both_backends(|h| async move {
+        let seeded = seed::fulfillment::sample(h.now());
+        seed::fulfillment::insert(h.store(), &seeded).await;
+        // Corrupt data: the picklist the fulfillment was written with is gone.
+        let mut tx = h.store().begin().await.unwrap();
+        conveyor_store::sqlx::raw_sql("DELETE FROM picklist_items; DELETE FROM picklists")
+            .execute(tx.conn())
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+
+        let cancel = order_event(OrderStatus::Cancelled, "customer changed their mind");
+        let err = h
+            .deliver(&FulfillmentOrderStatusChanged, &cancel)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, HandlerError::Drop(_)), "{err}");
+        assert_eq!(
+            err.to_string(),
+            "Drop: fulfillment ful-5001 has no picklist"
+        );
+        let f = seed::fulfillment::of_order(h.store(), &order_id())
+            .await
+            .unwrap();
+        assert_eq!(f, seeded.fulfillment);
+        assert!(h.published().is_empty());
+        h
+    })
+    .await;
+}
+
 /// Renames a table so every statement on it fails, as a broken database would.
 async fn take_offline(h: &conveyor_testkit::Harness, table: &str) {
     let mut tx = h.store().begin().await.unwrap();

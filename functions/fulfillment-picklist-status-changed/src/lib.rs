@@ -13,18 +13,17 @@
 //! - **Retryable**: an unknown picklist (its fulfillment may not be created yet), database
 //!   errors.
 //! - **Dropped**: an invalid payload, a report whose fulfillment or order differs from the
-//!   stored picklist's, a move the state machines forbid (backwards, after cancellation).
+//!   stored picklist's, a move the state machines forbid (backwards, after cancellation), a
+//!   stored picklist whose fulfillment is missing (corrupt data).
 
 use std::sync::Arc;
 
-use conveyor_domain::PackageId;
-use conveyor_domain::PicklistId;
 use conveyor_domain::events::fulfillment::{PICKLIST_STATUS_CHANGED, PicklistStatusChangedEvent};
 use conveyor_domain::fulfillment::{
     FulfillmentEvent, FulfillmentRepository, PackageRepository, PicklistRepository, Shipment,
 };
+use conveyor_domain::{FulfillmentId, PackageId, PicklistId};
 use conveyor_runtime::{Context, Function, FunctionSpec, HandlerError, Service, TopicHandler};
-use conveyor_store::StoreError;
 
 /// The function.
 #[derive(Debug, Default, Clone, Copy)]
@@ -34,6 +33,17 @@ pub struct FulfillmentPicklistStatusChanged;
 #[derive(Debug, thiserror::Error)]
 #[error("picklist {0} not found")]
 pub struct UnknownPicklist(pub PicklistId);
+
+/// A stored picklist's fulfillment is not there. The picklist references it, so the data is
+/// inconsistent and no retry can repair it.
+#[derive(Debug, thiserror::Error)]
+#[error("picklist {picklist} has no fulfillment {fulfillment}")]
+pub struct MissingFulfillment {
+    /// The stored picklist.
+    pub picklist: PicklistId,
+    /// The fulfillment it references.
+    pub fulfillment: FulfillmentId,
+}
 
 impl TopicHandler for FulfillmentPicklistStatusChanged {
     type Payload = PicklistStatusChangedEvent;
@@ -97,11 +107,10 @@ async fn load(
     picklist.check_report(report).map_err(HandlerError::drop)?;
     // The picklist references its fulfillment, so with matching ids it is there.
     let Some(fulfillment) = fulfillment else {
-        return Err(StoreError::corrupt(
-            "fulfillments",
-            format!("picklist {} has no fulfillment", picklist.id),
-        )
-        .into());
+        return Err(HandlerError::drop(MissingFulfillment {
+            picklist: picklist.id,
+            fulfillment: picklist.fulfillment_id,
+        }));
     };
     let package = tx
         .get_package_of_fulfillment_for_update(&fulfillment.id)
