@@ -18,10 +18,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::access::Access;
-use crate::broker::{Broker, BrokerError};
 use crate::operations;
-use crate::scheduler;
-use crate::stats::Stats;
+use conveyor_transport::broker::{Broker, BrokerError};
+use conveyor_transport::metrics::Stats;
 
 pub use crate::operations::MAX_EVENT_BYTES;
 
@@ -34,6 +33,8 @@ pub struct ApiState {
     pub broker: Arc<dyn Broker>,
     /// Metrics.
     pub stats: Arc<Stats>,
+    /// Recent events, attempts and runs.
+    pub events: Arc<crate::eventlog::EventLog>,
     /// The functions this emulator runs.
     pub functions: Vec<Arc<dyn Function>>,
 }
@@ -164,7 +165,7 @@ struct Limit {
 }
 
 async fn invocations(State(s): State<ApiState>, Query(q): Query<Limit>) -> Json<Value> {
-    Json(json!(s.stats.recent(q.limit.unwrap_or(100))))
+    Json(json!(s.events.latest_attempts(q.limit.unwrap_or(100))))
 }
 
 impl From<operations::PublishError> for ApiError {
@@ -218,7 +219,8 @@ async fn invoke(
             // A manual run is its own tick, never deduplicated against the scheduler's.
             let mut meta = Meta::for_tick(spec.name, scheduled, 1);
             meta.event_id = format!("{}@manual-{}", spec.name, uuid_like(scheduled)).into();
-            scheduler::fire(function.as_ref(), &s.deps, meta, scheduled, &s.stats).await
+            conveyor_transport::tick::fire(function.as_ref(), &s.deps, meta, scheduled, &s.stats)
+                .await
         }
     };
     Ok(Json(match result {

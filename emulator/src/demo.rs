@@ -16,7 +16,7 @@ use conveyor_domain::{
 use conveyor_runtime::{CloudEvent, Deps, PublishError};
 use conveyor_store::{OutboxRow, StoreError};
 
-use crate::broker::Broker;
+use conveyor_transport::broker::Broker;
 
 /// Why the demo could not be seeded.
 #[derive(Debug, thiserror::Error)]

@@ -5,17 +5,19 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
+use conveyor_catalog as catalog;
+use conveyor_dapr as dapr;
 use conveyor_emulator::cli::action::{self, Action};
 use conveyor_emulator::cli::args::{
     Cli, Command, CronCommand, DlqCommand, GenCommand, LogFormat, Transport, UpArgs, WorkerArgs,
 };
 use conveyor_emulator::cli::{client, commands, migrate, start};
-use conveyor_emulator::maintenance::MaintenanceSettings;
-use conveyor_emulator::redis::RedisSettings;
-use conveyor_emulator::{api, catalog, dapr, r#gen, up};
+use conveyor_emulator::{api, up};
+use conveyor_gen as r#gen;
+use conveyor_redis::RedisSettings;
 use conveyor_runtime::Function;
 use conveyor_runtime::maintenance::Retention;
-use conveyor_runtime::telemetry;
+use conveyor_transport::maintenance::MaintenanceSettings;
 
 // Many small, short-lived allocations cross the runtime's worker threads (one per delivered
 // event); mimalloc's per-thread heaps keep them off a shared lock.
@@ -184,57 +186,11 @@ fn run_async(
 }
 
 fn init_logs(format: LogFormat) {
-    telemetry::init(match format {
-        LogFormat::Text => telemetry::LogFormat::Text,
-        LogFormat::Json => telemetry::LogFormat::Json,
-    });
+    conveyor_dapr::cli::run::init_logs(format);
 }
 
 fn run_worker(args: &WorkerArgs) -> Result<(), commands::CommandError> {
-    init_logs(args.log_format);
-    let mut config = args.config()?;
-    config.maintenance.retention = Retention::from_env()?;
-    let functions = config.mode.select(config.service, catalog::all());
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(commands::CommandError::Io)?;
-    runtime.block_on(async move {
-        let worker = dapr::Worker::start(config, &functions)
-            .await
-            .map_err(|e| match e {
-                dapr::WorkerError::Store(conveyor_store::StoreError::Connect { .. }) => {
-                    commands::CommandError::WorkerDatabase { source: e }
-                }
-                dapr::WorkerError::Migrate(_) => {
-                    commands::CommandError::WorkerMigration { source: e }
-                }
-                other => other.into(),
-            })?;
-        let listener = tokio::net::TcpListener::bind(args.listen())
-            .await
-            .map_err(|source| commands::CommandError::WorkerListen {
-                address: args.listen(),
-                source,
-            })?;
-        let address = listener.local_addr().map_err(commands::CommandError::Io)?;
-        let c = &worker.config;
-        println!(
-            "conveyor worker {} (mode {}): {} subscription(s), {} cron binding(s), database {}",
-            c.app_id(),
-            c.mode.name(),
-            worker.state.subscriptions().len(),
-            worker.state.bindings().len(),
-            commands::redact(&c.database)
-        );
-        println!(
-            "app on http://{address} for its sidecar; publishing through http://{}",
-            c.sidecar()
-        );
-        worker.serve(listener, commands::ctrl_c()).await?;
-        println!("worker stopped");
-        Ok(())
-    })
+    Ok(conveyor_dapr::cli::run::run(args, catalog::all())?)
 }
 
 fn run_up(args: UpArgs) -> Result<(), commands::CommandError> {

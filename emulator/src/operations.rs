@@ -8,7 +8,7 @@ use conveyor_store::OutboxRow;
 use conveyor_store::queue::DeadLetter;
 use serde_json::{Value, json};
 
-use crate::broker::{Broker, BrokerError};
+use conveyor_transport::broker::{Broker, BrokerError};
 
 /// Largest event accepted at publish (the SQS and EventBridge limit).
 pub const MAX_EVENT_BYTES: usize = 256 * 1024;

@@ -10,17 +10,11 @@ use std::fmt;
 use conveyor_store::redact::Redacted;
 
 use crate::bench::report::BenchPlan;
-use crate::cli::args::{ApiArgs, Command, TransportArgs, UpArgs, WorkerArgs};
-use crate::dapr::config::WorkerConfig;
-use crate::redis::RedisSettings;
+use crate::cli::args::{ApiArgs, Command, TransportArgs, UpArgs};
 use crate::up::UpConfig;
 
 fn url(value: Option<&String>) -> Option<Redacted<'_>> {
     value.map(|v| Redacted(v))
-}
-
-fn token(value: Option<&String>) -> Option<&'static str> {
-    value.map(|_| conveyor_store::redact::MASK)
 }
 
 impl fmt::Debug for UpArgs {
@@ -33,22 +27,6 @@ impl fmt::Debug for UpArgs {
             .field("functions", &self.functions)
             .field("service", &self.service)
             .field("http", &self.http)
-            .finish_non_exhaustive()
-    }
-}
-
-impl fmt::Debug for WorkerArgs {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("WorkerArgs")
-            .field("service", &self.service)
-            .field("mode", &self.mode)
-            .field("database", &url(self.database.as_ref()))
-            .field("host", &self.host)
-            .field("port", &self.port)
-            .field("dapr_http_port", &self.dapr_http_port)
-            .field("dapr_api_token", &token(self.dapr_api_token.as_ref()))
-            .field("app_api_token", &token(self.app_api_token.as_ref()))
-            .field("pubsub", &self.pubsub)
             .finish_non_exhaustive()
     }
 }
@@ -117,36 +95,6 @@ impl fmt::Debug for UpConfig {
     }
 }
 
-impl fmt::Debug for WorkerConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("WorkerConfig")
-            .field("service", &self.service)
-            .field("mode", &self.mode)
-            .field("database", &Redacted(&self.database))
-            .field("pool", &self.pool)
-            .field("pubsub", &self.pubsub)
-            .field("dapr_http_port", &self.dapr_http_port)
-            .field("dapr_api_token", &token(self.dapr_api_token.as_ref()))
-            .field("app_api_token", &token(self.app_api_token.as_ref()))
-            .field("subscriptions", &self.subscriptions)
-            .field("relay_every", &self.relay_every)
-            .finish_non_exhaustive()
-    }
-}
-
-impl fmt::Debug for RedisSettings {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RedisSettings")
-            .field("url", &Redacted(&self.url))
-            .field("prefix", &self.prefix)
-            .field("instance", &self.instance)
-            .field("maxlen", &self.maxlen)
-            .field("batch", &self.batch)
-            .field("block", &self.block)
-            .finish_non_exhaustive()
-    }
-}
-
 impl fmt::Debug for BenchPlan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("BenchPlan")
@@ -164,9 +112,8 @@ mod tests {
     use clap::Parser;
 
     use crate::cli::args::Cli;
-    use crate::dapr::config::WorkerConfig;
-    use crate::redis::RedisSettings;
     use crate::up::UpConfig;
+    use conveyor_redis::RedisSettings;
 
     const SECRET: &str = "pw-4711-never-shown";
 
@@ -216,10 +163,5 @@ mod tests {
         let text = format!("{up:?}");
         shown(&text);
         assert!(text.contains("redis://:***@cache:6379"), "{text}");
-
-        let mut worker = WorkerConfig::new(conveyor_runtime::Service::Order);
-        worker.database = format!("postgres://app:{SECRET}@db/app");
-        worker.app_api_token = Some(SECRET.to_owned());
-        shown(&format!("{worker:?}"));
     }
 }

@@ -8,23 +8,15 @@
 //! - With a [`TickLock`] (Redis), a tick fires once across instances even when they do not
 //!   share a database.
 
-use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
 use conveyor_domain::Timestamp;
 use conveyor_runtime::cron::Schedule;
-use conveyor_runtime::publish::BoxFuture;
-use conveyor_runtime::{Deps, Function, Handled, HandlerError, Input, Meta};
+use conveyor_runtime::{Deps, Function, Meta};
+use conveyor_transport::metrics::Stats;
+use conveyor_transport::tick::{TickLock, fire};
 use tokio::sync::watch;
-
-use crate::stats::{Outcome, Stats};
-
-/// Decides which of several instances fires a tick.
-pub trait TickLock: Send + Sync + fmt::Debug {
-    /// `true` if this instance takes `job`'s tick scheduled at `tick` (the first to ask wins).
-    fn acquire<'a>(&'a self, job: &'a str, tick: Timestamp) -> BoxFuture<'a, bool>;
-}
 
 /// The tick to run when waking at `now` with `next` the tick that was awaited: the latest tick
 /// due at or before `now` (so a long pause yields one run, not one per missed tick), or `None`
@@ -35,29 +27,6 @@ pub fn due_tick(schedule: &Schedule, next: Timestamp, now: Timestamp) -> Option<
         return None;
     }
     Some(schedule.latest_at_or_before(now).unwrap_or(next).max(next))
-}
-
-/// Runs one tick of `job` with the given identity, recording it in `stats`.
-///
-/// # Errors
-/// What the job returned.
-pub async fn fire(
-    job: &dyn Function,
-    deps: &Deps,
-    meta: Meta<'_>,
-    scheduled: Timestamp,
-    stats: &Stats,
-) -> Result<Handled, HandlerError> {
-    let started = std::time::Instant::now();
-    let name = job.spec().name;
-    let result = job.invoke(deps, Input::Tick { meta, scheduled }).await;
-    let outcome = match &result {
-        Ok(h) if h.duplicate => Outcome::Duplicate,
-        Ok(_) => Outcome::Ticked,
-        Err(_) => Outcome::TickFailed,
-    };
-    stats.record(name, outcome, started.elapsed());
-    result
 }
 
 /// Runs `job` on its schedule until `shutdown` turns `true`; a tick in progress finishes first.

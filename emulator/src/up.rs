@@ -3,7 +3,7 @@
 //! database URL is given).
 //!
 //! The embedded broker's tables are created only when `up` runs on that broker; every
-//! transport gets the maintenance loop ([`crate::maintenance`]) that prunes inbox rows (and the
+//! transport gets the maintenance loop ([`conveyor_transport::maintenance`]) that prunes inbox rows (and the
 //! embedded broker's dead letters) past their retention.
 
 use std::sync::Arc;
@@ -11,27 +11,30 @@ use std::time::Duration;
 
 use conveyor_domain::{Clock, SystemClock};
 use conveyor_runtime::cron::Schedule;
-use conveyor_runtime::{Deps, Function, Publisher, Trigger, relay};
+use conveyor_runtime::{Deps, Function, Publisher, Trigger};
 use conveyor_store::{PoolOptions, Store};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use crate::broker::{Broker, BrokerError};
-use crate::embedded::broker::EmbeddedBroker;
-use crate::embedded::consumer::{self, ConsumerSettings};
 use crate::eventlog::record::{Recorded, RecordingBroker};
-use crate::maintenance::{self, MaintenanceSettings};
-use crate::redis::RedisSettings;
-use crate::redis::broker::RedisBroker;
-use crate::redis::lock::RedisTickLock;
-use crate::scheduler::{self, TickLock};
-use crate::sqs::SqsSettings;
-use crate::sqs::broker::SqsBroker;
-use crate::sqs::poller::{self, EventSource};
-use crate::stats::Stats;
+use crate::scheduler;
+use conveyor_embedded::broker::EmbeddedBroker;
+use conveyor_embedded::consumer::{self, ConsumerSettings};
+use conveyor_redis::RedisSettings;
+use conveyor_redis::broker::RedisBroker;
+use conveyor_redis::lock::RedisTickLock;
+use conveyor_sqs::SqsSettings;
+use conveyor_sqs::broker::SqsBroker;
+use conveyor_sqs::poller::{self, EventSource};
+use conveyor_transport::broker::{Broker, BrokerError};
+use conveyor_transport::maintenance::{self, MaintenanceSettings};
+use conveyor_transport::metrics::Stats;
+use conveyor_transport::tick::TickLock;
+
+use crate::eventlog::EventLog;
 
 /// Where state lives by default.
-pub const DEFAULT_DATABASE: &str = "sqlite://.conveyor/conveyor.db";
+pub const DEFAULT_DATABASE: &str = conveyor_store::connect::LOCAL_DATABASE;
 
 /// What `up` runs.
 // Debug: in crate::redacted (the URL without its password).
@@ -97,8 +100,10 @@ pub struct Running {
     pub deps: Deps,
     /// The broker.
     pub broker: Arc<dyn Broker>,
-    /// Metrics and recent invocations.
+    /// Metrics.
     pub stats: Arc<Stats>,
+    /// Recent events, attempts and runs, for the dashboard.
+    pub events: Arc<EventLog>,
     /// The functions.
     pub functions: Vec<Arc<dyn Function>>,
     shutdown: watch::Sender<bool>,
@@ -118,12 +123,13 @@ pub async fn start(mut config: UpConfig) -> Result<Running, UpError> {
         .clock
         .clone()
         .unwrap_or_else(|| Arc::new(SystemClock));
-    let stats = Arc::new(Stats::new());
+    let events = Arc::new(EventLog::new());
+    let stats = Arc::new(Stats::with_journal(events.clone()));
     // Every invocation, whichever host runs it, lands in the dashboard's event log.
     config.functions = config
         .functions
         .into_iter()
-        .map(|f| Recorded::wrap(f, stats.events()))
+        .map(|f| Recorded::wrap(f, &events))
         .collect();
     let (shutdown, watch_rx) = watch::channel(false);
     let mut tasks = JoinSet::new();
@@ -147,7 +153,7 @@ pub async fn start(mut config: UpConfig) -> Result<Running, UpError> {
             )))
         }
     };
-    let broker = recording(transport.broker(), &stats);
+    let broker = recording(transport.broker(), &events);
     let publisher: Arc<dyn Publisher> = broker.clone();
     let deps = Deps {
         store,
@@ -178,11 +184,16 @@ pub async fn start(mut config: UpConfig) -> Result<Running, UpError> {
         matches!(transport, Transport::Embedded(_)),
         watch_rx.clone(),
     ));
-    tasks.spawn(relay_loop(deps.clone(), config.relay_every, watch_rx));
+    tasks.spawn(conveyor_transport::relay::run(
+        deps.clone(),
+        config.relay_every,
+        watch_rx,
+    ));
     Ok(Running {
         deps,
         broker,
         stats,
+        events,
         functions: config.functions,
         shutdown,
         tasks,
@@ -190,8 +201,8 @@ pub async fn start(mut config: UpConfig) -> Result<Running, UpError> {
 }
 
 /// The broker as the emulator uses it: events it accepts are logged for the dashboard.
-fn recording(broker: Arc<dyn Broker>, stats: &Stats) -> Arc<RecordingBroker> {
-    Arc::new(RecordingBroker::new(broker, stats.events()))
+fn recording(broker: Arc<dyn Broker>, events: &Arc<EventLog>) -> Arc<RecordingBroker> {
+    Arc::new(RecordingBroker::new(broker, events))
 }
 
 /// The broker `up` runs on, and how it consumes a function's topics.
@@ -242,7 +253,7 @@ impl Transport {
                 ));
             }
             Self::Redis(b) => {
-                tasks.spawn(crate::redis::consumer::run(
+                tasks.spawn(conveyor_redis::consumer::run(
                     function,
                     deps,
                     Arc::clone(b),
@@ -261,20 +272,6 @@ impl Transport {
     }
 }
 
-async fn relay_loop(deps: Deps, every: Duration, mut shutdown: watch::Receiver<bool>) {
-    while !*shutdown.borrow() {
-        match relay::relay_once(&deps, every, 500).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(published = n, "relay published leftover outbox events"),
-            Err(e) => tracing::warn!(error = %e, "relay failed"),
-        }
-        tokio::select! {
-            () = tokio::time::sleep(every) => {}
-            _ = shutdown.changed() => {}
-        }
-    }
-}
-
 impl Running {
     /// The state the HTTP API serves.
     #[must_use]
@@ -283,6 +280,7 @@ impl Running {
             deps: self.deps.clone(),
             broker: self.broker.clone(),
             stats: Arc::clone(&self.stats),
+            events: Arc::clone(&self.events),
             functions: self.functions.clone(),
         }
     }

@@ -8,9 +8,9 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use conveyor_domain::Timestamp;
 use conveyor_domain::events::{Validate, ValidationError};
+use conveyor_embedded::consumer::ConsumerSettings;
 use conveyor_emulator::access::Access;
 use conveyor_emulator::api::{self, ApiState};
-use conveyor_emulator::embedded::consumer::ConsumerSettings;
 use conveyor_emulator::up::{self, UpConfig};
 use conveyor_runtime::{
     Context, Function, FunctionSpec, HandlerError, JobReport, RetryPolicy, ScheduleHandler,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use conveyor_emulator::embedded::consumer::ConsumerSettings;
+use conveyor_embedded::consumer::ConsumerSettings;
 use conveyor_emulator::up::{self, UpConfig};
 use conveyor_runtime::Function;
 
@@ -213,7 +213,7 @@ async fn a_lease_held_by_a_crashed_consumer_is_delivered_again_once() {
         calls.load(Ordering::SeqCst) == 1 && store.queue_depths().await.unwrap().is_empty()
     })
     .await;
-    let recent = running.stats.recent(10);
+    let recent = running.events.latest_attempts(10);
     assert_eq!(recent[0].attempt, 2, "the crashed delivery counts");
     running.shutdown().await;
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use conveyor_domain::Timestamp;
 use conveyor_domain::events::{DomainEvent, Validate, ValidationError};
-use conveyor_emulator::embedded::consumer::ConsumerSettings;
+use conveyor_embedded::consumer::ConsumerSettings;
 use conveyor_emulator::eventlog::query::EventFilter;
 use conveyor_emulator::up::{self, UpConfig};
 use conveyor_runtime::{
@@ -207,7 +207,7 @@ async fn steps_are_handled_in_publish_order_per_order(config: UpConfig, seen: Se
     );
 
     // What the function published, per order, is in the same order.
-    let events = running.stats.events().events(
+    let events = running.events.events(
         &EventFilter {
             topic: Some("test.step.done".to_owned()),
             ..EventFilter::default()
@@ -280,10 +280,9 @@ async fn redis_keeps_each_orders_steps_in_publish_order() {
 async fn entries_reclaimed_from_a_vanished_consumer_keep_each_orders_order() {
     let dir = tempfile::tempdir().unwrap();
     let redis = TestRedis::new().await;
-    let publisher =
-        conveyor_emulator::redis::broker::RedisBroker::connect(redis.settings("publisher"), &[])
-            .await
-            .unwrap();
+    let publisher = conveyor_redis::broker::RedisBroker::connect(redis.settings("publisher"), &[])
+        .await
+        .unwrap();
     use conveyor_runtime::Publisher;
     let rows: Vec<OutboxRow> = steps()
         .into_iter()
@@ -302,7 +301,7 @@ async fn entries_reclaimed_from_a_vanished_consumer_keep_each_orders_order() {
     assert_eq!(redis.pending("test.step", "test-steps").await, 90);
 
     let seen = Seen::default();
-    let settings = conveyor_emulator::redis::RedisSettings {
+    let settings = conveyor_redis::RedisSettings {
         claim_after: Some(Duration::from_millis(200)),
         ..redis.settings("survivor")
     };
@@ -353,7 +352,7 @@ async fn a_stuck_key_pulls_at_most_max_waiting_entries_into_memory() {
     let dir = tempfile::tempdir().unwrap();
     let redis = TestRedis::new().await;
     let stuck: Arc<dyn Function> = conveyor_runtime::topic(Stuck);
-    let settings = conveyor_emulator::redis::RedisSettings {
+    let settings = conveyor_redis::RedisSettings {
         batch: 4,
         max_waiting: 5,
         ..redis.settings("capped")
@@ -369,7 +368,7 @@ async fn a_stuck_key_pulls_at_most_max_waiting_entries_into_memory() {
             "MKSTREAM",
         ])
         .await;
-    let publisher = conveyor_emulator::redis::broker::RedisBroker::connect(settings.clone(), &[])
+    let publisher = conveyor_redis::broker::RedisBroker::connect(settings.clone(), &[])
         .await
         .unwrap();
     let rows: Vec<OutboxRow> = (1..=40)

@@ -10,9 +10,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use conveyor_domain::{Clock, SystemClock};
-use conveyor_emulator::embedded::broker::EmbeddedBroker;
-use conveyor_emulator::embedded::consumer::{self, ConsumerSettings, Disposition};
-use conveyor_emulator::stats::Stats;
+use conveyor_embedded::broker::EmbeddedBroker;
+use conveyor_embedded::consumer::{self, ConsumerSettings, Disposition};
 use conveyor_emulator::up::{self, UpConfig};
 use conveyor_runtime::{
     Context, Deps, Function, FunctionSpec, HandlerError, RetryPolicy, Service, TopicHandler,
@@ -22,6 +21,7 @@ use conveyor_store::sqlx::Any;
 use conveyor_store::sqlx::pool::PoolConnection;
 use conveyor_store::testing::TestDb;
 use conveyor_store::{PoolOptions, Store};
+use conveyor_transport::metrics::Stats;
 use redis_common::{Ping, TestRedis, eventually, ping};
 use tokio::sync::watch;
 

@@ -8,10 +8,10 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use conveyor_emulator::broker::Broker;
-use conveyor_emulator::redis::broker::RedisBroker;
 use conveyor_emulator::up::{self, UpConfig};
+use conveyor_redis::broker::RedisBroker;
 use conveyor_runtime::{Function, Publisher};
+use conveyor_transport::broker::Broker;
 use redis_common::{Broken, Flaky, Recorder, TestRedis, config, eventually, ping, raw};
 
 #[tokio::test]
@@ -95,7 +95,7 @@ async fn retries_while_pending_dead_letters_poison_and_exhausted_events_and_redr
     }
 
     // Handled once, every delivery acknowledged (or dead-lettered), nothing left pending.
-    let recent = running.stats.recent(100);
+    let recent = running.events.latest_attempts(100);
     let handled: Vec<_> = recent
         .iter()
         .filter(|i| i.function == "test-flaky" && i.error.is_none())

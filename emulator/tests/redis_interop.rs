@@ -5,8 +5,8 @@ use crate::redis_common;
 
 use std::sync::Arc;
 
-use conveyor_emulator::redis::broker::RedisBroker;
 use conveyor_emulator::up;
+use conveyor_redis::broker::RedisBroker;
 use conveyor_runtime::{Function, Publisher};
 use redis_common::{Recorder, TestRedis, config, eventually, ping};
 use serde_json::Value;
@@ -140,7 +140,7 @@ async fn consumes_entries_written_by_daprd_and_writes_what_daprd_reads() {
 #[tokio::test]
 async fn maxlen_keeps_a_stream_bounded() {
     let redis = TestRedis::new().await;
-    let settings = conveyor_emulator::redis::RedisSettings {
+    let settings = conveyor_redis::RedisSettings {
         maxlen: 50,
         ..redis.settings("trim")
     };

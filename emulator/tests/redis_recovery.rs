@@ -10,8 +10,8 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use conveyor_emulator::redis::broker::RedisBroker;
 use conveyor_emulator::up;
+use conveyor_redis::broker::RedisBroker;
 use conveyor_runtime::{Function, Publisher};
 use redis_common::{Recorder, TestRedis, config, eventually, ping};
 
@@ -191,7 +191,7 @@ async fn consumption_resumes_after_the_group_or_the_stream_is_lost() {
 #[tokio::test]
 async fn only_the_consumer_that_owns_an_entry_dead_letters_it_and_only_once() {
     use conveyor_domain::Timestamp;
-    use conveyor_emulator::redis::dlq::{LetterFields, Owned, dead_letter_owned};
+    use conveyor_redis::dlq::{LetterFields, Owned, dead_letter_owned};
 
     let redis = TestRedis::new().await;
     let mut con = redis.con.clone();

@@ -8,14 +8,15 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use conveyor_domain::{Clock, ManualClock, Timestamp};
-use conveyor_emulator::redis::broker::RedisBroker;
-use conveyor_emulator::redis::lock::RedisTickLock;
-use conveyor_emulator::scheduler::{self, TickLock};
-use conveyor_emulator::stats::Stats;
+use conveyor_emulator::scheduler;
+use conveyor_redis::broker::RedisBroker;
+use conveyor_redis::lock::RedisTickLock;
 use conveyor_runtime::publish::BoxFuture;
 use conveyor_runtime::{
     Context, Deps, FunctionSpec, HandlerError, JobReport, MemoryPublisher, ScheduleHandler, Service,
 };
+use conveyor_transport::metrics::Stats;
+use conveyor_transport::tick::TickLock;
 use redis_common::{TestRedis, eventually};
 
 #[derive(Debug, Default)]

@@ -12,11 +12,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use conveyor_domain::Timestamp;
-use conveyor_emulator::redis::RedisSettings;
-use conveyor_emulator::redis::dlq::LetterFields;
-use conveyor_emulator::redis::reader::{ReadError, StreamReader};
-use conveyor_emulator::redis::tls::{RedisTls, TlsFiles};
 use conveyor_emulator::up;
+use conveyor_redis::RedisSettings;
+use conveyor_redis::dlq::LetterFields;
+use conveyor_redis::reader::{ReadError, StreamReader};
+use conveyor_redis::tls::{RedisTls, TlsFiles};
 use conveyor_runtime::Function;
 use conveyor_testkit::tls::TestPki;
 use conveyor_testkit::tls::redis::TlsRedis;

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use conveyor_domain::{Clock, ManualClock, Timestamp};
-use conveyor_emulator::redis::RedisSettings;
 use conveyor_emulator::up::{self, UpConfig};
+use conveyor_redis::RedisSettings;
 use conveyor_store::Store;
 use conveyor_store::testing::TestDb;
 

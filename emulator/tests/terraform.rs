@@ -24,8 +24,8 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use conveyor_emulator::catalog;
-use conveyor_emulator::r#gen::terraform::{self, DATA_FILE};
+use conveyor_catalog as catalog;
+use conveyor_gen::terraform::{self, DATA_FILE};
 use conveyor_runtime::FunctionSpec;
 use conveyor_runtime::cron::Schedule;
 use serde_json::{Value, json};

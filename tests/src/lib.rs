@@ -18,7 +18,7 @@ pub mod stack;
 
 use std::collections::VecDeque;
 
-use conveyor_emulator::catalog;
+use conveyor_catalog as catalog;
 use conveyor_runtime::{CloudEvent, HandlerError, Input, Meta};
 use conveyor_testkit::Harness;
 

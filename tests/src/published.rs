@@ -77,7 +77,7 @@ impl Streams {
     /// When Redis is unreachable.
     pub async fn connect(url: &str, prefix: &str) -> Self {
         // Whole streams are read back: a reply may take longer than the client's default.
-        let con = conveyor_emulator::redis::connect_plain(url)
+        let con = conveyor_redis::connect_plain(url)
             .await
             .unwrap_or_else(|e| panic!("Redis at {url}: {e}"));
         Self {

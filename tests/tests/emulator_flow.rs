@@ -6,16 +6,17 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use conveyor_catalog as catalog;
 use conveyor_domain::fulfillment::FulfillmentStatus;
 use conveyor_domain::order::OrderStatus;
 use conveyor_domain::warehouse::{
     EXPIRY_WARNING_MINUTES, RESERVATION_TTL_MINUTES, ReservationStatus,
 };
 use conveyor_domain::{Clock, ManualClock, OrderId, SystemClock};
-use conveyor_emulator::embedded::consumer::ConsumerSettings;
-use conveyor_emulator::redis::RedisSettings;
+use conveyor_embedded::consumer::ConsumerSettings;
+use conveyor_emulator::demo;
 use conveyor_emulator::up::{self, UpConfig};
-use conveyor_emulator::{catalog, demo, scheduler};
+use conveyor_redis::RedisSettings;
 use conveyor_runtime::Meta;
 use conveyor_store::Store;
 use conveyor_store::testing::TestDb;
@@ -44,7 +45,7 @@ where
 async fn tick(running: &up::Running, job: &str) -> u64 {
     let function = catalog::find(job).unwrap();
     let now = running.deps.clock.now();
-    let handled = scheduler::fire(
+    let handled = conveyor_transport::tick::fire(
         function.as_ref(),
         &running.deps,
         Meta::for_tick(job, now, 1),
@@ -212,9 +213,7 @@ async fn the_demo_story_runs_end_to_end_on_redis_and_postgres() {
     run_demo(&url, Some(settings)).await;
     db.close().await;
     // Remove this test's streams and locks from the shared server.
-    let mut conn = conveyor_emulator::redis::connect_plain(&redis_url)
-        .await
-        .unwrap();
+    let mut conn = conveyor_redis::connect_plain(&redis_url).await.unwrap();
     let keys: Vec<String> = redis::cmd("KEYS")
         .arg(format!("{prefix}*"))
         .query_async(&mut conn)

@@ -5,14 +5,14 @@
 
 use std::time::Duration;
 
+use conveyor_catalog as catalog;
 use conveyor_domain::events::payment::{PAYMENT_CONFIRMED, PaymentConfirmedEvent};
 use conveyor_domain::events::samples;
 use conveyor_domain::order::{OrderStatus, PaymentMethod};
 use conveyor_domain::{Clock, OrderId, SystemClock};
-use conveyor_emulator::catalog;
-use conveyor_emulator::redis::RedisSettings;
-use conveyor_emulator::redis::tls::{RedisTls, TlsFiles};
 use conveyor_emulator::up::{self, UpConfig};
+use conveyor_redis::RedisSettings;
+use conveyor_redis::tls::{RedisTls, TlsFiles};
 use conveyor_runtime::CloudEvent;
 use conveyor_store::OutboxRow;
 use conveyor_testkit::seed;

@@ -13,8 +13,8 @@ use conveyor_store::OutboxRow;
 use conveyor_store::testing::TestDb;
 
 use super::{CpuTime, Throughput, Transport, Tuning, clean_up, prefill, start, wait_until};
-use crate::catalog;
 use crate::demo::{event, line};
+use conveyor_catalog as catalog;
 
 /// The function the flow runs.
 pub const FUNCTION: &str = "order-payment-confirmed";

@@ -36,7 +36,7 @@ pub struct LambdaBinary {
 /// `cargo build --release` writes under `target/release`).
 #[must_use]
 pub fn locate(dir: &Path) -> Vec<LambdaBinary> {
-    crate::catalog::specs()
+    conveyor_catalog::specs()
         .into_iter()
         .filter_map(|spec| {
             let path = [dir.join(spec.name).join("bootstrap"), dir.join(spec.name)]

@@ -19,12 +19,12 @@ use conveyor_domain::SystemClock;
 use conveyor_runtime::Publisher;
 use conveyor_store::Store;
 
-use crate::embedded::broker::EmbeddedBroker;
-use crate::embedded::consumer::ConsumerSettings;
-use crate::redis::RedisSettings;
-use crate::redis::broker::RedisBroker;
-use crate::redis::tls::RedisTls;
 use crate::up::{self, UpConfig};
+use conveyor_embedded::broker::EmbeddedBroker;
+use conveyor_embedded::consumer::ConsumerSettings;
+use conveyor_redis::RedisSettings;
+use conveyor_redis::broker::RedisBroker;
+use conveyor_redis::tls::RedisTls;
 
 pub mod flow;
 pub mod lambda;
@@ -282,7 +282,7 @@ impl Default for Tuning {
         Self {
             batch: 500,
             concurrency: Concurrency::Wide,
-            tx_batch: crate::redis::DEFAULT_TX_BATCH,
+            tx_batch: conveyor_redis::DEFAULT_TX_BATCH,
         }
     }
 }
@@ -487,6 +487,7 @@ async fn dashboard_readers(running: &up::Running) -> Result<Arc<AtomicBool>, Str
         deps: running.deps.clone(),
         broker: Arc::clone(&running.broker),
         stats: Arc::clone(&running.stats),
+        events: Arc::clone(&running.events),
         functions: running.functions.clone(),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

@@ -232,7 +232,7 @@ pub async fn run(plan: &BenchPlan) -> Result<String, String> {
         }
         let name = format!(
             "emulator ({} functions, embedded): spawn -> /healthz",
-            crate::catalog::all().len()
+            conveyor_catalog::all().len()
         );
         lines.push(row(&name, "ms", &mut ready));
         lines.push(row("emulator idle RSS", "MB", &mut rss));
@@ -358,7 +358,7 @@ fn lambda(plan: &BenchPlan) -> Result<Vec<String>, String> {
             "Lambda binaries in {} ({} of {} functions)",
             plan.lambda_dir.display(),
             binaries.len(),
-            crate::catalog::all().len()
+            conveyor_catalog::all().len()
         ),
         String::new(),
         "| function | size | spawn -> first Runtime API poll (median) |".to_owned(),

@@ -11,8 +11,8 @@ use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, 
 
 use super::report::BenchPlan;
 use super::{Throughput, Transport, Tuning, spread, throughput};
-use crate::redis::RedisSettings;
-use crate::redis::tls::{RedisTls, TlsFiles};
+use conveyor_redis::RedisSettings;
+use conveyor_redis::tls::{RedisTls, TlsFiles};
 
 /// A `redis-server` with a plain and a TLS port on 127.0.0.1; killed when dropped.
 struct BothPorts {
@@ -107,7 +107,7 @@ impl BothPorts {
                 tls: server.trust.clone(),
                 ..RedisSettings::new(&server.tls)
             };
-            let answered = crate::redis::connect_plain(&server.plain).await.is_ok()
+            let answered = conveyor_redis::connect_plain(&server.plain).await.is_ok()
                 && tls.connect_once().await.is_ok();
             if answered {
                 return Ok(server);

@@ -8,12 +8,12 @@ use conveyor_domain::{Clock, SystemClock};
 
 use super::args::{ApiArgs, TransportArgs};
 use super::client::{self, ClientError};
-use crate::broker::BrokerError;
-use crate::catalog;
 use crate::operations;
-use crate::redis::RedisSettings;
-use crate::redis::broker::RedisBroker;
-use crate::redis::tls::RedisTls;
+use conveyor_catalog as catalog;
+use conveyor_redis::RedisSettings;
+use conveyor_redis::broker::RedisBroker;
+use conveyor_redis::tls::RedisTls;
+use conveyor_transport::broker::BrokerError;
 
 /// What to do.
 #[derive(Debug, Clone)]

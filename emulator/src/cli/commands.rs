@@ -22,7 +22,7 @@ pub enum CommandError {
     Selection(String),
     /// The Redis TLS options cannot be used.
     #[error(transparent)]
-    RedisTls(#[from] crate::redis::tls::TlsError),
+    RedisTls(#[from] conveyor_redis::tls::TlsError),
     /// The store or the transport could not be opened.
     #[error(transparent)]
     Up(#[from] crate::up::UpError),
@@ -60,45 +60,19 @@ pub enum CommandError {
     NotHandled(String),
     /// The Dapr worker could not start or serve.
     #[error(transparent)]
-    Worker(#[from] crate::dapr::WorkerError),
+    Worker(#[from] conveyor_dapr::WorkerError),
     /// The Dapr worker's configuration is wrong.
     #[error(transparent)]
-    WorkerConfig(#[from] crate::dapr::ConfigError),
-    /// The Dapr worker cannot reach its database.
-    #[error(
-        "{source}: check CONVEYOR_DATABASE_URL (or the file CONVEYOR_DATABASE_URL_FILE names), that the server is reachable, and the user's password"
-    )]
-    WorkerDatabase {
-        /// Why (the URL shown without its password).
-        #[source]
-        source: crate::dapr::WorkerError,
-    },
-    /// The Dapr worker's database role may not apply the migrations.
-    #[error(
-        "{source}: grant the worker's database role CREATE on the database, or apply the migrations with `conveyor migrate` as a role that may and start the worker with CONVEYOR_MIGRATE=false (or --migrate false)"
-    )]
-    WorkerMigration {
-        /// Which migration failed and why.
-        #[source]
-        source: crate::dapr::WorkerError,
-    },
-    /// The Dapr worker's app address cannot be listened on.
-    #[error(
-        "cannot listen on {address} ({source}): stop what uses it or set CONVEYOR_APP_PORT (or --port) to another port, 0 for a free one"
-    )]
-    WorkerListen {
-        /// The address.
-        address: std::net::SocketAddr,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
+    WorkerConfig(#[from] conveyor_dapr::ConfigError),
+    /// The Dapr worker did not run.
+    #[error(transparent)]
+    WorkerRun(#[from] conveyor_dapr::cli::run::RunError),
     /// Generated files are stale or could not be written.
     #[error("{0}")]
     Gen(String),
     /// An SQS call failed.
     #[error(transparent)]
-    Sqs(#[from] crate::sqs::SqsError),
+    Sqs(#[from] conveyor_sqs::SqsError),
     /// `conveyor migrate` failed.
     #[error(transparent)]
     Migrate(#[from] super::migrate::MigrateError),
@@ -162,18 +136,7 @@ pub fn redact(url: &str) -> String {
 
 /// Resolves on Ctrl-C or SIGTERM (what Kubernetes sends).
 pub async fn ctrl_c() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-            return;
-        }
-    }
-    let _ = tokio::signal::ctrl_c().await;
+    conveyor_transport::shutdown::signal().await;
 }
 
 /// `up --demo`: seeds the demo, then runs the COD job once a few seconds later so its part of
@@ -213,7 +176,8 @@ pub async fn start_demo(running: &crate::up::Running) -> Result<(), CommandError
         let now = deps.clock.now();
         let mut meta = conveyor_runtime::Meta::for_tick("order-cod-auto-confirm", now, 1);
         meta.event_id = format!("order-cod-auto-confirm@demo-{}", now.millis()).into();
-        if let Err(e) = crate::scheduler::fire(job.as_ref(), &deps, meta, now, &stats).await {
+        if let Err(e) = conveyor_transport::tick::fire(job.as_ref(), &deps, meta, now, &stats).await
+        {
             tracing::error!(error = %e, "demo COD run failed");
         }
     });

@@ -7,9 +7,9 @@
 //! - [`client`] — the operator commands over HTTP
 //! - [`commands`] — the local commands and output formatting
 //! - [`migrate`] — `conveyor migrate`: the migrations as a step of their own
-//! - [`pool`] — the database pool's size and acquire timeout, for `up` and `worker`
+
 //! - [`sqs`] — SQS settings from the arguments, and `dlq redrive --sqs`
-//! - [`values`] — value parsers whose errors name the variable to set
+
 //! - [`start`] — `up`'s start-up checks and the errors that name the option to set
 
 pub mod action;
@@ -17,7 +17,6 @@ pub mod args;
 pub mod client;
 pub mod commands;
 pub mod migrate;
-pub mod pool;
+
 pub mod sqs;
 pub mod start;
-pub mod values;

@@ -6,8 +6,8 @@ use serde_json::{Value, json};
 
 use super::args::{SqsArgs, SqsUpArgs};
 use super::commands::CommandError;
-use crate::catalog;
-use crate::sqs::{SqsSettings, queues, redrive};
+use conveyor_catalog as catalog;
+use conveyor_sqs::{SqsSettings, queues, redrive};
 
 /// AWS settings for `service` (`SQS`, `EVENTBRIDGE`): the standard AWS variables, overridden
 /// by the arguments. A local endpoint without credentials gets placeholder ones (local

@@ -26,11 +26,8 @@ pub(crate) struct ListQuery {
 pub(crate) async fn events(State(s): State<ApiState>, Query(q): Query<ListQuery>) -> Json<Value> {
     let limit = q.limit.unwrap_or(100).min(MAX_LIMIT);
     let subscribers = |topic: &str| s.broker.subscribers(topic);
-    let list = s
-        .stats
-        .events()
-        .events(&q.filter, limit, q.before, &subscribers);
-    Json(json!({ "cursor": s.stats.events().cursor(), "events": list }))
+    let list = s.events.events(&q.filter, limit, q.before, &subscribers);
+    Json(json!({ "cursor": s.events.cursor(), "events": list }))
 }
 
 /// `GET /api/events/{id}`.
@@ -39,7 +36,7 @@ pub(crate) async fn event(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let subscribers = |topic: &str| s.broker.subscribers(topic);
-    let detail = s.stats.events().detail(&id, &subscribers).ok_or_else(|| {
+    let detail = s.events.detail(&id, &subscribers).ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,
             format!("event {id} is not in the recent events"),
@@ -54,7 +51,7 @@ pub(crate) async fn flow(
     Path(correlation_id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let subscribers = |topic: &str| s.broker.subscribers(topic);
-    let flow = s.stats.events().flow(&correlation_id, &subscribers);
+    let flow = s.events.flow(&correlation_id, &subscribers);
     if flow.events.is_empty() {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,

@@ -11,7 +11,7 @@ use conveyor_runtime::cron::Schedule;
 use serde_json::{Value, json};
 
 use crate::api::{ApiError, ApiState};
-use crate::r#gen::events::{cloudevent, topic_info};
+use conveyor_gen::events::{cloudevent, topic_info};
 
 /// Next fire times shown per job.
 const NEXT_RUNS: usize = 5;
@@ -22,7 +22,7 @@ fn depth(list: &[(String, i64)], name: &str) -> i64 {
 
 /// `GET /api/cursor`: where the event log stands; the page reloads its view when it moves.
 pub(crate) async fn cursor(State(s): State<ApiState>) -> Json<Value> {
-    Json(json!(s.stats.events().cursor()))
+    Json(json!(s.events.cursor()))
 }
 
 /// `GET /api/functions`: every function with its trigger, next fire time, last outcome, totals,
@@ -30,7 +30,7 @@ pub(crate) async fn cursor(State(s): State<ApiState>) -> Json<Value> {
 pub(crate) async fn functions(State(s): State<ApiState>) -> Result<Json<Value>, ApiError> {
     let now = s.deps.clock.now();
     let (dlq, queued) = (s.broker.dlq_depths().await?, s.broker.depths().await?);
-    let log = s.stats.events();
+    let log = s.events;
     let list: Vec<Value> = s
         .functions
         .iter()
@@ -67,7 +67,7 @@ pub(crate) async fn functions(State(s): State<ApiState>) -> Result<Json<Value>, 
 /// `GET /api/schedules`: every job with its cron, next runs and recent runs.
 pub(crate) async fn schedules(State(s): State<ApiState>) -> Json<Value> {
     let now = s.deps.clock.now();
-    let log = s.stats.events();
+    let log = s.events;
     let list: Vec<Value> = s
         .functions
         .iter()
@@ -111,7 +111,7 @@ pub(crate) async fn topics(State(s): State<ApiState>) -> Json<Value> {
     Json(Value::Array(list))
 }
 
-fn known(topic: &str) -> Result<crate::r#gen::events::TopicInfo, ApiError> {
+fn known(topic: &str) -> Result<conveyor_gen::events::TopicInfo, ApiError> {
     topic_info(topic)
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("unknown topic {topic}")))
 }

@@ -19,7 +19,7 @@ use conveyor_store::OutboxRow;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::stats::Outcome;
+use conveyor_transport::metrics::Outcome;
 
 /// Events kept.
 pub const EVENTS: usize = 2_000;
@@ -384,6 +384,24 @@ impl EventLog {
             .get(job)
             .map(|r| r.iter().rev().cloned().collect())
             .unwrap_or_default()
+    }
+}
+
+/// The transports report what never reached a function here, so the dashboard shows it.
+impl conveyor_transport::metrics::Journal for EventLog {
+    fn not_run(&self, function: &'static str, event_id: &str, attempt: u32, reason: &str) {
+        Self::not_run(self, function, event_id, attempt, reason);
+    }
+
+    fn undeliverable(
+        &self,
+        function: &'static str,
+        entry_id: &str,
+        topic: &str,
+        body: &str,
+        reason: &str,
+    ) {
+        Self::undeliverable(self, function, entry_id, topic, body, reason);
     }
 }
 

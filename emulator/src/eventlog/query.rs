@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{Attempt, EventLog, Inner, LoggedEvent};
-use crate::stats::Outcome;
+use conveyor_transport::metrics::Outcome;
 
 /// What to show of the event stream; every given field must match.
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -15,8 +15,8 @@ use conveyor_store::OutboxRow;
 use conveyor_store::queue::DeadLetter;
 
 use super::{Attempt, EventLog};
-use crate::broker::{Broker, BrokerError};
-use crate::stats::Outcome;
+use conveyor_transport::broker::{Broker, BrokerError};
+use conveyor_transport::metrics::Outcome;
 
 /// A function whose invocations are logged.
 #[derive(Debug)]

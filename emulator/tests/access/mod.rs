@@ -10,8 +10,8 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU32;
 use std::time::Duration;
 
+use conveyor_embedded::consumer::ConsumerSettings;
 use conveyor_emulator::api::ApiState;
-use conveyor_emulator::embedded::consumer::ConsumerSettings;
 use conveyor_emulator::up::{self, Running, UpConfig};
 use conveyor_runtime::Function;
 use serde_json::Value;

@@ -5,8 +5,8 @@
 use std::collections::HashMap;
 
 use clap::Parser;
+use conveyor_dapr::{Mode, WorkerConfig};
 use conveyor_emulator::cli::args::{Cli, Command, WorkerArgs};
-use conveyor_emulator::dapr::{Mode, WorkerConfig};
 use conveyor_runtime::Service;
 
 fn args(argv: &[&str]) -> WorkerArgs {

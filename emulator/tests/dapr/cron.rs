@@ -6,9 +6,9 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use conveyor_catalog as catalog;
+use conveyor_dapr::{Mode, WorkerConfig};
 use conveyor_domain::{ManualClock, Timestamp};
-use conveyor_emulator::catalog;
-use conveyor_emulator::dapr::{Mode, WorkerConfig};
 use conveyor_runtime::{Function, Service, schedule};
 
 use super::harness::{FakeSidecar, TestWorker, Tick, call, config};

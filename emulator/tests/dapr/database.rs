@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use clap::Parser;
+use conveyor_dapr::{Mode, Worker, WorkerConfig, WorkerError};
 use conveyor_emulator::cli::args::{Cli, Command};
-use conveyor_emulator::dapr::{Mode, Worker, WorkerConfig, WorkerError};
 use conveyor_runtime::{Function, Service, topic};
 use conveyor_store::testing::TestDb;
 use conveyor_store::{Backend, PoolOptions, Store};

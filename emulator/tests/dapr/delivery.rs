@@ -5,11 +5,11 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+use conveyor_catalog as catalog;
+use conveyor_dapr::Mode;
 use conveyor_domain::events::samples;
 use conveyor_domain::order::{Order, OrderRepository, PaymentMethod};
 use conveyor_domain::{Currency, CustomerId, Money, OrderId, ProductId, Quantity};
-use conveyor_emulator::catalog;
-use conveyor_emulator::dapr::Mode;
 use conveyor_runtime::{Function, Service, topic};
 use serde_json::json;
 
@@ -174,7 +174,7 @@ async fn a_real_payment_confirmation_updates_the_order_and_publishes_through_the
     let mut body: serde_json::Value =
         serde_json::from_slice(&dapr_event("pay-evt-1", "payment.confirmed", &payment)).unwrap();
     body["correlationid"] = json!("corr-dapr-1");
-    let body = conveyor_emulator::r#gen::compact_json(&body).into_bytes();
+    let body = conveyor_gen::compact_json(&body).into_bytes();
 
     assert_eq!(
         deliver(&worker, "/order-payment-confirmed", &body)

@@ -4,8 +4,8 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use conveyor_emulator::catalog;
-use conveyor_emulator::r#gen::dapr::{self, Options};
+use conveyor_catalog as catalog;
+use conveyor_gen::dapr::{self, Options};
 use conveyor_runtime::cron::Schedule;
 use conveyor_runtime::{FunctionSpec, Service};
 use serde::Deserialize;

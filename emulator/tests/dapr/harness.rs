@@ -11,10 +11,10 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
+use conveyor_dapr::{Mode, PublisherSettings, Worker, WorkerConfig};
 use conveyor_domain::Timestamp;
 use conveyor_domain::events::DomainEvent;
-use conveyor_emulator::dapr::{Mode, PublisherSettings, Worker, WorkerConfig};
-use conveyor_emulator::r#gen::compact_json;
+use conveyor_gen::compact_json;
 use conveyor_runtime::{
     Context, Function, FunctionSpec, HandlerError, JobReport, ScheduleHandler, Service,
     TopicHandler,
@@ -132,7 +132,7 @@ async fn publish(
 pub(crate) struct TestWorker {
     pub(crate) base: String,
     pub(crate) store: Store,
-    pub(crate) worker_publisher: Arc<conveyor_emulator::dapr::publisher::SidecarPublisher>,
+    pub(crate) worker_publisher: Arc<conveyor_dapr::publisher::SidecarPublisher>,
     pub(crate) db: Option<TestDb>,
     stop: Option<oneshot::Sender<()>>,
     served: Option<tokio::task::JoinHandle<()>>,

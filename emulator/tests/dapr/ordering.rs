@@ -4,8 +4,8 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use conveyor_dapr::Mode;
 use conveyor_domain::events::{Validate, ValidationError};
-use conveyor_emulator::dapr::Mode;
 use conveyor_runtime::{
     Context, Function, FunctionSpec, HandlerError, Service, TopicHandler, topic,
 };

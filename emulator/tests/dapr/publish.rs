@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use conveyor_emulator::dapr::Mode;
+use conveyor_dapr::Mode;
 use conveyor_runtime::{Function, Service, topic};
 use serde_json::json;
 

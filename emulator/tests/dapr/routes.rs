@@ -4,8 +4,8 @@
 
 use std::collections::BTreeSet;
 
-use conveyor_emulator::catalog;
-use conveyor_emulator::dapr::{Mode, Subscriptions, WorkerConfig};
+use conveyor_catalog as catalog;
+use conveyor_dapr::{Mode, Subscriptions, WorkerConfig};
 use conveyor_runtime::Service;
 use serde_json::Value;
 

@@ -154,7 +154,7 @@ async fn a_payment_shows_as_events_with_attempts_and_as_a_flow_of_its_handlers()
     // Functions: every catalog function, with totals.
     let (_, functions) = call(state, "GET", "/api/functions", None).await;
     let functions = functions.as_array().unwrap();
-    assert_eq!(functions.len(), conveyor_emulator::catalog::all().len());
+    assert_eq!(functions.len(), conveyor_catalog::all().len());
     let opc = functions
         .iter()
         .find(|f| f["name"] == "order-payment-confirmed")
@@ -359,7 +359,7 @@ async fn schedules_list_next_runs_and_a_manual_run_is_recorded() {
     let state = &app.state;
     let (_, jobs) = call(state, "GET", "/api/schedules", None).await;
     let jobs = jobs.as_array().unwrap();
-    let expected = conveyor_emulator::catalog::specs()
+    let expected = conveyor_catalog::specs()
         .iter()
         .filter(|s| s.schedule().is_some())
         .count();

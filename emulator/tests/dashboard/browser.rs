@@ -221,7 +221,7 @@ impl Browser {
 async fn functions_page_lists_the_catalog_and_a_payment_draws_its_flow() {
     let app = spawn_app("ui-flow").await;
     let browser = Browser::open(&app).await;
-    let catalog = conveyor_emulator::catalog::all();
+    let catalog = conveyor_catalog::all();
     browser.goto("#/functions").await;
     let rows = browser
         .wait_all("every function", "table#functions tbody tr", |r| {

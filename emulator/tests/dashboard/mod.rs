@@ -12,12 +12,13 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
+use conveyor_catalog as catalog;
 use conveyor_domain::OrderId;
+use conveyor_embedded::consumer::ConsumerSettings;
 use conveyor_emulator::access::Access;
 use conveyor_emulator::api::ApiState;
-use conveyor_emulator::embedded::consumer::ConsumerSettings;
+use conveyor_emulator::demo;
 use conveyor_emulator::up::{self, Running, UpConfig};
-use conveyor_emulator::{catalog, demo};
 use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;

@@ -2,9 +2,9 @@
 //! the broker the dashboard's endpoints call; and an entry that is no CloudEvent in the event
 //! stream.
 
-use conveyor_emulator::broker::Broker;
-use conveyor_emulator::catalog;
-use conveyor_emulator::redis::broker::RedisBroker;
+use conveyor_catalog as catalog;
+use conveyor_redis::broker::RedisBroker;
+use conveyor_transport::broker::Broker;
 
 use conveyor_emulator::eventlog::query::EventFilter;
 use conveyor_emulator::up::{self, UpConfig};
@@ -113,8 +113,7 @@ async fn an_entry_that_is_no_cloudevent_shows_in_the_event_stream_as_dead_letter
     })
     .await;
     let events = running
-        .stats
-        .events()
+        .events
         .events(&EventFilter::default(), 100, None, &|topic| {
             running.broker.subscribers(topic)
         });

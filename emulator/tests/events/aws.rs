@@ -6,7 +6,7 @@ use std::path::Path;
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use aws_lambda_events::event::sqs::SqsEvent;
 use conveyor_domain::events::ALL_TOPICS;
-use conveyor_emulator::r#gen::events::{self, CORRELATION_ID, TRACEPARENT};
+use conveyor_gen::events::{self, CORRELATION_ID, TRACEPARENT};
 use conveyor_runtime::CloudEvent;
 use serde_json::{Value, json};
 

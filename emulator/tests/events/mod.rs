@@ -7,8 +7,8 @@
 use std::path::{Path, PathBuf};
 
 use conveyor_domain::events::ALL_TOPICS;
-use conveyor_emulator::r#gen::events;
-use conveyor_emulator::r#gen::{Files, check_tree, write_tree};
+use conveyor_gen::events;
+use conveyor_gen::{Files, check_tree, write_tree};
 use serde_json::Value;
 
 mod aws;

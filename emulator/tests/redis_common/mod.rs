@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use conveyor_domain::Timestamp;
 use conveyor_domain::events::DomainEvent;
-use conveyor_emulator::redis::RedisSettings;
-use conveyor_emulator::redis::dlq::LetterFields;
 use conveyor_emulator::up::UpConfig;
+use conveyor_redis::RedisSettings;
+use conveyor_redis::dlq::LetterFields;
 use conveyor_runtime::{Context, Function, FunctionSpec, HandlerError, Service, TopicHandler};
 use redis::Value;
 use redis::aio::MultiplexedConnection;
@@ -33,9 +33,7 @@ pub(crate) struct TestRedis {
 impl TestRedis {
     pub(crate) async fn new() -> Self {
         let client = redis::Client::open(redis_url()).unwrap();
-        let con = conveyor_emulator::redis::connect_plain(&redis_url())
-            .await
-            .unwrap();
+        let con = conveyor_redis::connect_plain(&redis_url()).await.unwrap();
         Self {
             prefix: format!("test-{:016x}:", rand::random::<u64>()),
             con,

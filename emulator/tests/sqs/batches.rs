@@ -7,17 +7,18 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use aws_sdk_sqs::types::MessageSystemAttributeName;
+use conveyor_catalog as catalog;
 use conveyor_domain::SystemClock;
-use conveyor_emulator::broker::Broker;
 use conveyor_emulator::cli::args::SqsArgs;
-use conveyor_emulator::sqs::broker::SqsBroker;
-use conveyor_emulator::sqs::poller::{BatchReport, EventSource};
-use conveyor_emulator::sqs::queues;
-use conveyor_emulator::sqs::redrive::RedriveOutcome;
-use conveyor_emulator::stats::Stats;
-use conveyor_emulator::{catalog, cli, up};
+use conveyor_emulator::{cli, up};
 use conveyor_runtime::{Deps, Function, MemoryPublisher, Publisher};
+use conveyor_sqs::broker::SqsBroker;
+use conveyor_sqs::poller::{BatchReport, EventSource};
+use conveyor_sqs::queues;
+use conveyor_sqs::redrive::RedriveOutcome;
 use conveyor_store::testing::TestDb;
+use conveyor_transport::broker::Broker;
+use conveyor_transport::metrics::Stats;
 use serde_json::json;
 
 use super::moto::Moto;
@@ -171,7 +172,7 @@ async fn up_leaves_an_always_failing_record_to_sqs_which_moves_it_to_the_dlq_aft
         4,
         "maxReceiveCount = the function's max deliveries"
     );
-    let recent = running.stats.recent(10);
+    let recent = running.events.latest_attempts(10);
     assert!(recent.iter().any(|i| i.attempt == 4), "{recent:?}");
     running.shutdown().await;
     db.close().await;

@@ -3,10 +3,10 @@
 //! one, then redrive the fixed one to its function's queue only.
 
 use aws_sdk_sqs::types::MessageAttributeValue;
-use conveyor_emulator::broker::Broker;
-use conveyor_emulator::catalog;
-use conveyor_emulator::sqs::broker::SqsBroker;
+use conveyor_catalog as catalog;
 use conveyor_runtime::lambda::dlq::ATTR_ERROR;
+use conveyor_sqs::broker::SqsBroker;
+use conveyor_transport::broker::Broker;
 
 use super::moto::Moto;
 use super::settings;

@@ -11,16 +11,17 @@
 use std::time::{Duration, Instant};
 
 use aws_sdk_eventbridge::types::{SqsParameters, Target};
+use conveyor_catalog as catalog;
 use conveyor_domain::events::order::{ORDER_STATUS_CHANGED, OrderStatusChangedEvent};
 use conveyor_domain::events::payment::{PAYMENT_CONFIRMED, PaymentConfirmedEvent};
 use conveyor_domain::events::samples;
 use conveyor_domain::order::{OrderStatus, PaymentMethod};
 use conveyor_domain::{OrderId, Timestamp};
-use conveyor_emulator::sqs::{SqsSettings, queues};
-use conveyor_emulator::{catalog, up};
+use conveyor_emulator::up;
 use conveyor_runtime::lambda::envelope::decode_body;
 use conveyor_runtime::lambda::eventbridge::EventBridgePublisher;
 use conveyor_runtime::{CloudEvent, Publisher};
+use conveyor_sqs::{SqsSettings, queues};
 use conveyor_store::OutboxRow;
 use conveyor_store::testing::TestDb;
 use conveyor_testkit::seed;

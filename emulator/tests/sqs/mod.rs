@@ -12,8 +12,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use conveyor_emulator::sqs::SqsSettings;
 use conveyor_runtime::{Context, FunctionSpec, HandlerError, RetryPolicy, Service, TopicHandler};
+use conveyor_sqs::SqsSettings;
 
 use crate::functions::Ping;
 

@@ -7,13 +7,13 @@ use std::collections::BTreeMap;
 
 use aws_sdk_sqs::types::MessageSystemAttributeName;
 use conveyor_domain::Timestamp;
-use conveyor_emulator::sqs::broker::SqsBroker;
 use conveyor_runtime::lambda::eventbridge::EventBridgePublisher;
 use conveyor_runtime::lambda::fifo::QueueRoute;
 use conveyor_runtime::{
     CloudEvent, Context, Function, FunctionSpec, HandlerError, Publisher, Service, TopicHandler,
     topic,
 };
+use conveyor_sqs::broker::SqsBroker;
 use conveyor_store::OutboxRow;
 use serde::{Deserialize, Serialize};
 

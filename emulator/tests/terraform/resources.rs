@@ -269,7 +269,7 @@ fn every_subscription_has_a_rule_to_its_queue() {
                         .contains(&json!(topic))
                 })
                 .collect();
-            let subscribers: BTreeSet<String> = conveyor_emulator::catalog::subscribers(topic)
+            let subscribers: BTreeSet<String> = conveyor_catalog::subscribers(topic)
                 .iter()
                 .map(|f| f.spec().name.to_owned())
                 .collect();

@@ -9,6 +9,9 @@ use sqlx::{AnyPool, Executor};
 use crate::StoreError;
 use crate::pool::PoolOptions;
 
+/// Where a local process (the emulator, a test worker) keeps its state unless told otherwise.
+pub const LOCAL_DATABASE: &str = "sqlite://.conveyor/conveyor.db";
+
 /// Which database a store talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {

@@ -1,0 +1,233 @@
+//! One pub/sub delivery from daprd, start to answer: decode the CloudEvent, run the function
+//! through the runtime's inbox/outbox pipeline, and map the outcome to daprd's status:
+//!
+//! | outcome | status | daprd then |
+//! |---|---|---|
+//! | handled, or a duplicate | `SUCCESS` | acknowledges |
+//! | `Retry` below the function's max deliveries | `RETRY` | retries per the resiliency policy |
+//! | `Retry` at max deliveries, `Drop`, a body that is no CloudEvent | `DROP` | sends it to the `deadLetterTopic`, acknowledges |
+//!
+//! A function with an ordering key handles one event of a key at a time, in arrival order
+//! ([`super::keys`]); a bulk delivery is handled entry by entry, in order.
+//!
+//! daprd does not tell the app which delivery this is, so the worker counts deliveries of each
+//! (function, event id) itself, in a bounded map: retries of one event come back to the same
+//! sidecar, and so to the same worker process.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use conveyor_runtime::{CloudEvent, Input};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::app::{TopicEntry, WorkerState};
+use conveyor_transport::metrics::Outcome;
+
+/// daprd's per-message status (case-sensitive on the wire).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Status {
+    /// Handled: acknowledge.
+    Success,
+    /// Transient failure: deliver again.
+    Retry,
+    /// Poison: dead-letter, never retry.
+    Drop,
+}
+
+/// The single-event answer body.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct StatusBody {
+    /// The status.
+    pub status: Status,
+}
+
+/// A bulk delivery (`com.dapr.event.sent.bulk`).
+#[derive(Debug, Deserialize)]
+pub struct BulkRequest {
+    /// The messages.
+    pub entries: Vec<BulkEntry>,
+}
+
+/// One message of a bulk delivery.
+#[derive(Debug, Deserialize)]
+pub struct BulkEntry {
+    /// Its id within the batch.
+    #[serde(rename = "entryId")]
+    pub entry_id: String,
+    /// The CloudEvent (an object), or base64 text for raw payloads.
+    pub event: Value,
+}
+
+/// The answer to a bulk delivery: one status per entry.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct BulkResponse {
+    /// Per entry.
+    pub statuses: Vec<BulkStatus>,
+}
+
+/// One entry's status.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct BulkStatus {
+    /// The entry.
+    #[serde(rename = "entryId")]
+    pub entry_id: String,
+    /// Its status.
+    pub status: Status,
+}
+
+/// Deliveries seen per (function, event id); forgotten once an event is settled.
+#[derive(Debug, Default)]
+pub struct Attempts(Mutex<HashMap<(&'static str, String), u32>>);
+
+/// Most events tracked at once; past that the map starts over (counts restart at 1, which only
+/// postpones a dead-letter).
+const TRACKED: usize = 10_000;
+
+impl Attempts {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(&'static str, String), u32>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Counts a delivery; returns its number (1 = first).
+    pub fn next(&self, function: &'static str, event_id: &str) -> u32 {
+        let mut map = self.lock();
+        if map.len() >= TRACKED && !map.contains_key(&(function, event_id.to_owned())) {
+            map.clear();
+        }
+        let n = map.entry((function, event_id.to_owned())).or_insert(0);
+        *n += 1;
+        *n
+    }
+
+    /// Forgets a settled event.
+    pub fn forget(&self, function: &'static str, event_id: &str) {
+        self.lock().remove(&(function, event_id.to_owned()));
+    }
+}
+
+/// Handles one delivered body for `entry`'s function. Never fails: every problem is a status.
+pub async fn deliver(state: &WorkerState, entry: &TopicEntry, body: &[u8]) -> Status {
+    let spec = entry.function.spec();
+    let started = Instant::now();
+    let stats = state.stats();
+    let event = match CloudEvent::decode(body) {
+        Ok(event) => event,
+        Err(e) => {
+            tracing::warn!(function = spec.name, error = %e, "delivery is not a usable CloudEvent; dropping it to the dead-letter topic");
+            stats.record(spec.name, Outcome::DeadLettered, started.elapsed());
+            return Status::Drop;
+        }
+    };
+    // One delivery at a time per key, for an ordered function (before the concurrency slot, so
+    // waiting for the key holds none).
+    let _turn = match spec.ordering_key.and_then(|field| event.data_field(field)) {
+        Some(key) => Some(state.keys().lock(spec.name, key).await),
+        None => None,
+    };
+    // A closed semaphore cannot happen (it is never closed); run unlimited rather than fail.
+    let _permit = entry.limit.acquire().await.ok();
+    let attempt = state.attempts().next(spec.name, &event.id);
+    let deps = state.deps();
+    let timeout_ms = i64::try_from(spec.timeout.as_millis()).unwrap_or(i64::MAX);
+    let deadline = Some(deps.clock.now().add_millis(timeout_ms));
+    let input = Input::Event {
+        event: &event,
+        attempt,
+        deadline,
+    };
+    let result = entry.function.invoke(deps, input).await;
+    let (status, outcome) = match &result {
+        Ok(handled) => {
+            let outcome = if handled.duplicate {
+                Outcome::Duplicate
+            } else {
+                Outcome::Handled
+            };
+            (Status::Success, outcome)
+        }
+        Err(e) if e.is_retry() && attempt < spec.retry.max_deliveries => {
+            tracing::warn!(function = spec.name, event_id = %event.id, attempt, error = %e, "transient failure; daprd will deliver it again");
+            (Status::Retry, Outcome::Retry)
+        }
+        Err(e) => {
+            tracing::warn!(function = spec.name, event_id = %event.id, attempt, error = %e, dead_letter_topic = %spec.dlq_name(), "dropping the event to its dead-letter topic");
+            (Status::Drop, Outcome::DeadLettered)
+        }
+    };
+    if status != Status::Retry {
+        state.attempts().forget(spec.name, &event.id);
+    }
+    stats.record(spec.name, outcome, started.elapsed());
+    status
+}
+
+/// Handles a bulk delivery entry by entry, in order.
+pub async fn deliver_bulk(
+    state: &WorkerState,
+    entry: &TopicEntry,
+    request: BulkRequest,
+) -> BulkResponse {
+    let mut statuses = Vec::with_capacity(request.entries.len());
+    for item in request.entries {
+        let body = match &item.event {
+            Value::Object(_) => item.event.to_string().into_bytes(),
+            // A raw payload (base64 text): not a CloudEvent; `deliver` drops it with the reason.
+            other => other.to_string().into_bytes(),
+        };
+        let status = deliver(state, entry, &body).await;
+        statuses.push(BulkStatus {
+            entry_id: item.entry_id,
+            status,
+        });
+    }
+    BulkResponse { statuses }
+}
+
+/// The body as a bulk delivery, if it is one: a JSON object with an `entries` array.
+#[must_use]
+pub fn as_bulk(body: &[u8]) -> Option<BulkRequest> {
+    let value: Value = serde_json::from_slice(body).ok()?;
+    let object = value.as_object()?;
+    if object.contains_key("specversion") || !object.get("entries").is_some_and(Value::is_array) {
+        return None;
+    }
+    serde_json::from_value(value).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_are_upper_case_on_the_wire() {
+        let body = serde_json::to_string(&StatusBody {
+            status: Status::Retry,
+        })
+        .unwrap();
+        assert_eq!(body, r#"{"status":"RETRY"}"#);
+    }
+
+    #[test]
+    fn counts_deliveries_per_function_and_event() {
+        let a = Attempts::default();
+        assert_eq!(a.next("f", "e"), 1);
+        assert_eq!(a.next("f", "e"), 2);
+        assert_eq!(a.next("g", "e"), 1);
+        a.forget("f", "e");
+        assert_eq!(a.next("f", "e"), 1);
+    }
+
+    #[test]
+    fn recognises_bulk_bodies_only() {
+        let bulk = br#"{"id":"b","type":"com.dapr.event.sent.bulk","topic":"t","pubsubname":"p","entries":[{"entryId":"1","event":{"id":"x"},"contentType":"application/cloudevents+json"}]}"#;
+        let parsed = as_bulk(bulk).unwrap();
+        assert_eq!(parsed.entries[0].entry_id, "1");
+        assert!(as_bulk(br#"{"id":"x","specversion":"1.0","data":{}}"#).is_none());
+        assert!(as_bulk(b"not json").is_none());
+    }
+}

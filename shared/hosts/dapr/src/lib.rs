@@ -1,0 +1,37 @@
+//! conveyor-dapr: the Dapr host, `conveyor-worker` (also `conveyor worker`): one service's functions behind a Dapr sidecar on Kubernetes.
+//!
+//! daprd delivers pub/sub events and `bindings.cron` firings to the worker's HTTP app; the
+//! worker runs each through the runtime's inbox/outbox pipeline and publishes the events it
+//! causes through the sidecar's publish API. One worker per service (app ids `order-worker`,
+//! `fulfillment-worker`, `warehouse-worker`), in one of three modes: `cron` (jobs only),
+//! `event` (topic functions only) or `all`.
+//!
+//! The host sits above `conveyor-transport` (metrics, relay loop, tick firing, maintenance
+//! loop) and the catalog (the binary runs the catalog's functions); nothing of the local emulator
+//! is in it.
+//!
+//! # Layout
+//! - [`cli`] — the command line (`conveyor-worker`, `conveyor worker`): options, start, errors
+//! - [`config`] — service, mode, ports, tokens, publisher limits, and why they may be wrong
+//! - [`env_file`] — a setting from `X` or from the file `X_FILE` names (mounted secrets)
+//! - [`app`] — the routes daprd calls, and the token check
+//! - [`delivery`] — one pub/sub delivery (or bulk delivery) to a status
+//! - [`keys`] — one delivery at a time per ordering key
+//! - [`bindings`] — cron binding firings
+//! - [`publisher`] — publishing through the sidecar, with retries
+//! - [`breaker`] — the publisher's circuit breaker
+//! - [`worker`] — start, serve, graceful shutdown, outbox relay
+
+pub mod app;
+pub mod bindings;
+pub mod breaker;
+pub mod cli;
+pub mod config;
+pub mod delivery;
+pub mod env_file;
+pub mod keys;
+pub mod publisher;
+pub mod worker;
+
+pub use config::{ConfigError, Mode, PublisherSettings, Subscriptions, WorkerConfig};
+pub use worker::{Worker, WorkerError};

@@ -1,0 +1,156 @@
+//! A running worker: the store, the sidecar publisher, the outbox relay and the HTTP app, and
+//! its shutdown.
+//!
+//! Shutdown (SIGTERM from Kubernetes, or Ctrl-C) stops accepting connections, lets the
+//! handlers in flight finish (up to the configured timeout, which must stay below the pod's
+//! termination grace period), stops the maintenance loop (inbox rows past their retention,
+//! see [`conveyor_transport::maintenance`]), gives the relay one last pass and closes the store.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use conveyor_runtime::{Deps, Function, relay};
+use conveyor_store::Store;
+use tokio::net::TcpListener;
+use tokio::sync::{oneshot, watch};
+use tokio::task::JoinHandle;
+
+use super::app::{self, WorkerState};
+use super::config::WorkerConfig;
+use super::publisher::SidecarPublisher;
+
+/// Why a worker could not start or serve.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    /// The store could not be opened.
+    #[error(transparent)]
+    Store(#[from] conveyor_store::StoreError),
+    /// The migrations could not be applied at start (often: the role may not create tables).
+    #[error("cannot apply the migrations at start: {0}")]
+    Migrate(#[source] conveyor_store::StoreError),
+    /// The listener failed.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+/// A started worker, ready to serve.
+#[derive(Debug)]
+pub struct Worker {
+    /// Its configuration.
+    pub config: WorkerConfig,
+    /// Process dependencies (the publisher is the sidecar's).
+    pub deps: Deps,
+    /// The sidecar publisher (its circuit state).
+    pub publisher: Arc<SidecarPublisher>,
+    /// The routes' state.
+    pub state: WorkerState,
+    relay_stop: watch::Sender<bool>,
+    relay: JoinHandle<()>,
+    maintenance: JoinHandle<()>,
+}
+
+impl Worker {
+    /// Opens the store, migrates it unless configured not to, and starts the relay for
+    /// `functions` (already selected for the worker's service and mode).
+    ///
+    /// # Errors
+    /// When the store cannot be opened or migrated.
+    pub async fn start(
+        config: WorkerConfig,
+        functions: &[Arc<dyn Function>],
+    ) -> Result<Self, WorkerError> {
+        let store = Store::connect_with(&config.database, config.pool).await?;
+        if config.migrate {
+            store.migrate().await.map_err(WorkerError::Migrate)?;
+        } else {
+            tracing::info!(
+                "migrations skipped (CONVEYOR_MIGRATE=false): `conveyor migrate` applies them"
+            );
+        }
+        // Published outbox rows are deleted in batches in the background.
+        let store = store.sweeping_outbox();
+        let publisher = Arc::new(SidecarPublisher::new(&config));
+        let deps = Deps {
+            store,
+            publisher: publisher.clone(),
+            clock: Arc::clone(&config.clock),
+        };
+        let state = WorkerState::new(&config, deps.clone(), functions);
+        let (relay_stop, stop_rx) = watch::channel(false);
+        let maintenance = tokio::spawn(conveyor_transport::maintenance::run(
+            deps.store.clone(),
+            Arc::clone(&deps.clock),
+            config.maintenance,
+            false,
+            stop_rx.clone(),
+        ));
+        let relay = tokio::spawn(conveyor_transport::relay::run(
+            deps.clone(),
+            config.relay_every,
+            stop_rx,
+        ));
+        Ok(Self {
+            config,
+            deps,
+            publisher,
+            state,
+            relay_stop,
+            relay,
+            maintenance,
+        })
+    }
+
+    /// The HTTP app.
+    pub fn router(&self) -> Router {
+        app::router(self.state.clone())
+    }
+
+    /// Serves on `listener` until `shutdown` resolves, then shuts down gracefully.
+    ///
+    /// # Errors
+    /// An I/O error of the server.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), WorkerError> {
+        let (signalled_tx, signalled_rx) = oneshot::channel::<()>();
+        let server = axum::serve(listener, self.router()).with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("shutting down: no new deliveries, finishing those in flight");
+            let _ = signalled_tx.send(());
+        });
+        let grace = self.config.shutdown_timeout;
+        let overdue = async move {
+            if signalled_rx.await.is_ok() {
+                tokio::time::sleep(grace).await;
+            } else {
+                std::future::pending::<()>().await;
+            }
+        };
+        tokio::select! {
+            served = server => served?,
+            () = overdue => tracing::warn!(?grace, "in-flight handlers did not finish in time; stopping anyway"),
+        }
+        self.stop().await;
+        Ok(())
+    }
+
+    /// Stops the relay after one last pass and closes the store (queued deletions first).
+    pub async fn stop(self) {
+        let _ = self.relay_stop.send(true);
+        let _ = self.relay.await;
+        let _ = self.maintenance.await;
+        // Rows already published must be gone before the last pass, which takes every row.
+        self.deps.store.flush_outbox_deletes().await;
+        let last = relay::relay_once(&self.deps, Duration::ZERO, conveyor_transport::relay::BATCH);
+        match tokio::time::timeout(Duration::from_secs(5), last).await {
+            Ok(Ok(n)) if n > 0 => tracing::info!(published = n, "published outbox leftovers"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "last relay pass failed"),
+            _ => {}
+        }
+        self.deps.store.close().await;
+    }
+}

@@ -1,0 +1,40 @@
+//! The multi-app run file (`dapr run -f dapr/local/dapr.yaml`): the three workers on one
+//! machine, each with its own app and sidecar ports and its own SQLite file, against the plain
+//! Redis `dapr init` starts. Secrets are not needed there, so none are mounted or read.
+
+use conveyor_runtime::Service;
+use serde_json::{Value, json};
+
+use conveyor_dapr::config::DEFAULT_APP_PORT;
+
+/// The run file's only document.
+pub(super) fn run_file() -> Value {
+    let apps: Vec<Value> = Service::ALL
+        .iter()
+        .zip(0u16..)
+        .map(|(service, i)| {
+            let app_id = service.app_id();
+            let app_port = DEFAULT_APP_PORT + i;
+            json!({
+                "appID": app_id,
+                "appDirPath": "../..",
+                "appPort": app_port,
+                "daprHTTPPort": 3500 + i,
+                "daprGRPCPort": 50001 + i,
+                "metricsPort": 9090 + i,
+                "appHealthCheckPath": "/healthz",
+                "enableAppHealthCheck": true,
+                "command": ["./target/debug/conveyor", "worker", "--service", service.name(), "--mode", "all"],
+                "env": {
+                    "CONVEYOR_APP_PORT": app_port.to_string(),
+                    "CONVEYOR_DATABASE_URL": format!("sqlite://.conveyor/{app_id}.db"),
+                },
+            })
+        })
+        .collect();
+    json!({
+        "version": 1,
+        "common": { "resourcesPath": "./resources", "logLevel": "info" },
+        "apps": apps,
+    })
+}

@@ -1,0 +1,267 @@
+//! One function's consume loop on the embedded broker: lease a batch, handle each message under
+//! the function's concurrency limit, then ack, retry later with backoff and jitter, or
+//! dead-letter. A message whose lease runs out (a crash, a hang) is delivered again; the inbox
+//! makes the redelivery harmless.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use conveyor_domain::Clock;
+use conveyor_runtime::{CloudEvent, Deps, Function, HandlerError, Input};
+use conveyor_store::queue::Leased;
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinSet;
+use tracing::Instrument;
+
+use super::broker::EmbeddedBroker;
+use conveyor_transport::metrics::{Outcome, Stats};
+
+/// How a consumer polls.
+#[derive(Debug, Clone, Copy)]
+pub struct ConsumerSettings {
+    /// Most messages leased at once.
+    pub batch: usize,
+    /// Longest sleep between polls when no wake-up comes (delayed retries become visible).
+    pub idle_poll: Duration,
+}
+
+impl Default for ConsumerSettings {
+    fn default() -> Self {
+        Self {
+            batch: 64,
+            idle_poll: Duration::from_millis(250),
+        }
+    }
+}
+
+/// What the consumer did with one message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Disposition {
+    /// Handled (or a duplicate) and acknowledged.
+    Acked {
+        /// It had been handled before.
+        duplicate: bool,
+    },
+    /// Failed transiently; delivered again after the delay.
+    RetryLater(Duration),
+    /// Moved to the dead letters.
+    DeadLettered,
+}
+
+/// Consumes until `shutdown` turns `true`; then stops leasing and waits for in-flight handlers,
+/// so nothing acknowledged is lost and nothing unhandled is acknowledged.
+pub async fn run(
+    function: Arc<dyn Function>,
+    deps: Deps,
+    broker: Arc<EmbeddedBroker>,
+    stats: Arc<Stats>,
+    settings: ConsumerSettings,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let spec = function.spec();
+    let permits = Arc::new(Semaphore::new(spec.concurrency.max(1) as usize));
+    let waker = broker.waker(spec.name);
+    let lease_ms = i64::try_from(spec.timeout.as_millis())
+        .unwrap_or(i64::MAX)
+        .saturating_add(5_000);
+    let mut in_flight = JoinSet::new();
+    while !*shutdown.borrow() {
+        while in_flight.try_join_next().is_some() {}
+        let free = permits.available_permits().min(settings.batch);
+        let leased = if free == 0 {
+            Vec::new()
+        } else {
+            let now = broker.clock().now();
+            match deps
+                .store
+                .queue_lease(spec.name, free as i64, now, now.add_millis(lease_ms))
+                .await
+            {
+                Ok(leased) => leased,
+                Err(e) => {
+                    tracing::warn!(function = spec.name, error = %e, "lease failed; retrying");
+                    Vec::new()
+                }
+            }
+        };
+        if leased.is_empty() {
+            let notified = async {
+                match &waker {
+                    Some(w) => w.notified().await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                () = notified => {}
+                () = tokio::time::sleep(settings.idle_poll) => {}
+                _ = shutdown.changed() => {}
+            }
+            continue;
+        }
+        for message in leased {
+            let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
+                break;
+            };
+            let (function, deps, stats) = (Arc::clone(&function), deps.clone(), Arc::clone(&stats));
+            let queue_clock = Arc::clone(broker.clock());
+            in_flight.spawn(async move {
+                let disposition = handle(
+                    function.as_ref(),
+                    &deps,
+                    queue_clock.as_ref(),
+                    &message,
+                    &stats,
+                )
+                .await;
+                drop(permit);
+                disposition
+            });
+        }
+    }
+    while in_flight.join_next().await.is_some() {}
+}
+
+/// Handles one leased message and records the outcome in the queue and in `stats`. The
+/// handler reads `deps.clock`; retries and dead letters are timed by `queue_clock`, the broker's.
+pub async fn handle(
+    function: &dyn Function,
+    deps: &Deps,
+    queue_clock: &dyn Clock,
+    message: &Leased,
+    stats: &Stats,
+) -> Disposition {
+    let decoded = CloudEvent::decode(message.body.as_bytes());
+    let correlation_id = decoded
+        .as_ref()
+        .ok()
+        .and_then(|e| e.correlationid.clone())
+        .unwrap_or_default();
+    let span = tracing::info_span!(
+        "deliver",
+        function = function.spec().name,
+        event_id = %message.event_id,
+        correlation_id = %correlation_id,
+        attempt = message.attempts
+    );
+    handle_in_span(function, deps, queue_clock, message, decoded, stats)
+        .instrument(span)
+        .await
+}
+
+async fn handle_in_span(
+    function: &dyn Function,
+    deps: &Deps,
+    queue_clock: &dyn Clock,
+    message: &Leased,
+    decoded: Result<CloudEvent, conveyor_runtime::cloudevent::DecodeError>,
+    stats: &Stats,
+) -> Disposition {
+    let spec = function.spec();
+    let started = std::time::Instant::now();
+    let now = deps.clock.now();
+    let deadline = now.add_millis(i64::try_from(spec.timeout.as_millis()).unwrap_or(i64::MAX));
+    if let Err(e) = &decoded {
+        stats.journal().undeliverable(
+            spec.name,
+            &message.event_id,
+            &message.topic,
+            &message.body,
+            &e.to_string(),
+        );
+    }
+    let result = match decoded {
+        Ok(event) => {
+            function
+                .invoke(
+                    deps,
+                    Input::Event {
+                        event: &event,
+                        attempt: message.attempts,
+                        deadline: Some(deadline),
+                    },
+                )
+                .await
+        }
+        Err(e) => Err(HandlerError::from(e)),
+    };
+    match result {
+        Ok(handled) => {
+            if let Err(e) = deps.store.queue_ack(&[message.seq]).await {
+                tracing::warn!(error = %e, "ack failed; the message will be delivered again and found in the inbox");
+            }
+            tracing::info!(
+                duplicate = handled.duplicate,
+                produced = handled.produced.len(),
+                "handled"
+            );
+            let outcome = if handled.duplicate {
+                Outcome::Duplicate
+            } else {
+                Outcome::Handled
+            };
+            stats.record(spec.name, outcome, started.elapsed());
+            Disposition::Acked {
+                duplicate: handled.duplicate,
+            }
+        }
+        Err(e @ HandlerError::Retry(_)) if message.attempts < spec.retry.max_deliveries => {
+            let delay = jittered(spec.retry.backoff(message.attempts));
+            let at = queue_clock
+                .now()
+                .add_millis(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX));
+            if let Err(store) = deps.store.queue_retry(message.seq, at, &e.chain()).await {
+                tracing::warn!(error = %store, "could not schedule the retry; the lease expiry will redeliver");
+            }
+            tracing::warn!(error = %e, delay_ms = delay.as_millis(), "failed; will retry");
+            stats.record(spec.name, Outcome::Retry, started.elapsed());
+            Disposition::RetryLater(delay)
+        }
+        Err(e) => {
+            let reason = if e.is_retry() {
+                format!(
+                    "gave up after {} deliveries: {}",
+                    message.attempts,
+                    e.chain()
+                )
+            } else {
+                e.chain()
+            };
+            match deps
+                .store
+                .queue_dead_letter(message, &reason, queue_clock.now())
+                .await
+            {
+                Ok(Some(id)) => tracing::error!(error = %e, dead_letter = %id, "dead-lettered"),
+                Ok(None) => {
+                    tracing::warn!(error = %e, "not dead-lettered here: the lease ran out and a later delivery of the message decides")
+                }
+                Err(store) => {
+                    tracing::error!(error = %e, store_error = %store, "could not dead-letter; the lease expiry will redeliver")
+                }
+            }
+            stats.record(spec.name, Outcome::DeadLettered, started.elapsed());
+            Disposition::DeadLettered
+        }
+    }
+}
+
+/// `base` scaled by a random factor in [0.5, 1.5), so retries of many messages spread out.
+fn jittered(base: Duration) -> Duration {
+    base.mul_f64(0.5 + rand::random::<f64>())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jitter_stays_within_half_to_one_and_a_half() {
+        for _ in 0..1000 {
+            let d = jittered(Duration::from_millis(1000));
+            assert!(
+                d >= Duration::from_millis(500) && d < Duration::from_millis(1500),
+                "{d:?}"
+            );
+        }
+    }
+}

@@ -1,0 +1,530 @@
+//! Handling one stream entry, the way the embedded consumer handles a leased message: decode
+//! (a body that is not a CloudEvent goes to the dead letters at once), invoke, then acknowledge,
+//! retry, or dead-letter.
+//!
+//! A transient failure is retried after an exponential backoff with jitter while the entry stays
+//! pending; the retry claims it back with `XCLAIM <min-idle>`, which only succeeds if no other
+//! instance claimed it meanwhile and counts the delivery in the pending list. When the count
+//! reaches the function's `max_deliveries`, the entry is dead-lettered: `XADD` to the dead-letter
+//! stream and `XACK`, in one transaction.
+
+use std::borrow::Cow;
+use std::time::{Duration, Instant};
+
+use ::redis::Value;
+use conveyor_domain::Timestamp;
+use conveyor_runtime::{CloudEvent, EventInput, HandlerError, Input};
+use tokio::sync::{OwnedSemaphorePermit, watch};
+use tracing::Instrument;
+
+use super::consumer::{Shared, stopped};
+use super::dlq::{LetterFields, Owned, dead_letter_owned};
+use super::wire::{self, Entry};
+use conveyor_transport::metrics::Outcome;
+
+/// An entry delivered to this instance.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    /// The entry.
+    pub entry: Entry,
+    /// Its delivery count (1 = first).
+    pub attempt: u32,
+    /// When this instance received it.
+    pub delivered: Instant,
+}
+
+impl Delivery {
+    /// Received now.
+    #[must_use]
+    pub fn new(entry: Entry, attempt: u32) -> Self {
+        Self::received_at(entry, attempt, Instant::now())
+    }
+
+    /// Received at `delivered` (the entries of one read share one reading of the clock).
+    #[must_use]
+    pub fn received_at(entry: Entry, attempt: u32, delivered: Instant) -> Self {
+        Self {
+            entry,
+            attempt,
+            delivered,
+        }
+    }
+}
+
+/// What is left to do with an entry after a delivery.
+pub(super) enum Step {
+    /// Nothing: acknowledged, dead-lettered, taken over, or left pending at shutdown.
+    Done,
+    /// Deliver it again after this delay.
+    RetryAfter(Duration),
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Handles `delivery` until it is acknowledged, dead-lettered, taken over by another instance,
+/// or abandoned (left pending) at shutdown.
+pub(super) async fn deliver(
+    shared: &Shared,
+    delivery: Delivery,
+    permit: Option<OwnedSemaphorePermit>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let step = step_one(shared, &delivery, permit, &mut shutdown).await;
+    // Retries (and the rarer paths below: the ownership check, dead-lettering) are boxed, so
+    // the future of a delivery that is handled at once stays small to build and move.
+    if let Step::RetryAfter(_) = step {
+        Box::pin(finish(shared, delivery, step, shutdown)).await;
+    }
+}
+
+/// A concurrency slot: `permit`, or a new one; `None` at shutdown.
+async fn slot(
+    shared: &Shared,
+    permit: Option<OwnedSemaphorePermit>,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Option<OwnedSemaphorePermit> {
+    if permit.is_some() {
+        return permit;
+    }
+    if *shutdown.borrow() {
+        return None;
+    }
+    // A free slot is taken without building the wait.
+    if let Ok(p) = std::sync::Arc::clone(&shared.permits).try_acquire_owned() {
+        return Some(p);
+    }
+    tokio::select! {
+        p = std::sync::Arc::clone(&shared.permits).acquire_owned() => p.ok(),
+        () = stopped(shutdown) => None,
+    }
+}
+
+/// Whether the entry is still this instance's at `now`: after waiting here for half the
+/// processing timeout, another instance may have claimed it.
+async fn ours(shared: &Shared, delivery: &Delivery, now: Instant) -> bool {
+    let waited = now.saturating_duration_since(delivery.delivered);
+    let taken = waited >= shared.processing_timeout / 2
+        && !Box::pin(still_ours(shared, &delivery.entry, waited)).await;
+    if taken {
+        tracing::info!(entry = %delivery.entry.id, "entry taken over by another instance while it waited here");
+    }
+    !taken
+}
+
+/// Takes a concurrency slot (`permit`, or a new one), then delivers the entry once.
+async fn step_one(
+    shared: &Shared,
+    delivery: &Delivery,
+    permit: Option<OwnedSemaphorePermit>,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Step {
+    let Some(slot) = slot(shared, permit, shutdown).await else {
+        return Step::Done;
+    };
+    // One reading of the clock for the ownership check and the handler's start.
+    let now = Instant::now();
+    let stepped = if ours(shared, delivery, now).await {
+        step(shared, delivery, now).await
+    } else {
+        Step::Done
+    };
+    drop(slot);
+    stepped
+}
+
+/// Takes a concurrency slot (`permit`, or a new one), then delivers every entry of `batch`
+/// once, in one invocation of the function (a function with an inbox handles them in one
+/// transaction). Returns each entry with what is left to do, in order.
+pub(super) async fn steps(
+    shared: &Shared,
+    batch: Vec<Delivery>,
+    permit: Option<OwnedSemaphorePermit>,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Vec<(Delivery, Step)> {
+    let Some(slot) = slot(shared, permit, shutdown).await else {
+        return batch.into_iter().map(|d| (d, Step::Done)).collect();
+    };
+    let mut mine = Vec::with_capacity(batch.len());
+    let now = Instant::now();
+    for delivery in &batch {
+        mine.push(ours(shared, delivery, now).await);
+    }
+    let runnable: Vec<&Delivery> = batch
+        .iter()
+        .zip(&mine)
+        .filter_map(|(d, ours)| ours.then_some(d))
+        .collect();
+    let mut stepped = match runnable.as_slice() {
+        [] => Vec::new(),
+        [one] => vec![step(shared, one, now).await],
+        many => step_many(shared, many, shutdown).await,
+    }
+    .into_iter();
+    drop(slot);
+    batch
+        .into_iter()
+        .zip(mine)
+        .map(|(d, ours)| {
+            let step = if ours { stepped.next() } else { None };
+            (d, step.unwrap_or(Step::Done))
+        })
+        .collect()
+}
+
+/// After a delivery: the entry's retries, each after its delay, until nothing is left to do.
+pub(super) async fn finish(
+    shared: &Shared,
+    mut delivery: Delivery,
+    mut step: Step,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    while let Step::RetryAfter(delay) = step {
+        tokio::select! {
+            () = tokio::time::sleep(delay) => {}
+            () = stopped(&mut shutdown) => return,
+        }
+        let Some(entry) = claim_again(shared, &delivery.entry, delivery.delivered.elapsed()).await
+        else {
+            return;
+        };
+        delivery = Delivery::new(entry, delivery.attempt + 1);
+        step = step_one(shared, &delivery, None, &mut shutdown).await;
+    }
+}
+
+/// `XCLAIM` with `JUSTID` and a minimum idle time of how long the entry has been here: succeeds
+/// (and resets the idle time) only if nobody claimed it since.
+async fn still_ours(shared: &Shared, entry: &Entry, held_for: Duration) -> bool {
+    let reply: Result<Value, _> = ::redis::cmd("XCLAIM")
+        .arg(&*entry.stream)
+        .arg(shared.spec.name)
+        .arg(&shared.settings.instance)
+        .arg(millis(held_for) * 9 / 10)
+        .arg(&entry.id)
+        .arg("JUSTID")
+        .query_async(&mut shared.broker.connection())
+        .await;
+    match reply {
+        Ok(Value::Array(ids)) => !ids.is_empty(),
+        Ok(_) => false,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not check ownership; handling anyway");
+            true
+        }
+    }
+}
+
+/// Claims the entry back for its next delivery (counted in the pending list); `None` if another
+/// instance took it or it no longer exists.
+async fn claim_again(shared: &Shared, entry: &Entry, held_for: Duration) -> Option<Entry> {
+    let reply: Result<Value, _> = ::redis::cmd("XCLAIM")
+        .arg(&*entry.stream)
+        .arg(shared.spec.name)
+        .arg(&shared.settings.instance)
+        .arg(millis(held_for) * 9 / 10)
+        .arg(&entry.id)
+        .query_async(&mut shared.broker.connection())
+        .await;
+    match reply {
+        Ok(v) => wire::entries(&entry.stream, v).into_iter().next(),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not claim the entry for its retry; the reclaim loop will");
+            None
+        }
+    }
+}
+
+/// An entry read for a delivery: its decoded CloudEvent and what every log line and record
+/// names.
+struct Prepared {
+    /// The envelope, lent to the function; or why there is none.
+    event: Result<CloudEvent, HandlerError>,
+    topic: Cow<'static, str>,
+    span: tracing::Span,
+}
+
+impl Prepared {
+    /// The CloudEvent id; empty for a body that is not a CloudEvent.
+    fn event_id(&self) -> &str {
+        self.event.as_ref().map_or("", |e| e.id.as_str())
+    }
+}
+
+fn prepare(shared: &Shared, delivery: &Delivery) -> Prepared {
+    let event = match &delivery.entry.data {
+        Some(body) => CloudEvent::decode(body).map_err(HandlerError::from),
+        None => Err(HandlerError::drop("stream entry has no data field")),
+    };
+    let event_id = event.as_ref().map_or("", |e| e.id.as_str());
+    let correlation_id = event
+        .as_ref()
+        .ok()
+        .and_then(|e| e.correlationid.as_deref())
+        .unwrap_or_default();
+    let span = tracing::info_span!(
+        "deliver",
+        function = shared.spec.name,
+        event_id = %event_id,
+        correlation_id = %correlation_id,
+        attempt = delivery.attempt,
+        entry = %delivery.entry.id
+    );
+    let topic = match shared.broker.topic_of(&shared.spec, &delivery.entry.stream) {
+        Some(topic) => Cow::Borrowed(topic),
+        None => Cow::Owned(
+            delivery
+                .entry
+                .topic
+                .clone()
+                .or_else(|| event.as_ref().ok().map(|e| e.topic_name().to_owned()))
+                .unwrap_or_default(),
+        ),
+    };
+    Prepared { event, topic, span }
+}
+
+/// Delivers one entry; `started` is when its handling began.
+async fn step(shared: &Shared, delivery: &Delivery, started: Instant) -> Step {
+    let mut prepared = prepare(shared, delivery);
+    let span = prepared.span.clone();
+    let work = async {
+        if let Err(step) = runnable(shared, delivery, &mut prepared, started).await {
+            return step;
+        }
+        let Ok(event) = &prepared.event else {
+            return Step::Done;
+        };
+        let input = Input::Event {
+            event,
+            attempt: delivery.attempt,
+            deadline: Some(deadline(shared)),
+        };
+        let result = shared.function.invoke(&shared.deps, input).await;
+        settle(shared, delivery, &prepared, result, started).await
+    };
+    // Entering a span nobody listens to still costs a check per poll.
+    if span.is_disabled() {
+        work.await
+    } else {
+        work.instrument(span).await
+    }
+}
+
+/// Delivers several entries with one invocation of the function.
+async fn step_many(
+    shared: &Shared,
+    deliveries: &[&Delivery],
+    shutdown: &watch::Receiver<bool>,
+) -> Vec<Step> {
+    let started = Instant::now();
+    let mut steps: Vec<Option<Step>> = deliveries.iter().map(|_| None).collect();
+    let mut prepared: Vec<Prepared> = deliveries.iter().map(|d| prepare(shared, d)).collect();
+    for (i, (delivery, prep)) in deliveries.iter().zip(&mut prepared).enumerate() {
+        let span = prep.span.clone();
+        if let Err(step) = runnable(shared, delivery, prep, started)
+            .instrument(span)
+            .await
+        {
+            steps[i] = Some(step);
+        }
+    }
+    let deadline = Some(deadline(shared));
+    let (events, inputs): (Vec<usize>, Vec<EventInput<'_>>) = prepared
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| steps[*i].is_none())
+        .filter_map(|(i, prep)| {
+            let event = prep.event.as_ref().ok()?;
+            let input = EventInput {
+                event,
+                attempt: deliveries[i].attempt,
+                deadline,
+            };
+            Some((i, input))
+        })
+        .unzip();
+    let stop = || *shutdown.borrow();
+    let results = shared
+        .function
+        .invoke_events(&shared.deps, &inputs, &stop)
+        .await;
+    for (i, result) in events.iter().zip(results) {
+        let prep = &prepared[*i];
+        let step = settle(shared, deliveries[*i], prep, result, started)
+            .instrument(prep.span.clone())
+            .await;
+        steps[*i] = Some(step);
+    }
+    steps.into_iter().map(|s| s.unwrap_or(Step::Done)).collect()
+}
+
+fn deadline(shared: &Shared) -> Timestamp {
+    shared
+        .deps
+        .clock
+        .now()
+        .add_millis(i64::try_from(shared.spec.timeout.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// Whether the entry's CloudEvent can go to the function; for an entry past its deliveries or
+/// not a CloudEvent, the step after dead-lettering it.
+async fn runnable(
+    shared: &Shared,
+    delivery: &Delivery,
+    prepared: &mut Prepared,
+    started: Instant,
+) -> Result<(), Step> {
+    let spec = &shared.spec;
+    let attempt = delivery.attempt;
+    if attempt > spec.retry.max_deliveries {
+        let reason = format!(
+            "gave up after {} deliveries: no delivery finished (the consumer crashed or stalled)",
+            attempt - 1
+        );
+        // The function never saw this delivery: the log gets its attempt from here.
+        shared
+            .stats
+            .journal()
+            .not_run(spec.name, prepared.event_id(), attempt, &reason);
+        Box::pin(give_up(
+            shared,
+            delivery,
+            prepared,
+            reason,
+            attempt - 1,
+            started,
+        ))
+        .await;
+        return Err(Step::Done);
+    }
+    let e = match &mut prepared.event {
+        Ok(_) => return Ok(()),
+        Err(e) => std::mem::replace(e, HandlerError::drop("the entry's error was taken")),
+    };
+    // Written by something else than conveyor: the dashboard shows it under its entry id.
+    let body = String::from_utf8_lossy(delivery.entry.data.as_deref().unwrap_or_default());
+    shared.stats.journal().undeliverable(
+        spec.name,
+        &delivery.entry.id,
+        &prepared.topic,
+        &body,
+        &e.chain(),
+    );
+    Err(Box::pin(settle(shared, delivery, prepared, Err(e), started)).await)
+}
+
+/// Acknowledges, schedules a retry, or dead-letters the entry after the function's `result`.
+async fn settle(
+    shared: &Shared,
+    delivery: &Delivery,
+    prepared: &Prepared,
+    result: Result<conveyor_runtime::Handled, HandlerError>,
+    started: Instant,
+) -> Step {
+    let (spec, attempt) = (&shared.spec, delivery.attempt);
+    match result {
+        Ok(handled) => {
+            shared.acker.ack(&delivery.entry.stream, &delivery.entry.id);
+            tracing::info!(
+                duplicate = handled.duplicate,
+                produced = handled.produced.len(),
+                "handled"
+            );
+            let outcome = if handled.duplicate {
+                Outcome::Duplicate
+            } else {
+                Outcome::Handled
+            };
+            shared.stats.record(spec.name, outcome, started.elapsed());
+            Step::Done
+        }
+        Err(e @ HandlerError::Retry(_)) if attempt < spec.retry.max_deliveries => {
+            let delay = jittered(spec.retry.backoff(attempt));
+            tracing::warn!(error = %e, delay_ms = delay.as_millis(), "failed; will retry");
+            shared
+                .stats
+                .record(spec.name, Outcome::Retry, started.elapsed());
+            Step::RetryAfter(delay)
+        }
+        Err(e) => {
+            let reason = if e.is_retry() {
+                format!("gave up after {attempt} deliveries: {}", e.chain())
+            } else {
+                e.chain()
+            };
+            Box::pin(give_up(
+                shared, delivery, prepared, reason, attempt, started,
+            ))
+            .await;
+            Step::Done
+        }
+    }
+}
+
+/// Dead-letters the entry after `attempts` deliveries and records the outcome.
+async fn give_up(
+    shared: &Shared,
+    delivery: &Delivery,
+    prepared: &Prepared,
+    reason: String,
+    attempts: u32,
+    started: Instant,
+) {
+    let (topic, event_id) = (&prepared.topic, prepared.event_id());
+    dead_letter(shared, delivery, topic, event_id, &reason, attempts).await;
+    shared
+        .stats
+        .record(shared.spec.name, Outcome::DeadLettered, started.elapsed());
+}
+
+/// `XADD <function>.dlq ...` and `XACK` in one script, only while this instance still owns the
+/// entry ([`dead_letter_owned`]): an instance that claimed it meanwhile dead-letters it itself,
+/// so each delivery gives one dead letter. On failure the entry stays pending and is delivered
+/// (and dead-lettered) again later.
+async fn dead_letter(
+    shared: &Shared,
+    delivery: &Delivery,
+    topic: &str,
+    event_id: &str,
+    reason: &str,
+    attempts: u32,
+) {
+    let entry = &delivery.entry;
+    let letter = LetterFields {
+        data: entry.data.as_deref().unwrap_or_default(),
+        error: reason,
+        function: shared.spec.name,
+        attempts,
+        first_delivered_at: Timestamp::from_millis(wire::id_millis(&entry.id).unwrap_or(0)),
+        failed_at: shared.deps.clock.now(),
+        topic,
+        event_id,
+        source_id: &entry.id,
+    };
+    let dlq = shared.settings.dlq_key(shared.spec.name);
+    let owned = Owned {
+        stream: &entry.stream,
+        group: shared.spec.name,
+        consumer: &shared.settings.instance,
+        id: &entry.id,
+        dlq: &dlq,
+        maxlen: shared.settings.maxlen,
+    };
+    match dead_letter_owned(&mut shared.broker.connection(), owned, &letter).await {
+        Ok(true) => tracing::error!(error = reason, "dead-lettered"),
+        Ok(false) => tracing::warn!(
+            error = reason,
+            "not dead-lettered here: another instance has claimed the entry (or it was acknowledged), and it decides"
+        ),
+        Err(e) => {
+            tracing::error!(error = reason, redis_error = %e, "could not dead-letter; the entry stays pending and is delivered again")
+        }
+    }
+}
+
+/// `base` scaled by a random factor in [0.5, 1.5), so retries of many entries spread out.
+fn jittered(base: Duration) -> Duration {
+    base.mul_f64(0.5 + rand::random::<f64>())
+}

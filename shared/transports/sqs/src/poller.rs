@@ -1,0 +1,265 @@
+//! The event source mapping of one topic function, as Lambda runs it: long-poll the queue for up
+//! to a batch, invoke the function with the `SqsEvent` through the Lambda adapter, delete what it
+//! did not report in `batchItemFailures` (`DeleteMessageBatch`), and leave the failed records to
+//! reappear after the visibility timeout. A response naming an unknown or empty id fails the
+//! whole batch, as `ReportBatchItemFailures` does.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use aws_lambda_events::sqs::SqsBatchResponse;
+use aws_sdk_sqs::Client;
+use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
+use conveyor_runtime::lambda::dlq::SqsDeadLetter;
+use conveyor_runtime::lambda::sqs::SqsHost;
+use conveyor_runtime::{Deps, Function};
+use lambda_runtime::{Context, LambdaEvent};
+use tokio::sync::watch;
+
+use super::edit::delete_messages;
+use super::event;
+use super::queues::FunctionQueues;
+use super::{SqsError, SqsSettings};
+use conveyor_transport::metrics::{Outcome, Stats};
+
+/// Pause after a failed receive before the next one.
+const RECEIVE_BACKOFF: Duration = Duration::from_secs(1);
+/// Pause between short polls (`wait_seconds` 0) of an empty queue.
+const SHORT_POLL_IDLE: Duration = Duration::from_millis(200);
+
+/// What one batch came to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BatchReport {
+    /// Messages received.
+    pub received: usize,
+    /// Messages deleted from the queue (handled, duplicates, or sent to the DLQ by the adapter).
+    pub deleted: usize,
+    /// Messages left for redelivery.
+    pub failed: usize,
+}
+
+/// One function's event source: its queue, its Lambda adapter, its client.
+#[derive(Debug)]
+pub struct EventSource {
+    function: Arc<dyn Function>,
+    host: SqsHost,
+    client: Client,
+    queues: FunctionQueues,
+    region: String,
+    invoked_arn: String,
+    batch_size: i32,
+    wait_seconds: i32,
+    stats: Arc<Stats>,
+}
+
+/// The Lambda ARN a function deployed from the same prefix has, derived from its queue's ARN
+/// (`arn:<partition>:sqs:<region>:<account>:<queue>`).
+fn lambda_arn(queue_arn: &str, queue_name_prefix: &str, function: &str) -> String {
+    let parts: Vec<&str> = queue_arn.split(':').collect();
+    match parts.as_slice() {
+        [_, partition, _, region, account, ..] => format!(
+            "arn:{partition}:lambda:{region}:{account}:function:{queue_name_prefix}{function}"
+        ),
+        _ => format!("arn:aws:lambda:local:000000000000:function:{function}"),
+    }
+}
+
+fn epoch_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+impl EventSource {
+    /// The event source of `function` over `queues`. Records the adapter drops go to the DLQ.
+    #[must_use]
+    pub fn new(
+        function: Arc<dyn Function>,
+        deps: Deps,
+        settings: &SqsSettings,
+        queues: FunctionQueues,
+        stats: Arc<Stats>,
+    ) -> Self {
+        let name = function.spec().name;
+        let dead_letter = SqsDeadLetter::new(name, &queues.dlq_url, &settings.sqs);
+        Self {
+            host: SqsHost::new(Arc::clone(&function), deps, Some(dead_letter)),
+            function,
+            client: settings.sqs_client(),
+            invoked_arn: lambda_arn(&queues.queue_arn, &settings.queue_prefix, name),
+            queues,
+            region: settings.sqs.region.clone(),
+            batch_size: settings.batch_size.clamp(1, super::MAX_BATCH),
+            wait_seconds: settings.wait_seconds.clamp(0, super::MAX_WAIT_SECONDS),
+            stats,
+        }
+    }
+
+    /// The queues read.
+    #[must_use]
+    pub fn queues(&self) -> &FunctionQueues {
+        &self.queues
+    }
+
+    /// One long poll: up to a batch of messages with every system and message attribute.
+    ///
+    /// # Errors
+    /// [`SqsError`] when the receive fails.
+    pub async fn receive(&self) -> Result<Vec<Message>, SqsError> {
+        let out = self
+            .client
+            .receive_message()
+            .queue_url(&self.queues.queue_url)
+            .max_number_of_messages(self.batch_size)
+            .wait_time_seconds(self.wait_seconds)
+            .message_system_attribute_names(MessageSystemAttributeName::All)
+            .message_attribute_names("All")
+            .send()
+            .await
+            .map_err(|e| SqsError::sdk(format!("ReceiveMessage {}", self.queues.queue_url), &e))?;
+        Ok(out.messages.unwrap_or_default())
+    }
+
+    /// Invokes the function with `messages` as one `SqsEvent` and deletes what it handled.
+    pub async fn handle(&self, messages: &[Message]) -> BatchReport {
+        let spec = self.function.spec();
+        let started = Instant::now();
+        let mut context = Context::default();
+        context.request_id = uuid::Uuid::new_v4().to_string();
+        context.deadline =
+            epoch_ms().saturating_add(u64::try_from(spec.timeout.as_millis()).unwrap_or(u64::MAX));
+        context.invoked_function_arn.clone_from(&self.invoked_arn);
+        let batch = event::batch(messages, &self.queues.queue_arn, &self.region);
+        let response = self
+            .host
+            .handle_batch(LambdaEvent::new(batch, context))
+            .await;
+        let failed = failed_ids(messages, &response);
+        let took = started.elapsed();
+        let mut handled = Vec::new();
+        for message in messages {
+            let id = message.message_id().unwrap_or_default();
+            let outcome = if failed.contains(id) {
+                Outcome::Retry
+            } else {
+                handled.push(message);
+                Outcome::Handled
+            };
+            self.stats.record(spec.name, outcome, took);
+        }
+        let deleted = self.delete(&handled).await;
+        BatchReport {
+            received: messages.len(),
+            deleted,
+            failed: messages.len() - handled.len(),
+        }
+    }
+
+    /// Deletes `messages` in calls of ten; returns how many SQS confirmed. A message not
+    /// deleted comes back after the visibility timeout and is then a duplicate for the inbox.
+    async fn delete(&self, messages: &[&Message]) -> usize {
+        let (deleted, error) =
+            delete_messages(&self.client, &self.queues.queue_url, messages).await;
+        if let Some(e) = error {
+            tracing::warn!(function = self.queues.function, error = %e, "delete failed; the messages will be delivered again");
+        }
+        deleted
+    }
+}
+
+/// The message ids to leave in the queue. An empty or unknown identifier fails the whole
+/// batch, as Lambda does.
+fn failed_ids(messages: &[Message], response: &SqsBatchResponse) -> HashSet<String> {
+    let ids: HashSet<&str> = messages.iter().filter_map(Message::message_id).collect();
+    let listed: Vec<&str> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.as_str())
+        .collect();
+    if listed.iter().any(|id| id.is_empty() || !ids.contains(id)) {
+        return ids.into_iter().map(str::to_owned).collect();
+    }
+    listed.into_iter().map(str::to_owned).collect()
+}
+
+/// Polls until `shutdown`; a batch being handled is finished first. A receive cut short by
+/// shutdown leaves its messages to the visibility timeout, like any consumer that goes away.
+pub async fn run(source: EventSource, mut shutdown: watch::Receiver<bool>) {
+    let name = source.queues.function;
+    tracing::info!(function = name, queue = %source.queues.queue_url, "polling");
+    while !*shutdown.borrow() {
+        let received = tokio::select! {
+            r = source.receive() => r,
+            _ = shutdown.changed() => break,
+        };
+        let pause = match received {
+            Ok(messages) if messages.is_empty() => {
+                (source.wait_seconds == 0).then_some(SHORT_POLL_IDLE)
+            }
+            Ok(messages) => {
+                let report = source.handle(&messages).await;
+                tracing::debug!(function = name, ?report, "batch done");
+                None
+            }
+            Err(e) => {
+                tracing::warn!(function = name, error = %e, "receive failed; retrying");
+                Some(RECEIVE_BACKOFF)
+            }
+        };
+        if let Some(pause) = pause {
+            tokio::select! {
+                () = tokio::time::sleep(pause) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+    }
+    tracing::info!(function = name, "stopped polling");
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_lambda_events::sqs::BatchItemFailure;
+
+    use super::*;
+
+    fn messages(ids: &[&str]) -> Vec<Message> {
+        ids.iter()
+            .map(|id| Message::builder().message_id(*id).build())
+            .collect()
+    }
+
+    fn response(ids: &[&str]) -> SqsBatchResponse {
+        let mut response = SqsBatchResponse::default();
+        for id in ids {
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = (*id).to_owned();
+            response.batch_item_failures.push(failure);
+        }
+        response
+    }
+
+    #[test]
+    fn failures_are_the_listed_ids_or_the_whole_batch_when_one_is_unknown() {
+        let batch = messages(&["a", "b", "c"]);
+        assert!(failed_ids(&batch, &response(&[])).is_empty());
+        assert_eq!(
+            failed_ids(&batch, &response(&["b"])),
+            HashSet::from(["b".to_owned()])
+        );
+        assert_eq!(failed_ids(&batch, &response(&["zz"])).len(), 3);
+        assert_eq!(failed_ids(&batch, &response(&[""])).len(), 3);
+    }
+
+    #[test]
+    fn the_lambda_arn_follows_the_queue_arn() {
+        assert_eq!(
+            lambda_arn(
+                "arn:aws:sqs:eu-west-1:123456789012:dev-order-payment-confirmed",
+                "dev-",
+                "order-payment-confirmed"
+            ),
+            "arn:aws:lambda:eu-west-1:123456789012:function:dev-order-payment-confirmed"
+        );
+    }
+}
