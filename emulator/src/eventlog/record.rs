@@ -17,6 +17,7 @@ use conveyor_store::queue::DeadLetter;
 use super::{Attempt, EventLog};
 use conveyor_transport::broker::{Broker, BrokerError};
 use conveyor_transport::metrics::Outcome;
+use conveyor_transport::policy;
 
 /// A function whose invocations are logged.
 #[derive(Debug)]
@@ -36,8 +37,8 @@ impl Recorded {
     }
 }
 
-/// How an invocation ended, as the hosts classify it (a retryable failure on the last allowed
-/// delivery is dead-lettered).
+/// How an invocation ended, as the hosts classify it: a tick by its result, an event by the
+/// delivery policy every host follows.
 fn outcome(
     spec: &FunctionSpec,
     tick: bool,
@@ -48,9 +49,12 @@ fn outcome(
         (_, Ok(h)) if h.duplicate => Outcome::Duplicate,
         (true, Ok(_)) => Outcome::Ticked,
         (true, Err(_)) => Outcome::TickFailed,
-        (false, Ok(_)) => Outcome::Handled,
-        (false, Err(e)) if e.is_retry() && attempt < spec.retry.max_deliveries => Outcome::Retry,
-        (false, Err(_)) => Outcome::DeadLettered,
+        (false, result) => Outcome::of(&policy::decide_with(
+            spec,
+            attempt,
+            result.as_ref(),
+            |delay| delay,
+        )),
     }
 }
 

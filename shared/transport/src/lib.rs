@@ -20,6 +20,7 @@
 pub mod broker;
 pub mod maintenance;
 pub mod metrics;
+pub mod policy;
 
 pub mod relay;
 pub mod shutdown;

@@ -52,6 +52,20 @@ pub enum Outcome {
     TickFailed,
 }
 
+impl Outcome {
+    /// How a delivery that ended in `decision` is counted.
+    #[must_use]
+    pub fn of(decision: &crate::policy::Decision) -> Self {
+        use crate::policy::Decision;
+        match decision {
+            Decision::Acknowledge { duplicate: true } => Self::Duplicate,
+            Decision::Acknowledge { duplicate: false } => Self::Handled,
+            Decision::RetryAfter(_) => Self::Retry,
+            Decision::DeadLetter { .. } => Self::DeadLettered,
+        }
+    }
+}
+
 /// One function's metrics, looked up once and then shared: recording an invocation costs
 /// no label allocation and no lookup in each metric family.
 #[derive(Debug)]

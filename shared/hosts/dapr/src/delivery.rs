@@ -18,12 +18,13 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Instant;
 
-use conveyor_runtime::{CloudEvent, Input};
+use conveyor_runtime::{CloudEvent, HandlerError, Input};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::app::{TopicEntry, WorkerState};
 use conveyor_transport::metrics::Outcome;
+use conveyor_transport::policy::{self, Decision};
 
 /// daprd's per-message status (case-sensitive on the wire).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -141,22 +142,24 @@ pub async fn deliver(state: &WorkerState, entry: &TopicEntry, body: &[u8]) -> St
         deadline,
     };
     let result = entry.function.invoke(deps, input).await;
-    let (status, outcome) = match &result {
-        Ok(handled) => {
-            let outcome = if handled.duplicate {
-                Outcome::Duplicate
-            } else {
-                Outcome::Handled
-            };
-            (Status::Success, outcome)
+    // daprd times the retry (its resiliency policy) and writes the dead letter (the event as
+    // delivered): the decision's delay and reason are logged only.
+    let decision = policy::decide(&spec, attempt, result.as_ref());
+    let outcome = Outcome::of(&decision);
+    let status = match decision {
+        Decision::Acknowledge { .. } => Status::Success,
+        Decision::RetryAfter(delay) => {
+            let error = result
+                .as_ref()
+                .err()
+                .map(HandlerError::chain)
+                .unwrap_or_default();
+            tracing::warn!(function = spec.name, event_id = %event.id, attempt, error, policy_delay_ms = delay.as_millis(), "transient failure; daprd will deliver it again");
+            Status::Retry
         }
-        Err(e) if e.is_retry() && attempt < spec.retry.max_deliveries => {
-            tracing::warn!(function = spec.name, event_id = %event.id, attempt, error = %e, "transient failure; daprd will deliver it again");
-            (Status::Retry, Outcome::Retry)
-        }
-        Err(e) => {
-            tracing::warn!(function = spec.name, event_id = %event.id, attempt, error = %e, dead_letter_topic = %spec.dlq_name(), "dropping the event to its dead-letter topic");
-            (Status::Drop, Outcome::DeadLettered)
+        Decision::DeadLetter { reason, .. } => {
+            tracing::warn!(function = spec.name, event_id = %event.id, attempt, error = reason, dead_letter_topic = %spec.dlq_name(), "dropping the event to its dead-letter topic");
+            Status::Drop
         }
     };
     if status != Status::Retry {

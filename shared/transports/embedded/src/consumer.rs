@@ -15,6 +15,7 @@ use tracing::Instrument;
 
 use super::broker::EmbeddedBroker;
 use conveyor_transport::metrics::{Outcome, Stats};
+use conveyor_transport::policy::{self, Decision};
 
 /// How a consumer polls.
 #[derive(Debug, Clone, Copy)]
@@ -184,84 +185,50 @@ async fn handle_in_span(
         }
         Err(e) => Err(HandlerError::from(e)),
     };
-    match result {
-        Ok(handled) => {
+    let decision = policy::decide(&spec, message.attempts, result.as_ref());
+    stats.record(spec.name, Outcome::of(&decision), started.elapsed());
+    match decision {
+        Decision::Acknowledge { duplicate } => {
             if let Err(e) = deps.store.queue_ack(&[message.seq]).await {
                 tracing::warn!(error = %e, "ack failed; the message will be delivered again and found in the inbox");
             }
-            tracing::info!(
-                duplicate = handled.duplicate,
-                produced = handled.produced.len(),
-                "handled"
-            );
-            let outcome = if handled.duplicate {
-                Outcome::Duplicate
-            } else {
-                Outcome::Handled
-            };
-            stats.record(spec.name, outcome, started.elapsed());
-            Disposition::Acked {
-                duplicate: handled.duplicate,
-            }
+            let produced = result.as_ref().map_or(0, |h| h.produced.len());
+            tracing::info!(duplicate, produced, "handled");
+            Disposition::Acked { duplicate }
         }
-        Err(e @ HandlerError::Retry(_)) if message.attempts < spec.retry.max_deliveries => {
-            let delay = jittered(spec.retry.backoff(message.attempts));
+        Decision::RetryAfter(delay) => {
+            let error = result
+                .as_ref()
+                .err()
+                .map(HandlerError::chain)
+                .unwrap_or_default();
             let at = queue_clock
                 .now()
                 .add_millis(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX));
-            if let Err(store) = deps.store.queue_retry(message.seq, at, &e.chain()).await {
+            if let Err(store) = deps.store.queue_retry(message.seq, at, &error).await {
                 tracing::warn!(error = %store, "could not schedule the retry; the lease expiry will redeliver");
             }
-            tracing::warn!(error = %e, delay_ms = delay.as_millis(), "failed; will retry");
-            stats.record(spec.name, Outcome::Retry, started.elapsed());
+            tracing::warn!(error, delay_ms = delay.as_millis(), "failed; will retry");
             Disposition::RetryLater(delay)
         }
-        Err(e) => {
-            let reason = if e.is_retry() {
-                format!(
-                    "gave up after {} deliveries: {}",
-                    message.attempts,
-                    e.chain()
-                )
-            } else {
-                e.chain()
-            };
+        Decision::DeadLetter { reason, .. } => {
             match deps
                 .store
                 .queue_dead_letter(message, &reason, queue_clock.now())
                 .await
             {
-                Ok(Some(id)) => tracing::error!(error = %e, dead_letter = %id, "dead-lettered"),
+                Ok(Some(id)) => tracing::error!(error = reason, dead_letter = %id, "dead-lettered"),
                 Ok(None) => {
-                    tracing::warn!(error = %e, "not dead-lettered here: the lease ran out and a later delivery of the message decides")
+                    tracing::warn!(
+                        error = reason,
+                        "not dead-lettered here: the lease ran out and a later delivery of the message decides"
+                    )
                 }
                 Err(store) => {
-                    tracing::error!(error = %e, store_error = %store, "could not dead-letter; the lease expiry will redeliver")
+                    tracing::error!(error = reason, store_error = %store, "could not dead-letter; the lease expiry will redeliver")
                 }
             }
-            stats.record(spec.name, Outcome::DeadLettered, started.elapsed());
             Disposition::DeadLettered
-        }
-    }
-}
-
-/// `base` scaled by a random factor in [0.5, 1.5), so retries of many messages spread out.
-fn jittered(base: Duration) -> Duration {
-    base.mul_f64(0.5 + rand::random::<f64>())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn jitter_stays_within_half_to_one_and_a_half() {
-        for _ in 0..1000 {
-            let d = jittered(Duration::from_millis(1000));
-            assert!(
-                d >= Duration::from_millis(500) && d < Duration::from_millis(1500),
-                "{d:?}"
-            );
         }
     }
 }

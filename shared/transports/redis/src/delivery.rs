@@ -21,6 +21,7 @@ use super::consumer::{Shared, stopped};
 use super::dlq::{LetterFields, Owned, dead_letter_owned};
 use super::wire::{self, Entry};
 use conveyor_transport::metrics::Outcome;
+use conveyor_transport::policy::{self, Decision};
 
 /// An entry delivered to this instance.
 #[derive(Debug, Clone)]
@@ -378,23 +379,14 @@ async fn runnable(
 ) -> Result<(), Step> {
     let spec = &shared.spec;
     let attempt = delivery.attempt;
-    if attempt > spec.retry.max_deliveries {
-        let reason = format!(
-            "gave up after {} deliveries: no delivery finished (the consumer crashed or stalled)",
-            attempt - 1
-        );
+    if let Some(Decision::DeadLetter { reason, attempts }) = policy::overdue(spec, attempt) {
         // The function never saw this delivery: the log gets its attempt from here.
         shared
             .stats
             .journal()
             .not_run(spec.name, prepared.event_id(), attempt, &reason);
         Box::pin(give_up(
-            shared,
-            delivery,
-            prepared,
-            reason,
-            attempt - 1,
-            started,
+            shared, delivery, prepared, reason, attempts, started,
         ))
         .await;
         return Err(Step::Done);
@@ -424,15 +416,12 @@ async fn settle(
     started: Instant,
 ) -> Step {
     let (spec, attempt) = (&shared.spec, delivery.attempt);
-    match result {
-        Ok(handled) => {
+    match policy::decide(spec, attempt, result.as_ref()) {
+        Decision::Acknowledge { duplicate } => {
             shared.acker.ack(&delivery.entry.stream, &delivery.entry.id);
-            tracing::info!(
-                duplicate = handled.duplicate,
-                produced = handled.produced.len(),
-                "handled"
-            );
-            let outcome = if handled.duplicate {
+            let produced = result.as_ref().map_or(0, |h| h.produced.len());
+            tracing::info!(duplicate, produced, "handled");
+            let outcome = if duplicate {
                 Outcome::Duplicate
             } else {
                 Outcome::Handled
@@ -440,22 +429,21 @@ async fn settle(
             shared.stats.record(spec.name, outcome, started.elapsed());
             Step::Done
         }
-        Err(e @ HandlerError::Retry(_)) if attempt < spec.retry.max_deliveries => {
-            let delay = jittered(spec.retry.backoff(attempt));
-            tracing::warn!(error = %e, delay_ms = delay.as_millis(), "failed; will retry");
+        Decision::RetryAfter(delay) => {
+            let error = result
+                .as_ref()
+                .err()
+                .map(HandlerError::chain)
+                .unwrap_or_default();
+            tracing::warn!(error, delay_ms = delay.as_millis(), "failed; will retry");
             shared
                 .stats
                 .record(spec.name, Outcome::Retry, started.elapsed());
             Step::RetryAfter(delay)
         }
-        Err(e) => {
-            let reason = if e.is_retry() {
-                format!("gave up after {attempt} deliveries: {}", e.chain())
-            } else {
-                e.chain()
-            };
+        Decision::DeadLetter { reason, attempts } => {
             Box::pin(give_up(
-                shared, delivery, prepared, reason, attempt, started,
+                shared, delivery, prepared, reason, attempts, started,
             ))
             .await;
             Step::Done
@@ -522,9 +510,4 @@ async fn dead_letter(
             tracing::error!(error = reason, redis_error = %e, "could not dead-letter; the entry stays pending and is delivered again")
         }
     }
-}
-
-/// `base` scaled by a random factor in [0.5, 1.5), so retries of many entries spread out.
-fn jittered(base: Duration) -> Duration {
-    base.mul_f64(0.5 + rand::random::<f64>())
 }
