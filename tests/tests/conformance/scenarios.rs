@@ -1,0 +1,318 @@
+//! The scenarios, written once and generic over the host: each starts the host with the
+//! functions it needs on a fresh database, publishes, waits until the host has settled, and
+//! asserts the final state (the effects committed), the dead letters (reason and attempts as
+//! [`conveyor_runtime::delivery`] words them) and the counters, reading a host's declared
+//! [`Differences`](crate::host::Differences) where it has any.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use conveyor_domain::events::ValidationError;
+use conveyor_runtime::delivery::{self, Decision};
+use conveyor_runtime::{Function, FunctionSpec, HandlerError, TopicHandler, topic};
+use conveyor_store::OutboxRow;
+
+use crate::db::{Db, Effect};
+use crate::functions::{Crashy, Fixable, Flaky, Good, Ordered, Poison, Slow, event};
+use crate::host::{Counters, Host, Letter, settle};
+
+/// The effect `H` commits for `row` on delivery `attempt`.
+fn effect<H: TopicHandler>(row: &OutboxRow, key: &str, n: u32, attempt: u32) -> Effect {
+    Effect {
+        function: H::SPEC.name.to_owned(),
+        event_id: row.id.clone(),
+        key: key.to_owned(),
+        n,
+        attempt,
+    }
+}
+
+/// The dead letter the delivery policy makes of `row` when delivery `attempt` of it to the
+/// function `spec` ends in `error`.
+fn letter(spec: &FunctionSpec, row: &OutboxRow, attempt: u32, error: &HandlerError) -> Letter {
+    match delivery::decide_with(spec, attempt, Err(error), |d| d) {
+        Decision::DeadLetter { reason, attempts } => Letter {
+            event_id: row.id.clone(),
+            reason: Some(reason),
+            attempts,
+        },
+        other => panic!("the policy does not dead-letter {error} on delivery {attempt}: {other:?}"),
+    }
+}
+
+/// Asserts `function`'s dead letters; a host that keeps no reasons is compared without them.
+async fn assert_letters<H: Host>(host: &H, function: &'static str, mut expected: Vec<Letter>) {
+    if !H::DIFFERENCES.letter_reasons {
+        for l in &mut expected {
+            l.reason = None;
+        }
+    }
+    expected.sort();
+    assert_eq!(
+        host.dead_letters(function).await,
+        expected,
+        "{}: dead letters of {function}",
+        H::NAME
+    );
+}
+
+fn assert_counters<H: Host>(host: &H, function: &'static str, expected: Counters) {
+    assert_eq!(
+        host.counters(function),
+        expected,
+        "{}: counters of {function}",
+        H::NAME
+    );
+}
+
+async fn assert_effects<H: Host>(db: &Db, expected: &[Effect]) {
+    assert_eq!(db.effects().await, expected, "{}: effects", H::NAME);
+}
+
+const fn counters(handled: u64, retried: u64, dead_lettered: u64) -> Counters {
+    Counters {
+        handled,
+        retried,
+        dead_lettered,
+    }
+}
+
+async fn start<H: Host>(db: &Db, functions: Vec<Arc<dyn Function>>) -> H {
+    H::start(db, functions).await
+}
+
+/// A good event takes effect once, on its first delivery.
+pub(crate) async fn good_event<H: Host>() {
+    let db = Db::new().await;
+    let host: H = start(&db, vec![topic(Good)]).await;
+    let e = event("conformance.good", "k", 1);
+    host.publish(std::slice::from_ref(&e)).await;
+    settle(&host).await;
+    assert_effects::<H>(&db, &[effect::<Good>(&e, "k", 1, 1)]).await;
+    assert_letters(&host, Good::SPEC.name, Vec::new()).await;
+    assert_counters(&host, Good::SPEC.name, counters(1, 0, 0));
+    host.stop().await;
+}
+
+/// A transient failure is delivered again until it succeeds; it takes effect once.
+pub(crate) async fn transient_failure_then_success<H: Host>() {
+    let db = Db::new().await;
+    let host: H = start(&db, vec![topic(Flaky)]).await;
+    let e = event("conformance.flaky", "k", 1);
+    host.publish(std::slice::from_ref(&e)).await;
+    settle(&host).await;
+    assert_effects::<H>(&db, &[effect::<Flaky>(&e, "k", 1, Flaky::FAILURES + 1)]).await;
+    assert_letters(&host, Flaky::SPEC.name, Vec::new()).await;
+    assert_counters(
+        &host,
+        Flaky::SPEC.name,
+        counters(1, u64::from(Flaky::FAILURES), 0),
+    );
+    host.stop().await;
+}
+
+/// Poison (the handler drops it, or its payload is invalid) is dead-lettered on its first
+/// delivery, with the reason, and never retried.
+pub(crate) async fn poison<H: Host>() {
+    let db = Db::new().await;
+    let host: H = start(&db, vec![topic(Poison), topic(Good)]).await;
+    let pill = event("conformance.poison", "k", 1);
+    let invalid = event("conformance.good", "k", 0);
+    host.publish(&[pill.clone(), invalid.clone()]).await;
+    settle(&host).await;
+    assert_effects::<H>(&db, &[]).await;
+    assert_letters(
+        &host,
+        Poison::SPEC.name,
+        vec![letter(&Poison::SPEC, &pill, 1, &Poison::error(1))],
+    )
+    .await;
+    let invalid_payload = HandlerError::from(ValidationError::new("n must be positive"));
+    assert_letters(
+        &host,
+        Good::SPEC.name,
+        vec![letter(&Good::SPEC, &invalid, 1, &invalid_payload)],
+    )
+    .await;
+    assert_counters(&host, Poison::SPEC.name, counters(0, 0, 1));
+    assert_counters(&host, Good::SPEC.name, counters(0, 0, 1));
+    host.stop().await;
+}
+
+/// The same event delivered twice at once, and once more later, takes effect once; each
+/// duplicate counts as handled.
+pub(crate) async fn delivered_twice<H: Host>() {
+    let db = Db::new().await;
+    let host: H = start(&db, vec![topic(Good)]).await;
+    let e = event("conformance.good", "k", 1);
+    host.publish(&[e.clone(), e.clone()]).await;
+    settle(&host).await;
+    host.publish(std::slice::from_ref(&e)).await;
+    settle(&host).await;
+    assert_effects::<H>(&db, &[effect::<Good>(&e, "k", 1, 1)]).await;
+    assert_letters(&host, Good::SPEC.name, Vec::new()).await;
+    assert_counters(&host, Good::SPEC.name, counters(3, 0, 0));
+    host.stop().await;
+}
+
+/// A handler past its timeout is cut off, its effect rolled back, and the delivery retried;
+/// past the last allowed delivery it is dead-lettered with the timeout as reason.
+pub(crate) async fn past_its_timeout<H: Host>() {
+    let db = Db::new().await;
+    let host: H = start(&db, vec![topic(Slow)]).await;
+    let e = event("conformance.slow", "k", 1);
+    host.publish(std::slice::from_ref(&e)).await;
+    settle(&host).await;
+    assert_effects::<H>(&db, &[]).await;
+    let deliveries = Slow::SPEC.retry.max_deliveries;
+    // The runtime's words for a handler cut off at its timeout.
+    let timed_out = HandlerError::retry(format!(
+        "{} timed out after {:?}",
+        Slow::SPEC.name,
+        Slow::SPEC.timeout
+    ));
+    assert_letters(
+        &host,
+        Slow::SPEC.name,
+        vec![letter(&Slow::SPEC, &e, deliveries, &timed_out)],
+    )
+    .await;
+    assert_counters(
+        &host,
+        Slow::SPEC.name,
+        counters(0, u64::from(deliveries - 1), 1),
+    );
+    host.stop().await;
+}
+
+/// A host that dies mid-handler loses nothing and commits nothing of that delivery: the event
+/// comes back to the next incarnation and takes effect once.
+pub(crate) async fn crash_mid_handler<H: Host>() {
+    let db = Db::new().await;
+    let crashy = Crashy::default();
+    let point = Arc::clone(&crashy.point);
+    let mut host: H = start(&db, vec![topic(crashy)]).await;
+    let e = event("conformance.crashy", "k", 1);
+    host.publish(std::slice::from_ref(&e)).await;
+    tokio::time::timeout(Duration::from_secs(20), point.reached())
+        .await
+        .unwrap_or_else(|_| panic!("{}: the handler never ran", H::NAME));
+    host.crash().await;
+    settle(&host).await;
+    assert_effects::<H>(
+        &db,
+        &[effect::<Crashy>(
+            &e,
+            "k",
+            1,
+            H::DIFFERENCES.attempt_after_crash,
+        )],
+    )
+    .await;
+    assert_letters(&host, Crashy::SPEC.name, Vec::new()).await;
+    assert_counters(&host, Crashy::SPEC.name, counters(1, 0, 0));
+    host.stop().await;
+}
+
+/// Events of one key take effect in publish order: a failing event holds back the later events
+/// of its key until it succeeds, while another key goes on.
+pub(crate) async fn ordering_key_held_by_a_failing_event<H: Host>() {
+    let db = Db::new().await;
+    let host: H = start(&db, vec![topic(Ordered)]).await;
+    let topic_name = "conformance.ordered";
+    let (a1, a2, a3) = (
+        event(topic_name, "a", 1),
+        event(topic_name, "a", 2),
+        event(topic_name, "a", 3),
+    );
+    let b1 = event(topic_name, "b", 1);
+    host.publish(&[a1.clone(), a2.clone(), a3.clone(), b1.clone()])
+        .await;
+    settle(&host).await;
+
+    let effects = db.effects().await;
+    let of_a: Vec<Effect> = effects.iter().filter(|e| e.key == "a").cloned().collect();
+    let failures = Ordered::FAILURES;
+    let differences = H::DIFFERENCES;
+    // Each failed delivery of a1 may count a delivery of each later event of its key.
+    let later = 1 + u32::try_from(differences.held_back_deliveries).unwrap_or(0) * failures;
+    let expected_a = if differences.key_held_until_resolved {
+        vec![
+            effect::<Ordered>(&a1, "a", 1, failures + 1),
+            effect::<Ordered>(&a2, "a", 2, later),
+            effect::<Ordered>(&a3, "a", 3, later),
+        ]
+    } else {
+        vec![
+            effect::<Ordered>(&a2, "a", 2, 1),
+            effect::<Ordered>(&a3, "a", 3, 1),
+            effect::<Ordered>(&a1, "a", 1, failures + 1),
+        ]
+    };
+    assert_eq!(of_a, expected_a, "{}: the order of key a", H::NAME);
+    let position = |row: &OutboxRow| effects.iter().position(|e| e.event_id == row.id);
+    assert_eq!(
+        effects.iter().find(|e| e.key == "b"),
+        Some(&effect::<Ordered>(&b1, "b", 1, 1)),
+        "{}: key b",
+        H::NAME
+    );
+    assert!(
+        position(&b1) < position(&a1),
+        "{}: key b is not held back by key a: {effects:?}",
+        H::NAME
+    );
+    assert_letters(&host, Ordered::SPEC.name, Vec::new()).await;
+    let held_back = differences.held_back_deliveries * u64::from(failures) * 2;
+    assert_counters(
+        &host,
+        Ordered::SPEC.name,
+        counters(4, u64::from(failures) + held_back, 0),
+    );
+    host.stop().await;
+}
+
+/// An event that used up its deliveries is dead-lettered with the policy's reason; once the
+/// cause is fixed, a redrive delivers it to its function again and it takes effect once.
+pub(crate) async fn redrive<H: Host>() {
+    let db = Db::new().await;
+    let broken = Arc::new(AtomicBool::new(true));
+    let fixable = Fixable {
+        broken: Arc::clone(&broken),
+    };
+    let host: H = start(&db, vec![topic(fixable)]).await;
+    let e = event("conformance.fixable", "k", 1);
+    host.publish(std::slice::from_ref(&e)).await;
+    settle(&host).await;
+    let deliveries = Fixable::SPEC.retry.max_deliveries;
+    assert_effects::<H>(&db, &[]).await;
+    assert_letters(
+        &host,
+        Fixable::SPEC.name,
+        vec![letter(&Fixable::SPEC, &e, deliveries, &Fixable::error())],
+    )
+    .await;
+    assert_counters(
+        &host,
+        Fixable::SPEC.name,
+        counters(0, u64::from(deliveries - 1), 1),
+    );
+
+    broken.store(false, Ordering::SeqCst);
+    assert_eq!(
+        host.redrive(Fixable::SPEC.name).await,
+        1,
+        "{}: redriven",
+        H::NAME
+    );
+    settle(&host).await;
+    assert_effects::<H>(&db, &[effect::<Fixable>(&e, "k", 1, 1)]).await;
+    assert_letters(&host, Fixable::SPEC.name, Vec::new()).await;
+    assert_counters(
+        &host,
+        Fixable::SPEC.name,
+        counters(1, u64::from(deliveries - 1), 1),
+    );
+    host.stop().await;
+}
