@@ -16,12 +16,13 @@
 //! - [`db`] — the database of one test: its effects table and how it is read
 //! - [`host`] — the `Host` trait, dead letters, counters and declared differences
 //! - [`scenarios`] — the scenarios, generic over the host
-//! - [`embedded`] — one `Host` impl per host
+//! - [`embedded`], [`redis`] — one `Host` impl per host
 
 mod db;
 mod embedded;
 mod functions;
 mod host;
+mod redis;
 mod scenarios;
 
 /// One test per scenario for the host type `$host`, in a module named `$name`.
@@ -74,3 +75,4 @@ macro_rules! conformance {
 }
 
 conformance!(on_embedded, crate::embedded::Embedded);
+conformance!(on_redis, crate::redis::Redis);
