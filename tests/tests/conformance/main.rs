@@ -16,8 +16,9 @@
 //! - [`db`] — the database of one test: its effects table and how it is read
 //! - [`host`] — the `Host` trait, dead letters, counters and declared differences
 //! - [`scenarios`] — the scenarios, generic over the host
-//! - [`embedded`], [`redis`] — one `Host` impl per host
+//! - [`embedded`], [`redis`], [`dapr`] — one `Host` impl per host
 
+mod dapr;
 mod db;
 mod embedded;
 mod functions;
@@ -76,3 +77,4 @@ macro_rules! conformance {
 
 conformance!(on_embedded, crate::embedded::Embedded);
 conformance!(on_redis, crate::redis::Redis);
+conformance!(on_dapr, crate::dapr::Dapr);
