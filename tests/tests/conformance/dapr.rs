@@ -267,7 +267,6 @@ impl Host for Dapr {
         // inline while its other goroutines deliver the later events of the key: they do not
         // wait for it (`concurrency: "1"` on the component would serialise the whole topic).
         key_held_until_resolved: false,
-        held_back_deliveries: 0,
     };
 
     async fn start(db: &Db, functions: Vec<Arc<dyn Function>>) -> Self {

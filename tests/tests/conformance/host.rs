@@ -89,9 +89,6 @@ pub(crate) struct Differences {
     /// Whether a failing event holds back the later events of its key until it succeeds or is
     /// dead-lettered (rather than only while one of its deliveries runs).
     pub(crate) key_held_until_resolved: bool,
-    /// Deliveries counted for each later event of a key while a failing event holds the key
-    /// back, per failed delivery of the failing one (0 where the later events wait unseen).
-    pub(crate) held_back_deliveries: u64,
 }
 
 /// The differences of a host that has none.
@@ -99,7 +96,6 @@ pub(crate) const CONFORMING: Differences = Differences {
     letter_reasons: true,
     attempt_after_crash: 2,
     key_held_until_resolved: true,
-    held_back_deliveries: 0,
 };
 
 /// A host the scenarios run on.

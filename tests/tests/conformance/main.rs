@@ -16,15 +16,18 @@
 //! - [`db`] — the database of one test: its effects table and how it is read
 //! - [`host`] — the `Host` trait, dead letters, counters and declared differences
 //! - [`scenarios`] — the scenarios, generic over the host
-//! - [`embedded`], [`redis`], [`dapr`] — one `Host` impl per host
+//! - [`embedded`], [`redis`], [`sqs`], [`dapr`] — one `Host` impl per host
+//! - [`moto`] — the suite's moto server
 
 mod dapr;
 mod db;
 mod embedded;
 mod functions;
 mod host;
+mod moto;
 mod redis;
 mod scenarios;
+mod sqs;
 
 /// One test per scenario for the host type `$host`, in a module named `$name`.
 macro_rules! conformance {
@@ -77,4 +80,5 @@ macro_rules! conformance {
 
 conformance!(on_embedded, crate::embedded::Embedded);
 conformance!(on_redis, crate::redis::Redis);
+conformance!(on_sqs, crate::sqs::Sqs);
 conformance!(on_dapr, crate::dapr::Dapr);
