@@ -13,6 +13,27 @@ use conveyor_domain::Timestamp;
 
 mod compact;
 
+/// Test builds count the bodies parsed on this thread ([`CloudEvent::decode`], and the Lambda
+/// host reading an envelope), so a test can tell how often one delivery decodes its event.
+#[cfg(test)]
+pub(crate) mod parses {
+    use std::cell::Cell;
+
+    thread_local! {
+        static PARSED: Cell<usize> = const { Cell::new(0) };
+    }
+
+    /// Counts one parse.
+    pub(crate) fn add() {
+        PARSED.with(|n| n.set(n.get() + 1));
+    }
+
+    /// The parses counted since the last call.
+    pub(crate) fn take() -> usize {
+        PARSED.with(|n| n.replace(0))
+    }
+}
+
 /// The only spec version accepted and written.
 pub const SPEC_VERSION: &str = "1.0";
 /// Content type of every payload conveyor writes.
@@ -117,6 +138,8 @@ impl CloudEvent {
     /// # Errors
     /// [`DecodeError`] saying what is wrong.
     pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        #[cfg(test)]
+        parses::add();
         // One UTF-8 check of the whole body, so the parser does not check each string again;
         // the form conveyor and daprd write takes the fast path, anything else serde_json's.
         let event: Self = match std::str::from_utf8(bytes) {

@@ -6,11 +6,19 @@ use serde_json::Value;
 
 use crate::cloudevent::{CloudEvent, DecodeError};
 
-/// Unwraps envelopes until a CloudEvent remains.
+/// Unwraps envelopes until a CloudEvent remains. A bare CloudEvent (what conveyor sends to a
+/// FIFO queue, what a rule's `$.detail` target delivers) is decoded in one pass; only a body
+/// that is not one is read as a JSON document and unwrapped. An envelope never decodes as a
+/// CloudEvent: neither EventBridge's nor SNS's has a top-level `data`, and SNS's has no `id`.
 ///
 /// # Errors
 /// [`DecodeError`] when no CloudEvent can be found.
 pub fn decode_body(body: &str) -> Result<CloudEvent, DecodeError> {
+    if let Ok(event) = CloudEvent::decode(body.as_bytes()) {
+        return Ok(event);
+    }
+    #[cfg(test)]
+    crate::cloudevent::parses::add();
     let value: Value = serde_json::from_str(body).map_err(DecodeError::NotCloudEvent)?;
     decode_value(&value, 0)
 }
@@ -51,7 +59,13 @@ mod tests {
 
     #[test]
     fn decodes_bare_eventbridge_and_sns_bodies() {
+        crate::cloudevent::parses::take();
         assert_eq!(decode_body(CE).unwrap().id, "e-1");
+        assert_eq!(
+            crate::cloudevent::parses::take(),
+            1,
+            "a bare CloudEvent is parsed once"
+        );
         let eb = format!(
             r#"{{"version":"0","id":"x","detail-type":"payment.confirmed","source":"payment-service","detail":{CE}}}"#
         );

@@ -1,5 +1,5 @@
-//! One SQS batch: each record decoded and handled on its own; the response names exactly the
-//! records SQS must deliver again.
+//! One SQS batch: each record decoded once and handled on its own; the response names exactly
+//! the records SQS must deliver again.
 //!
 //! A record that fails never takes the batch with it: bad bodies are dropped to the DLQ, a
 //! transient failure on the function's last allowed delivery goes there too (`gave up after N
@@ -20,6 +20,7 @@ use futures::{FutureExt, StreamExt};
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde_json::Value;
 
+use crate::cloudevent::{CloudEvent, DecodeError};
 use crate::context::Deps;
 use crate::delivery::{self, Decision};
 use crate::error::HandlerError;
@@ -51,10 +52,22 @@ pub enum RecordOutcome {
     Failed,
 }
 
+/// A record's CloudEvent, decoded once: its group is read from it and its handler gets it.
+type Decoded = Result<CloudEvent, DecodeError>;
+
+/// Each record's CloudEvent, in batch order (a missing body decodes as an empty one).
+fn decode_all(records: &[SqsMessage]) -> Vec<Decoded> {
+    records
+        .iter()
+        .map(|r| decode_body(r.body.as_deref().unwrap_or("")))
+        .collect()
+}
+
 /// The records' positions by group, groups in order of first appearance: a FIFO record's
 /// group is its `MessageGroupId`; otherwise, for a function ordered by `key`, the field's value
-/// in the record's CloudEvent. A record with neither is a group of its own.
-fn groups(records: &[SqsMessage], key: Option<&str>) -> Vec<Vec<usize>> {
+/// in the record's CloudEvent (`decoded`, in record order). A record with neither is a group of
+/// its own.
+fn groups(records: &[SqsMessage], decoded: &[Decoded], key: Option<&str>) -> Vec<Vec<usize>> {
     let mut out: Vec<Vec<usize>> = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
     for (i, record) in records.iter().enumerate() {
@@ -62,10 +75,7 @@ fn groups(records: &[SqsMessage], key: Option<&str>) -> Vec<Vec<usize>> {
             .attributes
             .get("MessageGroupId")
             .cloned()
-            .or_else(|| {
-                let field = key?;
-                decode_body(record.body.as_deref()?).ok()?.data_field(field)
-            });
+            .or_else(|| decoded.get(i)?.as_ref().ok()?.data_field(key?));
         match group {
             Some(g) => match index.get(&g) {
                 Some(&at) => out[at].push(i),
@@ -137,21 +147,29 @@ impl SqsHost {
             .map(|ms| Timestamp::from_millis(i64::try_from(ms).unwrap_or(i64::MAX)));
         let records = event.payload.records;
         let spec = self.function.spec();
-        let groups = groups(&records, spec.ordering_key);
+        let decoded = decode_all(&records);
+        let groups = groups(&records, &decoded, spec.ordering_key);
+        // Each group takes its records' events along.
+        let mut decoded: Vec<Option<Decoded>> = decoded.into_iter().map(Some).collect();
         // The futures are built before they are streamed: a closure inside the stream's type
         // makes the batch future fail the `Send` check of `tokio::spawn`.
         let handling: Vec<_> = groups
             .into_iter()
             .map(|members| {
                 let records = &records;
+                let members: Vec<(usize, Option<Decoded>)> = members
+                    .into_iter()
+                    .map(|i| (i, decoded[i].take()))
+                    .collect();
                 async move {
                     let mut outcomes = Vec::with_capacity(members.len());
                     let mut stopped = false;
-                    for i in members {
-                        let outcome = if stopped {
-                            RecordOutcome::Failed
-                        } else {
-                            self.guarded(&records[i], deadline).await
+                    for (i, event) in members {
+                        let outcome = match event {
+                            Some(event) if !stopped => {
+                                self.guarded(&records[i], event, deadline).await
+                            }
+                            _ => RecordOutcome::Failed,
                         };
                         stopped |= outcome == RecordOutcome::Failed;
                         outcomes.push((i, outcome));
@@ -183,7 +201,12 @@ impl SqsHost {
 
     /// [`SqsHost::handle_record`], unless the deadline is too close to start it; a panic in the
     /// handler fails this record only.
-    async fn guarded(&self, record: &SqsMessage, deadline: Option<Timestamp>) -> RecordOutcome {
+    async fn guarded(
+        &self,
+        record: &SqsMessage,
+        event: Decoded,
+        deadline: Option<Timestamp>,
+    ) -> RecordOutcome {
         let name = self.function.spec().name;
         let message_id = record.message_id.as_deref().unwrap_or("");
         let margin = i64::try_from(DEADLINE_MARGIN.as_millis()).unwrap_or(i64::MAX);
@@ -195,7 +218,7 @@ impl SqsHost {
             );
             return RecordOutcome::Failed;
         }
-        match AssertUnwindSafe(self.handle_record(record, deadline))
+        match AssertUnwindSafe(self.handle_record(record, event, deadline))
             .catch_unwind()
             .await
         {
@@ -212,13 +235,15 @@ impl SqsHost {
         }
     }
 
-    /// Handles one record. Its `ApproximateReceiveCount` is the attempt number; what follows the
-    /// function's result is [`delivery::decide`]'s: a retry is left to SQS (the record is
-    /// reported and comes back after its visibility timeout), a dead letter is sent to the DLQ
-    /// with the decision's reason and attempts.
+    /// Handles one record, whose body the batch decoded into `event` (the body is not read
+    /// again: it is only sent on to the DLQ as it came). Its `ApproximateReceiveCount` is the
+    /// attempt number; what follows the function's result is [`delivery::decide`]'s: a retry is
+    /// left to SQS (the record is reported and comes back after its visibility timeout), a dead
+    /// letter is sent to the DLQ with the decision's reason and attempts.
     pub async fn handle_record(
         &self,
         record: &SqsMessage,
+        event: Result<CloudEvent, DecodeError>,
         deadline: Option<Timestamp>,
     ) -> RecordOutcome {
         let spec = self.function.spec();
@@ -230,7 +255,7 @@ impl SqsHost {
             .and_then(|n| n.parse::<u32>().ok())
             .unwrap_or(1)
             .max(1);
-        let result = match decode_body(record.body.as_deref().unwrap_or("")) {
+        let result = match event {
             Ok(event) => {
                 let input = Input::Event {
                     event: &event,
@@ -298,5 +323,142 @@ impl SqsHost {
                 RecordOutcome::Failed
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Mutex, PoisonError};
+
+    use conveyor_domain::ManualClock;
+    use conveyor_store::Backend;
+    use conveyor_store::testing::TestDb;
+    use lambda_runtime::Context;
+
+    use super::*;
+    use crate::cloudevent::parses;
+    use crate::invoke::Handled;
+    use crate::publish::{BoxFuture, MemoryPublisher};
+    use crate::spec::{FunctionSpec, Service};
+
+    /// A function ordered by `order_id` that records the ids of the events it is given.
+    #[derive(Debug, Default)]
+    struct Recorder(Mutex<Vec<String>>);
+
+    impl Recorder {
+        fn seen(&self) -> Vec<String> {
+            self.0
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone()
+        }
+    }
+
+    impl Function for Recorder {
+        fn spec(&self) -> FunctionSpec {
+            FunctionSpec::on_topics("recorder", Service::Order, &["t"]).ordered_by("order_id")
+        }
+
+        fn invoke<'a>(
+            &'a self,
+            _deps: &'a Deps,
+            input: Input<'a>,
+        ) -> BoxFuture<'a, Result<Handled, HandlerError>> {
+            Box::pin(async move {
+                if let Input::Event { event, .. } = input {
+                    let mut seen = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+                    seen.push(event.id.clone());
+                }
+                Ok(Handled {
+                    duplicate: false,
+                    produced: Vec::new(),
+                    published: 0,
+                    report: None,
+                })
+            })
+        }
+    }
+
+    fn body(id: &str, order: &str) -> String {
+        format!(
+            r#"{{"data":{{"order_id":"{order}"}},"id":"{id}","source":"s","specversion":"1.0","type":"t"}}"#
+        )
+    }
+
+    fn record(id: &str, body: &str) -> SqsMessage {
+        let mut m = SqsMessage::default();
+        m.message_id = Some(id.to_owned());
+        m.body = Some(body.to_owned());
+        m
+    }
+
+    async fn host(db: &TestDb) -> (SqsHost, Arc<Recorder>) {
+        let recorder = Arc::new(Recorder::default());
+        let deps = Deps {
+            store: db.store().clone(),
+            publisher: Arc::new(MemoryPublisher::new()),
+            clock: Arc::new(ManualClock::new(Timestamp::from_millis(0))),
+        };
+        let function: Arc<dyn Function> = Arc::clone(&recorder) as Arc<dyn Function>;
+        (SqsHost::new(function, deps, None), recorder)
+    }
+
+    #[test]
+    fn groups_come_from_the_decoded_events_not_the_bodies() {
+        // Bodies that are no CloudEvents: a group read from them again would be none.
+        let records = [record("m1", "{}"), record("m2", "{}"), record("m3", "{}")];
+        let decoded: Vec<Decoded> = [("e1", "o-1"), ("e2", "o-2"), ("e3", "o-1")]
+            .iter()
+            .map(|(id, order)| CloudEvent::decode(body(id, order).as_bytes()))
+            .collect();
+        assert_eq!(
+            groups(&records, &decoded, Some("order_id")),
+            [vec![0, 2], vec![1]]
+        );
+        assert_eq!(
+            groups(&records, &decoded, None),
+            [vec![0], vec![1], vec![2]]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_record_is_handled_with_the_event_the_batch_decoded() {
+        let db = TestDb::of(Backend::Sqlite).await;
+        let (host, recorder) = host(&db).await;
+        let event = CloudEvent::decode(body("e1", "o-1").as_bytes()).unwrap();
+        // The body is no CloudEvent: decoded again, the record would be dropped.
+        let outcome = host
+            .handle_record(&record("m1", "not json"), Ok(event), None)
+            .await;
+        assert_eq!(outcome, RecordOutcome::Done);
+        assert_eq!(recorder.seen(), ["e1"]);
+        db.close().await;
+    }
+
+    #[tokio::test]
+    async fn an_ordered_batch_decodes_each_record_once() {
+        let db = TestDb::of(Backend::Sqlite).await;
+        let (host, recorder) = host(&db).await;
+        let records = [
+            record("m1", &body("e1", "o-1")),
+            record("m2", &body("e2", "o-2")),
+            record("m3", &body("e3", "o-1")),
+        ];
+        let mut batch = SqsEvent::default();
+        batch.records = records.to_vec();
+        parses::take();
+        let response = host
+            .handle_batch(LambdaEvent::new(batch, Context::default()))
+            .await;
+        assert_eq!(
+            parses::take(),
+            3,
+            "one parse per record: its group and its handler share it"
+        );
+        assert!(response.batch_item_failures.is_empty());
+        let mut seen = recorder.seen();
+        seen.sort();
+        assert_eq!(seen, ["e1", "e2", "e3"]);
+        db.close().await;
     }
 }

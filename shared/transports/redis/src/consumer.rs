@@ -425,12 +425,10 @@ fn even_chunks<T>(items: Vec<T>, count: usize) -> Vec<Vec<T>> {
 }
 
 /// The entry's ordering key: the field of its CloudEvent's data; `None` when the body is not a
-/// CloudEvent or lacks the field (such an entry runs at once).
-fn ordering_key(delivery: &Delivery, field: &str) -> Option<String> {
-    let data = delivery.entry.data.as_deref()?;
-    conveyor_runtime::CloudEvent::decode(data)
-        .ok()?
-        .data_field(field)
+/// CloudEvent or lacks the field (such an entry runs at once). The event decoded for it is the
+/// one the delivery then runs ([`Delivery::event`]).
+pub(super) fn ordering_key(delivery: &Delivery, field: &str) -> Option<String> {
+    delivery.event().ok()?.data_field(field)
 }
 
 /// Returns once `shutdown` turns `true` (or its sender is gone).

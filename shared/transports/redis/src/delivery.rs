@@ -9,10 +9,12 @@
 //! stream and `XACK`, in one transaction.
 
 use std::borrow::Cow;
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use ::redis::Value;
 use conveyor_domain::Timestamp;
+use conveyor_runtime::cloudevent::DecodeError;
 use conveyor_runtime::{CloudEvent, EventInput, HandlerError, Input};
 use tokio::sync::{OwnedSemaphorePermit, watch};
 use tracing::Instrument;
@@ -24,7 +26,7 @@ use conveyor_transport::metrics::Outcome;
 use conveyor_transport::policy::{self, Decision};
 
 /// An entry delivered to this instance.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Delivery {
     /// The entry.
     pub entry: Entry,
@@ -32,6 +34,19 @@ pub struct Delivery {
     pub attempt: u32,
     /// When this instance received it.
     pub delivered: Instant,
+    /// The entry's CloudEvent, decoded on first use ([`Delivery::event`]).
+    decoded: OnceLock<Result<CloudEvent, NoEvent>>,
+}
+
+/// Why an entry has no CloudEvent.
+#[derive(Debug, thiserror::Error)]
+pub enum NoEvent {
+    /// The entry has no `data` field.
+    #[error("stream entry has no data field")]
+    NoData,
+    /// Its `data` is not a CloudEvent.
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
 }
 
 impl Delivery {
@@ -48,6 +63,34 @@ impl Delivery {
             entry,
             attempt,
             delivered,
+            decoded: OnceLock::new(),
+        }
+    }
+
+    /// The entry's CloudEvent: decoded from its `data` the first time it is asked for (for its
+    /// ordering key, or to run it), and that one decoding serves every later use, the
+    /// function's included. An entry is never decoded twice.
+    ///
+    /// # Errors
+    /// Why the entry's `data` is not a CloudEvent (or why it has none).
+    pub fn event(&self) -> Result<&CloudEvent, &NoEvent> {
+        self.decoded
+            .get_or_init(|| match &self.entry.data {
+                Some(body) => Ok(CloudEvent::decode(body)?),
+                None => Err(NoEvent::NoData),
+            })
+            .as_ref()
+    }
+
+    /// The next delivery of the same entry, claimed back as `entry` for a retry: its event is
+    /// the one already decoded (a stream entry never changes).
+    #[must_use]
+    fn retried(self, entry: Entry) -> Self {
+        Self {
+            entry,
+            attempt: self.attempt + 1,
+            delivered: Instant::now(),
+            decoded: self.decoded,
         }
     }
 }
@@ -190,7 +233,7 @@ pub(super) async fn finish(
         else {
             return;
         };
-        delivery = Delivery::new(entry, delivery.attempt + 1);
+        delivery = delivery.retried(entry);
         step = step_one(shared, &delivery, None, &mut shutdown).await;
     }
 }
@@ -237,53 +280,59 @@ async fn claim_again(shared: &Shared, entry: &Entry, held_for: Duration) -> Opti
     }
 }
 
-/// An entry read for a delivery: its decoded CloudEvent and what every log line and record
-/// names.
-struct Prepared {
+/// An entry read for a delivery: its CloudEvent (the delivery's own, decoded once) and what
+/// every log line and record names.
+struct Prepared<'d> {
     /// The envelope, lent to the function; or why there is none.
-    event: Result<CloudEvent, HandlerError>,
+    event: Result<&'d CloudEvent, HandlerError>,
     topic: Cow<'static, str>,
     span: tracing::Span,
 }
 
-impl Prepared {
+impl<'d> Prepared<'d> {
+    /// `delivery` to `function`, read from the stream of `topic` (`None` for the inbox: the
+    /// entry's `topic` field, else the event's, names it).
+    fn new(function: &'static str, topic: Option<&'static str>, delivery: &'d Delivery) -> Self {
+        let event = delivery
+            .event()
+            .map_err(|e| HandlerError::drop(e.to_string()));
+        let event_id = event.as_ref().map_or("", |e| e.id.as_str());
+        let correlation_id = event
+            .as_ref()
+            .ok()
+            .and_then(|e| e.correlationid.as_deref())
+            .unwrap_or_default();
+        let span = tracing::info_span!(
+            "deliver",
+            function,
+            event_id = %event_id,
+            correlation_id = %correlation_id,
+            attempt = delivery.attempt,
+            entry = %delivery.entry.id
+        );
+        let topic = match topic {
+            Some(topic) => Cow::Borrowed(topic),
+            None => Cow::Owned(
+                delivery
+                    .entry
+                    .topic
+                    .clone()
+                    .or_else(|| event.as_ref().ok().map(|e| e.topic_name().to_owned()))
+                    .unwrap_or_default(),
+            ),
+        };
+        Self { event, topic, span }
+    }
+
     /// The CloudEvent id; empty for a body that is not a CloudEvent.
     fn event_id(&self) -> &str {
         self.event.as_ref().map_or("", |e| e.id.as_str())
     }
 }
 
-fn prepare(shared: &Shared, delivery: &Delivery) -> Prepared {
-    let event = match &delivery.entry.data {
-        Some(body) => CloudEvent::decode(body).map_err(HandlerError::from),
-        None => Err(HandlerError::drop("stream entry has no data field")),
-    };
-    let event_id = event.as_ref().map_or("", |e| e.id.as_str());
-    let correlation_id = event
-        .as_ref()
-        .ok()
-        .and_then(|e| e.correlationid.as_deref())
-        .unwrap_or_default();
-    let span = tracing::info_span!(
-        "deliver",
-        function = shared.spec.name,
-        event_id = %event_id,
-        correlation_id = %correlation_id,
-        attempt = delivery.attempt,
-        entry = %delivery.entry.id
-    );
-    let topic = match shared.broker.topic_of(&shared.spec, &delivery.entry.stream) {
-        Some(topic) => Cow::Borrowed(topic),
-        None => Cow::Owned(
-            delivery
-                .entry
-                .topic
-                .clone()
-                .or_else(|| event.as_ref().ok().map(|e| e.topic_name().to_owned()))
-                .unwrap_or_default(),
-        ),
-    };
-    Prepared { event, topic, span }
+fn prepare<'d>(shared: &Shared, delivery: &'d Delivery) -> Prepared<'d> {
+    let topic = shared.broker.topic_of(&shared.spec, &delivery.entry.stream);
+    Prepared::new(shared.spec.name, topic, delivery)
 }
 
 /// Delivers one entry; `started` is when its handling began.
@@ -294,7 +343,7 @@ async fn step(shared: &Shared, delivery: &Delivery, started: Instant) -> Step {
         if let Err(step) = runnable(shared, delivery, &mut prepared, started).await {
             return step;
         }
-        let Ok(event) = &prepared.event else {
+        let Ok(event) = prepared.event else {
             return Step::Done;
         };
         let input = Input::Event {
@@ -321,7 +370,7 @@ async fn step_many(
 ) -> Vec<Step> {
     let started = Instant::now();
     let mut steps: Vec<Option<Step>> = deliveries.iter().map(|_| None).collect();
-    let mut prepared: Vec<Prepared> = deliveries.iter().map(|d| prepare(shared, d)).collect();
+    let mut prepared: Vec<Prepared<'_>> = deliveries.iter().map(|d| prepare(shared, d)).collect();
     for (i, (delivery, prep)) in deliveries.iter().zip(&mut prepared).enumerate() {
         let span = prep.span.clone();
         if let Err(step) = runnable(shared, delivery, prep, started)
@@ -337,7 +386,7 @@ async fn step_many(
         .enumerate()
         .filter(|(i, _)| steps[*i].is_none())
         .filter_map(|(i, prep)| {
-            let event = prep.event.as_ref().ok()?;
+            let event = *prep.event.as_ref().ok()?;
             let input = EventInput {
                 event,
                 attempt: deliveries[i].attempt,
@@ -374,7 +423,7 @@ fn deadline(shared: &Shared) -> Timestamp {
 async fn runnable(
     shared: &Shared,
     delivery: &Delivery,
-    prepared: &mut Prepared,
+    prepared: &mut Prepared<'_>,
     started: Instant,
 ) -> Result<(), Step> {
     let spec = &shared.spec;
@@ -411,7 +460,7 @@ async fn runnable(
 async fn settle(
     shared: &Shared,
     delivery: &Delivery,
-    prepared: &Prepared,
+    prepared: &Prepared<'_>,
     result: Result<conveyor_runtime::Handled, HandlerError>,
     started: Instant,
 ) -> Step {
@@ -455,7 +504,7 @@ async fn settle(
 async fn give_up(
     shared: &Shared,
     delivery: &Delivery,
-    prepared: &Prepared,
+    prepared: &Prepared<'_>,
     reason: String,
     attempts: u32,
     started: Instant,
@@ -509,5 +558,63 @@ async fn dead_letter(
         Err(e) => {
             tracing::error!(error = reason, redis_error = %e, "could not dead-letter; the entry stays pending and is delivered again")
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::consumer::ordering_key;
+
+    const EVENT: &[u8] =
+        br#"{"data":{"order_id":"o-1"},"id":"e-1","source":"s","specversion":"1.0","type":"t"}"#;
+
+    fn entry(data: Option<&[u8]>) -> Entry {
+        Entry {
+            stream: Arc::from("orders"),
+            id: "1-0".to_owned(),
+            data: data.map(<[u8]>::to_vec),
+            topic: None,
+        }
+    }
+
+    #[test]
+    fn an_entry_is_decoded_once_for_its_key_its_run_and_its_retries() {
+        let mut delivery = Delivery::new(entry(Some(EVENT)), 1);
+        assert_eq!(ordering_key(&delivery, "order_id").as_deref(), Some("o-1"));
+        // From here the entry's bytes are no CloudEvent: were it decoded again, it would not run.
+        delivery.entry.data = Some(b"not json".to_vec());
+        let prepared = Prepared::new("f", Some("t"), &delivery);
+        assert_eq!(prepared.event_id(), "e-1");
+        assert_eq!(prepared.topic, "t");
+        drop(prepared);
+        let retried = delivery.retried(entry(Some(b"not json")));
+        assert_eq!(retried.attempt, 2);
+        assert_eq!(retried.event().map(|e| e.id.as_str()).ok(), Some("e-1"));
+    }
+
+    #[test]
+    fn an_entry_without_a_cloudevent_says_why_and_names_its_topic_from_the_entry() {
+        let mut no_data = entry(None);
+        no_data.topic = Some("orders.redriven".to_owned());
+        let delivery = Delivery::new(no_data, 1);
+        let prepared = Prepared::new("f", None, &delivery);
+        assert_eq!(prepared.event_id(), "");
+        assert_eq!(prepared.topic, "orders.redriven");
+        let error = prepared.event.as_ref().err().map(HandlerError::chain);
+        assert_eq!(error.as_deref(), Some("stream entry has no data field"));
+        let poison = Delivery::new(entry(Some(b"{")), 1);
+        let prepared = Prepared::new("f", None, &poison);
+        let error = prepared.event.as_ref().err().map(HandlerError::chain);
+        assert!(error.is_some_and(|e| e.starts_with("body is not a CloudEvent")));
+        assert!(
+            !prepared
+                .event
+                .as_ref()
+                .err()
+                .is_some_and(HandlerError::is_retry)
+        );
     }
 }
