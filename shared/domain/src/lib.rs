@@ -5,6 +5,7 @@
 //! # Layout
 //! - [`ids`], [`money`], [`quantity`], [`time`]: newtypes parsed at the edge
 //! - [`state`] — the transition rule all state machines share
+//! - [`status`] — the state machines themselves, shared by the services and the events
 //! - [`order`], [`fulfillment`], [`warehouse`]: one module per service
 //! - [`notification`] — customer notifications rendered from events, and their ports
 //! - [`events`] — payloads and topic constants
@@ -17,6 +18,7 @@ pub mod notification;
 pub mod order;
 pub mod quantity;
 pub mod state;
+pub mod status;
 pub mod time;
 pub mod warehouse;
 

@@ -4,7 +4,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::{Validate, ValidationError, fixed_topic};
-use crate::fulfillment::{FulfillmentStatus, PackageStatus, PicklistStatus};
+use crate::status::fulfillment::{FulfillmentStatus, PackageStatus, PicklistStatus};
 use crate::{CustomerId, FulfillmentId, OrderId, PackageId, PicklistId, Timestamp};
 
 /// A fulfillment changed status (including creation).

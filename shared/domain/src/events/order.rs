@@ -4,7 +4,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::{Validate, ValidationError, fixed_topic};
-use crate::order::{OrderStatus, PaymentMethod};
+use crate::status::order::{OrderStatus, PaymentMethod};
 use crate::{Currency, CustomerId, Money, OrderId, PaymentId, ProductId, Quantity, Timestamp};
 
 /// An order changed status.

@@ -32,9 +32,9 @@ use super::warehouse::{
     RESERVATION_FAILED, RESERVATION_RELEASED, ReservationEvent, ReservationEventKind,
     ReservationFailedEvent,
 };
-use crate::fulfillment::{FulfillmentStatus, PackageStatus, PicklistStatus};
-use crate::order::{OrderStatus, PaymentMethod};
-use crate::warehouse::ReservationStatus;
+use crate::status::fulfillment::{FulfillmentStatus, PackageStatus, PicklistStatus};
+use crate::status::order::{OrderStatus, PaymentMethod};
+use crate::status::warehouse::ReservationStatus;
 use crate::{Currency, Money, Quantity, Timestamp};
 
 /// The order every sample is about.

@@ -4,7 +4,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::{DomainEvent, Validate, ValidationError, fixed_topic};
-use crate::warehouse::ReservationStatus;
+use crate::status::warehouse::ReservationStatus;
 use crate::{AlertId, OrderId, ProductId, Quantity, ReservationId, Timestamp};
 
 /// Stock was reserved for an order line.

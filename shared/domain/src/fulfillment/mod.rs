@@ -5,7 +5,7 @@
 //! fulfillment and its package.
 //!
 //! # Layout
-//! - `status` — the three state machines
+//! - [`crate::status::fulfillment`] — the three state machines (re-exported here)
 //! - `aggregate` — [`Fulfillment`] and what an order status change asks of it
 //! - `picklist`, `package` — [`Picklist`], [`Package`]
 //! - `floor` — [`Shipment`]: a floor report applied to all three
@@ -16,8 +16,8 @@ mod floor;
 mod package;
 mod picklist;
 mod ports;
-mod status;
 
+pub use crate::status::fulfillment::{FulfillmentStatus, PackageStatus, PicklistStatus};
 pub use aggregate::{Cancellation, Fulfillment, FulfillmentChange, NewFulfillment, OrderReaction};
 pub use floor::{
     FloorOutcome, FloorReportError, FulfillmentEvent, Shipment, fulfillment_status_for,
@@ -25,4 +25,3 @@ pub use floor::{
 pub use package::{Package, PackageChange};
 pub use picklist::{Picklist, PicklistLine};
 pub use ports::{FulfillmentRepository, PackageRepository, PicklistRepository};
-pub use status::{FulfillmentStatus, PackageStatus, PicklistStatus};

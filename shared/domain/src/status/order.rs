@@ -1,4 +1,4 @@
-//! The order state machine.
+//! The order state machine, and how an order is paid.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -69,6 +69,21 @@ impl OrderStatus {
         matches!(self, Self::Completed | Self::Cancelled)
     }
 }
+
+/// How an order is paid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentMethod {
+    /// Paid online before fulfillment (payment.confirmed drives it).
+    Prepaid,
+    /// Cash on delivery (the COD auto-confirm job drives it).
+    Cod,
+}
+
+status_names!(PaymentMethod {
+    Prepaid => "prepaid",
+    Cod => "cod",
+});
 
 #[cfg(test)]
 mod tests {

@@ -22,9 +22,9 @@ pub mod ports;
 pub mod report;
 pub mod reservation;
 pub mod signals;
-mod status;
 pub mod sweeps;
 
+pub use crate::status::warehouse::ReservationStatus;
 pub use alert::{ALERT_RETENTION_DAYS, Alert, AlertKind, AlertStatus, retention_cutoff};
 pub use changes::{Batch, Inventories, StockChanges, WarehouseEvent, take_batch};
 pub use error::StockError;
@@ -38,4 +38,3 @@ pub use ports::{
 pub use report::{Period, Report, ReportBody, ReportKind};
 pub use reservation::{EXPIRY_WARNING_MINUTES, RESERVATION_TTL_MINUTES, Reservation};
 pub use signals::{OrderStockEvent, StockAction, fulfillment_action};
-pub use status::ReservationStatus;
