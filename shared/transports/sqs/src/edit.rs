@@ -7,7 +7,10 @@
 use std::collections::HashSet;
 
 use aws_sdk_sqs::Client;
-use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, Message, MessageSystemAttributeName};
+use aws_sdk_sqs::types::{
+    ChangeMessageVisibilityBatchRequestEntry, DeleteMessageBatchRequestEntry, Message,
+    MessageSystemAttributeName,
+};
 use conveyor_runtime::lambda::envelope::decode_body;
 
 use super::SqsError;
@@ -90,7 +93,34 @@ impl Pass {
 
     /// Makes the unwanted messages visible again.
     pub(super) async fn finish(self, client: &Client, url: &str) {
-        super::redrive::release(client, url, &self.skipped).await;
+        release(client, url, &self.skipped).await;
+    }
+}
+
+/// Makes dead letters that were received but not wanted visible again at once.
+async fn release(client: &Client, dlq_url: &str, messages: &[Message]) {
+    for chunk in messages.chunks(10) {
+        let entries: Vec<_> = chunk
+            .iter()
+            .enumerate()
+            .filter_map(|(i, m)| {
+                ChangeMessageVisibilityBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .receipt_handle(m.receipt_handle().unwrap_or_default())
+                    .visibility_timeout(0)
+                    .build()
+                    .ok()
+            })
+            .collect();
+        let result = client
+            .change_message_visibility_batch()
+            .queue_url(dlq_url)
+            .set_entries(Some(entries))
+            .send()
+            .await;
+        if let Err(e) = result {
+            tracing::warn!(error = %SqsError::sdk("ChangeMessageVisibilityBatch", &e), "skipped dead letters stay hidden until their visibility timeout");
+        }
     }
 }
 

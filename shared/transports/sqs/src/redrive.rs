@@ -9,8 +9,7 @@ use std::collections::HashMap;
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::error::ProvideErrorMetadata;
 use aws_sdk_sqs::types::{
-    ChangeMessageVisibilityBatchRequestEntry, Message, MessageAttributeValue,
-    MessageSystemAttributeName, SendMessageBatchRequestEntry,
+    Message, MessageAttributeValue, MessageSystemAttributeName, SendMessageBatchRequestEntry,
 };
 use serde::Serialize;
 
@@ -169,31 +168,4 @@ async fn copy_back(
     }
     pass.finish(client, &queues.dlq_url).await;
     Ok(moved)
-}
-
-/// Makes dead letters that were received but not wanted visible again at once.
-pub(super) async fn release(client: &Client, dlq_url: &str, messages: &[Message]) {
-    for chunk in messages.chunks(10) {
-        let entries: Vec<_> = chunk
-            .iter()
-            .enumerate()
-            .filter_map(|(i, m)| {
-                ChangeMessageVisibilityBatchRequestEntry::builder()
-                    .id(i.to_string())
-                    .receipt_handle(m.receipt_handle().unwrap_or_default())
-                    .visibility_timeout(0)
-                    .build()
-                    .ok()
-            })
-            .collect();
-        let result = client
-            .change_message_visibility_batch()
-            .queue_url(dlq_url)
-            .set_entries(Some(entries))
-            .send()
-            .await;
-        if let Err(e) = result {
-            tracing::warn!(error = %SqsError::sdk("ChangeMessageVisibilityBatch", &e), "skipped dead letters stay hidden until their visibility timeout");
-        }
-    }
 }
