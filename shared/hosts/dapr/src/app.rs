@@ -19,130 +19,17 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use conveyor_runtime::{Deps, Function};
 use serde_json::{Value, json};
-use tokio::sync::Semaphore;
 
-use super::bindings::{self, JobEntry};
-use super::config::{Subscriptions, WorkerConfig};
-use super::delivery::{self, Attempts, StatusBody};
-use super::keys::KeyLocks;
+use super::bindings;
+use super::delivery::{self, StatusBody};
 use super::publisher::CLOUDEVENTS_CONTENT_TYPE;
-use conveyor_transport::metrics::Stats;
-
-/// A topic function the worker serves.
-#[derive(Debug)]
-pub struct TopicEntry {
-    /// The function.
-    pub function: Arc<dyn Function>,
-    /// Caps its invocations in flight at its spec's concurrency.
-    pub limit: Semaphore,
-}
-
-/// What the routes share.
-#[derive(Debug, Clone)]
-pub struct WorkerState(Arc<Inner>);
-
-#[derive(Debug)]
-struct Inner {
-    deps: Deps,
-    stats: Arc<Stats>,
-    pubsub: String,
-    subscriptions: Subscriptions,
-    app_token: Option<String>,
-    topics: Vec<Arc<TopicEntry>>,
-    jobs: Vec<Arc<JobEntry>>,
-    attempts: Attempts,
-    keys: KeyLocks,
-}
-
-impl WorkerState {
-    /// State over `functions` (already selected for the worker's service and mode).
-    /// `publisher` is the sidecar publisher in `deps`, if it is one (for its circuit state).
-    #[must_use]
-    pub fn new(config: &WorkerConfig, deps: Deps, functions: &[Arc<dyn Function>]) -> Self {
-        let (jobs, topics): (Vec<_>, Vec<_>) = functions
-            .iter()
-            .partition(|f| f.spec().schedule().is_some());
-        Self(Arc::new(Inner {
-            deps,
-            stats: Arc::new(Stats::new()),
-            pubsub: config.pubsub.clone(),
-            subscriptions: config.subscriptions,
-            app_token: config.app_api_token.clone().filter(|t| !t.is_empty()),
-            topics: topics
-                .into_iter()
-                .map(|f| {
-                    let permits = usize::try_from(f.spec().concurrency.max(1)).unwrap_or(1);
-                    Arc::new(TopicEntry {
-                        function: Arc::clone(f),
-                        limit: Semaphore::new(permits),
-                    })
-                })
-                .collect(),
-            jobs: jobs
-                .into_iter()
-                .map(|f| Arc::new(JobEntry::new(Arc::clone(f))))
-                .collect(),
-            attempts: Attempts::default(),
-            keys: KeyLocks::default(),
-        }))
-    }
-
-    /// Process dependencies.
-    #[must_use]
-    pub fn deps(&self) -> &Deps {
-        &self.0.deps
-    }
-
-    /// Metrics (`GET /metrics`).
-    #[must_use]
-    pub fn stats(&self) -> &Arc<Stats> {
-        &self.0.stats
-    }
-
-    pub(crate) fn attempts(&self) -> &Attempts {
-        &self.0.attempts
-    }
-
-    /// The per-key locks of ordered functions.
-    #[must_use]
-    pub fn keys(&self) -> &KeyLocks {
-        &self.0.keys
-    }
-
-    /// The subscriptions `GET /dapr/subscribe` lists.
-    #[must_use]
-    pub fn subscriptions(&self) -> Vec<Value> {
-        if self.0.subscriptions == Subscriptions::Declarative {
-            return Vec::new();
-        }
-        let mut list = Vec::new();
-        for entry in &self.0.topics {
-            let spec = entry.function.spec();
-            for topic in spec.topics() {
-                list.push(json!({
-                    "pubsubname": self.0.pubsub,
-                    "topic": topic,
-                    "route": format!("/{}", spec.name),
-                    "deadLetterTopic": spec.dlq_name(),
-                }));
-            }
-        }
-        list
-    }
-
-    /// The names of the jobs it serves as cron bindings.
-    #[must_use]
-    pub fn bindings(&self) -> Vec<&'static str> {
-        self.0.jobs.iter().map(|j| j.function.spec().name).collect()
-    }
-}
+use super::state::{TopicEntry, WorkerState};
 
 /// The router daprd talks to.
 pub fn router(state: WorkerState) -> Router {
     let mut callbacks = Router::new().route("/dapr/subscribe", get(subscribe));
-    for entry in &state.0.topics {
+    for entry in state.topics() {
         let entry = Arc::clone(entry);
         let path = format!("/{}", entry.function.spec().name);
         callbacks = callbacks.route(
@@ -155,14 +42,14 @@ pub fn router(state: WorkerState) -> Router {
             ),
         );
     }
-    for job in &state.0.jobs {
+    for job in state.jobs() {
         let job = Arc::clone(job);
         let path = format!("/{}", job.function.spec().name);
         callbacks = callbacks.route(
             &path,
             post(move |State(s): State<WorkerState>| {
                 let job = Arc::clone(&job);
-                async move { bindings::fire(&s, &job).await }
+                async move { bindings::fire(s.deps(), s.stats(), &job).await }
             })
             .options(|| async { StatusCode::OK }),
         );
@@ -198,8 +85,8 @@ async fn on_event(
 }
 
 async fn metrics(State(s): State<WorkerState>) -> Response {
-    match s.0.deps.store.outbox_backlog().await {
-        Ok(backlog) => s.0.stats.set_backlogs(backlog, &[]),
+    match s.deps().store.outbox_backlog().await {
+        Ok(backlog) => s.stats().set_backlogs(backlog, &[]),
         Err(e) => tracing::warn!(error = %e, "cannot read the outbox backlog for metrics"),
     }
     (
@@ -207,13 +94,13 @@ async fn metrics(State(s): State<WorkerState>) -> Response {
             header::CONTENT_TYPE,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
-        s.0.stats.encode(),
+        s.stats().encode(),
     )
         .into_response()
 }
 
 async fn check_token(State(s): State<WorkerState>, request: Request, next: Next) -> Response {
-    if let Some(expected) = &s.0.app_token {
+    if let Some(expected) = s.app_token() {
         let given = request
             .headers()
             .get("dapr-api-token")

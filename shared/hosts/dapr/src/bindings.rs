@@ -14,11 +14,11 @@ use axum::Json;
 use axum::http::StatusCode;
 use conveyor_domain::Timestamp;
 use conveyor_runtime::cron::Schedule;
-use conveyor_runtime::{Function, Meta};
+use conveyor_runtime::{Deps, Function, Meta};
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
-use super::app::WorkerState;
+use conveyor_transport::metrics::Stats;
 use conveyor_transport::tick;
 
 /// A job the worker serves.
@@ -59,8 +59,8 @@ impl JobEntry {
     }
 }
 
-/// `POST /<job>`: runs one tick, unless one is running already.
-pub async fn fire(state: &WorkerState, job: &JobEntry) -> (StatusCode, Json<Value>) {
+/// `POST /<job>`: runs one tick with `deps`, counted in `stats`, unless one is running already.
+pub async fn fire(deps: &Deps, stats: &Stats, job: &JobEntry) -> (StatusCode, Json<Value>) {
     let name = job.function.spec().name;
     let Ok(_running) = job.running.try_lock() else {
         tracing::info!(
@@ -75,10 +75,9 @@ pub async fn fire(state: &WorkerState, job: &JobEntry) -> (StatusCode, Json<Valu
         );
     };
     let started = Instant::now();
-    let deps = state.deps();
     let tick = job.tick_at(deps.clock.now());
     let meta = Meta::for_tick(name, tick, 1);
-    match tick::fire(job.function.as_ref(), deps, meta, tick, state.stats()).await {
+    match tick::fire(job.function.as_ref(), deps, meta, tick, stats).await {
         Ok(handled) => {
             let report = handled.report.unwrap_or_default();
             let outcome = if handled.duplicate {

@@ -10,19 +10,16 @@
 //! A function with an ordering key handles one event of a key at a time, in arrival order
 //! ([`super::keys`]); a bulk delivery is handled entry by entry, in order.
 //!
-//! daprd does not tell the app which delivery this is, so the worker counts deliveries of each
-//! (function, event id) itself, in a bounded map: retries of one event come back to the same
-//! sidecar, and so to the same worker process.
+//! daprd does not tell the app which delivery this is: the worker counts them itself
+//! ([`super::attempts`]).
 
-use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::Instant;
 
 use conveyor_runtime::{CloudEvent, HandlerError, Input};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::app::{TopicEntry, WorkerState};
+use super::state::{TopicEntry, WorkerState};
 use conveyor_transport::metrics::Outcome;
 use conveyor_transport::policy::{self, Decision};
 
@@ -77,38 +74,6 @@ pub struct BulkStatus {
     pub entry_id: String,
     /// Its status.
     pub status: Status,
-}
-
-/// Deliveries seen per (function, event id); forgotten once an event is settled.
-#[derive(Debug, Default)]
-pub struct Attempts(Mutex<HashMap<(&'static str, String), u32>>);
-
-/// Most events tracked at once; past that the map starts over (counts restart at 1, which only
-/// postpones a dead-letter).
-const TRACKED: usize = 10_000;
-
-impl Attempts {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(&'static str, String), u32>> {
-        self.0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// Counts a delivery; returns its number (1 = first).
-    pub fn next(&self, function: &'static str, event_id: &str) -> u32 {
-        let mut map = self.lock();
-        if map.len() >= TRACKED && !map.contains_key(&(function, event_id.to_owned())) {
-            map.clear();
-        }
-        let n = map.entry((function, event_id.to_owned())).or_insert(0);
-        *n += 1;
-        *n
-    }
-
-    /// Forgets a settled event.
-    pub fn forget(&self, function: &'static str, event_id: &str) {
-        self.lock().remove(&(function, event_id.to_owned()));
-    }
 }
 
 /// Handles one delivered body for `entry`'s function. Never fails: every problem is a status.
@@ -213,16 +178,6 @@ mod tests {
         })
         .unwrap();
         assert_eq!(body, r#"{"status":"RETRY"}"#);
-    }
-
-    #[test]
-    fn counts_deliveries_per_function_and_event() {
-        let a = Attempts::default();
-        assert_eq!(a.next("f", "e"), 1);
-        assert_eq!(a.next("f", "e"), 2);
-        assert_eq!(a.next("g", "e"), 1);
-        a.forget("f", "e");
-        assert_eq!(a.next("f", "e"), 1);
     }
 
     #[test]

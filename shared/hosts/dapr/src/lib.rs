@@ -15,7 +15,9 @@
 //! - [`config`] — service, mode, ports, tokens, publisher limits, and why they may be wrong
 //! - [`env_file`] — a setting from `X` or from the file `X_FILE` names (mounted secrets)
 //! - [`app`] — the routes daprd calls, and the token check
+//! - [`state`] — what the routes share: the functions served, delivery counts, key locks
 //! - [`delivery`] — one pub/sub delivery (or bulk delivery) to a status
+//! - [`attempts`] — deliveries counted per event
 //! - [`keys`] — one delivery at a time per ordering key
 //! - [`bindings`] — cron binding firings
 //! - [`publisher`] — publishing through the sidecar, with retries
@@ -23,6 +25,7 @@
 //! - [`worker`] — start, serve, graceful shutdown, outbox relay
 
 pub mod app;
+pub mod attempts;
 pub mod bindings;
 pub mod breaker;
 pub mod cli;
@@ -31,6 +34,7 @@ pub mod delivery;
 pub mod env_file;
 pub mod keys;
 pub mod publisher;
+pub mod state;
 pub mod worker;
 
 pub use config::{ConfigError, Mode, PublisherSettings, Subscriptions, WorkerConfig};

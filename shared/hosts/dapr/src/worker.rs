@@ -17,9 +17,10 @@ use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
-use super::app::{self, WorkerState};
+use super::app;
 use super::config::WorkerConfig;
 use super::publisher::SidecarPublisher;
+use super::state::WorkerState;
 
 /// Why a worker could not start or serve.
 #[derive(Debug, thiserror::Error)]

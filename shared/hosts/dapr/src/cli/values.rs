@@ -90,7 +90,13 @@ pub fn one_of<T: ValueEnum + Clone + Send + Sync + 'static>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::args::LogFormat;
+
+    /// A choice of two, as `--log-format` takes.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+    enum Format {
+        Text,
+        Json,
+    }
 
     #[test]
     fn errors_name_the_variable_and_what_it_takes() {
@@ -118,8 +124,8 @@ mod tests {
             migrate("no"),
             Err("set CONVEYOR_MIGRATE (or --migrate) to true or false".to_owned())
         );
-        let format = one_of::<LogFormat>("CONVEYOR_LOG_FORMAT", "--log-format");
-        assert_eq!(format("json"), Ok(LogFormat::Json));
+        let format = one_of::<Format>("CONVEYOR_LOG_FORMAT", "--log-format");
+        assert_eq!(format("json"), Ok(Format::Json));
         assert_eq!(
             format("yaml"),
             Err("set CONVEYOR_LOG_FORMAT (or --log-format) to text or json".to_owned())

@@ -1,0 +1,140 @@
+//! What the worker's routes share: the topic functions and jobs it serves, the delivery
+//! counts, the ordering keys' locks, process dependencies and metrics. It sits below the routes
+//! ([`super::app`]) and the handlers they call ([`super::delivery`], [`super::bindings`]).
+
+use std::sync::Arc;
+
+use conveyor_runtime::{Deps, Function};
+use serde_json::{Value, json};
+use tokio::sync::Semaphore;
+
+use super::attempts::Attempts;
+use super::bindings::JobEntry;
+use super::config::{Subscriptions, WorkerConfig};
+use super::keys::KeyLocks;
+use conveyor_transport::metrics::Stats;
+
+/// A topic function the worker serves.
+#[derive(Debug)]
+pub struct TopicEntry {
+    /// The function.
+    pub function: Arc<dyn Function>,
+    /// Caps its invocations in flight at its spec's concurrency.
+    pub limit: Semaphore,
+}
+
+/// What the routes share.
+#[derive(Debug, Clone)]
+pub struct WorkerState(Arc<Inner>);
+
+#[derive(Debug)]
+struct Inner {
+    deps: Deps,
+    stats: Arc<Stats>,
+    pubsub: String,
+    subscriptions: Subscriptions,
+    app_token: Option<String>,
+    topics: Vec<Arc<TopicEntry>>,
+    jobs: Vec<Arc<JobEntry>>,
+    attempts: Attempts,
+    keys: KeyLocks,
+}
+
+impl WorkerState {
+    /// State over `functions` (already selected for the worker's service and mode).
+    /// `publisher` is the sidecar publisher in `deps`, if it is one (for its circuit state).
+    #[must_use]
+    pub fn new(config: &WorkerConfig, deps: Deps, functions: &[Arc<dyn Function>]) -> Self {
+        let (jobs, topics): (Vec<_>, Vec<_>) = functions
+            .iter()
+            .partition(|f| f.spec().schedule().is_some());
+        Self(Arc::new(Inner {
+            deps,
+            stats: Arc::new(Stats::new()),
+            pubsub: config.pubsub.clone(),
+            subscriptions: config.subscriptions,
+            app_token: config.app_api_token.clone().filter(|t| !t.is_empty()),
+            topics: topics
+                .into_iter()
+                .map(|f| {
+                    let permits = usize::try_from(f.spec().concurrency.max(1)).unwrap_or(1);
+                    Arc::new(TopicEntry {
+                        function: Arc::clone(f),
+                        limit: Semaphore::new(permits),
+                    })
+                })
+                .collect(),
+            jobs: jobs
+                .into_iter()
+                .map(|f| Arc::new(JobEntry::new(Arc::clone(f))))
+                .collect(),
+            attempts: Attempts::default(),
+            keys: KeyLocks::default(),
+        }))
+    }
+
+    /// Process dependencies.
+    #[must_use]
+    pub fn deps(&self) -> &Deps {
+        &self.0.deps
+    }
+
+    /// Metrics (`GET /metrics`).
+    #[must_use]
+    pub fn stats(&self) -> &Arc<Stats> {
+        &self.0.stats
+    }
+
+    /// Deliveries seen per (function, event id).
+    pub(crate) fn attempts(&self) -> &Attempts {
+        &self.0.attempts
+    }
+
+    /// The per-key locks of ordered functions.
+    #[must_use]
+    pub fn keys(&self) -> &KeyLocks {
+        &self.0.keys
+    }
+
+    /// The subscriptions `GET /dapr/subscribe` lists.
+    #[must_use]
+    pub fn subscriptions(&self) -> Vec<Value> {
+        if self.0.subscriptions == Subscriptions::Declarative {
+            return Vec::new();
+        }
+        let mut list = Vec::new();
+        for entry in &self.0.topics {
+            let spec = entry.function.spec();
+            for topic in spec.topics() {
+                list.push(json!({
+                    "pubsubname": self.0.pubsub,
+                    "topic": topic,
+                    "route": format!("/{}", spec.name),
+                    "deadLetterTopic": spec.dlq_name(),
+                }));
+            }
+        }
+        list
+    }
+
+    /// The topic functions it serves.
+    pub(crate) fn topics(&self) -> &[Arc<TopicEntry>] {
+        &self.0.topics
+    }
+
+    /// The jobs it serves.
+    pub(crate) fn jobs(&self) -> &[Arc<JobEntry>] {
+        &self.0.jobs
+    }
+
+    /// The token daprd must present, if one is configured.
+    pub(crate) fn app_token(&self) -> Option<&str> {
+        self.0.app_token.as_deref()
+    }
+
+    /// The names of the jobs it serves as cron bindings.
+    #[must_use]
+    pub fn bindings(&self) -> Vec<&'static str> {
+        self.0.jobs.iter().map(|j| j.function.spec().name).collect()
+    }
+}
