@@ -1,73 +1,26 @@
 //! The emulator's HTTP API: publish, invoke, functions, dead letters, recent invocations,
 //! health and Prometheus metrics, and the dashboard ([`crate::dashboard`]), all behind the
 //! access checks of [`crate::access`]. Errors are values turned into responses in one place
-//! ([`ApiError`]).
+//! ([`ApiError`], beside the state every handler shares in [`crate::http`]).
 
 use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::middleware;
-use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use conveyor_domain::Timestamp;
 use conveyor_runtime::cron::Schedule;
-use conveyor_runtime::{Deps, Function, HandlerError, Input, Meta, Trigger};
+use conveyor_runtime::{HandlerError, Input, Meta, Trigger};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::access::Access;
 use crate::operations;
-use conveyor_transport::broker::{Broker, BrokerError};
-use conveyor_transport::metrics::Stats;
 
+pub use crate::http::{ApiError, ApiState};
 pub use crate::operations::MAX_EVENT_BYTES;
-
-/// What the handlers share.
-#[derive(Debug, Clone)]
-pub struct ApiState {
-    /// Process dependencies.
-    pub deps: Deps,
-    /// The transport.
-    pub broker: Arc<dyn Broker>,
-    /// Metrics.
-    pub stats: Arc<Stats>,
-    /// Recent events, attempts and runs.
-    pub events: Arc<crate::eventlog::EventLog>,
-    /// The functions this emulator runs.
-    pub functions: Vec<Arc<dyn Function>>,
-}
-
-/// An error response: status and message.
-#[derive(Debug)]
-pub struct ApiError(StatusCode, String);
-
-impl ApiError {
-    /// An error response with `status` and `message`.
-    #[must_use]
-    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        Self(status, message.into())
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        (self.0, Json(json!({ "error": self.1 }))).into_response()
-    }
-}
-
-impl From<BrokerError> for ApiError {
-    fn from(e: BrokerError) -> Self {
-        Self(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
-    }
-}
-
-impl From<conveyor_store::StoreError> for ApiError {
-    fn from(e: conveyor_store::StoreError) -> Self {
-        Self(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
-    }
-}
 
 type ApiResult = Result<Json<Value>, ApiError>;
 
@@ -90,22 +43,6 @@ pub fn router(state: ApiState, access: Access) -> Router {
             Arc::new(access),
             crate::access::layer::guard,
         ))
-}
-
-impl ApiState {
-    fn function(&self, name: &str) -> Result<&Arc<dyn Function>, ApiError> {
-        self.functions
-            .iter()
-            .find(|f| f.spec().name == name)
-            .ok_or_else(|| {
-                ApiError(
-                    StatusCode::NOT_FOUND,
-                    format!(
-                        "no function {name} in this emulator: GET /functions lists the ones it runs"
-                    ),
-                )
-            })
-    }
 }
 
 async fn metrics(State(s): State<ApiState>) -> Result<String, ApiError> {
@@ -166,18 +103,6 @@ struct Limit {
 
 async fn invocations(State(s): State<ApiState>, Query(q): Query<Limit>) -> Json<Value> {
     Json(json!(s.events.latest_attempts(q.limit.unwrap_or(100))))
-}
-
-impl From<operations::PublishError> for ApiError {
-    fn from(e: operations::PublishError) -> Self {
-        use operations::PublishError as E;
-        let status = match &e {
-            E::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            E::NotJson(_) | E::Invalid(_) => StatusCode::BAD_REQUEST,
-            E::Transport(_) => StatusCode::SERVICE_UNAVAILABLE,
-        };
-        Self(status, e.to_string())
-    }
 }
 
 async fn publish(
@@ -266,7 +191,7 @@ async fn dlq_redrive(
         RedriveRequest::default()
     } else {
         serde_json::from_slice(&body).map_err(|e| {
-            ApiError(
+            ApiError::new(
                 StatusCode::BAD_REQUEST,
                 format!("expected {{\"ids\": [...]}}: {e}"),
             )

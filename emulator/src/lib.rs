@@ -10,6 +10,7 @@
 //! - [`demo`] — `up --demo` seed data
 //! - [`dashboard`] — the web dashboard and its JSON API
 //! - [`eventlog`] — recent events, attempts and runs, bounded, for the dashboard
+//! - [`http`] — what the API's and the dashboard's handlers share: state and error responses
 //! - [`operations`] — publish, dead letters and redrive, for the API and the direct commands
 //! - [`redacted`] — `Debug` of the configurations that hold URLs or tokens, secrets masked
 //! - [`scheduler`] — cron jobs on their schedules
@@ -22,6 +23,7 @@ pub mod cli;
 pub mod dashboard;
 pub mod demo;
 pub mod eventlog;
+pub mod http;
 pub mod operations;
 pub mod redacted;
 pub mod scheduler;

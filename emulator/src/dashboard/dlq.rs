@@ -7,7 +7,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
-use crate::api::{ApiError, ApiState, MAX_EVENT_BYTES};
+use crate::http::{ApiError, ApiState};
+use crate::operations::MAX_EVENT_BYTES;
 
 fn known(s: &ApiState, function: &str) -> Result<(), ApiError> {
     if s.functions.iter().any(|f| f.spec().name == function) {

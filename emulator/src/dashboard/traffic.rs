@@ -8,8 +8,8 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::api::{ApiError, ApiState};
 use crate::eventlog::query::EventFilter;
+use crate::http::{ApiError, ApiState};
 
 /// Most events one list returns.
 const MAX_LIMIT: usize = 500;

@@ -10,7 +10,7 @@ use conveyor_runtime::Trigger;
 use conveyor_runtime::cron::Schedule;
 use serde_json::{Value, json};
 
-use crate::api::{ApiError, ApiState};
+use crate::http::{ApiError, ApiState};
 use conveyor_gen::events::{cloudevent, topic_info};
 
 /// Next fire times shown per job.
