@@ -20,8 +20,8 @@ use tracing::Instrument;
 
 use crate::cloudevent::CloudEvent;
 use crate::context::{Context, Deps, Meta};
+use crate::contract::TopicHandler;
 use crate::error::HandlerError;
-use crate::handler::TopicHandler;
 use crate::invoke::{self, Handled};
 use crate::spec::Idempotency;
 

@@ -1,71 +1,20 @@
-//! The handler traits a function implements, and [`Function`], the type-erased form hosts use
-//! to run any function of the catalog.
+//! [`Function`], the type-erased form hosts use to run any function of the catalog, over the
+//! handler traits a function implements (defined in [`crate::contract`], re-exported here).
 
 use std::fmt;
-use std::future::Future;
 use std::sync::Arc;
 
 use conveyor_domain::Timestamp;
-use conveyor_domain::events::Validate;
-use serde::de::DeserializeOwned;
+
+pub use crate::contract::{JobReport, ScheduleHandler, TopicHandler};
 
 use crate::batch::{self, EventInput, Stop};
 use crate::cloudevent::CloudEvent;
-use crate::context::{Context, Deps, Meta};
+use crate::context::{Deps, Meta};
 use crate::error::HandlerError;
 use crate::invoke::{self, Handled};
 use crate::publish::BoxFuture;
 use crate::spec::FunctionSpec;
-
-/// A function triggered by events of one or more topics.
-pub trait TopicHandler: Send + Sync + 'static {
-    /// The typed payload decoded from the CloudEvent `data`.
-    type Payload: DeserializeOwned + Validate + Send + 'static;
-
-    /// The declaration.
-    const SPEC: FunctionSpec;
-
-    /// Handles one event inside the invocation's transaction.
-    fn handle(
-        &self,
-        payload: Self::Payload,
-        cx: &mut Context<'_>,
-    ) -> impl Future<Output = Result<(), HandlerError>> + Send;
-}
-
-/// What one run of a job did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct JobReport {
-    /// Rows changed (orders cancelled, reservations expired, ...).
-    pub processed: u64,
-    /// The run stopped at its batch limit; more work remains for the next tick.
-    pub more: bool,
-}
-
-impl JobReport {
-    /// A report for `processed` rows out of a batch limit of `limit`.
-    #[must_use]
-    pub fn batch(processed: usize, limit: usize) -> Self {
-        Self {
-            processed: processed as u64,
-            more: processed >= limit,
-        }
-    }
-}
-
-/// A function triggered by a schedule.
-pub trait ScheduleHandler: Send + Sync + 'static {
-    /// The declaration.
-    const SPEC: FunctionSpec;
-
-    /// One bounded run for the tick scheduled at `scheduled`, inside one transaction. Must be
-    /// safe if two runs overlap (claim rows rather than read-then-write).
-    fn run_once(
-        &self,
-        scheduled: Timestamp,
-        cx: &mut Context<'_>,
-    ) -> impl Future<Output = Result<JobReport, HandlerError>> + Send;
-}
 
 /// What a host hands to a function.
 #[derive(Debug)]

@@ -11,8 +11,8 @@ use conveyor_store::{OutboxRow, Tx};
 
 use crate::cloudevent::CloudEvent;
 use crate::context::{Context, Deps, Meta};
+use crate::contract::{JobReport, ScheduleHandler, TopicHandler};
 use crate::error::HandlerError;
-use crate::handler::{JobReport, ScheduleHandler, TopicHandler};
 use crate::spec::{FunctionSpec, Idempotency};
 
 /// A successful invocation.

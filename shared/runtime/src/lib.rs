@@ -11,7 +11,8 @@
 //! - [`cloudevent`] — the Dapr-compatible CloudEvents 1.0 envelope (decoded on a fast path when
 //!   compact and free of escapes, as conveyor and daprd write it)
 //! - [`spec`] — `FunctionSpec`, `Trigger`, `RetryPolicy`, `Service`
-//! - [`handler`] — the handler traits and the type-erased [`Function`]
+//! - [`contract`] — the handler traits a function implements
+//! - [`handler`] — the type-erased [`Function`] over them
 //! - [`context`] — `Context` (per invocation) and `Deps` (per process)
 //! - [`invoke`], [`relay`]: inbox/outbox pipeline and the outbox relay
 //! - [`batch`] — several events of one function in one transaction
@@ -27,6 +28,7 @@
 pub mod batch;
 pub mod cloudevent;
 pub mod context;
+pub mod contract;
 pub mod cron;
 pub mod delivery;
 pub mod error;
@@ -44,8 +46,9 @@ pub mod trace;
 pub use batch::{EventInput, Stop};
 pub use cloudevent::CloudEvent;
 pub use context::{Context, Deps, Meta};
+pub use contract::{JobReport, ScheduleHandler, TopicHandler};
 pub use error::{BoxError, HandlerError};
-pub use handler::{Function, Input, JobReport, ScheduleHandler, TopicHandler, schedule, topic};
+pub use handler::{Function, Input, schedule, topic};
 pub use invoke::Handled;
 pub use publish::{DeferredPublisher, MemoryPublisher, PublishError, Publisher};
 pub use spec::{FunctionSpec, Idempotency, RetryPolicy, Service, Trigger};

@@ -14,7 +14,7 @@ use conveyor_domain::Timestamp;
 use conveyor_store::retention::PRUNE_BATCH;
 use conveyor_store::{Store, StoreError, Tx};
 
-use crate::handler::JobReport;
+use crate::contract::JobReport;
 
 /// Environment variable: days an inbox (idempotency) row is kept.
 pub const INBOX_RETENTION_DAYS: &str = "CONVEYOR_INBOX_RETENTION_DAYS";
