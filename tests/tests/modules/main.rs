@@ -36,6 +36,11 @@ const EXCLUDED: &[Excluded] = &[
         within: "bench",
         reason: "`conveyor bench` is being rewritten; asserted once that lands",
     },
+    Excluded {
+        package: "conveyor-bench",
+        within: "",
+        reason: "`conveyor bench` is being rewritten; asserted once that lands",
+    },
 ];
 
 impl Excluded {
@@ -62,6 +67,7 @@ fn no_module_imports_a_module_that_imports_it_back() {
     }
     let mut failures = Vec::new();
     let mut excused = Vec::new();
+    let mut used = vec![false; EXCLUDED.len()];
     let mut edge_count = 0;
     for target in &targets {
         let edges = graph::edges(&tree::modules(&target.root));
@@ -72,8 +78,17 @@ fn no_module_imports_a_module_that_imports_it_back() {
             .sum::<usize>();
         for cycle in graph::cycles(&edges) {
             let text = cycle.render(&target.label, workspace);
-            match EXCLUDED.iter().find(|e| e.covers(&target.package, &cycle)) {
-                Some(e) => excused.push(format!("{text}\n    (not asserted: {})", e.reason)),
+            match EXCLUDED
+                .iter()
+                .position(|e| e.covers(&target.package, &cycle))
+            {
+                Some(i) => {
+                    used[i] = true;
+                    excused.push(format!(
+                        "{text}\n    (not asserted: {})",
+                        EXCLUDED[i].reason
+                    ));
+                }
                 None => failures.push(text),
             }
         }
@@ -84,6 +99,16 @@ fn no_module_imports_a_module_that_imports_it_back() {
     );
     if !excused.is_empty() {
         eprintln!("cycles not asserted on:\n{}", excused.join("\n"));
+    }
+    for (e, used) in EXCLUDED.iter().zip(used) {
+        if !used {
+            let place = if e.within.is_empty() {
+                e.package.to_owned()
+            } else {
+                format!("{} {}", e.package, e.within)
+            };
+            eprintln!("no cycle left in {place}: its exclusion can go");
+        }
     }
     assert!(
         failures.is_empty(),
