@@ -46,12 +46,7 @@ pub(crate) fn event(
     let mut ce = CloudEvent::new(topic, "conveyor-demo", payload, now)
         .map_err(|e| DemoError::Data(e.to_string()))?;
     ce.correlationid = Some(format!("demo-{}", ce.id));
-    Ok(OutboxRow {
-        id: ce.id.clone(),
-        topic: topic.to_owned(),
-        body: ce.to_json(),
-        ordering_key: None,
-    })
+    Ok(ce.into_outbox_row())
 }
 
 pub(crate) fn line(sku: &str, n: u32, cents: i64) -> Result<OrderLine, DemoError> {

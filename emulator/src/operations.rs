@@ -66,10 +66,8 @@ pub async fn publish(
 ) -> Result<Value, PublishError> {
     let event = to_cloudevent(topic, body, now)?;
     let row = OutboxRow {
-        id: event.id.clone(),
         topic: topic.to_owned(),
-        body: event.to_json(),
-        ordering_key: None,
+        ..event.into_outbox_row()
     };
     broker
         .publish(std::slice::from_ref(&row))
@@ -78,7 +76,7 @@ pub async fn publish(
             transport: "publish",
             message: e.to_string(),
         })?;
-    Ok(json!({ "id": event.id, "topic": topic, "subscribers": broker.subscribers(topic) }))
+    Ok(json!({ "id": row.id, "topic": topic, "subscribers": broker.subscribers(topic) }))
 }
 
 /// One dead letter as JSON.

@@ -14,7 +14,6 @@ use conveyor_emulator::up::{self, UpConfig};
 use conveyor_redis::RedisSettings;
 use conveyor_redis::tls::{RedisTls, TlsFiles};
 use conveyor_runtime::CloudEvent;
-use conveyor_store::OutboxRow;
 use conveyor_testkit::seed;
 use conveyor_testkit::tls::TestPki;
 use conveyor_testkit::tls::postgres::TlsPostgres;
@@ -57,12 +56,7 @@ async fn a_payment_is_handled_over_tls_redis_and_verify_full_postgres() {
     let event = CloudEvent::new(PAYMENT_CONFIRMED, "test", &payment, SystemClock.now()).unwrap();
     running
         .broker
-        .publish(&[OutboxRow {
-            id: event.id.clone(),
-            topic: PAYMENT_CONFIRMED.to_owned(),
-            body: event.to_json(),
-            ordering_key: None,
-        }])
+        .publish(&[event.into_outbox_row()])
         .await
         .unwrap();
 

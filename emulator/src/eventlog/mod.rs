@@ -202,7 +202,8 @@ pub struct EventLog {
     inner: Mutex<Inner>,
 }
 
-/// What is peeked at in a published body (the rest is skipped, not decoded).
+/// What is peeked at in a body that is no CloudEvent a publisher wrote (the rest is skipped,
+/// not decoded).
 #[derive(Debug, Deserialize)]
 struct Peek {
     correlationid: Option<String>,
@@ -213,6 +214,25 @@ struct Peek {
 #[derive(Debug, Deserialize)]
 struct PeekData {
     order_id: Option<Value>,
+}
+
+/// A row for `body`, written to the transport by something else than conveyor's publishers,
+/// with what can be peeked at in it: its source, correlation id and order id, if it has them.
+fn peeked(id: &str, topic: &str, body: &str) -> OutboxRow {
+    let mut row = OutboxRow::bare(id.to_owned(), topic.to_owned(), body.to_owned());
+    if let Ok(peek) = serde_json::from_str::<Peek>(body) {
+        let order_id = peek.data.and_then(|d| d.order_id).and_then(|v| match v {
+            Value::String(s) => Some(s),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        });
+        row.source = peek.source.unwrap_or_default();
+        row.correlation_id = peek.correlationid;
+        row.data_fields = order_id
+            .map(|o| vec![("order_id".to_owned(), o)])
+            .unwrap_or_default();
+    }
+    row
 }
 
 /// Where the log stands: the newest event and attempt positions (0 = none yet).
@@ -235,28 +255,20 @@ impl EventLog {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Logs events the transport accepted.
+    /// Logs events the transport accepted, with what their rows carry of their events (the
+    /// bodies are not decoded here).
     pub fn published(&self, rows: &[OutboxRow]) {
         let at = now();
         let entries: Vec<(LoggedEvent, usize)> = rows
             .iter()
             .map(|row| {
-                let peek = serde_json::from_str::<Peek>(&row.body).ok();
-                let (correlation_id, source, order_id) = peek.map_or((None, None, None), |p| {
-                    let order_id = p.data.and_then(|d| d.order_id).and_then(|v| match v {
-                        Value::String(s) => Some(s),
-                        Value::Number(n) => Some(n.to_string()),
-                        _ => None,
-                    });
-                    (p.correlationid, p.source, order_id)
-                });
                 let event = LoggedEvent {
                     seq: 0,
-                    correlation_id: correlation_id.or_else(|| Some(row.id.clone())),
+                    correlation_id: row.correlation_id.clone().or_else(|| Some(row.id.clone())),
                     id: row.id.clone(),
                     topic: row.topic.clone(),
-                    order_id,
-                    source,
+                    order_id: row.data_field("order_id").map(str::to_owned),
+                    source: Some(row.source.clone()).filter(|s| !s.is_empty()),
                     at,
                     body: Arc::from(row.body.as_str()),
                 };
@@ -293,12 +305,7 @@ impl EventLog {
     ) {
         let known = self.lock().events.iter().any(|e| e.id == id);
         if !known {
-            self.published(&[OutboxRow {
-                id: id.to_owned(),
-                topic: topic.to_owned(),
-                body: body.to_owned(),
-                ordering_key: None,
-            }]);
+            self.published(&[peeked(id, topic, body)]);
         }
         self.not_run(function, id, 1, reason);
     }
@@ -430,12 +437,7 @@ mod tests {
         let log = EventLog::new();
         let body = r#"{"id":"x","correlationid":"c-1","data":{"order_id":"ord-1"}}"#;
         for i in 0..(EVENTS + 5) {
-            log.published(&[OutboxRow {
-                id: format!("e{i}"),
-                topic: "t".to_owned(),
-                body: body.to_owned(),
-                ordering_key: None,
-            }]);
+            log.published(&[peeked(&format!("e{i}"), "t", body)]);
         }
         for i in 0..(ATTEMPTS + 5) {
             #[allow(clippy::cast_precision_loss)]
@@ -471,16 +473,27 @@ mod tests {
     }
 
     #[test]
+    fn a_published_event_is_logged_with_what_its_row_carries() {
+        let log = EventLog::new();
+        log.published(&[OutboxRow {
+            source: "order-worker".to_owned(),
+            correlation_id: Some("flow-1".to_owned()),
+            data_fields: vec![("order_id".to_owned(), "ord-9".to_owned())],
+            ..OutboxRow::bare("e1".to_owned(), "t".to_owned(), "not read".to_owned())
+        }]);
+        let inner = log.lock();
+        let logged = &inner.events[0];
+        assert_eq!(logged.correlation_id.as_deref(), Some("flow-1"));
+        assert_eq!(logged.source.as_deref(), Some("order-worker"));
+        assert_eq!(logged.order_id.as_deref(), Some("ord-9"));
+    }
+
+    #[test]
     fn big_bodies_are_bounded_by_bytes() {
         let log = EventLog::new();
         let body = "x".repeat(EVENT_BYTES / 4);
         for i in 0..10 {
-            log.published(&[OutboxRow {
-                id: format!("e{i}"),
-                topic: "t".to_owned(),
-                body: body.clone(),
-                ordering_key: None,
-            }]);
+            log.published(&[peeked(&format!("e{i}"), "t", &body)]);
         }
         let inner = log.lock();
         assert!(inner.events.len() <= 4);

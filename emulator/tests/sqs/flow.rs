@@ -22,7 +22,6 @@ use conveyor_runtime::lambda::envelope::decode_body;
 use conveyor_runtime::lambda::eventbridge::EventBridgePublisher;
 use conveyor_runtime::{CloudEvent, Publisher};
 use conveyor_sqs::{SqsSettings, queues};
-use conveyor_store::OutboxRow;
 use conveyor_store::testing::TestDb;
 use conveyor_testkit::seed;
 use serde_json::{Value, json};
@@ -120,12 +119,7 @@ async fn a_payment_on_eventbridge_reaches_the_handler_through_the_queue_and_conf
     };
     let mut event = CloudEvent::new(PAYMENT_CONFIRMED, "payment-service", &payment, now).unwrap();
     event.correlationid = Some("corr-sqs-1".to_owned());
-    let row = OutboxRow {
-        id: event.id.clone(),
-        topic: PAYMENT_CONFIRMED.to_owned(),
-        body: event.to_json(),
-        ordering_key: None,
-    };
+    let row = event.into_outbox_row();
     EventBridgePublisher::new(BUS, &aws)
         .publish(std::slice::from_ref(&row))
         .await

@@ -57,13 +57,9 @@ pub(crate) fn event_row(
     payload: &impl Serialize,
     time: Timestamp,
 ) -> OutboxRow {
-    let ce = CloudEvent::new(topic, source, payload, time).unwrap();
-    OutboxRow {
-        id: ce.id.clone(),
-        topic: topic.to_owned(),
-        body: ce.to_json(),
-        ordering_key: None,
-    }
+    CloudEvent::new(topic, source, payload, time)
+        .unwrap()
+        .into_outbox_row()
 }
 
 pub(crate) fn ping(n: u32) -> OutboxRow {
@@ -71,12 +67,7 @@ pub(crate) fn ping(n: u32) -> OutboxRow {
 }
 
 pub(crate) fn raw(body: &str) -> OutboxRow {
-    OutboxRow {
-        id: "raw".to_owned(),
-        topic: "test.ping".to_owned(),
-        body: body.to_owned(),
-        ordering_key: None,
-    }
+    OutboxRow::bare("raw".to_owned(), "test.ping".to_owned(), body.to_owned())
 }
 
 /// Counts calls; fails transiently on the first `fail_first` deliveries of each event.

@@ -12,6 +12,7 @@ use serde_json::value::RawValue;
 use conveyor_domain::Timestamp;
 
 mod compact;
+mod fields;
 
 /// Test builds count the bodies parsed on this thread ([`CloudEvent::decode`], and the Lambda
 /// host reading an envelope), so a test can tell how often one delivery decodes its event.
@@ -233,6 +234,18 @@ impl CloudEvent {
         }
     }
 
+    /// Every top-level field of `data` that [`CloudEvent::data_field`] reads (strings,
+    /// numbers and booleans), as text, in the order they come; empty when `data` is not an
+    /// object. Nested values are skipped, not decoded.
+    #[must_use]
+    pub fn data_fields(&self) -> Vec<(String, String)> {
+        self.data
+            .as_ref()
+            .and_then(|data| serde_json::from_str::<fields::Scalars>(data.get()).ok())
+            .map(|fields| fields.0)
+            .unwrap_or_default()
+    }
+
     /// The topic: `topic`, else `type`.
     #[must_use]
     pub fn topic_name(&self) -> &str {
@@ -257,6 +270,44 @@ mod tests {
     #[derive(Debug, Deserialize, Serialize, PartialEq)]
     struct P {
         order_id: String,
+    }
+
+    #[test]
+    fn data_fields_are_what_data_field_reads() {
+        let data = r#"{"order_id":"o-1","n":7,"x":1.5e300,"ok":true,"none":null,"lines":[{"a":1}],"nested":{"order_id":"no"},"esc":"a\"b","order_id2":-3}"#;
+        let event = CloudEvent::decode(
+            format!(r#"{{"data":{data},"id":"e","specversion":"1.0"}}"#).as_bytes(),
+        )
+        .unwrap();
+        let fields = event.data_fields();
+        let names: Vec<&str> = fields.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(names, ["order_id", "n", "x", "ok", "esc", "order_id2"]);
+        for name in [
+            "order_id",
+            "n",
+            "x",
+            "ok",
+            "none",
+            "lines",
+            "nested",
+            "esc",
+            "order_id2",
+        ] {
+            let kept = fields
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone());
+            assert_eq!(kept, event.data_field(name), "{name}");
+        }
+        let twice = CloudEvent::decode(
+            br#"{"data":{"k":"first","j":1,"k":"last","j":[2]},"id":"e","specversion":"1.0"}"#,
+        )
+        .unwrap();
+        assert_eq!(twice.data_fields(), [("k".to_owned(), "last".to_owned())]);
+        assert_eq!(twice.data_field("k").as_deref(), Some("last"));
+        assert_eq!(twice.data_field("j"), None);
+        let listed = CloudEvent::decode(br#"{"data":[1,2],"id":"e","specversion":"1.0"}"#).unwrap();
+        assert!(listed.data_fields().is_empty());
     }
 
     #[test]

@@ -207,10 +207,8 @@ impl<'a> Context<'a> {
         ce.tracestate = self.meta.tracestate.as_deref().map(str::to_owned);
         ce.correlationid = Some(self.meta.correlation_id.clone().into_owned());
         self.staged.push(OutboxRow {
-            body: ce.to_json(),
-            id: ce.id,
-            topic: topic.to_owned(),
             ordering_key: key.map(str::to_owned),
+            ..ce.into_outbox_row()
         });
         Ok(())
     }
@@ -277,9 +275,19 @@ mod tests {
         assert_eq!(meta.tracestate.as_deref(), Some("vendor=1"));
         let mut cx = Context::stateless(&meta, "order-worker", Timestamp::from_millis(0));
         cx.publish(&samples::payment_confirmed()).unwrap();
-        let out = CloudEvent::decode(cx.staged()[0].body.as_bytes()).unwrap();
+        let row = &cx.staged()[0];
+        let out = CloudEvent::decode(row.body.as_bytes()).unwrap();
         assert_eq!(out.correlationid.as_deref(), Some("flow-1"));
         assert_eq!(out.tracestate.as_deref(), Some("vendor=1"));
+        // The row carries what publishers route it by, as its body says it.
+        assert_eq!(
+            (row.id.as_str(), row.topic.as_str()),
+            (out.id.as_str(), "payment.confirmed")
+        );
+        assert_eq!(row.source, "order-worker");
+        assert_eq!(row.correlation_id.as_deref(), Some("flow-1"));
+        assert_eq!(row.data_fields, out.data_fields());
+        assert!(row.data_field("order_id").is_some());
     }
 
     #[test]

@@ -1,11 +1,13 @@
 //! The outbox relay: publishes rows that were committed but not published (a crash or a
 //! transport outage between commit and publish). Rows younger than the grace period are left to
-//! the invocation that staged them.
+//! the invocation that staged them. What the table does not keep of a row's event (its source,
+//! correlation id and data fields) is read from its body once, before it is published.
 
 use std::time::Duration;
 
 use crate::context::Deps;
 use crate::error::HandlerError;
+use crate::publish::describe;
 
 /// Publishes up to `limit` committed rows older than `grace`. Returns how many were published.
 /// On PostgreSQL concurrent relays claim disjoint rows.
@@ -17,11 +19,12 @@ pub async fn relay_once(deps: &Deps, grace: Duration, limit: i64) -> Result<usiz
     let grace_ms = i64::try_from(grace.as_millis()).unwrap_or(i64::MAX);
     let cutoff = deps.clock.now().add_millis(-grace_ms);
     let mut tx = deps.store.begin().await?;
-    let rows = tx.outbox_claim(cutoff, limit).await?;
+    let mut rows = tx.outbox_claim(cutoff, limit).await?;
     if rows.is_empty() {
         tx.commit().await?;
         return Ok(0);
     }
+    rows.iter_mut().for_each(describe);
     let (sent, failed): (Vec<String>, Vec<String>) = match deps.publisher.publish(&rows).await {
         Ok(()) => (rows.iter().map(|r| r.id.clone()).collect(), Vec::new()),
         Err(e) => {
@@ -36,4 +39,46 @@ pub async fn relay_once(deps: &Deps, grace: Duration, limit: i64) -> Result<usiz
     tx.outbox_bump_attempts(&failed).await?;
     tx.commit().await?;
     Ok(sent.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use conveyor_domain::{ManualClock, Timestamp};
+    use conveyor_store::testing::TestDb;
+    use conveyor_store::{Backend, OutboxRow};
+
+    use super::*;
+    use crate::cloudevent::CloudEvent;
+    use crate::publish::MemoryPublisher;
+
+    #[tokio::test]
+    async fn a_row_read_back_is_published_with_what_its_event_says() {
+        let db = TestDb::of(Backend::Sqlite).await;
+        let publisher = Arc::new(MemoryPublisher::new());
+        let deps = Deps {
+            store: db.store().clone(),
+            publisher: Arc::clone(&publisher) as Arc<dyn crate::publish::Publisher>,
+            clock: Arc::new(ManualClock::new(Timestamp::from_millis(10_000))),
+        };
+        let data = serde_json::json!({ "order_id": "ord-1", "lines": [1] });
+        let mut event =
+            CloudEvent::new("t", "order-worker", &data, Timestamp::from_millis(0)).unwrap();
+        event.correlationid = Some("flow-1".to_owned());
+        let staged = event.into_outbox_row();
+        let not_an_event = OutboxRow::bare("raw".to_owned(), "t".to_owned(), "{".to_owned());
+        let mut tx = db.store().begin().await.unwrap();
+        tx.outbox_stage(
+            &[staged.clone(), not_an_event.clone()],
+            Timestamp::from_millis(0),
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+
+        assert_eq!(relay_once(&deps, Duration::ZERO, 10).await.unwrap(), 2);
+        assert_eq!(publisher.rows(), [staged, not_an_event]);
+        db.close().await;
+    }
 }

@@ -24,12 +24,7 @@ fn rows(n: usize) -> Vec<OutboxRow> {
             };
             let mut event = CloudEvent::new("probe.seen", "order-worker", &seen, start()).unwrap();
             event.id = format!("e-{i}");
-            OutboxRow {
-                body: event.to_json(),
-                id: event.id,
-                topic: "probe.seen".to_owned(),
-                ordering_key: None,
-            }
+            event.into_outbox_row()
         })
         .collect()
 }

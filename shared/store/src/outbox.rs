@@ -9,7 +9,12 @@ use crate::{Store, StoreError, Tx};
 /// Most rows staged by one statement.
 const STAGE_CHUNK: usize = 64;
 
-/// One staged event: the serialised CloudEvent and what a publisher needs to route it.
+/// One staged event: the serialised CloudEvent and what a publisher needs to route it, so no
+/// publisher decodes the body again.
+///
+/// `source`, `correlation_id` and `data_fields` are filled where the row is made from its event
+/// and are not stored: a row read back by [`Tx::outbox_claim`] has them empty, and the relay
+/// fills them from the body before it publishes the row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboxRow {
     /// The CloudEvent id (also the row key).
@@ -20,6 +25,40 @@ pub struct OutboxRow {
     pub body: String,
     /// Ordering key (per-entity ordering), if the event has one.
     pub ordering_key: Option<String>,
+    /// The CloudEvent `source`: the app that published it (empty if unknown).
+    pub source: String,
+    /// The CloudEvent `correlationid`: the flow it belongs to.
+    pub correlation_id: Option<String>,
+    /// The top-level fields of the event's `data` that are strings, numbers or booleans, as
+    /// text (strings as they are, numbers and booleans printed): what an ordering key is read
+    /// from.
+    pub data_fields: Vec<(String, String)>,
+}
+
+impl OutboxRow {
+    /// A row of `body` with nothing known of its event beyond its id and topic (a body that
+    /// is not a CloudEvent, or one read back from the table).
+    #[must_use]
+    pub fn bare(id: String, topic: String, body: String) -> Self {
+        Self {
+            id,
+            topic,
+            body,
+            ordering_key: None,
+            source: String::new(),
+            correlation_id: None,
+            data_fields: Vec::new(),
+        }
+    }
+
+    /// The value of the `data` field `name`, when [`OutboxRow::data_fields`] has it.
+    #[must_use]
+    pub fn data_field(&self, name: &str) -> Option<&str> {
+        self.data_fields
+            .iter()
+            .find(|(field, _)| field == name)
+            .map(|(_, value)| value.as_str())
+    }
 }
 
 impl Tx {
@@ -60,6 +99,7 @@ impl Tx {
 
     /// Claims up to `limit` rows staged at or before `older_than`, oldest first. On PostgreSQL
     /// the rows stay locked until this transaction ends, so concurrent relays take other rows.
+    /// What the table does not keep (see [`OutboxRow`]) is left empty.
     ///
     /// # Errors
     /// The database error.
@@ -80,10 +120,8 @@ impl Tx {
         rows.iter()
             .map(|r| {
                 Ok(OutboxRow {
-                    id: r.try_get("id")?,
-                    topic: r.try_get("topic")?,
-                    body: r.try_get("body")?,
                     ordering_key: r.try_get("ordering_key")?,
+                    ..OutboxRow::bare(r.try_get("id")?, r.try_get("topic")?, r.try_get("body")?)
                 })
             })
             .collect()

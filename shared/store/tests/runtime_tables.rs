@@ -4,12 +4,25 @@ use conveyor_domain::Timestamp;
 use conveyor_store::OutboxRow;
 use conveyor_store::testing::on_both_backends;
 
+/// A row as the table keeps it: id, topic, body and ordering key.
+fn stored(id: &str) -> OutboxRow {
+    OutboxRow {
+        ordering_key: Some(format!("key-{id}")),
+        ..OutboxRow::bare(
+            id.to_owned(),
+            "t".to_owned(),
+            format!("{{\"id\":\"{id}\"}}"),
+        )
+    }
+}
+
+/// A row as a handler stages it, with what its event said (which the table does not keep).
 fn row(id: &str) -> OutboxRow {
     OutboxRow {
-        id: id.to_owned(),
-        topic: "t".to_owned(),
-        body: format!("{{\"id\":\"{id}\"}}"),
-        ordering_key: None,
+        source: "order-worker".to_owned(),
+        correlation_id: Some("flow-1".to_owned()),
+        data_fields: vec![("order_id".to_owned(), "ord-1".to_owned())],
+        ..stored(id)
     }
 }
 
@@ -52,7 +65,7 @@ async fn outbox_stages_claims_in_order_and_deletes() {
             .outbox_claim(Timestamp::from_millis(2_000), 10)
             .await
             .unwrap();
-        assert_eq!(claimed, vec![row("a"), row("b")]);
+        assert_eq!(claimed, vec![stored("a"), stored("b")]);
         tx.outbox_bump_attempts(&["a".to_owned()]).await.unwrap();
         tx.outbox_delete(&["b".to_owned()]).await.unwrap();
         tx.commit().await.unwrap();

@@ -64,10 +64,8 @@ pub(crate) fn event(topic: &str, key: &str, n: u32) -> OutboxRow {
     let ce = CloudEvent::new(topic, "conformance", &probe, SystemClock.now())
         .expect("a probe serialises");
     OutboxRow {
-        id: ce.id.clone(),
-        topic: topic.to_owned(),
-        body: ce.to_json(),
         ordering_key: Some(key.to_owned()),
+        ..ce.into_outbox_row()
     }
 }
 

@@ -9,7 +9,6 @@ use aws_sdk_eventbridge::error::DisplayErrorContext;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 use conveyor_store::OutboxRow;
 
-use crate::cloudevent::CloudEvent;
 use crate::publish::{BoxFuture, PublishError, Publisher};
 
 use super::aws::{AwsSettings, client_from_settings};
@@ -49,16 +48,17 @@ struct BatchFailure {
 
 /// The size EventBridge counts for an entry: source, detail-type, detail (UTF-8 bytes), plus a
 /// fixed 14 bytes for the time.
-fn entry_size(row: &OutboxRow, source: &str) -> usize {
-    14 + source.len() + row.topic.len() + row.body.len()
+fn entry_size(row: &OutboxRow) -> usize {
+    14 + source_of(row).len() + row.topic.len() + row.body.len()
 }
 
-fn source_of(row: &OutboxRow) -> String {
-    CloudEvent::decode(row.body.as_bytes())
-        .map(|e| e.source)
-        .ok()
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "conveyor".to_owned())
+/// The entry's source: the event's, as the row carries it (`conveyor` when it has none).
+fn source_of(row: &OutboxRow) -> &str {
+    if row.source.is_empty() {
+        "conveyor"
+    } else {
+        &row.source
+    }
 }
 
 /// Splits rows into calls of at most [`MAX_ENTRIES`] entries and [`MAX_CALL_BYTES`] bytes, in
@@ -67,7 +67,7 @@ fn batches(rows: &[OutboxRow]) -> Vec<&[OutboxRow]> {
     let mut out = Vec::new();
     let (mut start, mut bytes) = (0, 0);
     for (i, row) in rows.iter().enumerate() {
-        let size = entry_size(row, &source_of(row));
+        let size = entry_size(row);
         if i > start && (i - start == MAX_ENTRIES || bytes + size > MAX_CALL_BYTES) {
             out.push(&rows[start..i]);
             (start, bytes) = (i, 0);
@@ -236,12 +236,17 @@ mod tests {
     use super::*;
 
     fn row(id: &str, body_len: usize) -> OutboxRow {
-        OutboxRow {
-            id: id.to_owned(),
-            topic: "t".to_owned(),
-            body: "x".repeat(body_len),
-            ordering_key: None,
-        }
+        OutboxRow::bare(id.to_owned(), "t".to_owned(), "x".repeat(body_len))
+    }
+
+    #[test]
+    fn the_source_is_the_rows_without_reading_its_body() {
+        let mut row = row("e", 10);
+        assert_eq!(source_of(&row), "conveyor", "none known");
+        assert_eq!(entry_size(&row), 14 + "conveyor".len() + 1 + 10);
+        row.source = "order-worker".to_owned();
+        assert_eq!(source_of(&row), "order-worker");
+        assert_eq!(entry_size(&row), 14 + "order-worker".len() + 1 + 10);
     }
 
     #[test]

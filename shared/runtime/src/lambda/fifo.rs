@@ -15,8 +15,6 @@ use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use conveyor_store::OutboxRow;
 use serde::{Deserialize, Serialize};
 
-use crate::cloudevent::CloudEvent;
-
 /// Environment variable: the ordered functions' queues, as a JSON list of [`QueueRoute`].
 pub const ORDERED_ROUTES: &str = "CONVEYOR_ORDERED_ROUTES";
 
@@ -44,15 +42,13 @@ pub fn parse_routes(text: &str) -> Result<Vec<QueueRoute>, serde_json::Error> {
 }
 
 /// The message group of `row` on a queue ordered by `key`: the field's value in the
-/// CloudEvent's data, else the topic (so events without the key still keep one order).
+/// CloudEvent's data (as the row carries it), else the topic (so events without the key still
+/// keep one order).
 #[must_use]
 pub fn message_group(row: &OutboxRow, key: Option<&str>) -> String {
-    key.and_then(|field| {
-        CloudEvent::decode(row.body.as_bytes())
-            .ok()?
-            .data_field(field)
-    })
-    .unwrap_or_else(|| row.topic.clone())
+    key.and_then(|field| row.data_field(field))
+        .unwrap_or(&row.topic)
+        .to_owned()
 }
 
 /// Sends each event to the queues whose routes include its topic; returns the ids not accepted
@@ -156,16 +152,13 @@ fn chunks<'a, 'r>(rows: &'a [&'r OutboxRow]) -> Vec<&'a [&'r OutboxRow]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cloudevent::CloudEvent;
     use conveyor_domain::Timestamp;
 
     fn row(topic: &str, data: &serde_json::Value) -> OutboxRow {
-        let ce = CloudEvent::new(topic, "order-worker", data, Timestamp::from_millis(0)).unwrap();
-        OutboxRow {
-            id: ce.id.clone(),
-            topic: topic.to_owned(),
-            body: ce.to_json(),
-            ordering_key: None,
-        }
+        CloudEvent::new(topic, "order-worker", data, Timestamp::from_millis(0))
+            .unwrap()
+            .into_outbox_row()
     }
 
     #[test]
@@ -181,6 +174,10 @@ mod tests {
             message_group(&keyless, Some("order_id")),
             "payment.confirmed"
         );
+        // Read from the row, not its body.
+        let mut reworded = paid.clone();
+        reworded.body = "not a CloudEvent".to_owned();
+        assert_eq!(message_group(&reworded, Some("order_id")), "ord-7");
     }
 
     #[test]

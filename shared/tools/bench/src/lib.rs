@@ -126,14 +126,9 @@ fn ping(n: u64) -> OutboxRow {
         n,
         sent_us: now_us(),
     };
-    let ce = CloudEvent::new(TOPIC, "bench", &payload, Timestamp::from_millis(0))
-        .expect("a Ping always serialises");
-    OutboxRow {
-        id: ce.id.clone(),
-        topic: TOPIC.to_owned(),
-        body: ce.to_json(),
-        ordering_key: None,
-    }
+    CloudEvent::new(TOPIC, "bench", &payload, Timestamp::from_millis(0))
+        .expect("a Ping always serialises")
+        .into_outbox_row()
 }
 
 /// CPU seconds this process has used, from `/proc/self/stat` (Linux): in user space and in the
