@@ -5,7 +5,7 @@
 //! # Layout
 //! - [`access`] — who may drive the HTTP API: Host, Origin, content type and token checks
 //! - [`api`] — the HTTP API
-//! - [`bench`] — `conveyor bench`
+//! - [`benched`] — what `conveyor bench` starts: this emulator, through the bench's port
 //! - [`cli`] — command-line arguments and operator commands
 //! - [`demo`] — `up --demo` seed data
 //! - [`dashboard`] — the web dashboard and its JSON API
@@ -18,7 +18,7 @@
 
 pub mod access;
 pub mod api;
-pub mod bench;
+pub mod benched;
 pub mod cli;
 pub mod dashboard;
 pub mod demo;

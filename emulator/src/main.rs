@@ -108,7 +108,7 @@ fn main() -> ExitCode {
             flow_events,
             lambda_dir,
         } => {
-            let plan = conveyor_emulator::bench::report::BenchPlan {
+            let plan = conveyor_bench::report::BenchPlan {
                 runs,
                 events,
                 latency_events,
@@ -162,14 +162,17 @@ fn main() -> ExitCode {
 }
 
 fn run_bench(
-    plan: &conveyor_emulator::bench::report::BenchPlan,
+    plan: &conveyor_bench::report::BenchPlan,
 ) -> Result<(), commands::CommandError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(commands::CommandError::Io)?;
     let report = runtime
-        .block_on(conveyor_emulator::bench::report::run(plan))
+        .block_on(conveyor_bench::report::run(
+            plan,
+            &conveyor_emulator::benched::Up,
+        ))
         .map_err(commands::CommandError::Gen)?;
     println!("{report}");
     Ok(())

@@ -9,7 +9,6 @@ use std::fmt;
 
 use conveyor_store::redact::Redacted;
 
-use crate::bench::report::BenchPlan;
 use crate::cli::args::{ApiArgs, Command, TransportArgs, UpArgs};
 use crate::up::UpConfig;
 
@@ -91,18 +90,6 @@ impl fmt::Debug for UpConfig {
             .field("redis", &self.redis)
             .field("sqs", &self.sqs)
             .field("relay_every", &self.relay_every)
-            .finish_non_exhaustive()
-    }
-}
-
-impl fmt::Debug for BenchPlan {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("BenchPlan")
-            .field("runs", &self.runs)
-            .field("events", &self.events)
-            .field("redis", &url(self.redis.as_ref()))
-            .field("postgres", &url(self.postgres.as_ref()))
-            .field("only", &self.only)
             .finish_non_exhaustive()
     }
 }

@@ -328,7 +328,7 @@ pub enum Command {
         redis: Option<String>,
         /// Run only these scenario groups (comma-separated; all when omitted).
         #[arg(long, value_enum, value_delimiter = ',')]
-        only: Vec<crate::bench::report::Scenario>,
+        only: Vec<conveyor_bench::report::Scenario>,
         /// PostgreSQL for the payment flow (a URL whose database may create others; loopback).
         #[arg(long, env = "CONVEYOR_BENCH_POSTGRES")]
         postgres: Option<String>,

@@ -14,8 +14,9 @@
 //! - [`maintenance`] — the periodic pruning loop of inbox rows and dead letters
 //!
 //! # Layering
-//! `domain` < `store` < `runtime` < `transport` < transports (`embedded`, `redis`, `sqs`) and
-//! hosts (`dapr`) < `catalog` users (tools, the emulator). No crate depends on one above it.
+//! domain < store < runtime < transport (this crate) and the function crates < the transports
+//! (`embedded`, `redis`, `sqs`) and the catalog < the Dapr host < the tools < the emulator. No
+//! crate depends on one above it.
 
 pub mod broker;
 pub mod maintenance;

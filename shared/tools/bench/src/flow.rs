@@ -8,12 +8,17 @@ use std::time::{Duration, Instant};
 use conveyor_domain::events::payment::{PAYMENT_CONFIRMED, PaymentConfirmedEvent};
 use conveyor_domain::events::samples;
 use conveyor_domain::order::{Order, OrderRepository, PaymentMethod};
-use conveyor_domain::{Clock, Currency, CustomerId, OrderId, PaymentId, SystemClock, Timestamp};
+use conveyor_domain::events::order::OrderLine;
+use conveyor_domain::{
+    Clock, Currency, CustomerId, Money, OrderId, PaymentId, ProductId, Quantity, SystemClock,
+    Timestamp,
+};
+use conveyor_runtime::CloudEvent;
 use conveyor_store::OutboxRow;
 use conveyor_store::testing::TestDb;
 
 use super::{CpuTime, Throughput, Transport, Tuning, clean_up, prefill, start, wait_until};
-use crate::demo::{event, line};
+use crate::emulator::Emulator;
 use conveyor_catalog as catalog;
 
 /// The function the flow runs.
@@ -33,7 +38,18 @@ fn payment(n: u64, now: Timestamp) -> Result<OutboxRow, String> {
         timestamp: now,
         ..samples::payment_confirmed()
     };
-    event(PAYMENT_CONFIRMED, &paid, now).map_err(|e| e.to_string())
+    Ok(CloudEvent::new(PAYMENT_CONFIRMED, "conveyor-bench", &paid, now)
+        .map_err(|e| e.to_string())?
+        .into_outbox_row())
+}
+
+/// One mug at 12.50.
+fn mug() -> Result<OrderLine, String> {
+    Ok(OrderLine {
+        product_id: ProductId::parse("sku-mug").map_err(|e| e.to_string())?,
+        quantity: Quantity::new(1),
+        unit_price: Money::from_minor(1250).map_err(|e| e.to_string())?,
+    })
 }
 
 /// Places `events` prepaid orders of 12.50 USD.
@@ -49,7 +65,7 @@ async fn seed(db: &TestDb, events: u64, now: Timestamp) -> Result<(), String> {
                 customer.clone(),
                 PaymentMethod::Prepaid,
                 usd.clone(),
-                vec![line("sku-mug", 1, 1250).map_err(|e| e.to_string())?],
+                vec![mug()?],
                 now,
             )
             .map_err(|e| e.to_string())?;
@@ -67,6 +83,7 @@ async fn seed(db: &TestDb, events: u64, now: Timestamp) -> Result<(), String> {
 /// # Errors
 /// A database, start or publish failure, or the time limit.
 pub async fn payment_flow(
+    emulator: &dyn Emulator,
     transport: &Transport,
     admin_url: &str,
     events: u64,
@@ -78,12 +95,13 @@ pub async fn payment_flow(
             conveyor_store::redact::url(admin_url)
         )
     })?;
-    let result = run(transport, &db, events, tuning).await;
+    let result = run(emulator, transport, &db, events, tuning).await;
     db.close().await;
     result
 }
 
 async fn run(
+    emulator: &dyn Emulator,
     transport: &Transport,
     db: &TestDb,
     events: u64,
@@ -99,9 +117,9 @@ async fn run(
         payment(n, now)
     })
     .await?;
-    let running = start(transport, db.url(), functions, &prefix, tuning).await?;
+    let running = start(emulator, transport, db.url(), functions, &prefix, tuning).await?;
     let (cpu0, t0) = (CpuTime::now(), Instant::now());
-    let stats = std::sync::Arc::clone(&running.stats);
+    let stats = std::sync::Arc::clone(running.stats());
     let (done, peak_rss_mb) = wait_until(
         || stats.handled(FUNCTION),
         events,

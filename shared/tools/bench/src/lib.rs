@@ -19,13 +19,15 @@ use conveyor_domain::SystemClock;
 use conveyor_runtime::Publisher;
 use conveyor_store::Store;
 
-use crate::up::{self, UpConfig};
 use conveyor_embedded::broker::EmbeddedBroker;
 use conveyor_embedded::consumer::ConsumerSettings;
 use conveyor_redis::RedisSettings;
 use conveyor_redis::broker::RedisBroker;
 use conveyor_redis::tls::RedisTls;
 
+use crate::emulator::{Emulator, Running, Setup};
+
+pub mod emulator;
 pub mod flow;
 pub mod lambda;
 pub mod process;
@@ -317,24 +319,24 @@ fn database(dir: &std::path::Path) -> String {
 
 /// Starts `functions` on `database` over the transport.
 async fn start(
+    emulator: &dyn Emulator,
     transport: &Transport,
     database: &str,
     functions: Vec<Arc<dyn Function>>,
     prefix: &str,
     tuning: Tuning,
-) -> Result<up::Running, String> {
-    up::start(UpConfig {
-        database: database.to_owned(),
-        functions,
-        consumer: ConsumerSettings {
-            batch: tuning.batch,
-            idle_poll: Duration::from_millis(20),
-        },
-        redis: redis_settings(transport, prefix, tuning),
-        ..UpConfig::default()
-    })
-    .await
-    .map_err(|e| e.to_string())
+) -> Result<Box<dyn Running>, String> {
+    emulator
+        .start(Setup {
+            database: database.to_owned(),
+            functions,
+            consumer: ConsumerSettings {
+                batch: tuning.batch,
+                idle_poll: Duration::from_millis(20),
+            },
+            redis: redis_settings(transport, prefix, tuning),
+        })
+        .await
 }
 
 /// Publishes a backlog of `events` (event `n` made by `make`) for `functions` before any
@@ -422,6 +424,7 @@ async fn wait_until(
 /// # Errors
 /// A start or publish failure, or the time limit.
 pub async fn throughput(
+    emulator: &dyn Emulator,
     transport: &Transport,
     events: u64,
     tuning: Tuning,
@@ -439,6 +442,7 @@ pub async fn throughput(
     })
     .await?;
     let running = start(
+        emulator,
         transport,
         &database,
         vec![tuning.function(&recorder)],
@@ -477,32 +481,20 @@ pub async fn throughput(
 /// returned flag is set, loads the dashboard's live events view ten times a second: the
 /// cursor, the newest 100 events and the functions with their totals (a page open in a browser
 /// polls the cursor once a second and reloads the view when it moved).
-async fn dashboard_readers(running: &up::Running) -> Result<Arc<AtomicBool>, String> {
-    let state = crate::api::ApiState {
-        deps: running.deps.clone(),
-        broker: Arc::clone(&running.broker),
-        stats: Arc::clone(&running.stats),
-        events: Arc::clone(&running.events),
-        functions: running.functions.clone(),
-    };
+async fn dashboard_readers(running: &dyn Running) -> Result<Arc<AtomicBool>, String> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .map_err(|e| e.to_string())?;
     let address = listener.local_addr().map_err(|e| e.to_string())?;
     let base = format!("http://{address}");
-    let access = crate::access::Access::local(address);
     let stop = Arc::new(AtomicBool::new(false));
     let served = Arc::clone(&stop);
-    tokio::spawn(async move {
-        let until = async move {
-            while !served.load(Ordering::Relaxed) {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        };
-        let _ = axum::serve(listener, crate::api::router(state, access))
-            .with_graceful_shutdown(until)
-            .await;
+    let until = Box::pin(async move {
+        while !served.load(Ordering::Relaxed) {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     });
+    tokio::spawn(running.serve(listener, until));
     let reading = Arc::clone(&stop);
     std::thread::spawn(move || {
         while !reading.load(Ordering::Relaxed) {
@@ -521,6 +513,7 @@ async fn dashboard_readers(running: &up::Running) -> Result<Arc<AtomicBool>, Str
 /// # Errors
 /// A start or publish failure, or the time limit.
 pub async fn latency(
+    emulator: &dyn Emulator,
     transport: &Transport,
     events: u64,
     rate: u32,
@@ -531,6 +524,7 @@ pub async fn latency(
     let prefix = format!("bench-{}:", uuid::Uuid::new_v4().simple());
     let tuning = Tuning::default();
     let running = start(
+        emulator,
         transport,
         &database(dir.path()),
         vec![tuning.function(&recorder)],
@@ -539,7 +533,7 @@ pub async fn latency(
     )
     .await?;
     let readers = if dashboard {
-        Some(dashboard_readers(&running).await?)
+        Some(dashboard_readers(running.as_ref()).await?)
     } else {
         None
     };
@@ -547,7 +541,7 @@ pub async fn latency(
     for n in 0..events {
         tick.tick().await;
         running
-            .broker
+            .broker()
             .publish(&[ping(n)])
             .await
             .map_err(|e| e.to_string())?;

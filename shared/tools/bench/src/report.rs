@@ -1,12 +1,15 @@
 //! Runs every scenario several times and prints a Markdown report (machine, command, figures).
 
+use conveyor_store::redact::Redacted;
+
+use super::emulator::Emulator;
 use super::flow::payment_flow;
 use super::lambda::{first_poll, locate};
 use super::process::{redis_xadd_ceiling, startup};
 use super::{Concurrency, Throughput, Transport, Tuning, latency, spread, throughput};
 
 /// What `conveyor bench` runs.
-// Debug: in crate::redacted (the URLs without their passwords).
+// Debug: below, by hand (the URLs without their passwords).
 #[derive(Clone)]
 pub struct BenchPlan {
     /// Repetitions of each scenario.
@@ -27,6 +30,18 @@ pub struct BenchPlan {
     pub flow_events: u64,
     /// Where the release Lambda binaries are (`target/lambda` or `target/release`).
     pub lambda_dir: std::path::PathBuf,
+}
+
+impl std::fmt::Debug for BenchPlan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BenchPlan")
+            .field("runs", &self.runs)
+            .field("events", &self.events)
+            .field("redis", &self.redis.as_deref().map(Redacted))
+            .field("postgres", &self.postgres.as_deref().map(Redacted))
+            .field("only", &self.only)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A group of scenarios.
@@ -79,7 +94,7 @@ fn row(name: &str, unit: &str, values: &mut [f64]) -> String {
 ///
 /// # Errors
 /// The first scenario that fails.
-pub async fn run(plan: &BenchPlan) -> Result<String, String> {
+pub async fn run(plan: &BenchPlan, emulator: &dyn Emulator) -> Result<String, String> {
     let mut lines = vec![
         format!("Machine: {}", machine()),
         format!(
@@ -133,15 +148,15 @@ pub async fn run(plan: &BenchPlan) -> Result<String, String> {
         let mut kernel = Vec::new();
         let (mut p50, mut p99, mut dash_p99) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..plan.runs {
-            let t = throughput(transport, plan.events, Tuning::default()).await?;
+            let t = throughput(emulator, transport, plan.events, Tuning::default()).await?;
             eps.push(t.events_per_second);
             cpu.push(t.cpu_us_per_event);
             kernel.push(t.kernel_us_per_event);
             rss.push(t.peak_rss_mb);
-            let l = latency(transport, plan.latency_events, plan.rate, false).await?;
+            let l = latency(emulator, transport, plan.latency_events, plan.rate, false).await?;
             p50.push(l.p50_ms);
             p99.push(l.p99_ms);
-            let d = latency(transport, plan.latency_events, plan.rate, true).await?;
+            let d = latency(emulator, transport, plan.latency_events, plan.rate, true).await?;
             dash_p99.push(d.p99_ms);
         }
         lines.push(row(
@@ -196,7 +211,7 @@ pub async fn run(plan: &BenchPlan) -> Result<String, String> {
         let (mut eps, mut cpu, mut rss) = (Vec::new(), Vec::new(), Vec::new());
         let mut kernel = Vec::new();
         for _ in 0..plan.runs {
-            let t = payment_flow(&transport, admin, plan.flow_events, Tuning::default()).await?;
+            let t = payment_flow(emulator, &transport, admin, plan.flow_events, Tuning::default()).await?;
             eps.push(t.events_per_second);
             cpu.push(t.cpu_us_per_event);
             kernel.push(t.kernel_us_per_event);
@@ -255,13 +270,13 @@ pub async fn run(plan: &BenchPlan) -> Result<String, String> {
         lines.extend(lambda(plan)?);
     }
     if plan.runs(Scenario::Tls) {
-        lines.extend(super::tls::compare(plan).await?);
+        lines.extend(super::tls::compare(plan, emulator).await?);
     }
     if let Some(url) = plan.redis.as_ref().filter(|_| plan.runs(Scenario::Scaling)) {
         let transport = Transport::Redis(url.clone());
-        lines.extend(scaling(plan, &transport).await?);
+        lines.extend(scaling(plan, emulator, &transport).await?);
         if let Some(admin) = &plan.postgres {
-            lines.extend(flow_scaling(plan, &transport, admin).await?);
+            lines.extend(flow_scaling(plan, emulator, &transport, admin).await?);
         }
     }
     Ok(lines.join("\n"))
@@ -286,6 +301,7 @@ where
 /// table of medians.
 async fn flow_scaling(
     plan: &BenchPlan,
+    emulator: &dyn Emulator,
     transport: &Transport,
     admin: &str,
 ) -> Result<Vec<String>, String> {
@@ -301,7 +317,7 @@ async fn flow_scaling(
             ..Tuning::default()
         };
         let (eps, cpu) = medians(plan.runs, || {
-            payment_flow(transport, admin, plan.flow_events, tuning)
+            payment_flow(emulator, transport, admin, plan.flow_events, tuning)
         })
         .await?;
         lines.push(format!("| {tx_batch} | {eps:.0} | {cpu:.0} |"));
@@ -311,7 +327,11 @@ async fn flow_scaling(
 
 /// Throughput of the no-op function across read batch sizes and concurrency limits, as a table
 /// of medians (appended after the main table, so it starts with a blank line).
-async fn scaling(plan: &BenchPlan, transport: &Transport) -> Result<Vec<String>, String> {
+async fn scaling(
+    plan: &BenchPlan,
+    emulator: &dyn Emulator,
+    transport: &Transport,
+) -> Result<Vec<String>, String> {
     let mut lines = vec![
         String::new(),
         "| read batch | concurrency | events/s (median) | worker CPU µs/event (median) |"
@@ -326,7 +346,7 @@ async fn scaling(plan: &BenchPlan, transport: &Transport) -> Result<Vec<String>,
                 ..Tuning::default()
             };
             let (eps, cpu) =
-                medians(plan.runs, || throughput(transport, plan.events, tuning)).await?;
+                medians(plan.runs, || throughput(emulator, transport, plan.events, tuning)).await?;
             lines.push(format!(
                 "| {batch} | {} | {eps:.0} | {cpu:.1} |",
                 concurrency.limit()

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
 
+use super::emulator::Emulator;
 use super::report::BenchPlan;
 use super::{Throughput, Transport, Tuning, spread, throughput};
 use conveyor_redis::RedisSettings;
@@ -131,7 +132,7 @@ type Figure = fn(&Throughput) -> f64;
 ///
 /// # Errors
 /// A failed run, or no `redis-server` when `--only tls` asked for this group.
-pub async fn compare(plan: &BenchPlan) -> Result<Vec<String>, String> {
+pub async fn compare(plan: &BenchPlan, emulator: &dyn Emulator) -> Result<Vec<String>, String> {
     let server = match BothPorts::start().await {
         Ok(server) => server,
         Err(why) if !plan.only.contains(&super::report::Scenario::Tls) => {
@@ -146,8 +147,8 @@ pub async fn compare(plan: &BenchPlan) -> Result<Vec<String>, String> {
     let tls = Transport::RedisTls(server.tls.clone(), server.trust.clone());
     let (mut over_plain, mut over_tls) = (Vec::new(), Vec::new());
     for _ in 0..plan.runs {
-        over_plain.push(throughput(&plain, plan.events, Tuning::default()).await?);
-        over_tls.push(throughput(&tls, plan.events, Tuning::default()).await?);
+        over_plain.push(throughput(emulator, &plain, plan.events, Tuning::default()).await?);
+        over_tls.push(throughput(emulator, &tls, plan.events, Tuning::default()).await?);
     }
     let median = |runs: &[Throughput], figure: Figure| {
         let mut values: Vec<f64> = runs.iter().map(figure).collect();
