@@ -197,6 +197,28 @@ impl TopicHandler for Crashy {
     }
 }
 
+/// On its first delivery ever, records its effect (uncommitted) and panics; every later
+/// delivery takes effect.
+#[derive(Debug, Default)]
+pub(crate) struct Panicky {
+    pub(crate) panicked: Arc<AtomicBool>,
+}
+
+impl TopicHandler for Panicky {
+    type Payload = Probe;
+    const SPEC: FunctionSpec = spec("conformance-panicky", &["conformance.panicky"])
+        .with_timeout(Duration::from_millis(1_500));
+
+    async fn handle(&self, probe: Probe, cx: &mut Context<'_>) -> Result<(), HandlerError> {
+        record(Self::SPEC.name, &probe, cx).await?;
+        assert!(
+            self.panicked.swap(true, Ordering::SeqCst),
+            "a bug in the handler (its first delivery panics, as planned)"
+        );
+        Ok(())
+    }
+}
+
 /// Ordered by `key`: the event (`key` "a", `n` 1) fails transiently on its first
 /// [`Ordered::FAILURES`] deliveries; every other event takes effect at once.
 #[derive(Debug, Default)]

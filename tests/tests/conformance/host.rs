@@ -133,9 +133,9 @@ pub(crate) trait Host: Sized {
 
 /// How long the host must stay idle to count as settled: longer than any retry backoff of the
 /// suite's functions, so an event between two deliveries is not taken for done.
-const QUIET: Duration = Duration::from_millis(400);
+const QUIET: Duration = Duration::from_millis(300);
 /// How long a scenario may take to settle.
-const PATIENCE: Duration = Duration::from_secs(40);
+const PATIENCE: Duration = Duration::from_secs(20);
 
 /// Waits until `host` has stayed idle for [`QUIET`].
 pub(crate) async fn settle<H: Host>(host: &H) {

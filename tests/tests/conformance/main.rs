@@ -66,6 +66,11 @@ macro_rules! conformance {
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn a_handler_that_panics_is_rolled_back_and_redelivered() {
+                scenarios::handler_panics::<$host>().await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn a_failing_event_holds_back_the_later_events_of_its_key() {
                 scenarios::ordering_key_held_by_a_failing_event::<$host>().await;
             }

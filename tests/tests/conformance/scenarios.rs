@@ -14,7 +14,7 @@ use conveyor_runtime::{Function, FunctionSpec, HandlerError, TopicHandler, topic
 use conveyor_store::OutboxRow;
 
 use crate::db::{Db, Effect};
-use crate::functions::{Crashy, Fixable, Flaky, Good, Ordered, Poison, Slow, event};
+use crate::functions::{Crashy, Fixable, Flaky, Good, Ordered, Panicky, Poison, Slow, event};
 use crate::host::{Counters, Host, Letter, settle};
 
 /// The effect `H` commits for `row` on delivery `attempt`.
@@ -233,6 +233,24 @@ pub(crate) async fn crash_mid_handler<H: Host>() {
         .await;
     check.letters(&host, Crashy::SPEC.name, Vec::new()).await;
     check.counters(&host, Crashy::SPEC.name, counters(1, 0, 0));
+    host.stop().await;
+    check.done();
+}
+
+/// A handler that panics has its effect rolled back, and the event is delivered again; the
+/// panicked delivery counts as a failed one (as the Lambda adapter reports it: the record
+/// failed, SQS delivers it again), so a handler that keeps panicking shows in the metrics.
+pub(crate) async fn handler_panics<H: Host>() {
+    let (db, mut check) = (Db::new().await, Check::on::<H>());
+    let host: H = start(&db, vec![topic(Panicky::default())]).await;
+    let e = event("conformance.panicky", "k", 1);
+    host.publish(std::slice::from_ref(&e)).await;
+    settle(&host).await;
+    check
+        .effects(&db, &[effect::<Panicky>(&e, "k", 1, 2)])
+        .await;
+    check.letters(&host, Panicky::SPEC.name, Vec::new()).await;
+    check.counters(&host, Panicky::SPEC.name, counters(1, 1, 0));
     host.stop().await;
     check.done();
 }
