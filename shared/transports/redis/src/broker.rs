@@ -6,13 +6,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ::redis::aio::ConnectionManager;
-use ::redis::{Cmd, RedisResult, Value};
+use ::redis::{RedisResult, Value};
 use conveyor_runtime::publish::BoxFuture;
 use conveyor_runtime::{Function, FunctionSpec, PublishError, Publisher};
 use conveyor_store::OutboxRow;
 use conveyor_store::queue::DeadLetter;
 
-use super::{RedisSettings, dlq, has_code, redis_error, wire};
+use super::wire::{self, xadd};
+use super::{RedisSettings, dlq, has_code, redis_error};
 use conveyor_transport::broker::{Broker, BrokerError};
 
 /// The Redis Streams broker: where topics and functions live, and one shared connection.
@@ -22,22 +23,6 @@ pub struct RedisBroker {
     con: ConnectionManager,
     subscribers: HashMap<&'static str, Vec<&'static str>>,
     consumers: Vec<FunctionSpec>,
-}
-
-/// `XADD <key> MAXLEN ~ <maxlen> * data <body> metadata {}`, the entry daprd writes.
-#[must_use]
-pub fn xadd(key: &str, maxlen: usize, body: &[u8]) -> Cmd {
-    let mut cmd = ::redis::cmd("XADD");
-    cmd.arg(key)
-        .arg("MAXLEN")
-        .arg("~")
-        .arg(maxlen)
-        .arg("*")
-        .arg("data")
-        .arg(body)
-        .arg("metadata")
-        .arg("{}");
-    cmd
 }
 
 impl RedisBroker {
@@ -242,12 +227,13 @@ impl Broker for RedisBroker {
         limit: usize,
     ) -> BoxFuture<'a, Result<Vec<DeadLetter>, BrokerError>> {
         Box::pin(async move {
+            let mut con = self.connection();
             if let Some(function) = function {
-                return dlq::list(self, function, limit).await;
+                return dlq::list(&mut con, &self.settings, function, limit).await;
             }
             let mut all = Vec::new();
             for spec in &self.consumers {
-                all.extend(dlq::list(self, spec.name, limit).await?);
+                all.extend(dlq::list(&mut con, &self.settings, spec.name, limit).await?);
             }
             all.sort_by(|a, b| {
                 (b.failed_at, wire::id_millis(&b.id)).cmp(&(a.failed_at, wire::id_millis(&a.id)))
@@ -262,7 +248,9 @@ impl Broker for RedisBroker {
         function: &'a str,
         ids: Option<&'a [String]>,
     ) -> BoxFuture<'a, Result<usize, BrokerError>> {
-        Box::pin(dlq::redrive(self, function, ids))
+        Box::pin(async move {
+            dlq::redrive(&mut self.connection(), &self.settings, function, ids).await
+        })
     }
 
     fn delete_dead_letters<'a>(
@@ -270,7 +258,9 @@ impl Broker for RedisBroker {
         function: &'a str,
         ids: Option<&'a [String]>,
     ) -> BoxFuture<'a, Result<usize, BrokerError>> {
-        Box::pin(dlq::delete(self, function, ids))
+        Box::pin(
+            async move { dlq::delete(&mut self.connection(), &self.settings, function, ids).await },
+        )
     }
 
     fn edit_dead_letter<'a>(
@@ -279,7 +269,9 @@ impl Broker for RedisBroker {
         id: &'a str,
         body: &'a str,
     ) -> BoxFuture<'a, Result<Option<String>, BrokerError>> {
-        Box::pin(dlq::edit(self, function, id, body))
+        Box::pin(async move {
+            dlq::edit(&mut self.connection(), &self.settings, function, id, body).await
+        })
     }
 
     fn dlq_depths(&self) -> BoxFuture<'_, Result<Vec<(String, i64)>, BrokerError>> {

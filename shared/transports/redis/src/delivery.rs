@@ -9,91 +9,20 @@
 //! stream and `XACK`, in one transaction.
 
 use std::borrow::Cow;
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use ::redis::Value;
 use conveyor_domain::Timestamp;
-use conveyor_runtime::cloudevent::DecodeError;
 use conveyor_runtime::{CloudEvent, EventInput, HandlerError, Input};
 use tokio::sync::{OwnedSemaphorePermit, watch};
 use tracing::Instrument;
 
-use super::consumer::{Shared, stopped};
 use super::dlq::{LetterFields, Owned, dead_letter_owned};
+use super::received::Delivery;
+use super::shared::{Shared, stopped};
 use super::wire::{self, Entry};
 use conveyor_transport::metrics::Outcome;
 use conveyor_transport::policy::{self, Decision};
-
-/// An entry delivered to this instance.
-#[derive(Debug)]
-pub struct Delivery {
-    /// The entry.
-    pub entry: Entry,
-    /// Its delivery count (1 = first).
-    pub attempt: u32,
-    /// When this instance received it.
-    pub delivered: Instant,
-    /// The entry's CloudEvent, decoded on first use ([`Delivery::event`]).
-    decoded: OnceLock<Result<CloudEvent, NoEvent>>,
-}
-
-/// Why an entry has no CloudEvent.
-#[derive(Debug, thiserror::Error)]
-pub enum NoEvent {
-    /// The entry has no `data` field.
-    #[error("stream entry has no data field")]
-    NoData,
-    /// Its `data` is not a CloudEvent.
-    #[error(transparent)]
-    Decode(#[from] DecodeError),
-}
-
-impl Delivery {
-    /// Received now.
-    #[must_use]
-    pub fn new(entry: Entry, attempt: u32) -> Self {
-        Self::received_at(entry, attempt, Instant::now())
-    }
-
-    /// Received at `delivered` (the entries of one read share one reading of the clock).
-    #[must_use]
-    pub fn received_at(entry: Entry, attempt: u32, delivered: Instant) -> Self {
-        Self {
-            entry,
-            attempt,
-            delivered,
-            decoded: OnceLock::new(),
-        }
-    }
-
-    /// The entry's CloudEvent: decoded from its `data` the first time it is asked for (for its
-    /// ordering key, or to run it), and that one decoding serves every later use, the
-    /// function's included. An entry is never decoded twice.
-    ///
-    /// # Errors
-    /// Why the entry's `data` is not a CloudEvent (or why it has none).
-    pub fn event(&self) -> Result<&CloudEvent, &NoEvent> {
-        self.decoded
-            .get_or_init(|| match &self.entry.data {
-                Some(body) => Ok(CloudEvent::decode(body)?),
-                None => Err(NoEvent::NoData),
-            })
-            .as_ref()
-    }
-
-    /// The next delivery of the same entry, claimed back as `entry` for a retry: its event is
-    /// the one already decoded (a stream entry never changes).
-    #[must_use]
-    fn retried(self, entry: Entry) -> Self {
-        Self {
-            entry,
-            attempt: self.attempt + 1,
-            delivered: Instant::now(),
-            decoded: self.decoded,
-        }
-    }
-}
 
 /// What is left to do with an entry after a delivery.
 pub(super) enum Step {
@@ -566,7 +495,6 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::consumer::ordering_key;
 
     const EVENT: &[u8] =
         br#"{"data":{"order_id":"o-1"},"id":"e-1","source":"s","specversion":"1.0","type":"t"}"#;
@@ -583,7 +511,7 @@ mod tests {
     #[test]
     fn an_entry_is_decoded_once_for_its_key_its_run_and_its_retries() {
         let mut delivery = Delivery::new(entry(Some(EVENT)), 1);
-        assert_eq!(ordering_key(&delivery, "order_id").as_deref(), Some("o-1"));
+        assert_eq!(delivery.ordering_key("order_id").as_deref(), Some("o-1"));
         // From here the entry's bytes are no CloudEvent: were it decoded again, it would not run.
         delivery.entry.data = Some(b"not json".to_vec());
         let prepared = Prepared::new("f", Some("t"), &delivery);

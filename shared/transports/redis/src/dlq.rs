@@ -6,12 +6,13 @@
 
 use std::sync::{Arc, LazyLock};
 
+use ::redis::aio::ConnectionLike;
 use ::redis::{RedisResult, Script, ScriptInvocation, ToRedisArgs, Value};
 use conveyor_domain::Timestamp;
 use conveyor_store::queue::DeadLetter;
 
-use super::broker::{RedisBroker, xadd};
-use super::{redis_error, wire};
+use super::wire::{self, xadd};
+use super::{RedisSettings, redis_error};
 use conveyor_transport::broker::BrokerError;
 
 /// The fields conveyor writes into a dead-letter entry.
@@ -112,7 +113,7 @@ pub struct Owned<'a> {
 /// # Errors
 /// The Redis error; nothing was written then either.
 pub async fn dead_letter_owned(
-    con: &mut impl ::redis::aio::ConnectionLike,
+    con: &mut impl ConnectionLike,
     entry: Owned<'_>,
     letter: &LetterFields<'_>,
 ) -> RedisResult<bool> {
@@ -184,18 +185,19 @@ pub fn parse(value: Value) -> Vec<DeadLetter> {
 /// # Errors
 /// The Redis error.
 pub async fn list(
-    broker: &RedisBroker,
+    con: &mut impl ConnectionLike,
+    settings: &RedisSettings,
     function: &str,
     limit: usize,
 ) -> Result<Vec<DeadLetter>, BrokerError> {
     let count = limit.min(i64::MAX as usize);
     let reply: Value = ::redis::cmd("XREVRANGE")
-        .arg(broker.settings().dlq_key(function))
+        .arg(settings.dlq_key(function))
         .arg("+")
         .arg("-")
         .arg("COUNT")
         .arg(count)
-        .query_async(&mut broker.connection())
+        .query_async(con)
         .await
         .map_err(|e| redis_error(&e))?;
     Ok(parse(reply))
@@ -207,19 +209,19 @@ pub async fn list(
 /// # Errors
 /// The Redis error; nothing was moved.
 pub async fn redrive(
-    broker: &RedisBroker,
+    con: &mut impl ConnectionLike,
+    settings: &RedisSettings,
     function: &str,
     ids: Option<&[String]>,
 ) -> Result<usize, BrokerError> {
-    let dlq: Arc<str> = Arc::from(broker.settings().dlq_key(function));
-    let mut con = broker.connection();
+    let dlq: Arc<str> = Arc::from(settings.dlq_key(function));
     let letters = match ids {
         None => {
             let reply: Value = ::redis::cmd("XRANGE")
                 .arg(&*dlq)
                 .arg("-")
                 .arg("+")
-                .query_async(&mut con)
+                .query_async(con)
                 .await
                 .map_err(|e| redis_error(&e))?;
             wire::entries(&dlq, reply)
@@ -231,7 +233,7 @@ pub async fn redrive(
             }
             let replies: Vec<RedisResult<Value>> = pipe
                 .ignore_errors()
-                .query_async(&mut con)
+                .query_async(con)
                 .await
                 .map_err(|e| redis_error(&e))?;
             replies
@@ -244,13 +246,13 @@ pub async fn redrive(
     if letters.is_empty() {
         return Ok(0);
     }
-    let inbox = broker.settings().inbox_key(function);
+    let inbox = settings.inbox_key(function);
     let mut pipe = ::redis::pipe();
     pipe.atomic();
     for letter in &letters {
         let mut cmd = xadd(
             &inbox,
-            broker.settings().maxlen,
+            settings.maxlen,
             letter.data.as_deref().unwrap_or_default(),
         );
         cmd.arg("topic")
@@ -261,7 +263,7 @@ pub async fn redrive(
         .arg(&*dlq)
         .arg(letters.iter().map(|l| l.id.as_str()).collect::<Vec<_>>())
         .ignore();
-    pipe.query_async::<()>(&mut con)
+    pipe.query_async::<()>(con)
         .await
         .map_err(|e| redis_error(&e))?;
     tracing::info!(
@@ -277,18 +279,18 @@ pub async fn redrive(
 /// # Errors
 /// The Redis error.
 pub async fn delete(
-    broker: &RedisBroker,
+    con: &mut impl ConnectionLike,
+    settings: &RedisSettings,
     function: &str,
     ids: Option<&[String]>,
 ) -> Result<usize, BrokerError> {
-    let dlq = broker.settings().dlq_key(function);
-    let mut con = broker.connection();
+    let dlq = settings.dlq_key(function);
     let deleted: i64 = match ids {
         Some([]) => 0,
         Some(ids) => ::redis::cmd("XDEL")
             .arg(&dlq)
             .arg(ids)
-            .query_async(&mut con)
+            .query_async(con)
             .await
             .map_err(|e| redis_error(&e))?,
         None => {
@@ -299,7 +301,7 @@ pub async fn delete(
                 .cmd("DEL")
                 .arg(&dlq)
                 .ignore()
-                .query_async(&mut con)
+                .query_async(con)
                 .await
                 .map_err(|e| redis_error(&e))?;
             n
@@ -315,18 +317,18 @@ pub async fn delete(
 /// # Errors
 /// The Redis error; nothing changed.
 pub async fn edit(
-    broker: &RedisBroker,
+    con: &mut impl ConnectionLike,
+    settings: &RedisSettings,
     function: &str,
     id: &str,
     body: &str,
 ) -> Result<Option<String>, BrokerError> {
-    let dlq = broker.settings().dlq_key(function);
-    let mut con = broker.connection();
+    let dlq = settings.dlq_key(function);
     let reply: Value = ::redis::cmd("XRANGE")
         .arg(&dlq)
         .arg(id)
         .arg(id)
-        .query_async(&mut con)
+        .query_async(con)
         .await
         .map_err(|e| redis_error(&e))?;
     let Value::Array(mut items) = reply else {
@@ -358,7 +360,7 @@ pub async fn edit(
         .arg(&dlq)
         .arg(id)
         .ignore()
-        .query_async(&mut con)
+        .query_async(con)
         .await
         .map_err(|e| redis_error(&e))?;
     Ok(Some(new_id))

@@ -11,27 +11,34 @@
 //! the processing timeout. Cron ticks fire once across instances through a lock key.
 //!
 //! # Layout
-//! - [`broker`] — publishing (pipelined `XADD`), dead letters, redrive, depths
-//! - [`consumer`] — one function's read loop and the state its tasks share
+//! Each module imports only modules listed below it (none imports one that imports it back).
+//! - [`consumer`] — one function's read loop, beside its reclaim loop
+//! - [`reclaim`] — claiming entries a crashed or stalled instance left pending
+//! - [`dispatch`] — starting entries: in batches, in chunks of one invocation, one key at a time
 //! - [`delivery`] — handling one entry: ack, retry while pending, or dead-letter
+//! - [`shared`] — the state a function's loops and deliveries share, the entries held here
+//! - [`received`] — an entry as received, its CloudEvent decoded once
+//! - [`broker`] — publishing (pipelined `XADD`), the dead letters' port, depths
 //! - [`dlq`] — dead-letter entries, listing and redrive
 //! - [`acker`] — batched `XACK`s
-//! - [`reclaim`] — claiming entries a crashed or stalled instance left pending
 //! - [`lock`] — the cross-instance tick lock
 //! - [`reader`] — the read loop's own connection: `XREADGROUP` replies parsed in place
 //! - [`tls`] — `rediss://`: the trust and client certificate every connection uses
 //! - [`resp`] — a cursor over RESP2 replies in a buffer
-//! - [`wire`] — reading stream replies (fields by name, bytes or text)
+//! - [`wire`] — stream entries: replies read (fields by name, bytes or text), `XADD` written
 
 pub mod acker;
 pub mod broker;
 pub mod consumer;
 pub mod delivery;
+pub mod dispatch;
 pub mod dlq;
 pub mod lock;
 pub mod reader;
+pub mod received;
 pub mod reclaim;
 pub mod resp;
+pub mod shared;
 pub mod tls;
 pub mod wire;
 

@@ -13,8 +13,9 @@ use ::redis::{RedisResult, Value};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use super::consumer::{Shared, stopped};
-use super::delivery::Delivery;
+use super::dispatch;
+use super::received::Delivery;
+use super::shared::{Shared, stopped};
 use super::{has_code, wire};
 
 /// Rounds of `XPENDING` per stream and check, so one check stays bounded.
@@ -106,9 +107,7 @@ async fn reclaim_stream(
                 Delivery::new(entry, attempt)
             })
             .collect();
-        shared
-            .spawn_batch(tasks, deliveries, None, shutdown.clone())
-            .await;
+        dispatch::spawn_batch(shared, tasks, deliveries, None, shutdown.clone()).await;
         if pending.len() < batch {
             break;
         }

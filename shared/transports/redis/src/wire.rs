@@ -1,10 +1,27 @@
-//! Reading Redis stream replies by hand, tolerant of what daprd and other writers produce:
-//! fields are looked up by name (their order is not fixed), `metadata` may be absent, values may
-//! arrive as bulk or simple strings, and both RESP2 arrays and RESP3 maps are accepted.
+//! Stream entries on the wire. Replies are read by hand, tolerant of what daprd and other
+//! writers produce: fields are looked up by name (their order is not fixed), `metadata` may be
+//! absent, values may arrive as bulk or simple strings, and both RESP2 arrays and RESP3 maps are
+//! accepted. An entry is written as daprd writes it ([`xadd`]).
 
 use std::sync::Arc;
 
-use ::redis::Value;
+use ::redis::{Cmd, Value};
+
+/// `XADD <key> MAXLEN ~ <maxlen> * data <body> metadata {}`, the entry daprd writes.
+#[must_use]
+pub fn xadd(key: &str, maxlen: usize, body: &[u8]) -> Cmd {
+    let mut cmd = ::redis::cmd("XADD");
+    cmd.arg(key)
+        .arg("MAXLEN")
+        .arg("~")
+        .arg(maxlen)
+        .arg("*")
+        .arg("data")
+        .arg(body)
+        .arg("metadata")
+        .arg("{}");
+    cmd
+}
 
 /// One stream entry as read from a stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
