@@ -22,11 +22,6 @@ struct Excluded {
 
 const EXCLUDED: &[Excluded] = &[
     Excluded {
-        package: "conveyor-runtime",
-        within: "lambda",
-        reason: "the Lambda host's modules are being restructured; asserted once that lands",
-    },
-    Excluded {
         package: "conveyor-emulator",
         within: "bench",
         reason: "`conveyor bench` is being rewritten; asserted once that lands",

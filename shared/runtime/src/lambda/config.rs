@@ -17,29 +17,14 @@ use crate::publish::{DeferredPublisher, Publisher};
 pub use super::aws::{AwsSettings, DEFAULT_CALL_TIMEOUT, DEFAULT_MAX_ATTEMPTS};
 pub use super::config_error::ConfigError;
 use super::dlq::SqsDeadLetter;
+pub use super::env::{
+    ACQUIRE_TIMEOUT_MS, DATABASE_URL, DEFAULT_POOL_SIZE, DLQ_URL, EVENT_BUS, MAX_POOL_SIZE,
+    MIGRATE, POOL_SIZE, PUBLISH,
+};
 use super::eventbridge::EventBridgePublisher;
 use super::fifo::QueueRoute;
 use super::secret::DatabaseSecret;
 pub use super::secret::{SECRET_ARN, URL_OPTIONS};
-
-/// Environment variable: the database URL, for local runs (on AWS the secret is used instead).
-pub const DATABASE_URL: &str = "DATABASE_URL";
-/// Environment variable: the EventBridge bus outgoing events go to.
-pub const EVENT_BUS: &str = "CONVEYOR_EVENT_BUS";
-/// Environment variable: `outbox` keeps outgoing events in the outbox for a relay instead.
-pub const PUBLISH: &str = "CONVEYOR_PUBLISH";
-/// Environment variable: the function's dead-letter queue URL.
-pub const DLQ_URL: &str = "CONVEYOR_DLQ_URL";
-/// Environment variable: `false` skips migrations at cold start.
-pub const MIGRATE: &str = "CONVEYOR_MIGRATE";
-/// Environment variable: most database connections one execution environment opens.
-pub const POOL_SIZE: &str = "CONVEYOR_DB_POOL_SIZE";
-/// Environment variable: milliseconds a handler waits for a database connection.
-pub const ACQUIRE_TIMEOUT_MS: &str = "CONVEYOR_DB_ACQUIRE_TIMEOUT_MS";
-/// A Lambda handles one batch at a time: two connections serve it and its publisher.
-pub const DEFAULT_POOL_SIZE: u32 = 2;
-/// The largest [`POOL_SIZE`] accepted.
-pub const MAX_POOL_SIZE: u32 = 100;
 
 /// Where the database URL comes from.
 #[derive(Clone, PartialEq, Eq)]
@@ -214,5 +199,94 @@ impl LambdaConfig {
         self.dlq_url
             .as_ref()
             .map(|url| SqsDeadLetter::from_env(self.function, url))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn error_with(vars: &[(&str, &str)]) -> String {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let err = LambdaConfig::from_lookup("f", |name| vars.get(name).cloned()).unwrap_err();
+        let text = format!("{err:?}");
+        assert_eq!(text, err.to_string(), "Debug is Display");
+        assert_eq!(text.lines().count(), 1, "{text}");
+        text
+    }
+
+    const DB: (&str, &str) = ("DATABASE_URL", "sqlite::memory:");
+    const BUS: (&str, &str) = ("CONVEYOR_EVENT_BUS", "bus");
+
+    #[test]
+    fn every_configuration_error_names_what_to_set() {
+        let cases: [(&[(&str, &str)], &str); 8] = [
+            (
+                &[],
+                "CONVEYOR_EVENT_BUS is not set: set it to the EventBridge bus name, or set CONVEYOR_PUBLISH=outbox to leave events in the outbox for a relay",
+            ),
+            (
+                &[DB, ("CONVEYOR_PUBLISH", "bus")],
+                "CONVEYOR_PUBLISH is \"bus\": set it to outbox",
+            ),
+            (
+                &[BUS],
+                "CONVEYOR_DATABASE_SECRET_ARN is not set: set it to the ARN of the Secrets Manager secret holding the database URL (or the RDS JSON), or for a local run set DATABASE_URL to a postgres:// or sqlite: URL",
+            ),
+            (
+                &[BUS, DB, ("CONVEYOR_DB_POOL_SIZE", "0")],
+                "CONVEYOR_DB_POOL_SIZE is \"0\": set it to a number of connections from 1 to 100",
+            ),
+            (
+                &[BUS, DB, ("CONVEYOR_DB_POOL_SIZE", "two")],
+                "CONVEYOR_DB_POOL_SIZE is \"two\"",
+            ),
+            (
+                &[BUS, DB, ("CONVEYOR_DB_ACQUIRE_TIMEOUT_MS", "5s")],
+                "CONVEYOR_DB_ACQUIRE_TIMEOUT_MS is \"5s\": set it to a number of milliseconds",
+            ),
+            (
+                &[BUS, DB, ("CONVEYOR_MIGRATE", "no")],
+                "CONVEYOR_MIGRATE is \"no\": set it to false to skip migrations",
+            ),
+            (
+                &[BUS, DB, ("CONVEYOR_ORDERED_ROUTES", "{}")],
+                "CONVEYOR_ORDERED_ROUTES is not a JSON list of routes (",
+            ),
+        ];
+        for (vars, expected) in cases {
+            let text = error_with(vars);
+            assert!(text.starts_with(expected), "{vars:?}:\n{text}");
+        }
+    }
+
+    #[test]
+    fn a_good_environment_reads_with_the_lambda_defaults() {
+        let vars: HashMap<&str, &str> = [
+            ("CONVEYOR_DATABASE_SECRET_ARN", "arn:s"),
+            ("CONVEYOR_DATABASE_URL_OPTIONS", "sslmode=verify-full"),
+            ("DATABASE_URL", "postgres://ignored"),
+            ("CONVEYOR_PUBLISH", "outbox"),
+            ("CONVEYOR_MIGRATE", "false"),
+        ]
+        .into();
+        let config =
+            LambdaConfig::from_lookup("f", |n| vars.get(n).map(|v| (*v).to_owned())).unwrap();
+        assert_eq!(
+            config.database,
+            Database::Secret {
+                arn: "arn:s".to_owned(),
+                options: Some("sslmode=verify-full".to_owned())
+            }
+        );
+        assert_eq!(config.pool.max_connections(), 2);
+        assert!(!config.migrate);
+        assert!(config.event_bus.is_none());
+        assert!(!format!("{config:?}").contains("ignored"));
     }
 }

@@ -14,6 +14,7 @@ pub mod aws;
 pub mod config;
 mod config_error;
 pub mod dlq;
+mod env;
 pub mod envelope;
 pub mod eventbridge;
 pub mod fifo;
