@@ -20,18 +20,11 @@ struct Excluded {
     reason: &'static str,
 }
 
-const EXCLUDED: &[Excluded] = &[
-    Excluded {
-        package: "conveyor-emulator",
-        within: "bench",
-        reason: "`conveyor bench` is being rewritten; asserted once that lands",
-    },
-    Excluded {
-        package: "conveyor-bench",
-        within: "",
-        reason: "`conveyor bench` is being rewritten; asserted once that lands",
-    },
-];
+const EXCLUDED: &[Excluded] = &[Excluded {
+    package: "conveyor-bench",
+    within: "",
+    reason: "`conveyor bench` is being rewritten; asserted once that lands",
+}];
 
 impl Excluded {
     /// Whether `cycle`, of a target of `package`, is excused.
