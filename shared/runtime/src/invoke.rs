@@ -5,6 +5,8 @@
 
 use std::task::Poll;
 
+use futures::FutureExt;
+
 use conveyor_domain::Timestamp;
 use conveyor_domain::events::Validate;
 use conveyor_store::{OutboxRow, Tx};
@@ -142,19 +144,31 @@ async fn begin_once(
     }
 }
 
+/// Runs a handler's future within the function's timeout; a timeout or a panic is a
+/// [`HandlerError::Retry`] naming the function.
 pub(crate) async fn within_timeout<T>(
     spec: &FunctionSpec,
     fut: impl Future<Output = Result<T, HandlerError>>,
 ) -> Result<T, HandlerError> {
-    let mut fut = std::pin::pin!(fut);
+    // A panic is a failure like any other: the caller rolls the transaction back and the host
+    // decides (a retry), instead of an unwinding task leaving its delivery held by nobody.
+    let mut fut = std::pin::pin!(std::panic::AssertUnwindSafe(fut).catch_unwind());
+    let panicked = |payload: Box<dyn std::any::Any + Send>| {
+        let what = payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic without a message".to_owned());
+        HandlerError::retry(format!("{} panicked: {what}", spec.name))
+    };
     // A handler that does not wait is done at its first poll, before any timer is set (one
     // that never waits cannot be interrupted anyway).
     if let Poll::Ready(result) = std::future::poll_fn(|cx| Poll::Ready(fut.as_mut().poll(cx))).await
     {
-        return result;
+        return result.unwrap_or_else(|payload| Err(panicked(payload)));
     }
     match tokio::time::timeout(spec.timeout, fut).await {
-        Ok(result) => result,
+        Ok(result) => result.unwrap_or_else(|payload| Err(panicked(payload))),
         Err(_) => Err(HandlerError::retry(format!(
             "{} timed out after {:?}",
             spec.name, spec.timeout
@@ -285,5 +299,29 @@ mod tests {
         .unwrap_err();
         assert!(stuck.is_retry(), "{stuck}");
         assert!(stuck.chain().contains("timed out after 50ms"), "{stuck}");
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_is_a_retry_whether_it_panics_at_once_or_after_waiting() {
+        let at_once = within_timeout(&SPEC, async {
+            if SPEC.timeout > Duration::ZERO {
+                panic!("boom at once");
+            }
+            Ok::<_, HandlerError>(())
+        })
+        .await
+        .unwrap_err();
+        assert!(at_once.is_retry(), "{at_once}");
+        assert!(at_once.chain().contains("t panicked: boom at once"), "{at_once}");
+        let later = within_timeout(&SPEC, async {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+            if SPEC.timeout > Duration::ZERO {
+                panic!("{} later", "boom");
+            }
+            Ok::<_, HandlerError>(())
+        })
+        .await
+        .unwrap_err();
+        assert!(later.chain().contains("t panicked: boom later"), "{later}");
     }
 }

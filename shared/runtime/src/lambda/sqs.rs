@@ -52,6 +52,29 @@ pub enum RecordOutcome {
     Failed,
 }
 
+/// The invocation's deadline; the Runtime API always sends one, 0 is `Context::default()` in
+/// tests.
+fn deadline_of(context: &lambda_runtime::Context) -> Option<Timestamp> {
+    Some(context.deadline)
+        .filter(|ms| *ms > 0)
+        .map(|ms| Timestamp::from_millis(i64::try_from(ms).unwrap_or(i64::MAX)))
+}
+
+/// The Lambda answer for `outcomes`: each failed record's message id, once.
+fn batch_response(records: &[SqsMessage], outcomes: &[RecordOutcome]) -> SqsBatchResponse {
+    let mut response = SqsBatchResponse::default();
+    let mut listed = HashSet::new();
+    for (record, outcome) in records.iter().zip(outcomes) {
+        let id = record.message_id.clone().unwrap_or_default();
+        if *outcome == RecordOutcome::Failed && listed.insert(id.clone()) {
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = id;
+            response.batch_item_failures.push(failure);
+        }
+    }
+    response
+}
+
 /// A record's CloudEvent, decoded once: its group is read from it and its handler gets it.
 type Decoded = Result<CloudEvent, DecodeError>;
 
@@ -141,14 +164,27 @@ impl SqsHost {
     /// asks of FIFO consumers. Groups, and records without one, run concurrently up to the
     /// function's concurrency. Each failed message id is listed once.
     pub async fn handle_batch(&self, event: LambdaEvent<SqsEvent>) -> SqsBatchResponse {
-        // The Runtime API always sends a deadline; 0 is `Context::default()` in tests.
-        let deadline = Some(event.context.deadline)
-            .filter(|ms| *ms > 0)
-            .map(|ms| Timestamp::from_millis(i64::try_from(ms).unwrap_or(i64::MAX)));
+        let deadline = deadline_of(&event.context);
         let records = event.payload.records;
+        let outcomes = self.outcomes(&records, deadline).await;
+        batch_response(&records, &outcomes)
+    }
+
+    /// What [`Self::handle_batch`] did with each record, in batch order (a host that deletes
+    /// the records itself, such as a local event source, counts them from this).
+    pub async fn handle_records(&self, event: LambdaEvent<SqsEvent>) -> Vec<RecordOutcome> {
+        let deadline = deadline_of(&event.context);
+        self.outcomes(&event.payload.records, deadline).await
+    }
+
+    async fn outcomes(
+        &self,
+        records: &[SqsMessage],
+        deadline: Option<Timestamp>,
+    ) -> Vec<RecordOutcome> {
         let spec = self.function.spec();
-        let decoded = decode_all(&records);
-        let groups = groups(&records, &decoded, spec.ordering_key);
+        let decoded = decode_all(records);
+        let groups = groups(records, &decoded, spec.ordering_key);
         // Each group takes its records' events along.
         let mut decoded: Vec<Option<Decoded>> = decoded.into_iter().map(Some).collect();
         // The futures are built before they are streamed: a closure inside the stream's type
@@ -156,7 +192,6 @@ impl SqsHost {
         let handling: Vec<_> = groups
             .into_iter()
             .map(|members| {
-                let records = &records;
                 let members: Vec<(usize, Option<Decoded>)> = members
                     .into_iter()
                     .map(|i| (i, decoded[i].take()))
@@ -186,17 +221,7 @@ impl SqsHost {
         for (i, outcome) in per_group.into_iter().flatten() {
             outcomes[i] = outcome;
         }
-        let mut response = SqsBatchResponse::default();
-        let mut listed = HashSet::new();
-        for (record, outcome) in records.iter().zip(outcomes) {
-            let id = record.message_id.clone().unwrap_or_default();
-            if outcome == RecordOutcome::Failed && listed.insert(id.clone()) {
-                let mut failure = BatchItemFailure::default();
-                failure.item_identifier = id;
-                response.batch_item_failures.push(failure);
-            }
-        }
-        response
+        outcomes
     }
 
     /// [`SqsHost::handle_record`], unless the deadline is too close to start it; a panic in the

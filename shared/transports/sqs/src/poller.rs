@@ -4,15 +4,13 @@
 //! reappear after the visibility timeout. A response naming an unknown or empty id fails the
 //! whole batch, as `ReportBatchItemFailures` does.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use aws_lambda_events::sqs::SqsBatchResponse;
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
 use conveyor_runtime::lambda::dlq::SqsDeadLetter;
-use conveyor_runtime::lambda::sqs::SqsHost;
+use conveyor_runtime::lambda::sqs::{RecordOutcome, SqsHost};
 use conveyor_runtime::{Deps, Function};
 use lambda_runtime::{Context, LambdaEvent};
 use tokio::sync::watch;
@@ -131,28 +129,31 @@ impl EventSource {
             epoch_ms().saturating_add(u64::try_from(spec.timeout.as_millis()).unwrap_or(u64::MAX));
         context.invoked_function_arn.clone_from(&self.invoked_arn);
         let batch = event::batch(messages, &self.queues.queue_arn, &self.region);
-        let response = self
+        let outcomes = self
             .host
-            .handle_batch(LambdaEvent::new(batch, context))
+            .handle_records(LambdaEvent::new(batch, context))
             .await;
-        let failed = failed_ids(messages, &response);
         let took = started.elapsed();
         let mut handled = Vec::new();
-        for message in messages {
-            let id = message.message_id().unwrap_or_default();
-            let outcome = if failed.contains(id) {
-                Outcome::Retry
-            } else {
-                handled.push(message);
-                Outcome::Handled
+        let mut failed = 0;
+        for (message, outcome) in messages.iter().zip(&outcomes) {
+            let counted = match outcome {
+                RecordOutcome::Done => Outcome::Handled,
+                RecordOutcome::DeadLettered => Outcome::DeadLettered,
+                RecordOutcome::Failed => {
+                    failed += 1;
+                    self.stats.record(spec.name, Outcome::Retry, took);
+                    continue;
+                }
             };
-            self.stats.record(spec.name, outcome, took);
+            handled.push(message);
+            self.stats.record(spec.name, counted, took);
         }
         let deleted = self.delete(&handled).await;
         BatchReport {
             received: messages.len(),
             deleted,
-            failed: messages.len() - handled.len(),
+            failed,
         }
     }
 
@@ -166,21 +167,6 @@ impl EventSource {
         }
         deleted
     }
-}
-
-/// The message ids to leave in the queue. An empty or unknown identifier fails the whole
-/// batch, as Lambda does.
-fn failed_ids(messages: &[Message], response: &SqsBatchResponse) -> HashSet<String> {
-    let ids: HashSet<&str> = messages.iter().filter_map(Message::message_id).collect();
-    let listed: Vec<&str> = response
-        .batch_item_failures
-        .iter()
-        .map(|f| f.item_identifier.as_str())
-        .collect();
-    if listed.iter().any(|id| id.is_empty() || !ids.contains(id)) {
-        return ids.into_iter().map(str::to_owned).collect();
-    }
-    listed.into_iter().map(str::to_owned).collect()
 }
 
 /// Polls until `shutdown`; a batch being handled is finished first. A receive cut short by
@@ -219,37 +205,7 @@ pub async fn run(source: EventSource, mut shutdown: watch::Receiver<bool>) {
 
 #[cfg(test)]
 mod tests {
-    use aws_lambda_events::sqs::BatchItemFailure;
-
     use super::*;
-
-    fn messages(ids: &[&str]) -> Vec<Message> {
-        ids.iter()
-            .map(|id| Message::builder().message_id(*id).build())
-            .collect()
-    }
-
-    fn response(ids: &[&str]) -> SqsBatchResponse {
-        let mut response = SqsBatchResponse::default();
-        for id in ids {
-            let mut failure = BatchItemFailure::default();
-            failure.item_identifier = (*id).to_owned();
-            response.batch_item_failures.push(failure);
-        }
-        response
-    }
-
-    #[test]
-    fn failures_are_the_listed_ids_or_the_whole_batch_when_one_is_unknown() {
-        let batch = messages(&["a", "b", "c"]);
-        assert!(failed_ids(&batch, &response(&[])).is_empty());
-        assert_eq!(
-            failed_ids(&batch, &response(&["b"])),
-            HashSet::from(["b".to_owned()])
-        );
-        assert_eq!(failed_ids(&batch, &response(&["zz"])).len(), 3);
-        assert_eq!(failed_ids(&batch, &response(&[""])).len(), 3);
-    }
 
     #[test]
     fn the_lambda_arn_follows_the_queue_arn() {
