@@ -5,10 +5,10 @@
 
 use std::time::{Duration, Instant};
 
+use conveyor_domain::events::order::OrderLine;
 use conveyor_domain::events::payment::{PAYMENT_CONFIRMED, PaymentConfirmedEvent};
 use conveyor_domain::events::samples;
 use conveyor_domain::order::{Order, OrderRepository, PaymentMethod};
-use conveyor_domain::events::order::OrderLine;
 use conveyor_domain::{
     Clock, Currency, CustomerId, Money, OrderId, PaymentId, ProductId, Quantity, SystemClock,
     Timestamp,
@@ -38,9 +38,11 @@ fn payment(n: u64, now: Timestamp) -> Result<OutboxRow, String> {
         timestamp: now,
         ..samples::payment_confirmed()
     };
-    Ok(CloudEvent::new(PAYMENT_CONFIRMED, "conveyor-bench", &paid, now)
-        .map_err(|e| e.to_string())?
-        .into_outbox_row())
+    Ok(
+        CloudEvent::new(PAYMENT_CONFIRMED, "conveyor-bench", &paid, now)
+            .map_err(|e| e.to_string())?
+            .into_outbox_row(),
+    )
 }
 
 /// One mug at 12.50.

@@ -1,7 +1,21 @@
-//! `conveyor bench`: throughput and latency of a no-op function (decode, call, acknowledge:
-//! at-least-once intact; a stateless function, so no inbox) on the embedded broker and on Redis
-//! Streams (over plain TCP and over TLS), the worker's CPU time per event, the emulator's time to ready and idle memory, and `redis-benchmark`'s
-//! XADD rate on the same machine as the ceiling. Every load is bounded and stops by itself.
+//! conveyor-bench: `conveyor bench`. Throughput and latency of a no-op function (decode, call,
+//! acknowledge: at-least-once intact; a stateless function, so no inbox) on the embedded broker
+//! and on Redis Streams (over plain TCP and over TLS), the worker's CPU time per event, the
+//! payment flow on PostgreSQL, the emulator's time to ready and idle memory, the Lambda
+//! binaries' cold start, and `redis-benchmark`'s XADD rate on the same machine as the ceiling.
+//! Every load is bounded and stops by itself.
+//!
+//! The bench sits below the emulator: it starts what it measures through its [`emulator`] port,
+//! which the `conveyor` binary fills in with `up`'s own start.
+//!
+//! # Layout
+//! - [`emulator`] — the port: start an emulator, publish, read its metrics, stop it
+//! - [`plan`] — what a run measures
+//! - [`report`] — runs the plan, prints the Markdown report
+//! - [`flow`] — the payment flow on PostgreSQL
+//! - [`lambda`] — the Lambda binaries' sizes and spawn to first poll
+//! - [`process`] — whole processes: start-up, idle memory, the XADD ceiling
+//! - [`tls`] — Redis over TLS beside plain TCP
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -30,6 +44,7 @@ use crate::emulator::{Emulator, Running, Setup};
 pub mod emulator;
 pub mod flow;
 pub mod lambda;
+pub mod plan;
 pub mod process;
 pub mod report;
 pub mod tls;

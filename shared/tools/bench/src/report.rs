@@ -1,75 +1,13 @@
 //! Runs every scenario several times and prints a Markdown report (machine, command, figures).
+//! The plan's types are re-exported here, where the `conveyor` binary reaches them.
 
-use conveyor_store::redact::Redacted;
+pub use super::plan::{BenchPlan, Scenario};
 
 use super::emulator::Emulator;
 use super::flow::payment_flow;
 use super::lambda::{first_poll, locate};
 use super::process::{redis_xadd_ceiling, startup};
 use super::{Concurrency, Throughput, Transport, Tuning, latency, spread, throughput};
-
-/// What `conveyor bench` runs.
-// Debug: below, by hand (the URLs without their passwords).
-#[derive(Clone)]
-pub struct BenchPlan {
-    /// Repetitions of each scenario.
-    pub runs: usize,
-    /// Events per throughput run.
-    pub events: u64,
-    /// Events per latency run.
-    pub latency_events: u64,
-    /// Publish rate of the latency runs, per second.
-    pub rate: u32,
-    /// Redis URL, for the Redis scenarios and the ceiling.
-    pub redis: Option<String>,
-    /// The scenario groups to run; all when empty.
-    pub only: Vec<Scenario>,
-    /// A PostgreSQL URL whose database may create others, for the payment flow.
-    pub postgres: Option<String>,
-    /// Events per payment-flow run.
-    pub flow_events: u64,
-    /// Where the release Lambda binaries are (`target/lambda` or `target/release`).
-    pub lambda_dir: std::path::PathBuf,
-}
-
-impl std::fmt::Debug for BenchPlan {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BenchPlan")
-            .field("runs", &self.runs)
-            .field("events", &self.events)
-            .field("redis", &self.redis.as_deref().map(Redacted))
-            .field("postgres", &self.postgres.as_deref().map(Redacted))
-            .field("only", &self.only)
-            .finish_non_exhaustive()
-    }
-}
-
-/// A group of scenarios.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Scenario {
-    /// The no-op function on the embedded broker.
-    Embedded,
-    /// The no-op function on Redis Streams.
-    Redis,
-    /// The emulator's time to ready and idle memory.
-    Startup,
-    /// `redis-benchmark` XADD.
-    Ceiling,
-    /// The no-op function on Redis across read batch sizes and concurrency limits.
-    Scaling,
-    /// `order-payment-confirmed` on PostgreSQL.
-    Flow,
-    /// The release Lambda binaries: sizes and spawn -> first Runtime API poll.
-    Lambda,
-    /// The no-op drain on Redis over TLS beside plain TCP, on a `redis-server` the bench starts.
-    Tls,
-}
-
-impl BenchPlan {
-    fn runs(&self, scenario: Scenario) -> bool {
-        self.only.is_empty() || self.only.contains(&scenario)
-    }
-}
 
 fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
@@ -211,7 +149,14 @@ pub async fn run(plan: &BenchPlan, emulator: &dyn Emulator) -> Result<String, St
         let (mut eps, mut cpu, mut rss) = (Vec::new(), Vec::new(), Vec::new());
         let mut kernel = Vec::new();
         for _ in 0..plan.runs {
-            let t = payment_flow(emulator, &transport, admin, plan.flow_events, Tuning::default()).await?;
+            let t = payment_flow(
+                emulator,
+                &transport,
+                admin,
+                plan.flow_events,
+                Tuning::default(),
+            )
+            .await?;
             eps.push(t.events_per_second);
             cpu.push(t.cpu_us_per_event);
             kernel.push(t.kernel_us_per_event);
@@ -345,8 +290,10 @@ async fn scaling(
                 concurrency,
                 ..Tuning::default()
             };
-            let (eps, cpu) =
-                medians(plan.runs, || throughput(emulator, transport, plan.events, tuning)).await?;
+            let (eps, cpu) = medians(plan.runs, || {
+                throughput(emulator, transport, plan.events, tuning)
+            })
+            .await?;
             lines.push(format!(
                 "| {batch} | {} | {eps:.0} | {cpu:.1} |",
                 concurrency.limit()

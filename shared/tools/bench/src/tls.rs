@@ -10,7 +10,7 @@ use std::time::Duration;
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
 
 use super::emulator::Emulator;
-use super::report::BenchPlan;
+use super::plan::{BenchPlan, Scenario};
 use super::{Throughput, Transport, Tuning, spread, throughput};
 use conveyor_redis::RedisSettings;
 use conveyor_redis::tls::{RedisTls, TlsFiles};
@@ -135,7 +135,7 @@ type Figure = fn(&Throughput) -> f64;
 pub async fn compare(plan: &BenchPlan, emulator: &dyn Emulator) -> Result<Vec<String>, String> {
     let server = match BothPorts::start().await {
         Ok(server) => server,
-        Err(why) if !plan.only.contains(&super::report::Scenario::Tls) => {
+        Err(why) if !plan.only.contains(&Scenario::Tls) => {
             return Ok(vec![
                 String::new(),
                 format!("Redis over TLS: skipped, {why}"),
