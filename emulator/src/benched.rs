@@ -43,9 +43,9 @@ impl Running for up::Running {
     }
 
     fn serve(&self, listener: TcpListener, until: Spawned) -> Spawned {
-        let router = listener.local_addr().map(|address| {
-            api::router(self.api_state(), Access::local(address))
-        });
+        let router = listener
+            .local_addr()
+            .map(|address| api::router(self.api_state(), Access::local(address)));
         Box::pin(async move {
             match router {
                 Ok(router) => {

@@ -161,9 +161,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn run_bench(
-    plan: &conveyor_bench::report::BenchPlan,
-) -> Result<(), commands::CommandError> {
+fn run_bench(plan: &conveyor_bench::report::BenchPlan) -> Result<(), commands::CommandError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -312,7 +312,10 @@ mod tests {
         .await
         .unwrap_err();
         assert!(at_once.is_retry(), "{at_once}");
-        assert!(at_once.chain().contains("t panicked: boom at once"), "{at_once}");
+        assert!(
+            at_once.chain().contains("t panicked: boom at once"),
+            "{at_once}"
+        );
         let later = within_timeout(&SPEC, async {
             tokio::time::sleep(Duration::from_millis(1)).await;
             if SPEC.timeout > Duration::ZERO {
