@@ -170,55 +170,6 @@ async fn retries_then_handles_dead_letters_poison_and_exhausted_events_and_redri
 }
 
 #[tokio::test]
-async fn a_lease_held_by_a_crashed_consumer_is_delivered_again_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let calls = Arc::new(AtomicU32::new(0));
-    let functions: Vec<Arc<dyn Function>> = vec![conveyor_runtime::topic(Flaky {
-        calls: Arc::clone(&calls),
-        fail_first: 0,
-    })];
-    let cfg = config(&dir, functions.clone());
-    let store = conveyor_store::Store::open(&cfg.database).await.unwrap();
-    store.migrate_embedded_broker().await.unwrap();
-    // A consumer that leased the message and died: the lease ran out in the past.
-    let e = ping(1);
-    store
-        .queue_push(
-            &[conveyor_store::queue::Enqueue {
-                function: "test-flaky",
-                event_id: &e.id,
-                topic: "test.ping",
-                body: &e.body,
-                ordering_key: None,
-            }],
-            conveyor_domain::Timestamp::from_millis(0),
-        )
-        .await
-        .unwrap();
-    let lost = store
-        .queue_lease(
-            "test-flaky",
-            10,
-            conveyor_domain::Timestamp::from_millis(0),
-            conveyor_domain::Timestamp::from_millis(1),
-        )
-        .await
-        .unwrap();
-    assert_eq!(lost.len(), 1);
-    store.close().await;
-
-    let running = up::start(cfg).await.unwrap();
-    let store = running.deps.store.clone();
-    eventually("the orphaned message to be handled", || async {
-        calls.load(Ordering::SeqCst) == 1 && store.queue_depths().await.unwrap().is_empty()
-    })
-    .await;
-    let recent = running.events.latest_attempts(10);
-    assert_eq!(recent[0].attempt, 2, "the crashed delivery counts");
-    running.shutdown().await;
-}
-
-#[tokio::test]
 async fn a_subscriber_that_is_not_running_keeps_what_is_published_until_it_runs() {
     let dir = tempfile::tempdir().unwrap();
     let flaky_calls = Arc::new(AtomicU32::new(0));

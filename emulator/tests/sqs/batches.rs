@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use aws_sdk_sqs::types::MessageSystemAttributeName;
 use conveyor_catalog as catalog;
 use conveyor_domain::SystemClock;
+use conveyor_emulator::cli;
 use conveyor_emulator::cli::args::SqsArgs;
-use conveyor_emulator::{cli, up};
 use conveyor_runtime::{Deps, Function, MemoryPublisher, Publisher};
 use conveyor_sqs::broker::SqsBroker;
 use conveyor_sqs::poller::{BatchReport, EventSource};
@@ -23,7 +23,7 @@ use serde_json::json;
 
 use super::moto::Moto;
 use super::{Picky, settings};
-use crate::functions::{Broken, eventually, ping, raw};
+use crate::functions::{eventually, ping, raw};
 
 fn receive_count(message: &aws_sdk_sqs::types::Message) -> Option<&str> {
     message
@@ -146,37 +146,6 @@ async fn one_failing_record_stays_in_the_queue_the_others_are_deleted_and_redriv
             .is_none_or(|a| a.keys().all(|k| !k.starts_with("conveyor-")))),
         "the failure attributes stay behind"
     );
-    db.close().await;
-}
-
-#[tokio::test]
-async fn up_leaves_an_always_failing_record_to_sqs_which_moves_it_to_the_dlq_after_max_receives() {
-    let moto = Moto::start();
-    let db = TestDb::sqlite().await;
-    let calls = Arc::new(AtomicU32::new(0));
-    let broken: Arc<dyn Function> = conveyor_runtime::topic(Broken {
-        calls: Arc::clone(&calls),
-    });
-    let config = up::UpConfig {
-        database: db.url().to_owned(),
-        functions: vec![broken],
-        sqs: Some(settings(&moto, "up-")),
-        ..up::UpConfig::default()
-    };
-    let running = up::start(config).await.unwrap();
-    running.broker.publish(&[ping(5)]).await.unwrap();
-    eventually("four deliveries, then the DLQ", || async {
-        running.broker.dlq_depths().await.unwrap() == [("test-broken".to_owned(), 1)]
-    })
-    .await;
-    assert_eq!(
-        calls.load(Ordering::SeqCst),
-        4,
-        "maxReceiveCount = the function's max deliveries"
-    );
-    let recent = running.events.latest_attempts(10);
-    assert!(recent.iter().any(|i| i.attempt == 4), "{recent:?}");
-    running.shutdown().await;
     db.close().await;
 }
 
