@@ -75,13 +75,17 @@ impl EmbeddedBroker {
 impl Publisher for EmbeddedBroker {
     fn publish<'a>(&'a self, events: &'a [OutboxRow]) -> BoxFuture<'a, Result<(), PublishError>> {
         Box::pin(async move {
-            // Each subscriber with an ordering key gets the key from the payload; the body is
-            // decoded at most once per event, and only if someone needs a key.
+            // Each subscriber with an ordering key gets the key from the payload: from the row's
+            // data fields (set where the row was made), else from its body, decoded at most once
+            // per event and only if someone needs a key.
             let mut planned: Vec<(&'static str, &OutboxRow, Option<String>)> = Vec::new();
             for row in events {
                 let mut event: Option<Option<CloudEvent>> = None;
                 for &(function, field) in self.subscribed(&row.topic) {
                     let key = field.and_then(|field| {
+                        if !row.data_fields.is_empty() {
+                            return row.data_field(field).map(str::to_owned);
+                        }
                         event
                             .get_or_insert_with(|| CloudEvent::decode(row.body.as_bytes()).ok())
                             .as_ref()
