@@ -16,7 +16,8 @@
 //! - [`db`] — the database of one test: its effects table and how it is read
 //! - [`host`] — the `Host` trait, dead letters, counters and declared differences
 //! - [`scenarios`] — the scenarios, generic over the host
-//! - [`embedded`], [`redis`], [`sqs`], [`dapr`] — one `Host` impl per host
+//! - [`up`] — the `Host` impl of the hosts `up` runs, over a flavour per transport
+//! - [`embedded`], [`redis`], [`sqs`] — those flavours; [`dapr`] — the Dapr worker's `Host`
 //! - [`moto`] — the suite's moto server
 
 mod dapr;
@@ -28,6 +29,7 @@ mod moto;
 mod redis;
 mod scenarios;
 mod sqs;
+mod up;
 
 /// One test per scenario for the host type `$host`, in a module named `$name`.
 macro_rules! conformance {
