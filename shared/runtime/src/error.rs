@@ -95,6 +95,15 @@ impl From<ValidationError> for HandlerError {
     }
 }
 
+/// What a caught panic said (its `&str` or `String` message), for the error or the log line.
+pub(crate) fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -154,11 +154,7 @@ pub(crate) async fn within_timeout<T>(
     // decides (a retry), instead of an unwinding task leaving its delivery held by nobody.
     let mut fut = std::pin::pin!(std::panic::AssertUnwindSafe(fut).catch_unwind());
     let panicked = |payload: Box<dyn std::any::Any + Send>| {
-        let what = payload
-            .downcast_ref::<&str>()
-            .map(|s| (*s).to_owned())
-            .or_else(|| payload.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "a panic without a message".to_owned());
+        let what = crate::error::panic_text(payload.as_ref());
         HandlerError::retry(format!("{} panicked: {what}", spec.name))
     };
     // A handler that does not wait is done at its first poll, before any timer is set (one

@@ -249,11 +249,7 @@ impl SqsHost {
         {
             Ok(outcome) => outcome,
             Err(panic) => {
-                let text = panic
-                    .downcast_ref::<&str>()
-                    .map(|s| (*s).to_owned())
-                    .or_else(|| panic.downcast_ref::<String>().cloned())
-                    .unwrap_or_default();
+                let text = crate::error::panic_text(panic.as_ref());
                 tracing::error!(function = name, message_id, panic = %text, "handler panicked; SQS will redeliver");
                 RecordOutcome::Failed
             }

@@ -394,17 +394,14 @@ async fn settle(
     started: Instant,
 ) -> Step {
     let (spec, attempt) = (&shared.spec, delivery.attempt);
-    match policy::decide(spec, attempt, result.as_ref()) {
+    let decision = policy::decide(spec, attempt, result.as_ref());
+    let counted = Outcome::of(&decision);
+    match decision {
         Decision::Acknowledge { duplicate } => {
             shared.acker.ack(&delivery.entry.stream, &delivery.entry.id);
             let produced = result.as_ref().map_or(0, |h| h.produced.len());
             tracing::info!(duplicate, produced, "handled");
-            let outcome = if duplicate {
-                Outcome::Duplicate
-            } else {
-                Outcome::Handled
-            };
-            shared.stats.record(spec.name, outcome, started.elapsed());
+            shared.stats.record(spec.name, counted, started.elapsed());
             Step::Done
         }
         Decision::RetryAfter(delay) => {
@@ -414,9 +411,7 @@ async fn settle(
                 .map(HandlerError::chain)
                 .unwrap_or_default();
             tracing::warn!(error, delay_ms = delay.as_millis(), "failed; will retry");
-            shared
-                .stats
-                .record(spec.name, Outcome::Retry, started.elapsed());
+            shared.stats.record(spec.name, counted, started.elapsed());
             Step::RetryAfter(delay)
         }
         Decision::DeadLetter { reason, attempts } => {
