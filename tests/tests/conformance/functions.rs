@@ -4,12 +4,12 @@
 //! second one.
 
 use std::future::Future;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use conveyor_domain::events::{Validate, ValidationError};
-use conveyor_domain::{Clock, SystemClock};
+use conveyor_domain::{Clock, SystemClock, Timestamp};
 use conveyor_runtime::{
     CloudEvent, Context, FunctionSpec, HandlerError, RetryPolicy, Service, TopicHandler,
 };
@@ -55,14 +55,18 @@ impl Validate for Probe {
     }
 }
 
-/// An event for the function subscribed to `topic`, ready to publish.
+/// An event for the functions subscribed to `topic`, ready to publish.
 pub(crate) fn event(topic: &str, key: &str, n: u32) -> OutboxRow {
+    event_at(topic, key, n, SystemClock.now())
+}
+
+/// [`event`], with `time` as the CloudEvent's time.
+pub(crate) fn event_at(topic: &str, key: &str, n: u32, time: Timestamp) -> OutboxRow {
     let probe = Probe {
         key: key.to_owned(),
         n,
     };
-    let ce = CloudEvent::new(topic, "conformance", &probe, SystemClock.now())
-        .expect("a probe serialises");
+    let ce = CloudEvent::new(topic, "conformance", &probe, time).expect("a probe serialises");
     OutboxRow {
         ordering_key: Some(key.to_owned()),
         ..ce.into_outbox_row()
@@ -94,6 +98,23 @@ pub(crate) struct Good;
 impl TopicHandler for Good {
     type Payload = Probe;
     const SPEC: FunctionSpec = spec("conformance-good", &["conformance.good"]);
+
+    async fn handle(&self, probe: Probe, cx: &mut Context<'_>) -> Result<(), HandlerError> {
+        record(Self::SPEC.name, &probe, cx).await
+    }
+}
+
+/// Takes effect; subscribed beside [`Good`] and [`Fixable`], so each of their events reaches two
+/// functions.
+#[derive(Debug, Default)]
+pub(crate) struct Bystander;
+
+impl TopicHandler for Bystander {
+    type Payload = Probe;
+    const SPEC: FunctionSpec = spec(
+        "conformance-bystander",
+        &["conformance.good", "conformance.fixable"],
+    );
 
     async fn handle(&self, probe: Probe, cx: &mut Context<'_>) -> Result<(), HandlerError> {
         record(Self::SPEC.name, &probe, cx).await
@@ -219,14 +240,31 @@ impl TopicHandler for Panicky {
     }
 }
 
-/// Ordered by `key`: the event (`key` "a", `n` 1) fails transiently on its first
-/// [`Ordered::FAILURES`] deliveries; every other event takes effect at once.
+/// Ordered by `key`: the event [`Ordered::FLAKY`] fails transiently on its first
+/// [`Ordered::FAILURES`] deliveries, the event [`Ordered::POISON`] is dropped as poison, and
+/// every other event takes effect at once. Every run is logged, in the order they start.
 #[derive(Debug, Default)]
-pub(crate) struct Ordered;
+pub(crate) struct Ordered {
+    pub(crate) runs: Arc<Mutex<Vec<(String, u32)>>>,
+}
 
 impl Ordered {
-    /// Deliveries of the first event of key "a" that fail.
+    /// The (key, n) of the event that fails transiently at first.
+    pub(crate) const FLAKY: (&'static str, u32) = ("a", 1);
+    /// Deliveries of [`Ordered::FLAKY`] that fail.
     pub(crate) const FAILURES: u32 = 2;
+    /// The (key, n) of the event dropped as poison.
+    pub(crate) const POISON: (&'static str, u32) = ("c", 2);
+
+    /// The error it drops [`Ordered::POISON`] with.
+    pub(crate) fn poison() -> HandlerError {
+        HandlerError::drop("a poison step")
+    }
+
+    /// The (key, n) of every run so far, in the order they started.
+    pub(crate) fn runs(runs: &Mutex<Vec<(String, u32)>>) -> Vec<(String, u32)> {
+        runs.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
 }
 
 impl TopicHandler for Ordered {
@@ -235,8 +273,16 @@ impl TopicHandler for Ordered {
         spec("conformance-ordered", &["conformance.ordered"]).ordered_by("key");
 
     async fn handle(&self, probe: Probe, cx: &mut Context<'_>) -> Result<(), HandlerError> {
-        if probe.key == "a" && probe.n == 1 && cx.attempt() <= Self::FAILURES {
+        self.runs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push((probe.key.clone(), probe.n));
+        let step = (probe.key.as_str(), probe.n);
+        if step == Self::FLAKY && cx.attempt() <= Self::FAILURES {
             return Err(HandlerError::retry("the first step of a is not ready"));
+        }
+        if step == Self::POISON {
+            return Err(Self::poison());
         }
         record(Self::SPEC.name, &probe, cx).await
     }

@@ -89,6 +89,10 @@ pub(crate) struct Differences {
     /// Whether a failing event holds back the later events of its key until it succeeds or is
     /// dead-lettered (rather than only while one of its deliveries runs).
     pub(crate) key_held_until_resolved: bool,
+    /// Whether the dead letter of a body that is no CloudEvent keeps the id the body was
+    /// published under (rather than none: a letter's event id is the CloudEvent's, and such a
+    /// body has none).
+    pub(crate) raw_letter_keeps_published_id: bool,
 }
 
 /// The differences of a host that has none.
@@ -96,6 +100,7 @@ pub(crate) const CONFORMING: Differences = Differences {
     letter_reasons: true,
     attempt_after_crash: 2,
     key_held_until_resolved: true,
+    raw_letter_keeps_published_id: false,
 };
 
 /// A host the scenarios run on.
@@ -110,6 +115,11 @@ pub(crate) trait Host: Sized {
 
     /// Publishes `events` as a producer would (each to the functions subscribed to its topic).
     fn publish(&self, events: &[OutboxRow]) -> impl Future<Output = ()>;
+
+    /// Publishes `body`, which is no CloudEvent, to `topic` as a producer outside conveyor
+    /// would put it on the transport (each subscribed function gets it), under the message id
+    /// `id` where the transport keeps one.
+    fn publish_raw(&self, id: &str, topic: &str, body: &str) -> impl Future<Output = ()>;
 
     /// Whether nothing waits for delivery, for a retry or in a handler.
     fn idle(&self) -> impl Future<Output = bool>;

@@ -53,6 +53,11 @@ macro_rules! conformance {
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn a_body_that_is_no_cloudevent_is_dead_lettered_at_once_by_every_subscriber() {
+                scenarios::not_a_cloudevent::<$host>().await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn an_event_delivered_twice_takes_effect_once() {
                 scenarios::delivered_twice::<$host>().await;
             }
@@ -73,12 +78,12 @@ macro_rules! conformance {
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn a_failing_event_holds_back_the_later_events_of_its_key() {
+            async fn each_keys_events_take_effect_in_publish_order() {
                 scenarios::ordering_key_held_by_a_failing_event::<$host>().await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn a_redriven_dead_letter_is_handled_once_fixed() {
+            async fn a_redriven_dead_letter_is_handled_once_fixed_by_its_function_only() {
                 scenarios::redrive::<$host>().await;
             }
         }

@@ -8,13 +8,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use conveyor_domain::Timestamp;
 use conveyor_domain::events::ValidationError;
 use conveyor_runtime::delivery::{self, Decision};
-use conveyor_runtime::{Function, FunctionSpec, HandlerError, TopicHandler, topic};
+use conveyor_runtime::{CloudEvent, Function, FunctionSpec, HandlerError, TopicHandler, topic};
 use conveyor_store::OutboxRow;
 
 use crate::db::{Db, Effect};
-use crate::functions::{Crashy, Fixable, Flaky, Good, Ordered, Panicky, Poison, Slow, event};
+use crate::functions::{
+    Bystander, Crashy, Fixable, Flaky, Good, Ordered, Panicky, Poison, Slow, event, event_at,
+};
 use crate::host::{Counters, Host, Letter, settle};
 
 /// The effect `H` commits for `row` on delivery `attempt`.
@@ -172,6 +175,40 @@ pub(crate) async fn poison<H: Host>() {
     check.done();
 }
 
+/// A body that is no CloudEvent, and an event whose payload is invalid, are dead-lettered at
+/// once, with the reason, by every function subscribed to their topic; neither reaches a
+/// handler.
+pub(crate) async fn not_a_cloudevent<H: Host>() {
+    let (db, mut check) = (Db::new().await, Check::on::<H>());
+    let host: H = start(&db, vec![topic(Good), topic(Bystander)]).await;
+    let (raw_id, garbage) = ("conformance-raw-1", "not json");
+    host.publish_raw(raw_id, "conformance.good", garbage).await;
+    let invalid = event("conformance.good", "k", 0);
+    host.publish(std::slice::from_ref(&invalid)).await;
+    settle(&host).await;
+    check.effects(&db, &[]).await;
+    let undecodable = HandlerError::from(
+        CloudEvent::decode(garbage.as_bytes()).expect_err("the body is no CloudEvent"),
+    );
+    let invalid_payload = HandlerError::from(ValidationError::new("n must be positive"));
+    let raw_letter_id = if H::DIFFERENCES.raw_letter_keeps_published_id {
+        raw_id
+    } else {
+        ""
+    };
+    for spec in [&Good::SPEC, &Bystander::SPEC] {
+        let raw = Letter {
+            event_id: raw_letter_id.to_owned(),
+            ..letter(spec, &invalid, 1, &undecodable)
+        };
+        let refused = letter(spec, &invalid, 1, &invalid_payload);
+        check.letters(&host, spec.name, vec![raw, refused]).await;
+        check.counters(&host, spec.name, counters(0, 0, 2));
+    }
+    host.stop().await;
+    check.done();
+}
+
 /// The same event delivered twice at once, and once more later, takes effect once; each
 /// duplicate counts as handled.
 pub(crate) async fn delivered_twice<H: Host>() {
@@ -255,80 +292,134 @@ pub(crate) async fn handler_panics<H: Host>() {
     check.done();
 }
 
-/// Events of one key take effect in publish order: a failing event holds back the later events
-/// of its key until it succeeds, while another key goes on.
+/// The keys of the ordering scenario, and the steps of each.
+const KEYS: [&str; 6] = ["a", "b", "c", "d", "e", "f"];
+const STEPS: u32 = 4;
+
+/// Events of one key take effect in publish order, whatever their CloudEvent times say: several
+/// keys' steps published interleaved, times running backwards. A failing event holds back the
+/// later events of its key until it succeeds, while the other keys go on; a poison event is
+/// dead-lettered before its key's next event runs.
 pub(crate) async fn ordering_key_held_by_a_failing_event<H: Host>() {
     let (db, mut check) = (Db::new().await, Check::on::<H>());
-    let host: H = start(&db, vec![topic(Ordered)]).await;
+    let ordered = Ordered::default();
+    let runs = Arc::clone(&ordered.runs);
+    let host: H = start(&db, vec![topic(ordered)]).await;
     let topic_name = "conformance.ordered";
-    let (a1, a2, a3) = (
-        event(topic_name, "a", 1),
-        event(topic_name, "a", 2),
-        event(topic_name, "a", 3),
-    );
-    let b1 = event(topic_name, "b", 1);
-    host.publish(&[a1.clone(), a2.clone(), a3.clone(), b1.clone()])
-        .await;
+    // Step 1 of every key, then step 2 of every key, ...; each later than the last published,
+    // and a second earlier in time.
+    let mut published: Vec<(&str, u32, OutboxRow)> = Vec::new();
+    let latest = Timestamp::parse_rfc3339("2030-01-01T00:00:00Z").expect("a time");
+    for n in 1..=STEPS {
+        for key in KEYS {
+            let back = i64::try_from(published.len()).expect("a few events") * 1_000;
+            let row = event_at(topic_name, key, n, latest.add_millis(-back));
+            published.push((key, n, row));
+        }
+    }
+    let rows: Vec<OutboxRow> = published.iter().map(|(_, _, row)| row.clone()).collect();
+    host.publish(&rows).await;
     settle(&host).await;
 
     let effects = db.effects().await;
-    let of_a: Vec<Effect> = effects.iter().filter(|e| e.key == "a").cloned().collect();
-    let failures = Ordered::FAILURES;
-    let first = effect::<Ordered>(&a1, "a", 1, failures + 1);
-    let later = [
-        effect::<Ordered>(&a2, "a", 2, 1),
-        effect::<Ordered>(&a3, "a", 3, 1),
-    ];
-    let expected_a = if H::DIFFERENCES.key_held_until_resolved {
-        [vec![first], later.to_vec()].concat()
-    } else {
-        [later.to_vec(), vec![first]].concat()
+    let of =
+        |key: &str| -> Vec<Effect> { effects.iter().filter(|e| e.key == key).cloned().collect() };
+    let expected_of = |key: &str| -> Vec<Effect> {
+        published
+            .iter()
+            .filter(|(k, n, _)| *k == key && (*k, *n) != Ordered::POISON)
+            .map(|(k, n, row)| {
+                let attempt = if (*k, *n) == Ordered::FLAKY {
+                    Ordered::FAILURES + 1
+                } else {
+                    1
+                };
+                effect::<Ordered>(row, k, *n, attempt)
+            })
+            .collect()
     };
-    check.eq("effects of key a, in order", &of_a, &expected_a);
-    let of_b: Vec<&Effect> = effects.iter().filter(|e| e.key == "b").collect();
-    check.eq(
-        "effects of key b",
-        &of_b,
-        &vec![&effect::<Ordered>(&b1, "b", 1, 1)],
-    );
-    let position = |row: &OutboxRow| effects.iter().position(|e| e.event_id == row.id);
+    let (flaky_key, _) = Ordered::FLAKY;
+    for key in KEYS {
+        let mut got = of(key);
+        let mut expected = expected_of(key);
+        if key == flaky_key && !H::DIFFERENCES.key_held_until_resolved {
+            // The failing event may take effect anywhere after the later ones started: only
+            // those are in order, and it takes effect once, on its last delivery.
+            let first = |effects: &mut Vec<Effect>| {
+                let at = effects.iter().position(|e| e.n == Ordered::FLAKY.1);
+                at.map(|at| effects.remove(at))
+            };
+            check.eq(
+                "the failing event's effect",
+                &first(&mut got),
+                &first(&mut expected),
+            );
+        }
+        check.eq(&format!("effects of key {key}, in order"), &got, &expected);
+    }
+    // While the failing event waited for its retries, the other keys went on.
+    let position = |key: &str, n: u32| effects.iter().position(|e| e.key == key && e.n == n);
+    let failing = position(flaky_key, Ordered::FLAKY.1);
+    for key in KEYS.iter().filter(|k| **k != flaky_key) {
+        check.that(
+            &format!("key {key} is held back by key {flaky_key}: {effects:?}"),
+            position(key, 1) < failing,
+        );
+    }
+    // The poison event ran before its key's next event.
+    let runs = Ordered::runs(&runs);
+    let (poison_key, poison_n) = Ordered::POISON;
+    let first_run = |n: u32| runs.iter().position(|r| r.0 == poison_key && r.1 == n);
     check.that(
-        &format!("key b is held back by key a: {effects:?}"),
-        position(&b1) < position(&a1),
+        &format!("the poison event ran before its key's next event: {runs:?}"),
+        first_run(poison_n).is_some() && first_run(poison_n) < first_run(poison_n + 1),
     );
-    check.letters(&host, Ordered::SPEC.name, Vec::new()).await;
-    let expected = counters(4, u64::from(failures), 0);
+    let pill = published
+        .iter()
+        .find(|(k, n, _)| (*k, *n) == Ordered::POISON)
+        .map(|(_, _, row)| row)
+        .expect("the poison event is published");
+    let dropped = letter(&Ordered::SPEC, pill, 1, &Ordered::poison());
+    check
+        .letters(&host, Ordered::SPEC.name, vec![dropped])
+        .await;
+    let handled = u64::try_from(published.len()).expect("a few events") - 1;
+    let expected = counters(handled, u64::from(Ordered::FAILURES), 1);
     check.counters(&host, Ordered::SPEC.name, expected);
     host.stop().await;
     check.done();
 }
 
-/// An event that used up its deliveries is dead-lettered with the policy's reason; once the
-/// cause is fixed, a redrive delivers it to its function again and it takes effect once.
+/// An event that used up its deliveries is dead-lettered with the policy's reason, while another
+/// function subscribed to its topic takes effect once; once the cause is fixed, a redrive
+/// delivers it again to the failing function only, and it takes effect once.
 pub(crate) async fn redrive<H: Host>() {
     let (db, mut check) = (Db::new().await, Check::on::<H>());
     let broken = Arc::new(AtomicBool::new(true));
     let fixable = Fixable {
         broken: Arc::clone(&broken),
     };
-    let host: H = start(&db, vec![topic(fixable)]).await;
+    let host: H = start(&db, vec![topic(fixable), topic(Bystander)]).await;
     let e = event("conformance.fixable", "k", 1);
     host.publish(std::slice::from_ref(&e)).await;
     settle(&host).await;
     let deliveries = Fixable::SPEC.retry.max_deliveries;
-    check.effects(&db, &[]).await;
+    let bystanders = effect::<Bystander>(&e, "k", 1, 1);
+    check.effects(&db, std::slice::from_ref(&bystanders)).await;
     let gave_up = letter(&Fixable::SPEC, &e, deliveries, &Fixable::error());
     check
         .letters(&host, Fixable::SPEC.name, vec![gave_up])
         .await;
     let exhausted = counters(0, u64::from(deliveries - 1), 1);
     check.counters(&host, Fixable::SPEC.name, exhausted);
+    let bystander = counters(1, 0, 0);
+    check.counters(&host, Bystander::SPEC.name, bystander);
 
     broken.store(false, Ordering::SeqCst);
     check.eq("redriven", &host.redrive(Fixable::SPEC.name).await, &1);
     settle(&host).await;
     check
-        .effects(&db, &[effect::<Fixable>(&e, "k", 1, 1)])
+        .effects(&db, &[bystanders, effect::<Fixable>(&e, "k", 1, 1)])
         .await;
     check.letters(&host, Fixable::SPEC.name, Vec::new()).await;
     let fixed = Counters {
@@ -336,6 +427,9 @@ pub(crate) async fn redrive<H: Host>() {
         ..exhausted
     };
     check.counters(&host, Fixable::SPEC.name, fixed);
+    // The redrive did not reach the other subscriber: not even as a duplicate.
+    check.letters(&host, Bystander::SPEC.name, Vec::new()).await;
+    check.counters(&host, Bystander::SPEC.name, bystander);
     host.stop().await;
     check.done();
 }

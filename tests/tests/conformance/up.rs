@@ -81,6 +81,14 @@ impl<F: Flavour> Host for UpHost<F> {
             .unwrap_or_else(|e| panic!("{} takes the events: {e}", F::NAME));
     }
 
+    async fn publish_raw(&self, id: &str, topic: &str, body: &str) {
+        // A bare row: its body goes on the transport as it is (the embedded queue's message
+        // body, a Redis entry's `data`, an SQS message body), under `id` where the queue keeps
+        // one.
+        let row = OutboxRow::bare(id.to_owned(), topic.to_owned(), body.to_owned());
+        self.publish(std::slice::from_ref(&row)).await;
+    }
+
     async fn idle(&self) -> bool {
         // Per function: what waits for delivery, for a retry (a Redis entry pending, an SQS
         // message in flight or waiting out its visibility timeout) or in a handler.
