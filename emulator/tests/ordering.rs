@@ -1,8 +1,10 @@
-//! Order per key on the embedded broker and on Redis: 100 orders, five steps each, published
-//! interleaved across orders with CloudEvent times deliberately running backwards. A function
-//! ordered by `order_id` must handle (and publish for) each order's steps in publish order, while
-//! one step failing transiently holds back only its own order's later steps and a poison step is
-//! dead-lettered before its order's next step runs.
+//! Order per key on the embedded broker and on Redis, at a scale and for what the conformance
+//! suite (`tests/tests/conformance`, which checks that each key's events take effect in publish
+//! order on every host) does not cover: 100 orders, five steps each, published interleaved
+//! across orders with CloudEvent times running backwards, one step failing transiently and one
+//! poison. What a function ordered by `order_id` publishes for each step is in its order's
+//! order; entries reclaimed from a vanished consumer keep each order's order; a stuck key pulls
+//! only so many entries into memory.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -137,7 +139,7 @@ fn deliveries(seen: &[(String, u32, u32, bool)]) -> Vec<(String, u32, u32, bool)
         .collect()
 }
 
-async fn steps_are_handled_in_publish_order_per_order(config: UpConfig, seen: Seen) {
+async fn what_each_step_publishes_is_in_publish_order_per_order(config: UpConfig, seen: Seen) {
     let running = up::start(config).await.unwrap();
     for chunk in steps().chunks(50) {
         running.broker.publish(chunk).await.unwrap();
@@ -168,43 +170,6 @@ async fn steps_are_handled_in_publish_order_per_order(config: UpConfig, seen: Se
             == 1
     })
     .await;
-
-    let seen = deliveries(&seen.lock().unwrap());
-    let mut per_order: BTreeMap<String, Vec<u32>> = BTreeMap::new();
-    for (order, seq, _, ok) in &seen {
-        if *ok {
-            per_order.entry(order.clone()).or_default().push(*seq);
-        }
-    }
-    for n in 0..ORDERS {
-        assert_eq!(per_order[&order(n)], expected(n), "order {}", order(n));
-    }
-    // The poison step was tried (once) before its order's step 4.
-    let position = |order_n: u32, seq: u32, ok: bool| {
-        seen.iter()
-            .position(|(o, s, _, k)| *o == order(order_n) && *s == seq && *k == ok)
-            .unwrap()
-    };
-    assert!(position(POISON_ORDER, 3, false) < position(POISON_ORDER, 4, true));
-    // While the flaky step waited for its retries, other orders went on.
-    let (first_failure, success) = (
-        position(FLAKY_ORDER, 2, false),
-        position(FLAKY_ORDER, 2, true),
-    );
-    assert!(
-        seen[first_failure..success]
-            .iter()
-            .any(|(o, _, _, _)| *o != order(FLAKY_ORDER)),
-        "other orders waited for {}",
-        order(FLAKY_ORDER)
-    );
-    assert_eq!(
-        seen.iter()
-            .filter(|(o, s, _, _)| *o == order(FLAKY_ORDER) && *s == 2)
-            .count(),
-        4,
-        "three failures, then the success"
-    );
 
     // What the function published, per order, is in the same order.
     let events = running.events.events(
@@ -258,14 +223,14 @@ fn config(dir: &tempfile::TempDir, seen: &Seen) -> UpConfig {
 }
 
 #[tokio::test]
-async fn the_embedded_broker_keeps_each_orders_steps_in_publish_order() {
+async fn on_the_embedded_broker_each_orders_follow_ups_are_published_in_order() {
     let dir = tempfile::tempdir().unwrap();
     let seen = Seen::default();
-    steps_are_handled_in_publish_order_per_order(config(&dir, &seen), seen).await;
+    what_each_step_publishes_is_in_publish_order_per_order(config(&dir, &seen), seen).await;
 }
 
 #[tokio::test]
-async fn redis_keeps_each_orders_steps_in_publish_order() {
+async fn on_redis_each_orders_follow_ups_are_published_in_order() {
     let dir = tempfile::tempdir().unwrap();
     let redis = TestRedis::new().await;
     let seen = Seen::default();
@@ -273,7 +238,7 @@ async fn redis_keeps_each_orders_steps_in_publish_order() {
         redis: Some(redis.settings("ordered")),
         ..config(&dir, &seen)
     };
-    steps_are_handled_in_publish_order_per_order(config, seen).await;
+    what_each_step_publishes_is_in_publish_order_per_order(config, seen).await;
 }
 
 #[tokio::test]

@@ -1,6 +1,8 @@
-//! Deliveries as daprd makes them, answered SUCCESS / RETRY / DROP per the handler contract:
-//! purpose-built functions for each outcome, bulk deliveries, and a real catalog function on a
-//! seeded database.
+//! Deliveries as daprd makes them, answered SUCCESS / RETRY / DROP per the handler contract,
+//! for what the conformance suite (`tests/tests/conformance`, which drives the worker as daprd
+//! does through success, retries, poison, duplicates and redrive) does not cover: the variety of
+//! undecodable bodies answered DROP, bulk deliveries, a real catalog function on a seeded
+//! database, and shutdown with deliveries in flight.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -16,47 +18,21 @@ use serde_json::json;
 use super::harness::{
     FakeSidecar, Slow, TRACEPARENT, TestWorker, call, config, dapr_event, deliver,
 };
-use crate::functions::{Broken, Flaky, eventually};
+use crate::functions::{Flaky, eventually};
 
 #[tokio::test]
-async fn good_transient_and_poison_events_get_success_retry_and_drop() {
+async fn bodies_that_are_no_usable_cloudevent_are_answered_drop_without_running_the_handler() {
     let sidecar = FakeSidecar::start().await;
-    let flaky = Flaky {
-        fail_first: 1,
-        ..Flaky::default()
-    };
+    let flaky = Flaky::default();
     let flaky_calls = Arc::clone(&flaky.calls);
-    let broken = Broken::default();
-    let broken_calls = Arc::clone(&broken.calls);
-    let functions: Vec<Arc<dyn Function>> = vec![topic(flaky), topic(broken)];
+    let functions: Vec<Arc<dyn Function>> = vec![topic(flaky)];
     let worker = TestWorker::start(config(Service::Order, Mode::Event, &sidecar), &functions).await;
 
-    // Transient once, then handled; a redelivery of a handled event is a duplicate.
-    let ping = dapr_event("e-1", "test.ping", &json!({ "n": 1 }));
-    assert_eq!(
-        deliver(&worker, "/test-flaky", &ping).await.dapr_status(),
-        "RETRY"
-    );
-    assert_eq!(
-        deliver(&worker, "/test-flaky", &ping).await.dapr_status(),
-        "SUCCESS"
-    );
-    assert_eq!(
-        deliver(&worker, "/test-flaky", &ping).await.dapr_status(),
-        "SUCCESS"
-    );
-    assert_eq!(
-        flaky_calls.load(Ordering::SeqCst),
-        2,
-        "the duplicate did not run"
-    );
-
-    // Poison: invalid payload, wrong payload type, no data, not JSON, not an object.
+    // Beyond the conformance suite's invalid payload and body that is not JSON: the wrong
+    // payload type, no data, JSON that is not an object.
     let poison = [
-        dapr_event("e-2", "test.ping", &json!({ "n": 0 })),
         dapr_event("e-3", "test.ping", &json!({ "unexpected": true })),
         br#"{"id":"e-4","specversion":"1.0","source":"x","type":"test.ping"}"#.to_vec(),
-        b"<html>not json</html>".to_vec(),
         b"[1,2,3]".to_vec(),
     ];
     for body in &poison {
@@ -65,37 +41,8 @@ async fn good_transient_and_poison_events_get_success_retry_and_drop() {
     }
     assert_eq!(
         flaky_calls.load(Ordering::SeqCst),
-        2,
+        0,
         "poison never reaches the handler"
-    );
-
-    // Always failing: RETRY until the function's max deliveries (4), then DROP.
-    let doomed = dapr_event("e-5", "test.ping", &json!({ "n": 5 }));
-    for _ in 0..3 {
-        assert_eq!(
-            deliver(&worker, "/test-broken", &doomed)
-                .await
-                .dapr_status(),
-            "RETRY"
-        );
-    }
-    assert_eq!(
-        deliver(&worker, "/test-broken", &doomed)
-            .await
-            .dapr_status(),
-        "DROP"
-    );
-    assert_eq!(broken_calls.load(Ordering::SeqCst), 4);
-
-    let metrics = call("GET", &worker.url("/metrics"), &[], b"").await;
-    let text = String::from_utf8_lossy(&metrics.body);
-    assert!(
-        text.contains("conveyor_events_dead_lettered_total{function=\"test-broken\"} 1"),
-        "{text}"
-    );
-    assert!(
-        text.contains("conveyor_events_retried_total{function=\"test-broken\"} 3"),
-        "{text}"
     );
     worker.stop().await;
 }
