@@ -3,7 +3,9 @@
 //! plays the sidecar's pub/sub side: it reads the subscriptions from `GET /dapr/subscribe`,
 //! POSTs each published event to the subscribed routes as a CloudEvent, delivers it again
 //! (inline, after a backoff) on `RETRY` or when the app fails to answer, and on `DROP` writes
-//! the event as delivered to the subscription's dead-letter topic.
+//! the event as delivered to the subscription's dead-letter topic. It serves the publish API
+//! too (`POST /v1.0/publish/<pubsub>/<topic>`): what the worker's functions publish is
+//! delivered to the subscribed routes the same way.
 //!
 //! daprd, not the worker, owns the retry timing and the dead-letter topic: the stand-in uses a
 //! short exponential backoff for the `deliveries` policy of `dapr/resiliency.yaml`, and up to
@@ -13,11 +15,15 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::post;
 use conveyor_dapr::delivery::{Status, StatusBody};
-use conveyor_dapr::{Mode, PublisherSettings, Worker, WorkerConfig};
+use conveyor_dapr::{Mode, Worker, WorkerConfig};
 use conveyor_runtime::{Function, Service};
 use conveyor_store::OutboxRow;
 use conveyor_transport::metrics::Stats;
@@ -159,8 +165,8 @@ impl Daprd {
 
     /// The event as daprd delivers it from `subscription`'s topic: the published CloudEvent
     /// with daprd's `pubsubname` and `topic`.
-    fn as_delivered(subscription: &Subscription, row: &OutboxRow) -> Vec<u8> {
-        let mut event: Value = serde_json::from_str(&row.body).expect("a CloudEvent");
+    fn as_delivered(subscription: &Subscription, published: &[u8]) -> Vec<u8> {
+        let mut event: Value = serde_json::from_slice(published).expect("a CloudEvent");
         event["pubsubname"] = Value::from(subscription.pubsubname.as_str());
         event["topic"] = Value::from(subscription.topic.as_str());
         serde_json::to_vec(&event).expect("JSON")
@@ -181,6 +187,39 @@ impl Daprd {
             .map(|s| s.dead_letter_topic.clone())
             .unwrap_or_else(|| panic!("no subscription routes to {route}"))
     }
+}
+
+/// The sidecar's daprd, once it knows the subscriptions.
+type Slot = Arc<OnceLock<Arc<Daprd>>>;
+
+/// `POST /v1.0/publish/<pubsub>/<topic>`: the published CloudEvent goes to every route
+/// subscribed to the topic.
+async fn accept_publish(
+    State(slot): State<Slot>,
+    Path((_pubsub, topic)): Path<(String, String)>,
+    body: Bytes,
+) -> StatusCode {
+    let Some(daprd) = slot.get() else {
+        return StatusCode::SERVICE_UNAVAILABLE;
+    };
+    for subscription in daprd.subscriptions.iter().filter(|s| s.topic == topic) {
+        let delivered = Daprd::as_delivered(subscription, &body);
+        daprd.dispatch(subscription.clone(), delivered);
+    }
+    StatusCode::NO_CONTENT
+}
+
+/// Serves the publish API on a loopback port of its own; returns the port and the serving task.
+async fn serve_publish_api(slot: Slot) -> (u16, JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("a port");
+    let port = listener.local_addr().expect("an address").port();
+    let app = Router::new()
+        .route("/v1.0/publish/{pubsub}/{*topic}", post(accept_publish))
+        .with_state(slot);
+    let serving = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (port, serving)
 }
 
 /// One worker process: the worker and the task serving its router.
@@ -242,6 +281,8 @@ pub(crate) struct Dapr {
     incarnation: Option<Incarnation>,
     /// Every incarnation's metrics.
     stats: Vec<Arc<Stats>>,
+    /// Serves the sidecar's publish API.
+    publish_api: JoinHandle<()>,
 }
 
 /// The worker's subscriptions, read as daprd reads them at start.
@@ -273,39 +314,36 @@ impl Host for Dapr {
     };
 
     async fn start(db: &Db, functions: Vec<Arc<dyn Function>>) -> Self {
-        // Nothing the suite's functions do publishes; the sidecar's publish API is not needed.
-        let unused = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
+        let slot = Slot::default();
+        let (dapr_http_port, publish_api) = serve_publish_api(Arc::clone(&slot)).await;
         let config = WorkerConfig {
             mode: Mode::Event,
             database: db.url().to_owned(),
-            dapr_http_port: unused,
+            dapr_http_port,
             relay_every: Duration::from_millis(100),
             shutdown_timeout: Duration::from_secs(5),
-            publisher: PublisherSettings {
-                attempts: 1,
-                ..PublisherSettings::default()
-            },
             ..WorkerConfig::new(Service::Order)
         };
         let incarnation = Incarnation::start(config.clone(), &functions).await;
         let client = Client::builder(TokioExecutor::new()).build_http();
         let subscriptions = discover(&client, &incarnation.base).await;
+        let daprd = Arc::new(Daprd {
+            client,
+            app: RwLock::new(incarnation.base.clone()),
+            subscriptions,
+            slots: Semaphore::new(CONCURRENCY),
+            outstanding: AtomicUsize::new(0),
+            dead: Mutex::default(),
+        });
+        slot.set(Arc::clone(&daprd))
+            .expect("daprd is set once, at start");
         Self {
-            daprd: Arc::new(Daprd {
-                client,
-                app: RwLock::new(incarnation.base.clone()),
-                subscriptions,
-                slots: Semaphore::new(CONCURRENCY),
-                outstanding: AtomicUsize::new(0),
-                dead: Mutex::default(),
-            }),
+            daprd,
             stats: vec![Arc::clone(incarnation.worker.state.stats())],
             incarnation: Some(incarnation),
             config,
             functions,
+            publish_api,
         }
     }
 
@@ -320,7 +358,7 @@ impl Host for Dapr {
                 .iter()
                 .filter(|s| s.topic == row.topic)
             {
-                let body = Daprd::as_delivered(subscription, row);
+                let body = Daprd::as_delivered(subscription, row.body.as_bytes());
                 self.daprd.dispatch(subscription.clone(), body);
             }
         }
@@ -408,5 +446,6 @@ impl Host for Dapr {
         if let Some(incarnation) = self.incarnation.take() {
             incarnation.end().await;
         }
+        self.publish_api.abort();
     }
 }

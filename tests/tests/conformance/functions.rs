@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use conveyor_domain::events::{Validate, ValidationError};
+use conveyor_domain::events::{DomainEvent, Validate, ValidationError};
 use conveyor_domain::{Clock, SystemClock, Timestamp};
 use conveyor_runtime::{
     CloudEvent, Context, FunctionSpec, HandlerError, RetryPolicy, Service, TopicHandler,
@@ -242,7 +242,8 @@ impl TopicHandler for Panicky {
 
 /// Ordered by `key`: the event [`Ordered::FLAKY`] fails transiently on its first
 /// [`Ordered::FAILURES`] deliveries, the event [`Ordered::POISON`] is dropped as poison, and
-/// every other event takes effect at once. Every run is logged, in the order they start.
+/// every other event takes effect at once and publishes a [`FollowUp`] for [`Follower`]. Every
+/// run is logged, in the order they start.
 #[derive(Debug, Default)]
 pub(crate) struct Ordered {
     pub(crate) runs: Arc<Mutex<Vec<(String, u32)>>>,
@@ -284,6 +285,32 @@ impl TopicHandler for Ordered {
         if step == Self::POISON {
             return Err(Self::poison());
         }
+        record(Self::SPEC.name, &probe, cx).await?;
+        cx.publish(&FollowUp(probe))
+    }
+}
+
+/// What [`Ordered`] publishes for each event it takes effect on: the same key and number.
+#[derive(Debug, Serialize)]
+#[serde(transparent)]
+pub(crate) struct FollowUp(Probe);
+
+impl DomainEvent for FollowUp {
+    fn topic(&self) -> &'static str {
+        "conformance.ordered.done"
+    }
+}
+
+/// Ordered by `key`: takes effect for each [`FollowUp`].
+#[derive(Debug, Default)]
+pub(crate) struct Follower;
+
+impl TopicHandler for Follower {
+    type Payload = Probe;
+    const SPEC: FunctionSpec =
+        spec("conformance-follower", &["conformance.ordered.done"]).ordered_by("key");
+
+    async fn handle(&self, probe: Probe, cx: &mut Context<'_>) -> Result<(), HandlerError> {
         record(Self::SPEC.name, &probe, cx).await
     }
 }

@@ -16,7 +16,8 @@ use conveyor_store::OutboxRow;
 
 use crate::db::{Db, Effect};
 use crate::functions::{
-    Bystander, Crashy, Fixable, Flaky, Good, Ordered, Panicky, Poison, Slow, event, event_at,
+    Bystander, Crashy, Fixable, Flaky, Follower, Good, Ordered, Panicky, Poison, Slow, event,
+    event_at,
 };
 use crate::host::{Counters, Host, Letter, settle};
 
@@ -299,12 +300,13 @@ const STEPS: u32 = 4;
 /// Events of one key take effect in publish order, whatever their CloudEvent times say: several
 /// keys' steps published interleaved, times running backwards. A failing event holds back the
 /// later events of its key until it succeeds, while the other keys go on; a poison event is
-/// dead-lettered before its key's next event runs.
+/// dead-lettered before its key's next event runs. What the function publishes for each event
+/// reaches the next function ordered by the same key in the order it took effect.
 pub(crate) async fn ordering_key_held_by_a_failing_event<H: Host>() {
     let (db, mut check) = (Db::new().await, Check::on::<H>());
     let ordered = Ordered::default();
     let runs = Arc::clone(&ordered.runs);
-    let host: H = start(&db, vec![topic(ordered)]).await;
+    let host: H = start(&db, vec![topic(ordered), topic(Follower)]).await;
     let topic_name = "conformance.ordered";
     // Step 1 of every key, then step 2 of every key, ...; each later than the last published,
     // and a second earlier in time.
@@ -322,8 +324,13 @@ pub(crate) async fn ordering_key_held_by_a_failing_event<H: Host>() {
     settle(&host).await;
 
     let effects = db.effects().await;
-    let of =
-        |key: &str| -> Vec<Effect> { effects.iter().filter(|e| e.key == key).cloned().collect() };
+    let of = |function: &str, key: &str| -> Vec<Effect> {
+        effects
+            .iter()
+            .filter(|e| e.function == function && e.key == key)
+            .cloned()
+            .collect()
+    };
     let expected_of = |key: &str| -> Vec<Effect> {
         published
             .iter()
@@ -340,7 +347,22 @@ pub(crate) async fn ordering_key_held_by_a_failing_event<H: Host>() {
     };
     let (flaky_key, _) = Ordered::FLAKY;
     for key in KEYS {
-        let mut got = of(key);
+        // Each follow-up takes effect once, on its first delivery, in the order the key's events
+        // took effect.
+        let follow_ups: Vec<(u32, u32)> = of(Follower::SPEC.name, key)
+            .iter()
+            .map(|e| (e.n, e.attempt))
+            .collect();
+        let took_effect: Vec<(u32, u32)> = of(Ordered::SPEC.name, key)
+            .iter()
+            .map(|e| (e.n, 1))
+            .collect();
+        check.eq(
+            &format!("follow-ups of key {key}, in order"),
+            &follow_ups,
+            &took_effect,
+        );
+        let mut got = of(Ordered::SPEC.name, key);
         let mut expected = expected_of(key);
         if key == flaky_key && !H::DIFFERENCES.key_held_until_resolved {
             // The failing event may take effect anywhere after the later ones started: only
@@ -358,7 +380,11 @@ pub(crate) async fn ordering_key_held_by_a_failing_event<H: Host>() {
         check.eq(&format!("effects of key {key}, in order"), &got, &expected);
     }
     // While the failing event waited for its retries, the other keys went on.
-    let position = |key: &str, n: u32| effects.iter().position(|e| e.key == key && e.n == n);
+    let position = |key: &str, n: u32| {
+        effects
+            .iter()
+            .position(|e| e.function == Ordered::SPEC.name && e.key == key && e.n == n)
+    };
     let failing = position(flaky_key, Ordered::FLAKY.1);
     for key in KEYS.iter().filter(|k| **k != flaky_key) {
         check.that(
@@ -386,6 +412,17 @@ pub(crate) async fn ordering_key_held_by_a_failing_event<H: Host>() {
     let handled = u64::try_from(published.len()).expect("a few events") - 1;
     let expected = counters(handled, u64::from(Ordered::FAILURES), 1);
     check.counters(&host, Ordered::SPEC.name, expected);
+    check.letters(&host, Follower::SPEC.name, Vec::new()).await;
+    // Publishing is at least once (the relay may publish a row its invocation is still
+    // publishing, on a loaded machine): a copy is handled as a duplicate, and counts.
+    let follower = host.counters(Follower::SPEC.name);
+    check.that(
+        &format!(
+            "{} handled every follow-up: {follower:?}",
+            Follower::SPEC.name
+        ),
+        follower.handled >= handled && follower.retried == 0 && follower.dead_lettered == 0,
+    );
     host.stop().await;
     check.done();
 }
