@@ -1,7 +1,7 @@
-//! The suite's test functions, one topic each, and the events they take. Every function that
-//! takes effect records it in the database inside its invocation's transaction, behind the
-//! inbox claim: an effect rolled back leaves no row, and a duplicate that ran would leave a
-//! second one.
+//! The suite's test functions, one topic each (a bystander shares two others' topics), and the
+//! events they take. Every function that takes effect records it in the database inside its
+//! invocation's transaction, behind the inbox claim: an effect rolled back leaves no row, and a
+//! duplicate that ran would leave a second one.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -79,7 +79,7 @@ macro_rules! conformance {
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn each_keys_events_and_their_follow_ups_take_effect_in_publish_order() {
-                scenarios::ordering_key_held_by_a_failing_event::<$host>().await;
+                scenarios::ordering_per_key::<$host>().await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -198,6 +198,7 @@ pub(crate) async fn not_a_cloudevent<H: Host>() {
         ""
     };
     for spec in [&Good::SPEC, &Bystander::SPEC] {
+        // The policy's letter, under the id the host keeps for a body without one.
         let raw = Letter {
             event_id: raw_letter_id.to_owned(),
             ..letter(spec, &invalid, 1, &undecodable)
@@ -302,7 +303,7 @@ const STEPS: u32 = 4;
 /// later events of its key until it succeeds, while the other keys go on; a poison event is
 /// dead-lettered before its key's next event runs. What the function publishes for each event
 /// reaches the next function ordered by the same key in the order it took effect.
-pub(crate) async fn ordering_key_held_by_a_failing_event<H: Host>() {
+pub(crate) async fn ordering_per_key<H: Host>() {
     let (db, mut check) = (Db::new().await, Check::on::<H>());
     let ordered = Ordered::default();
     let runs = Arc::clone(&ordered.runs);
@@ -365,8 +366,8 @@ pub(crate) async fn ordering_key_held_by_a_failing_event<H: Host>() {
         let mut got = of(Ordered::SPEC.name, key);
         let mut expected = expected_of(key);
         if key == flaky_key && !H::DIFFERENCES.key_held_until_resolved {
-            // The failing event may take effect anywhere after the later ones started: only
-            // those are in order, and it takes effect once, on its last delivery.
+            // The later events do not wait for the failing one, which takes effect somewhere
+            // among them: they are in order, and it takes effect once, on its last delivery.
             let first = |effects: &mut Vec<Effect>| {
                 let at = effects.iter().position(|e| e.n == Ordered::FLAKY.1);
                 at.map(|at| effects.remove(at))
