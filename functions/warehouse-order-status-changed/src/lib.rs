@@ -26,7 +26,10 @@
 //!   order is never fulfilled from stock it does not hold.
 //! - **Shortage**: when a line of a new order cannot be held for lack of stock, nothing is
 //!   reserved and `warehouse.reservation.failed` is published, so the order service cancels
-//!   the order (compensation).
+//!   the order (compensation). The order's lines are recorded as refused (released
+//!   reservations that never held a unit), so the same placement announced again under a new
+//!   event id does not reserve stock for the cancelled order; a payment that still arrives
+//!   holds them again like any late payment.
 //! - **Idempotency**: the inbox row (function, event id); beyond it, one reservation per order
 //!   and product, and the reservation state machine, make a repeated status a no-op that
 //!   publishes nothing.
@@ -85,7 +88,8 @@ impl TopicHandler for WarehouseOrderStatusChanged {
             Ok(events) => events,
             Err(e) => {
                 if let Some(failed) = e.reservation_failed(order, now).filter(|_| reserving) {
-                    // Nothing was written: a plan fails as a whole before any change.
+                    // Nothing was held: the order's lines are only recorded as refused, so the
+                    // same placement announced again does not reserve them later.
                     cx.publish(&failed)?;
                     return Ok(());
                 }

@@ -15,8 +15,8 @@ use crate::order::PaymentMethod;
 use crate::warehouse::plan::{self, Settlement};
 use crate::warehouse::secure;
 use crate::warehouse::{
-    DEFAULT_LOW_STOCK_THRESHOLD, Inventories, Inventory, MovementKind, Product, StockChanges,
-    StockError, StockMovement, WarehouseEvent, WarehouseRepository,
+    DEFAULT_LOW_STOCK_THRESHOLD, Inventories, Inventory, MovementKind, Product, Reservation,
+    StockChanges, StockError, StockMovement, WarehouseEvent, WarehouseRepository,
 };
 use crate::{OrderId, ProductId, ReturnId, Timestamp};
 
@@ -87,7 +87,26 @@ pub async fn reserve_order<R: WarehouseRepository + Send>(
     let existing = repo.order_reservations_for_update(order_id).await?;
     let stock = lock(repo, lines.iter().map(|l| l.product_id.clone())).await?;
     let planned = plan::reserve(order_id, lines, method, &existing, stock, now);
-    apply_plan(repo, planned).await
+    refuse_on_shortage(repo, order_id, lines, &existing, planned, now).await
+}
+
+/// Applies `planned`; when it failed for lack of stock, records the order's lines as refused
+/// instead (see [`plan::refuse`]) and returns the shortage.
+async fn refuse_on_shortage<R: WarehouseRepository + Send>(
+    repo: &mut R,
+    order_id: &OrderId,
+    lines: &[OrderLine],
+    existing: &[Reservation],
+    planned: Result<StockChanges, StockError>,
+    now: Timestamp,
+) -> Decided<Vec<WarehouseEvent>, R::Error> {
+    match planned {
+        Err(shortage @ StockError::InsufficientStock { .. }) => {
+            let refused = plan::refuse(order_id, lines, existing, now);
+            Ok(apply_plan(repo, refused).await?.and(Err(shortage)))
+        }
+        planned => apply_plan(repo, planned).await,
+    }
 }
 
 /// Secures a paid or confirmed order's lines: confirms what is held and holds again what is
@@ -103,7 +122,8 @@ pub async fn secure_order<R: WarehouseRepository + Send>(
 ) -> Decided<Vec<WarehouseEvent>, R::Error> {
     let existing = repo.order_reservations_for_update(order_id).await?;
     let stock = lock(repo, lines.iter().map(|l| l.product_id.clone())).await?;
-    apply_plan(repo, secure::secure(order_id, lines, existing, stock, now)).await
+    let planned = secure::secure(order_id, lines, existing.clone(), stock, now);
+    refuse_on_shortage(repo, order_id, lines, &existing, planned, now).await
 }
 
 /// Settles an order's reservations (see [`plan::settle`]).

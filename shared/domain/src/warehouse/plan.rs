@@ -134,6 +134,32 @@ pub fn reserve(
     Ok(changes)
 }
 
+/// Records the lines of an order the warehouse could not stock (see
+/// [`Reservation::refused`]): one released reservation per product without one yet, no stock
+/// and no event changed (the caller announces the shortage).
+///
+/// # Errors
+/// [`StockError::Overflow`].
+pub fn refuse(
+    order_id: &OrderId,
+    lines: &[OrderLine],
+    existing: &[Reservation],
+    now: Timestamp,
+) -> Result<StockChanges, StockError> {
+    let mut wanted = totals(lines.iter().map(|l| (&l.product_id, l.quantity)))?;
+    wanted.retain(|product, _| !existing.iter().any(|r| &r.product_id == product));
+    let mut changes = StockChanges::default();
+    for (product, quantity) in wanted {
+        changes.new_reservations.push(Reservation::refused(
+            order_id.clone(),
+            product,
+            quantity,
+            now,
+        ));
+    }
+    Ok(changes)
+}
+
 /// Settles the reservations the settlement applies to (others are left alone, so settling
 /// twice changes nothing).
 ///

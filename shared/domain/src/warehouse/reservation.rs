@@ -107,6 +107,24 @@ impl Reservation {
         }
     }
 
+    /// The record of a line the warehouse could not hold for lack of stock: released at once,
+    /// never holding a unit. It keeps the order's line taken (one reservation per order and
+    /// product), so the same placement announced again later does not reserve stock for an
+    /// order that was cancelled over the shortage; a payment that still arrives renews it.
+    #[must_use]
+    pub fn refused(
+        order_id: OrderId,
+        product_id: ProductId,
+        quantity: Quantity,
+        now: Timestamp,
+    ) -> Self {
+        Self {
+            status: ReservationStatus::Released,
+            expires_at: None,
+            ..Self::hold(order_id, product_id, quantity, now)
+        }
+    }
+
     /// Holds the units again for a paid order whose earlier hold was released or expired (the
     /// row is reused: one reservation per order and product): confirmed straight away, no
     /// expiry. `false` when it still holds stock or was fulfilled (nothing to do).
@@ -212,6 +230,23 @@ mod tests {
         assert_eq!(cod.expires_at, Some(now.add_minutes(14 * 24 * 60)));
         assert!(!cod.is_due(now.add_minutes(3 * 24 * 60)), "days in transit");
         assert!(cod.is_due(now.add_minutes(14 * 24 * 60)));
+    }
+
+    #[test]
+    fn a_refused_line_holds_nothing_until_a_payment_renews_it() {
+        let mut r = Reservation::refused(
+            OrderId::parse("ord-1").unwrap(),
+            ProductId::parse("sku-mug").unwrap(),
+            Quantity::new(2),
+            Timestamp::from_millis(0),
+        );
+        assert_eq!(
+            (r.status, r.expires_at),
+            (ReservationStatus::Released, None)
+        );
+        assert!(!r.status.holds_stock() && !r.is_due(Timestamp::from_millis(i64::MAX / 2)));
+        assert!(r.renew(Quantity::new(2), Timestamp::from_millis(1)));
+        assert_eq!(r.status, ReservationStatus::Confirmed);
     }
 
     #[test]
