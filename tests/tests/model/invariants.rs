@@ -5,8 +5,10 @@
 use std::collections::BTreeMap;
 
 use conveyor_domain::ProductId;
-use conveyor_domain::order::OrderStatus;
-use conveyor_domain::warehouse::ReservationStatus;
+use conveyor_domain::order::{OrderStatus, PaymentMethod};
+use conveyor_domain::warehouse::{
+    COD_RESERVATION_TTL_DAYS, RESERVATION_TTL_MINUTES, ReservationStatus,
+};
 use conveyor_store::sqlx;
 use conveyor_testkit::seed;
 
@@ -64,7 +66,8 @@ async fn stock(sys: &System) -> Vec<String> {
     found
 }
 
-/// Per order: a paid or confirmed order holds (or shipped) every unit it sells; a cancelled or
+/// Per order: a pending order holds every unit it sells for as long as its payment method
+/// allows; a paid or confirmed order holds (or shipped) every unit it sells; a cancelled or
 /// failed one holds nothing; a cancelled order that was paid has its refund requested, and
 /// only a cancelled order has one.
 async fn orders(sys: &System) -> Vec<String> {
@@ -114,7 +117,29 @@ async fn orders(sys: &System) -> Vec<String> {
                     ));
                 }
             }
-            OrderStatus::Pending => {}
+            OrderStatus::Pending => {
+                // Held for as long as its payment method allows: 30 minutes prepaid, until the
+                // delivery is verified (within the COD limit) for cash on delivery.
+                let hold = match order.payment_method {
+                    PaymentMethod::Prepaid => RESERVATION_TTL_MINUTES,
+                    PaymentMethod::Cod => COD_RESERVATION_TTL_DAYS * 24 * 60,
+                };
+                if order.created_at.add_minutes(hold) > sys.h.now() {
+                    for (product, &n) in &placed.units {
+                        let ok = reservations.iter().any(|r| {
+                            &r.product_id == product
+                                && r.status == ReservationStatus::Active
+                                && r.quantity.get() == n
+                        });
+                        if !ok {
+                            found.push(format!(
+                                "{} is pending ({}) within its hold but does not hold {n} x {product}",
+                                placed.id, order.payment_method
+                            ));
+                        }
+                    }
+                }
+            }
         }
         let mut tx = store.begin().await.expect("begin");
         let refunds =
