@@ -226,9 +226,13 @@ async fn a_stock_shortage_cancels_the_order_and_releases_what_it_holds() {
         let history = seed::order::history(h.store(), &order.id).await;
         assert_eq!(history.len(), 1);
         assert_eq!(history[0].reason, reason);
+        // The shirt line is recorded as refused (it never held a unit).
         assert_eq!(
             statuses(&h, "ord-3002").await,
-            [("sku-mug".to_owned(), ReservationStatus::Released)]
+            [
+                ("sku-mug".to_owned(), ReservationStatus::Released),
+                ("sku-tee".to_owned(), ReservationStatus::Released)
+            ]
         );
         assert_eq!(reserved(&h, "sku-mug").await, Quantity::new(0));
         assert_eq!(reserved(&h, "sku-tee").await, Quantity::new(0));

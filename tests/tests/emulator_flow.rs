@@ -126,13 +126,13 @@ async fn run_demo(database: &str, redis: Option<RedisSettings>) {
     let unpaid = demo::seed(&running.deps, running.broker.as_ref(), "t2")
         .await
         .unwrap();
-    let reservations_of = |status: ReservationStatus| {
-        let (store, unpaid) = (store.clone(), unpaid.clone());
+    let reservations_of = |orders: &[OrderId], status: ReservationStatus| {
+        let (store, orders) = (store.clone(), orders.to_vec());
         move || {
-            let (store, unpaid) = (store.clone(), unpaid.clone());
+            let (store, orders) = (store.clone(), orders.clone());
             async move {
                 let mut all = true;
-                for id in &unpaid {
+                for id in &orders {
                     let held = seed::warehouse::reservations(&store, id.as_str()).await;
                     all &= held.len() == 2 && held.iter().all(|r| r.status == status);
                 }
@@ -142,22 +142,30 @@ async fn run_demo(database: &str, redis: Option<RedisSettings>) {
     };
     eventually(
         "the second run reserved",
-        reservations_of(ReservationStatus::Active),
+        reservations_of(&unpaid, ReservationStatus::Active),
     )
     .await;
+    // The prepaid orders' stock is held for 30 minutes; the COD order's until its delivery is
+    // verified (days).
+    let (prepaid, cod_unconfirmed) = unpaid.split_at(2);
     assert_eq!(tick(&running, "warehouse-reservation-expiry").await, 0);
     clock.advance_millis((RESERVATION_TTL_MINUTES - EXPIRY_WARNING_MINUTES + 1) * 60_000);
     assert_eq!(
         tick(&running, "warehouse-reservation-warning").await,
-        6,
-        "three orders, two reservations each, inside the warning window"
+        4,
+        "two prepaid orders, two reservations each, inside the warning window"
     );
     assert_eq!(tick(&running, "warehouse-reservation-expiry").await, 0);
     clock.advance_millis(EXPIRY_WARNING_MINUTES * 60_000);
-    assert_eq!(tick(&running, "warehouse-reservation-expiry").await, 6);
+    assert_eq!(tick(&running, "warehouse-reservation-expiry").await, 4);
     eventually(
-        "the second run's reservations expired",
-        reservations_of(ReservationStatus::Expired),
+        "the second run's prepaid reservations expired",
+        reservations_of(prepaid, ReservationStatus::Expired),
+    )
+    .await;
+    eventually(
+        "the second run's COD reservations still held",
+        reservations_of(cod_unconfirmed, ReservationStatus::Active),
     )
     .await;
 
@@ -175,8 +183,8 @@ async fn run_demo(database: &str, redis: Option<RedisSettings>) {
             .await
             .reserved
             .get(),
-        4,
-        "paid and COD orders hold 2 mugs each"
+        6,
+        "the paid order and both COD orders hold 2 mugs each"
     );
     running.shutdown().await;
 }

@@ -7,5 +7,6 @@ mod compensation_flow;
 mod emulator_flow;
 mod faults;
 mod payment_flow;
+mod stock_holds;
 mod tls_postgres;
 mod tls_redis_postgres;

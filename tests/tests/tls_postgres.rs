@@ -175,6 +175,9 @@ async fn a_payment_flows_across_functions_over_verify_full() {
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(encrypted(h.store()).await);
 
+    // Stock for the order's lines: the warehouse holds them once the order is paid.
+    seed::warehouse::product(h.store(), "sku-mug", 10, 2, h.now()).await;
+    seed::warehouse::product(h.store(), "sku-tee", 5, 1, h.now()).await;
     let order = seed::order::order("ord-7001", PaymentMethod::Prepaid, h.now());
     seed::order::insert(h.store(), &order).await;
     let payment = PaymentConfirmedEvent {

@@ -6,6 +6,10 @@
 //!   with history reason "cash on delivery collected"; publishes one
 //!   `orders.order.status_changed` (confirmed) per order. COD orders not delivered yet, and
 //!   prepaid orders, are left alone. At most [`BATCH_SIZE`] orders per run, oldest first.
+//! - **Stock while waiting** (a choice): the warehouse holds a pending COD order's stock until
+//!   this job confirms it or the order is cancelled, with a limit of 14 days for a parcel never
+//!   delivered (warehouse-order-status-changed); a delivery verified after that limit holds the
+//!   stock again, or the order is cancelled when the stock was sold meanwhile.
 //! - **Idempotency**: the tick id (`order-cod-auto-confirm@<minute>`) in the inbox; a confirmed
 //!   order no longer matches, and orders are claimed (`FOR UPDATE SKIP LOCKED` on PostgreSQL;
 //!   SQLite serialises writers), so overlapping runs take disjoint orders.

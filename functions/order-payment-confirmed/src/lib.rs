@@ -6,6 +6,9 @@
 //!   id); publishes `orders.order.status_changed`. A payment for an order that was already
 //!   cancelled (by the customer, the unpaid-order timeout or a compensation) is not applied:
 //!   a refund request is recorded and `payment.refund_requested` published instead.
+//!   A payment after `payment_failed` or after the 30-minute stock hold lapsed is applied: the
+//!   warehouse holds the stock again on the status change, or reports the shortage, and
+//!   order-compensation then cancels the order and requests the refund.
 //! - **Idempotency**: the inbox row (function, event id); a second confirmation of an already
 //!   confirmed order is a no-op that publishes nothing; one refund request per payment (its
 //!   key), so the same late payment redelivered under a new event id requests nothing more.

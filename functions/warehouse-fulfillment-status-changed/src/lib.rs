@@ -47,7 +47,9 @@ impl TopicHandler for WarehouseFulfillmentStatusChanged {
             StockAction::Confirm => Settlement::Confirm,
             StockAction::Deduct => Settlement::Fulfil,
             StockAction::Release(why) => Settlement::Release(why),
-            StockAction::Reserve(_) | StockAction::Ignore => return Ok(()),
+            StockAction::Reserve(..) | StockAction::Secure(_) | StockAction::Ignore => {
+                return Ok(());
+            }
         };
         let now = cx.now();
         let events = operations::settle_order(cx.tx()?, &event.order_id, settlement, now)

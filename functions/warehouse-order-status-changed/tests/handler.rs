@@ -135,7 +135,8 @@ async fn the_same_order_placed_twice_reserves_once_and_publishes_once() {
 }
 
 #[tokio::test]
-async fn not_enough_stock_for_one_line_reserves_nothing_and_announces_the_failure_once() {
+async fn not_enough_stock_for_one_line_reserves_nothing_announces_the_failure_once_and_refuses_the_lines()
+ {
     on_both_backends(|h| async move {
         stocked(&h, 40, 0).await;
         let event = h.event("orders.order.status_changed", &placed());
@@ -162,9 +163,22 @@ async fn not_enough_stock_for_one_line_reserves_nothing_and_announces_the_failur
                 .duplicate
         );
         assert_eq!(h.published().len(), 1, "a duplicate announces nothing");
-        assert!(wh::reservations(h.store(), ORDER).await.is_empty());
+        // The lines are recorded as refused: released, never holding a unit.
+        let refused = wh::reservations(h.store(), ORDER).await;
+        assert_eq!(refused.len(), 2);
+        assert!(
+            refused
+                .iter()
+                .all(|r| r.status == ReservationStatus::Released && r.expires_at.is_none())
+        );
         assert_eq!(wh::inventory(h.store(), "sku-mug").await.reserved.get(), 0);
         assert!(wh::movements(h.store(), "sku-mug").await.is_empty());
+        // The same placement under a new id, once stock arrived, reserves nothing for it.
+        wh::restock_unannounced(h.store(), "sku-tee", 5, h.now()).await;
+        let again = h.deliver(&Handler, &placed()).await.unwrap();
+        assert!(again.produced.is_empty());
+        assert_eq!(wh::inventory(h.store(), "sku-mug").await.reserved.get(), 0);
+        assert_eq!(wh::inventory(h.store(), "sku-tee").await.reserved.get(), 0);
         h
     })
     .await;

@@ -15,7 +15,9 @@ pub enum ReservationStatus {
     Confirmed,
     /// Shipped: the stock was deducted from on-hand.
     Fulfilled,
-    /// Given back (payment failed, order cancelled).
+    /// Given back (payment failed, order cancelled), or refused for lack of stock. Final for the
+    /// state machine; a payment that arrives later renews the row
+    /// ([`Reservation::renew`](crate::warehouse::Reservation::renew)).
     Released,
     /// Given back because it ran past `expires_at`.
     Expired,

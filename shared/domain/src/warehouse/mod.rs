@@ -5,7 +5,8 @@
 //!   their rules; [`ReservationStatus`] is the reservation state machine
 //! - [`error`] — [`StockError`], why an operation cannot be applied
 //! - [`signals`] — what order and fulfillment events ask of the warehouse
-//! - [`plan`] — the stock operations as pure functions over locked rows
+//! - [`plan`] — the stock operations as pure functions over locked rows; [`secure`] — a paid
+//!   order's stock confirmed or held again
 //! - [`changes`] — what an operation changes and publishes
 //! - [`ports`] — the repositories the store implements
 //! - [`operations`], [`sweeps`]: the operations over the ports, as the topic functions and
@@ -21,6 +22,7 @@ pub mod plan;
 pub mod ports;
 pub mod report;
 pub mod reservation;
+pub mod secure;
 pub mod signals;
 pub mod sweeps;
 
@@ -36,5 +38,8 @@ pub use ports::{
     WarehouseRepository, WarehouseStorage,
 };
 pub use report::{Period, Report, ReportBody, ReportKind};
-pub use reservation::{EXPIRY_WARNING_MINUTES, RESERVATION_TTL_MINUTES, Reservation};
+pub use reservation::{
+    COD_RESERVATION_TTL_DAYS, EXPIRY_WARNING_MINUTES, RESERVATION_TTL_MINUTES, Reservation,
+    hold_expiry,
+};
 pub use signals::{OrderStockEvent, StockAction, fulfillment_action};

@@ -11,10 +11,12 @@ use std::collections::BTreeSet;
 use crate::events::catalog::ProductCreatedEvent;
 use crate::events::order::OrderLine;
 use crate::events::returns::ReturnLine;
+use crate::order::PaymentMethod;
 use crate::warehouse::plan::{self, Settlement};
+use crate::warehouse::secure;
 use crate::warehouse::{
-    DEFAULT_LOW_STOCK_THRESHOLD, Inventories, Inventory, MovementKind, Product, StockChanges,
-    StockError, StockMovement, WarehouseEvent, WarehouseRepository,
+    DEFAULT_LOW_STOCK_THRESHOLD, Inventories, Inventory, MovementKind, Product, Reservation,
+    StockChanges, StockError, StockMovement, WarehouseEvent, WarehouseRepository,
 };
 use crate::{OrderId, ProductId, ReturnId, Timestamp};
 
@@ -70,8 +72,8 @@ pub(super) async fn apply_plan<R: WarehouseRepository + Send>(
     }
 }
 
-/// Reserves a pending order's lines for [`RESERVATION_TTL_MINUTES`](super::RESERVATION_TTL_MINUTES),
-/// all or nothing (see [`plan::reserve`]).
+/// Reserves a pending order's lines for as long as its payment method allows
+/// ([`hold_expiry`](super::hold_expiry)), all or nothing (see [`plan::reserve`]).
 ///
 /// # Errors
 /// The store's error; inside, [`StockError`] from the plan.
@@ -79,11 +81,49 @@ pub async fn reserve_order<R: WarehouseRepository + Send>(
     repo: &mut R,
     order_id: &OrderId,
     lines: &[OrderLine],
+    method: PaymentMethod,
     now: Timestamp,
 ) -> Decided<Vec<WarehouseEvent>, R::Error> {
     let existing = repo.order_reservations_for_update(order_id).await?;
     let stock = lock(repo, lines.iter().map(|l| l.product_id.clone())).await?;
-    apply_plan(repo, plan::reserve(order_id, lines, &existing, stock, now)).await
+    let planned = plan::reserve(order_id, lines, method, &existing, stock, now);
+    refuse_on_shortage(repo, order_id, lines, &existing, planned, now).await
+}
+
+/// Applies `planned`; when it failed for lack of stock, records the order's lines as refused
+/// instead (see [`plan::refuse`]) and returns the shortage.
+async fn refuse_on_shortage<R: WarehouseRepository + Send>(
+    repo: &mut R,
+    order_id: &OrderId,
+    lines: &[OrderLine],
+    existing: &[Reservation],
+    planned: Result<StockChanges, StockError>,
+    now: Timestamp,
+) -> Decided<Vec<WarehouseEvent>, R::Error> {
+    match planned {
+        Err(shortage @ StockError::InsufficientStock { .. }) => {
+            let refused = plan::refuse(order_id, lines, existing, now);
+            Ok(apply_plan(repo, refused).await?.and(Err(shortage)))
+        }
+        planned => apply_plan(repo, planned).await,
+    }
+}
+
+/// Secures a paid or confirmed order's lines: confirms what is held and holds again what is
+/// not, all or nothing (see [`secure::secure`]).
+///
+/// # Errors
+/// The store's error; inside, [`StockError`] from the plan (a shortage among them).
+pub async fn secure_order<R: WarehouseRepository + Send>(
+    repo: &mut R,
+    order_id: &OrderId,
+    lines: &[OrderLine],
+    now: Timestamp,
+) -> Decided<Vec<WarehouseEvent>, R::Error> {
+    let existing = repo.order_reservations_for_update(order_id).await?;
+    let stock = lock(repo, lines.iter().map(|l| l.product_id.clone())).await?;
+    let planned = secure::secure(order_id, lines, existing.clone(), stock, now);
+    refuse_on_shortage(repo, order_id, lines, &existing, planned, now).await
 }
 
 /// Settles an order's reservations (see [`plan::settle`]).

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::events::order::OrderLine;
 use crate::events::returns::ReturnLine;
 use crate::events::warehouse::ReservationEventKind;
+use crate::order::PaymentMethod;
 use crate::warehouse::{
     Inventories, MovementKind, Reservation, ReservationStatus, StockChanges, StockError,
     StockMovement, WarehouseEvent,
@@ -89,8 +90,9 @@ pub fn totals<'a>(
     Ok(totals)
 }
 
-/// Reserves an order's lines, all or nothing. Products that already have a reservation for
-/// this order (in any status) are skipped, so reserving twice changes nothing.
+/// Reserves an order's lines, all or nothing, for as long as its payment method allows
+/// ([`hold_expiry`](super::hold_expiry)). Products that already have a reservation for this
+/// order (in any status) are skipped, so reserving twice changes nothing.
 ///
 /// # Errors
 /// [`StockError::UnknownProduct`] when a product has no inventory (checked for every line
@@ -98,6 +100,7 @@ pub fn totals<'a>(
 pub fn reserve(
     order_id: &OrderId,
     lines: &[OrderLine],
+    method: PaymentMethod,
     existing: &[Reservation],
     mut stock: Inventories,
     now: Timestamp,
@@ -112,7 +115,7 @@ pub fn reserve(
         if let Some(inventory) = stock.get_mut(product) {
             inventory.reserve(quantity, now)?;
         }
-        let r = Reservation::hold(order_id.clone(), product.clone(), quantity, now);
+        let r = Reservation::hold_for(order_id.clone(), product.clone(), quantity, method, now);
         changes.movements.push(StockMovement::new(
             product.clone(),
             MovementKind::Reserve,
@@ -128,6 +131,32 @@ pub fn reserve(
         changes.new_reservations.push(r);
     }
     changes.announce(&mut stock, wanted.into_keys(), "reserved", now);
+    Ok(changes)
+}
+
+/// Records the lines of an order the warehouse could not stock (see
+/// [`Reservation::refused`]): one released reservation per product without one yet, no stock
+/// and no event changed (the caller announces the shortage).
+///
+/// # Errors
+/// [`StockError::Overflow`].
+pub fn refuse(
+    order_id: &OrderId,
+    lines: &[OrderLine],
+    existing: &[Reservation],
+    now: Timestamp,
+) -> Result<StockChanges, StockError> {
+    let mut wanted = totals(lines.iter().map(|l| (&l.product_id, l.quantity)))?;
+    wanted.retain(|product, _| !existing.iter().any(|r| &r.product_id == product));
+    let mut changes = StockChanges::default();
+    for (product, quantity) in wanted {
+        changes.new_reservations.push(Reservation::refused(
+            order_id.clone(),
+            product,
+            quantity,
+            now,
+        ));
+    }
     Ok(changes)
 }
 

@@ -5,6 +5,8 @@ use crate::Money;
 use crate::events::DomainEvent;
 use crate::warehouse::Inventory;
 
+const PREPAID: PaymentMethod = PaymentMethod::Prepaid;
+
 fn at(ms: i64) -> Timestamp {
     Timestamp::from_millis(ms)
 }
@@ -46,6 +48,7 @@ fn reserve_holds_every_line_and_announces_each_product() {
     let c = reserve(
         &order(),
         &lines,
+        PREPAID,
         &[],
         stock(&[("sku-a", 5), ("sku-b", 1)]),
         at(10),
@@ -92,6 +95,7 @@ fn reserve_is_all_or_nothing_and_unknown_products_come_first() {
     let err = reserve(
         &order(),
         &lines,
+        PREPAID,
         &[],
         stock(&[("sku-a", 5), ("sku-b", 1)]),
         at(1),
@@ -106,7 +110,15 @@ fn reserve_is_all_or_nothing_and_unknown_products_come_first() {
         }
     );
     let lines = [line("sku-b", 2), line("sku-z", 1)];
-    let err = reserve(&order(), &lines, &[], stock(&[("sku-b", 1)]), at(1)).unwrap_err();
+    let err = reserve(
+        &order(),
+        &lines,
+        PREPAID,
+        &[],
+        stock(&[("sku-b", 1)]),
+        at(1),
+    )
+    .unwrap_err();
     assert_eq!(err, StockError::UnknownProduct(sku("sku-z")));
     assert!(err.is_retryable());
 }
@@ -117,6 +129,7 @@ fn reserving_again_skips_lines_already_reserved() {
     let first = reserve(
         &order(),
         &lines,
+        PREPAID,
         &[],
         stock(&[("sku-a", 5), ("sku-b", 5)]),
         at(1),
@@ -125,6 +138,7 @@ fn reserving_again_skips_lines_already_reserved() {
     let again = reserve(
         &order(),
         &lines,
+        PREPAID,
         &first.new_reservations,
         stock(&[("sku-a", 5), ("sku-b", 5)]),
         at(2),
@@ -134,6 +148,7 @@ fn reserving_again_skips_lines_already_reserved() {
     let partly = reserve(
         &order(),
         &lines,
+        PREPAID,
         &first.new_reservations[..1],
         stock(&[("sku-b", 5)]),
         at(2),
@@ -144,7 +159,7 @@ fn reserving_again_skips_lines_already_reserved() {
 }
 
 fn held(levels: &[(&str, u32)], lines: &[OrderLine]) -> (Vec<Reservation>, Inventories) {
-    let c = reserve(&order(), lines, &[], stock(levels), at(0)).unwrap();
+    let c = reserve(&order(), lines, PREPAID, &[], stock(levels), at(0)).unwrap();
     let stock = c
         .inventories
         .into_iter()

@@ -7,7 +7,7 @@ use crate::events::fulfillment::FulfillmentStatusChangedEvent;
 use crate::events::order::{OrderLine, OrderReservationExpiredEvent, OrderStatusChangedEvent};
 use crate::events::{Validate, ValidationError};
 use crate::fulfillment::FulfillmentStatus;
-use crate::order::OrderStatus;
+use crate::order::{OrderStatus, PaymentMethod};
 
 /// The payload of the order topics the warehouse consumes: `orders.order.status_changed` or
 /// `orders.order.reservation_expired`. A status change carries every field of an expiry (and
@@ -33,9 +33,11 @@ impl Validate for OrderStockEvent {
 /// What an order or fulfillment event asks of the warehouse.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StockAction<'a> {
-    /// Reserve the lines (a new pending order).
-    Reserve(&'a [OrderLine]),
-    /// Confirm the order's active reservations (paid, confirmed, fulfillment created).
+    /// Reserve the lines (a new pending order), for as long as its payment method allows.
+    Reserve(&'a [OrderLine], PaymentMethod),
+    /// Secure a paid or confirmed order's lines: confirm what is held, hold again what is not.
+    Secure(&'a [OrderLine]),
+    /// Confirm the order's active reservations (fulfillment created).
     Confirm,
     /// Release the order's active and confirmed reservations, for this reason.
     Release(&'a str),
@@ -62,8 +64,8 @@ impl OrderStockEvent {
         match self {
             Self::ReservationExpired(e) => StockAction::Release(&e.reason),
             Self::StatusChanged(e) => match (e.old_status, e.new_status) {
-                (None | Some(Pending), Pending) => StockAction::Reserve(&e.items),
-                (_, PaymentConfirmed | Confirmed) => StockAction::Confirm,
+                (None | Some(Pending), Pending) => StockAction::Reserve(&e.items, e.payment_method),
+                (_, PaymentConfirmed | Confirmed) => StockAction::Secure(&e.items),
                 (_, PaymentFailed | Cancelled) => StockAction::Release(&e.reason),
                 _ => StockAction::Ignore,
             },
@@ -127,18 +129,34 @@ mod tests {
     fn maps_order_statuses_to_stock_actions() {
         use OrderStatus::*;
         let lines = samples::order_lines();
-        assert_eq!(status(None, Pending).action(), StockAction::Reserve(&lines));
+        let method = samples::order_status_changed().payment_method;
+        assert_eq!(
+            status(None, Pending).action(),
+            StockAction::Reserve(&lines, method)
+        );
         assert_eq!(
             status(Some(Pending), Pending).action(),
-            StockAction::Reserve(&lines)
+            StockAction::Reserve(&lines, method)
+        );
+        let mut cod = status(None, Pending);
+        if let OrderStockEvent::StatusChanged(e) = &mut cod {
+            e.payment_method = PaymentMethod::Cod;
+        }
+        assert_eq!(
+            cod.action(),
+            StockAction::Reserve(&lines, PaymentMethod::Cod)
         );
         assert_eq!(
             status(Some(Pending), PaymentConfirmed).action(),
-            StockAction::Confirm
+            StockAction::Secure(&lines)
+        );
+        assert_eq!(
+            status(Some(PaymentFailed), PaymentConfirmed).action(),
+            StockAction::Secure(&lines)
         );
         assert_eq!(
             status(Some(PaymentConfirmed), Confirmed).action(),
-            StockAction::Confirm
+            StockAction::Secure(&lines)
         );
         assert_eq!(
             status(Some(Pending), PaymentFailed).action(),

@@ -93,6 +93,21 @@ pub fn cod_placed(
     order
 }
 
+/// Records that the carrier delivered order `id` at `at` (for cash on delivery: the cash was
+/// collected), as the order service does when the carrier reports it.
+///
+/// # Panics
+/// On a store error or when the order does not exist.
+pub async fn mark_delivered(store: &Store, id: &OrderId, at: Timestamp) {
+    let done = sqlx::query("UPDATE orders SET delivered_at = $1 WHERE id = $2")
+        .bind(at.millis())
+        .bind(id.as_str())
+        .execute(store.pool())
+        .await
+        .expect("mark delivered");
+    assert_eq!(done.rows_affected(), 1, "order {id} exists");
+}
+
 /// `order` in another status (rows a scenario starts from; no history is written).
 #[must_use]
 pub fn in_status(mut order: Order, status: OrderStatus) -> Order {
