@@ -29,9 +29,11 @@ use conveyor_transport::metrics::Stats;
 use tokio::sync::{OwnedSemaphorePermit, watch};
 use tokio::task::JoinSet;
 
+use super::RedisSettings;
 use super::acker::{self, Ack, Acker};
 use super::broker::RedisBroker;
 use super::dispatch;
+use super::heartbeat;
 use super::reader::{ReadError, StreamReader};
 use super::reclaim;
 use super::shared::{Shared, stopped};
@@ -60,15 +62,32 @@ pub async fn run(
             }
         }
     };
-    let (acker, acks) = Acker::start(broker.connection(), spec.name, broker.settings().ack_delay);
+    let ack_delay = ack_delay(broker.settings(), &spec);
+    let (acker, acks) = Acker::start(broker.connection(), spec.name, ack_delay);
     let shared = Arc::new(Shared::new(function, deps, broker, stats, streams, acker));
-    tokio::join!(
-        read_loop(Arc::clone(&shared), reader, shutdown.clone()),
-        reclaim::run(Arc::clone(&shared), shutdown),
-    );
+    // The heartbeat outlives the loops: it keeps the entries of handlers still finishing fresh.
+    let (done, beating) = watch::channel(false);
+    let work = async {
+        tokio::join!(
+            read_loop(Arc::clone(&shared), reader, shutdown.clone()),
+            reclaim::run(Arc::clone(&shared), shutdown),
+        );
+        let _ = done.send(true);
+    };
+    tokio::join!(work, heartbeat::run(Arc::clone(&shared), beating));
     // Every handler has finished: what they queued is sent, then the task ends.
     shared.acker.close();
     let _ = acks.await;
+}
+
+/// How long an acknowledgement may wait to go out with others: the setting, but never more
+/// than a tenth of the processing timeout. A handled entry leaves the heartbeat's care when
+/// its acknowledgement is queued, so it must not wait long enough to look abandoned.
+fn ack_delay(settings: &RedisSettings, spec: &FunctionSpec) -> Duration {
+    let timeout = settings
+        .claim_after
+        .unwrap_or(spec.timeout + settings.claim_margin);
+    settings.ack_delay.min(timeout / 10)
 }
 
 /// A connection for blocking reads, and the groups.

@@ -16,10 +16,12 @@
 //! - [`reclaim`] — claiming entries a crashed or stalled instance left pending
 //! - [`dispatch`] — starting entries: in batches, in chunks of one invocation, one key at a time
 //! - [`delivery`] — handling one entry: ack, retry while pending, or dead-letter
+//! - [`heartbeat`] — keeping the entries this instance holds fresh, so no one claims live work
 //! - [`shared`] — the state a function's loops and deliveries share, the entries held here
 //! - [`received`] — an entry as received, its CloudEvent decoded once
 //! - [`broker`] — publishing (pipelined `XADD`), the dead letters' port, depths
 //! - [`dlq`] — dead-letter entries, listing and redrive
+//! - [`owned`] — touching and claiming entries only while this consumer owns them
 //! - [`acker`] — batched `XACK`s
 //! - [`lock`] — the cross-instance tick lock
 //! - [`reader`] — the read loop's own connection: `XREADGROUP` replies parsed in place
@@ -33,7 +35,9 @@ pub mod consumer;
 pub mod delivery;
 pub mod dispatch;
 pub mod dlq;
+pub mod heartbeat;
 pub mod lock;
+pub mod owned;
 pub mod reader;
 pub mod received;
 pub mod reclaim;

@@ -92,6 +92,26 @@ impl Shared {
             .contains(&key)
     }
 
+    /// The ids of the entries this instance holds, by stream (for the heartbeat that keeps
+    /// them from looking abandoned).
+    pub(super) fn held_by_stream(&self) -> Vec<(&str, Vec<String>)> {
+        let mut by_stream: Vec<Vec<String>> = vec![Vec::new(); self.streams.len()];
+        {
+            let held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
+            for (stream, (ms, seq)) in held.iter() {
+                if let Some(ids) = by_stream.get_mut(*stream) {
+                    ids.push(format!("{ms}-{seq}"));
+                }
+            }
+        }
+        self.streams
+            .iter()
+            .map(String::as_str)
+            .zip(by_stream)
+            .filter(|(_, ids)| !ids.is_empty())
+            .collect()
+    }
+
     /// The entry's identity among the function's streams, made without allocating.
     fn held_key(&self, stream: &str, id: &str) -> HeldKey {
         let stream = self
