@@ -65,9 +65,7 @@ impl Shared {
         let settings = broker.settings().clone();
         Self {
             permits: Arc::new(Semaphore::new(spec.concurrency.max(1) as usize)),
-            processing_timeout: settings
-                .claim_after
-                .unwrap_or(spec.timeout + settings.claim_margin),
+            processing_timeout: processing_timeout(&settings, &spec),
             held: Mutex::new(HashSet::default()),
             waiting: Mutex::new(HashMap::new()),
             waiting_len: AtomicUsize::new(0),
@@ -252,6 +250,23 @@ impl Shared {
                 tracing::warn!(function = self.spec.name, error = %e, "could not create consumer groups")
             }
         }
+    }
+}
+
+/// How long an entry may stay idle before it is taken to be abandoned: the setting's claim
+/// delay, or the function's timeout plus the margin. Live entries are kept fresh by the
+/// heartbeat whatever their handler takes, so for an ordered function it is also at most the
+/// lease's TTL: entries a holder that stepped down let go are taken by the next holder about
+/// as soon as it holds the lease.
+#[must_use]
+pub fn processing_timeout(settings: &RedisSettings, spec: &FunctionSpec) -> Duration {
+    let timeout = settings
+        .claim_after
+        .unwrap_or(spec.timeout + settings.claim_margin);
+    if spec.ordering_key.is_some() {
+        timeout.min(settings.lease_ttl)
+    } else {
+        timeout
     }
 }
 
