@@ -192,6 +192,9 @@ async fn read_loop(
         let permit = match Arc::clone(&shared.permits).try_acquire_owned() {
             Ok(p) => p,
             Err(_) => {
+                // No read can go out before a slot frees: the last read's entries start now,
+                // so they are held (and kept fresh) while they wait for their slots.
+                dispatch::start_read(&shared, &mut tasks, ready.take(), &shutdown).await;
                 shared.acker.release();
                 tokio::select! {
                     p = Arc::clone(&shared.permits).acquire_owned() => match p {

@@ -6,7 +6,10 @@
 //! trying every third of the TTL, takes it within about one TTL and a third.
 //!
 //! A holder that cannot renew for a whole TTL (Redis unreachable) or finds another token in the
-//! key steps down: it stops reading, lets its handlers finish, and stands by again.
+//! key steps down: it stops reading and starting entries, lets the handlers already running
+//! finish, and stands by again. Those few may overlap with the new holder's first entries of
+//! their keys (the new holder takes over everything pending at once); a holder that dies or
+//! stops gracefully leaves no such overlap.
 
 use std::sync::LazyLock;
 use std::time::{Duration, Instant};

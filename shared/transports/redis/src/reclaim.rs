@@ -64,16 +64,15 @@ pub(super) async fn run(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>
 }
 
 /// For an ordered function's new lease holder, before it reads anything new: claims every
-/// entry of the group not kept fresh by a live instance (idle for half the processing timeout,
-/// twice the heartbeat's period: the previous holder's, once it is gone) on all its streams,
-/// and starts them as one batch in id order, so each key continues where it stopped. Returns
-/// how many were claimed.
+/// entry pending in the group on all its streams, whoever held it (the previous holder died,
+/// or released the lease once its handlers had finished), and starts them as one batch in id
+/// order, so each key continues where it stopped. Returns how many were claimed.
 pub(super) async fn take_over(
     shared: &Arc<Shared>,
     tasks: &mut JoinSet<()>,
     shutdown: &watch::Receiver<bool>,
 ) -> usize {
-    let min_idle = shared.processing_timeout / 2;
+    let min_idle = Duration::ZERO;
     let mut claimed = Vec::new();
     for stream in &shared.streams {
         match reclaim_stream(shared, stream, min_idle, MAX_TAKEOVER_ROUNDS).await {
@@ -110,25 +109,33 @@ async fn reclaim_stream(
     let batch = shared.settings.batch.max(1);
     let mut con = shared.broker.connection();
     let mut deliveries = Vec::new();
+    // Each round starts after the last entry the previous one saw.
+    let mut from = "-".to_owned();
     for _ in 0..rounds {
         let rows: Value = ::redis::cmd("XPENDING")
             .arg(stream)
             .arg(shared.spec.name)
             .arg("IDLE")
             .arg(min_idle)
-            .arg("-")
+            .arg(&from)
             .arg("+")
             .arg(batch)
             .query_async(&mut con)
             .await?;
         let pending = wire::pending(rows);
+        if let Some(last) = pending.last() {
+            from = format!("({}", last.id);
+        }
         let candidates: HashMap<String, u32> = pending
             .iter()
             .filter(|p| !shared.holds(stream, &p.id))
             .map(|p| (p.id.clone(), p.deliveries))
             .collect();
         if candidates.is_empty() {
-            break;
+            if pending.len() < batch {
+                break;
+            }
+            continue;
         }
         let ids: Vec<&str> = candidates.keys().map(String::as_str).collect();
         let reply: Value = ::redis::cmd("XCLAIM")
