@@ -56,7 +56,7 @@ fn poison(n: u32) -> bool {
 }
 
 fn twice(n: u32) -> bool {
-    n % 50 == 0
+    n.is_multiple_of(50)
 }
 
 /// The load: `product.created` for products `sku-<tag>-<n>`, the poison ones with an empty name
