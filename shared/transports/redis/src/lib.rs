@@ -16,6 +16,7 @@
 //! # Layout
 //! Each module imports only modules listed below it (none imports one that imports it back).
 //! - [`consumer`] — one function's read loop, beside its reclaim loop; the lease for ordered ones
+//! - [`lease`] — one instance at a time on an ordered function's group
 //! - [`reclaim`] — claiming entries a crashed or stalled instance left pending
 //! - [`dispatch`] — starting entries: in batches, in chunks of one invocation, one key at a time
 //! - [`delivery`] — handling one entry: ack, retry while pending, or dead-letter
@@ -26,7 +27,6 @@
 //! - [`dlq`] — dead-letter entries, listing and redrive
 //! - [`owned`] — touching and claiming entries only while this consumer owns them
 //! - [`acker`] — batched `XACK`s
-//! - [`lease`] — one instance at a time on an ordered function's group
 //! - [`lock`] — the cross-instance tick lock
 //! - [`reader`] — the read loop's own connection: `XREADGROUP` replies parsed in place
 //! - [`tls`] — `rediss://`: the trust and client certificate every connection uses
