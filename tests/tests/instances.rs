@@ -11,8 +11,7 @@
 //!   and every picklist moves through its reports in order (a report out of order would move
 //!   it backwards, which the function dead-letters).
 //!
-//! The event count of the first two is `CONVEYOR_TEST_INSTANCE_EVENTS` (2,000 unless set;
-//! 10,000 is the full load).
+//! The first two send 10,000 events (`CONVEYOR_TEST_INSTANCE_EVENTS` sets another count).
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -48,7 +47,7 @@ fn events() -> u32 {
     std::env::var("CONVEYOR_TEST_INSTANCE_EVENTS")
         .ok()
         .and_then(|n| n.parse().ok())
-        .unwrap_or(2_000)
+        .unwrap_or(10_000)
 }
 
 fn poison(n: u32) -> bool {
