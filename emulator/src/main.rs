@@ -211,6 +211,7 @@ fn run_up(args: UpArgs) -> Result<(), commands::CommandError> {
             claim_after: args.redis_claim_after_ms.map(std::time::Duration::from_millis),
             reclaim_every: std::time::Duration::from_millis(args.redis_reclaim_every_ms.max(10)),
             max_waiting: args.redis_max_waiting.max(1),
+            lease_ttl: std::time::Duration::from_millis(args.redis_lease_ms),
             tx_batch: usize::from(args.redis_tx_batch),
             ..RedisSettings::new(url)
         })).transpose()?;

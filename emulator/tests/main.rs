@@ -14,6 +14,7 @@ mod ordering;
 mod pool_exhausted;
 mod redis_common;
 mod redis_delivery;
+mod redis_instances;
 mod redis_interop;
 mod redis_recovery;
 mod redis_tick_lock;

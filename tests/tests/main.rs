@@ -6,6 +6,7 @@ mod child_stock;
 mod compensation_flow;
 mod emulator_flow;
 mod faults;
+mod instances;
 mod payment_flow;
 mod stock_holds;
 mod tls_postgres;

@@ -111,8 +111,10 @@ pub struct UpArgs {
     /// Approximate length streams are trimmed to (`MAXLEN ~`).
     #[arg(long, env = "CONVEYOR_REDIS_MAXLEN", default_value_t = 100_000)]
     pub redis_maxlen: usize,
-    /// Milliseconds an entry may stay pending before it is taken to be held by a crashed
-    /// instance and claimed again; by default each function's timeout plus 5 s.
+    /// Milliseconds an entry may stay idle in the pending list before it is taken to be held by
+    /// a crashed or stalled instance and claimed again; by default each function's timeout plus
+    /// 5 s. A live instance keeps the entries it works on fresh (every quarter of this), so a
+    /// short delay claims no live work, only a dead instance's sooner.
     #[arg(long, env = "CONVEYOR_REDIS_CLAIM_AFTER_MS")]
     pub redis_claim_after_ms: Option<u64>,
     /// Milliseconds between checks for entries held by a crashed instance.
@@ -126,6 +128,11 @@ pub struct UpArgs {
     /// reading pauses beyond.
     #[arg(long, env = "CONVEYOR_REDIS_MAX_WAITING", default_value_t = 10_000)]
     pub redis_max_waiting: usize,
+    /// Milliseconds the lease of an ordered function's group lasts unrenewed (renewed every
+    /// third of it): one instance at a time consumes an ordered function, and a standby takes
+    /// over within about this long after the holder dies.
+    #[arg(long, env = "CONVEYOR_REDIS_LEASE_MS", default_value_t = 3_000, value_parser = clap::value_parser!(u64).range(30..))]
+    pub redis_lease_ms: u64,
     /// Most entries of one read that a function with an inbox handles in one database
     /// transaction (1: a transaction per entry).
     #[arg(long, env = "CONVEYOR_REDIS_TX_BATCH", default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..=512))]
@@ -180,6 +187,7 @@ impl Default for UpArgs {
             redis_claim_after_ms: None,
             redis_reclaim_every_ms: 15_000,
             redis_max_waiting: 10_000,
+            redis_lease_ms: 3_000,
             redis_tx_batch: 32,
             http: DEFAULT_HTTP
                 .parse()

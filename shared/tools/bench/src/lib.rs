@@ -13,6 +13,7 @@
 //! - [`plan`] — what a run measures
 //! - [`report`] — runs the plan, prints the Markdown report
 //! - [`flow`] — the payment flow on PostgreSQL
+//! - [`instances`] — the Redis drain with several instances on one consumer group
 //! - [`lambda`] — the Lambda binaries' sizes and spawn to first poll
 //! - [`process`] — whole processes: start-up, idle memory, the XADD ceiling
 //! - [`tls`] — Redis over TLS beside plain TCP
@@ -43,6 +44,7 @@ use crate::emulator::{Emulator, Running, Setup};
 
 pub mod emulator;
 pub mod flow;
+pub mod instances;
 pub mod lambda;
 pub mod plan;
 pub mod process;

@@ -57,6 +57,8 @@ pub enum Scenario {
     Lambda,
     /// The no-op drain on Redis over TLS beside plain TCP, on a `redis-server` the bench starts.
     Tls,
+    /// The no-op drain on Redis with 1, 2 and 4 instances on one consumer group.
+    Instances,
 }
 
 impl BenchPlan {

@@ -217,6 +217,13 @@ pub async fn run(plan: &BenchPlan, emulator: &dyn Emulator) -> Result<String, St
     if plan.runs(Scenario::Tls) {
         lines.extend(super::tls::compare(plan, emulator).await?);
     }
+    if let Some(url) = plan
+        .redis
+        .as_ref()
+        .filter(|_| plan.runs(Scenario::Instances))
+    {
+        lines.extend(instances(plan, emulator, &Transport::Redis(url.clone())).await?);
+    }
     if let Some(url) = plan.redis.as_ref().filter(|_| plan.runs(Scenario::Scaling)) {
         let transport = Transport::Redis(url.clone());
         lines.extend(scaling(plan, emulator, &transport).await?);
@@ -266,6 +273,29 @@ async fn flow_scaling(
         })
         .await?;
         lines.push(format!("| {tx_batch} | {eps:.0} | {cpu:.0} |"));
+    }
+    Ok(lines)
+}
+
+/// The no-op drain with 1, 2 and 4 instances on one consumer group, as a table of medians
+/// (appended after the main table, so it starts with a blank line).
+async fn instances(
+    plan: &BenchPlan,
+    emulator: &dyn Emulator,
+    transport: &Transport,
+) -> Result<Vec<String>, String> {
+    let mut lines = vec![
+        String::new(),
+        "| instances on one group | events/s (median) | worker CPU µs/event (median, all instances) |"
+            .to_owned(),
+        "|---|---|---|".to_owned(),
+    ];
+    for count in super::instances::COUNTS {
+        let (eps, cpu) = medians(plan.runs, || {
+            super::instances::drain(emulator, transport, plan.events, count)
+        })
+        .await?;
+        lines.push(format!("| {count} | {eps:.0} | {cpu:.1} |"));
     }
     Ok(lines)
 }

@@ -16,9 +16,9 @@
 //! of its key wait in a queue of their own (holding no concurrency slot), and the next runs only
 //! once it was acknowledged or dead-lettered. Different keys run concurrently, and entries
 //! without the key run at once. At most `max_waiting` entries wait so; beyond that, reading
-//! pauses until one of them runs. The order holds within one instance; entries of one key read
-//! by two instances of the same function (or reclaimed from a crashed one) may overlap, so an
-//! ordered function should run in one instance per consumer group.
+//! pauses until one of them runs. So that the order holds across instances, an ordered function
+//! is consumed by one instance at a time, the holder of its lease; the others stand by. A new
+//! holder first claims what the previous one left pending, in id order, then reads on.
 
 use std::sync::Arc;
 use std::task::Poll;
@@ -29,22 +29,78 @@ use conveyor_transport::metrics::Stats;
 use tokio::sync::{OwnedSemaphorePermit, watch};
 use tokio::task::JoinSet;
 
+use super::RedisSettings;
 use super::acker::{self, Ack, Acker};
 use super::broker::RedisBroker;
 use super::dispatch;
+use super::heartbeat;
+use super::lease::Lease;
 use super::reader::{ReadError, StreamReader};
 use super::reclaim;
-use super::shared::{Shared, stopped};
+use super::shared::{self, Shared, stopped};
 use super::wire::Entry;
 
 /// Consumes `function`'s streams until `shutdown` turns `true`, then finishes the handlers that
-/// are running and flushes their acknowledgements.
+/// are running and flushes their acknowledgements. A function with an ordering key is consumed
+/// only while this instance holds its lease (see [`lease`](super::lease)); until then, and
+/// again after losing it, the instance stands by.
 pub async fn run(
     function: Arc<dyn Function>,
     deps: Deps,
     broker: Arc<RedisBroker>,
     stats: Arc<Stats>,
     mut shutdown: watch::Receiver<bool>,
+) {
+    let spec = function.spec();
+    if spec.ordering_key.is_none() {
+        consume(function, deps, broker, stats, shutdown, false).await;
+        return;
+    }
+    let settings = broker.settings();
+    let mut lease = Lease::new(
+        broker.connection(),
+        settings.lease_key(spec.name),
+        &settings.instance,
+        settings.lease_ttl,
+    );
+    while lease.wait_for(&mut shutdown).await {
+        tracing::info!(function = spec.name, "holding the lease: consuming");
+        // Turns true at shutdown or when the lease is lost; `done` once the consumer finished.
+        let (stop, stopping) = watch::channel(false);
+        let (finished, done) = watch::channel(false);
+        let consuming = async {
+            consume(
+                Arc::clone(&function),
+                deps.clone(),
+                Arc::clone(&broker),
+                Arc::clone(&stats),
+                stopping,
+                true,
+            )
+            .await;
+            let _ = finished.send(true);
+        };
+        let ((), held) = tokio::join!(consuming, lease.keep(shutdown.clone(), &stop, done));
+        if held {
+            match lease.release().await {
+                Ok(_) => tracing::info!(function = spec.name, "lease released"),
+                Err(e) => {
+                    tracing::warn!(function = spec.name, error = %e, "could not release the lease; it expires by itself")
+                }
+            }
+        }
+    }
+}
+
+/// Consumes until `shutdown`; `leased`: as the new holder of an ordered function's lease,
+/// first taking over what is pending.
+async fn consume(
+    function: Arc<dyn Function>,
+    deps: Deps,
+    broker: Arc<RedisBroker>,
+    stats: Arc<Stats>,
+    mut shutdown: watch::Receiver<bool>,
+    leased: bool,
 ) {
     let spec = function.spec();
     let streams = broker.streams(&spec);
@@ -60,15 +116,31 @@ pub async fn run(
             }
         }
     };
-    let (acker, acks) = Acker::start(broker.connection(), spec.name, broker.settings().ack_delay);
+    let ack_delay = ack_delay(broker.settings(), &spec);
+    let (acker, acks) = Acker::start(broker.connection(), spec.name, ack_delay);
     let shared = Arc::new(Shared::new(function, deps, broker, stats, streams, acker));
-    tokio::join!(
-        read_loop(Arc::clone(&shared), reader, shutdown.clone()),
-        reclaim::run(Arc::clone(&shared), shutdown),
-    );
+    // The heartbeat outlives the loops: it keeps the entries of handlers still finishing fresh.
+    let (done, beating) = watch::channel(false);
+    let work = async {
+        tokio::join!(
+            read_loop(Arc::clone(&shared), reader, shutdown.clone(), leased),
+            reclaim::run(Arc::clone(&shared), shutdown),
+        );
+        let _ = done.send(true);
+    };
+    tokio::join!(work, heartbeat::run(Arc::clone(&shared), beating));
     // Every handler has finished: what they queued is sent, then the task ends.
     shared.acker.close();
     let _ = acks.await;
+}
+
+/// How long an acknowledgement may wait to go out with others: the setting, but never more
+/// than a tenth of the processing timeout. A handled entry leaves the heartbeat's care when
+/// its acknowledgement is queued, so it must not wait long enough to look abandoned.
+fn ack_delay(settings: &RedisSettings, spec: &FunctionSpec) -> Duration {
+    settings
+        .ack_delay
+        .min(shared::processing_timeout(settings, spec) / 10)
 }
 
 /// A connection for blocking reads, and the groups.
@@ -97,8 +169,13 @@ async fn read_loop(
     shared: Arc<Shared>,
     mut con: StreamReader,
     mut shutdown: watch::Receiver<bool>,
+    leased: bool,
 ) {
     let mut tasks = JoinSet::new();
+    if leased {
+        // Before anything new is read: each key continues in order from what is pending.
+        reclaim::take_over(&shared, &mut tasks, &shutdown).await;
+    }
     let mut failures = 0u32;
     // Entries read but not started yet, with the concurrency slot their read took.
     let mut ready: Option<(Vec<Entry>, OwnedSemaphorePermit)> = None;
@@ -115,6 +192,9 @@ async fn read_loop(
         let permit = match Arc::clone(&shared.permits).try_acquire_owned() {
             Ok(p) => p,
             Err(_) => {
+                // No read can go out before a slot frees: the last read's entries start now,
+                // so they are held (and kept fresh) while they wait for their slots.
+                dispatch::start_read(&shared, &mut tasks, ready.take(), &shutdown).await;
                 shared.acker.release();
                 tokio::select! {
                     p = Arc::clone(&shared.permits).acquire_owned() => match p {

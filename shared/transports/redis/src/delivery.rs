@@ -3,8 +3,8 @@
 //! retry, or dead-letter.
 //!
 //! A transient failure is retried after an exponential backoff with jitter while the entry stays
-//! pending; the retry claims it back with `XCLAIM <min-idle>`, which only succeeds if no other
-//! instance claimed it meanwhile and counts the delivery in the pending list. When the count
+//! pending (the heartbeat keeps it fresh); the retry claims it back with an `XCLAIM` that only
+//! succeeds while this instance still owns it, and counts the delivery in the pending list. When the count
 //! reaches the function's `max_deliveries`, the entry is dead-lettered: `XADD` to the dead-letter
 //! stream and `XACK`, in one transaction.
 
@@ -18,6 +18,7 @@ use tokio::sync::{OwnedSemaphorePermit, watch};
 use tracing::Instrument;
 
 use super::dlq::{LetterFields, Owned, dead_letter_owned};
+use super::owned::{self, Owner};
 use super::received::Delivery;
 use super::shared::{Shared, stopped};
 use super::wire::{self, Entry};
@@ -30,10 +31,6 @@ pub(super) enum Step {
     Done,
     /// Deliver it again after this delay.
     RetryAfter(Duration),
-}
-
-fn millis(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// Handles `delivery` until it is acknowledged, dead-lettered, taken over by another instance,
@@ -75,11 +72,12 @@ async fn slot(
 }
 
 /// Whether the entry is still this instance's at `now`: after waiting here for half the
-/// processing timeout, another instance may have claimed it.
+/// processing timeout, another instance may have claimed it (if this one stalled long enough
+/// for its heartbeat to lapse).
 async fn ours(shared: &Shared, delivery: &Delivery, now: Instant) -> bool {
     let waited = now.saturating_duration_since(delivery.delivered);
     let taken = waited >= shared.processing_timeout / 2
-        && !Box::pin(still_ours(shared, &delivery.entry, waited)).await;
+        && !Box::pin(still_ours(shared, &delivery.entry)).await;
     if taken {
         tracing::info!(entry = %delivery.entry.id, "entry taken over by another instance while it waited here");
     }
@@ -158,8 +156,7 @@ pub(super) async fn finish(
             () = tokio::time::sleep(delay) => {}
             () = stopped(&mut shutdown) => return,
         }
-        let Some(entry) = claim_again(shared, &delivery.entry, delivery.delivered.elapsed()).await
-        else {
+        let Some(entry) = claim_again(shared, &delivery.entry).await else {
             return;
         };
         delivery = delivery.retried(entry);
@@ -167,19 +164,17 @@ pub(super) async fn finish(
     }
 }
 
-/// `XCLAIM` with `JUSTID` and a minimum idle time of how long the entry has been here: succeeds
-/// (and resets the idle time) only if nobody claimed it since.
-async fn still_ours(shared: &Shared, entry: &Entry, held_for: Duration) -> bool {
-    let reply: Result<Value, _> = ::redis::cmd("XCLAIM")
-        .arg(&*entry.stream)
-        .arg(shared.spec.name)
-        .arg(&shared.settings.instance)
-        .arg(millis(held_for) * 9 / 10)
-        .arg(&entry.id)
-        .arg("JUSTID")
-        .query_async(&mut shared.broker.connection())
-        .await;
-    match reply {
+/// Whether this instance still owns the entry in the pending list (resetting its idle time if
+/// so): nobody claimed it while it waited here.
+async fn still_ours(shared: &Shared, entry: &Entry) -> bool {
+    match owned::claim(
+        &mut shared.broker.connection(),
+        owner(shared, entry),
+        &entry.id,
+        true,
+    )
+    .await
+    {
         Ok(Value::Array(ids)) => !ids.is_empty(),
         Ok(_) => false,
         Err(e) => {
@@ -191,21 +186,28 @@ async fn still_ours(shared: &Shared, entry: &Entry, held_for: Duration) -> bool 
 
 /// Claims the entry back for its next delivery (counted in the pending list); `None` if another
 /// instance took it or it no longer exists.
-async fn claim_again(shared: &Shared, entry: &Entry, held_for: Duration) -> Option<Entry> {
-    let reply: Result<Value, _> = ::redis::cmd("XCLAIM")
-        .arg(&*entry.stream)
-        .arg(shared.spec.name)
-        .arg(&shared.settings.instance)
-        .arg(millis(held_for) * 9 / 10)
-        .arg(&entry.id)
-        .query_async(&mut shared.broker.connection())
-        .await;
-    match reply {
+async fn claim_again(shared: &Shared, entry: &Entry) -> Option<Entry> {
+    match owned::claim(
+        &mut shared.broker.connection(),
+        owner(shared, entry),
+        &entry.id,
+        false,
+    )
+    .await
+    {
         Ok(v) => wire::entries(&entry.stream, v).into_iter().next(),
         Err(e) => {
             tracing::warn!(error = %e, "could not claim the entry for its retry; the reclaim loop will");
             None
         }
+    }
+}
+
+fn owner<'a>(shared: &'a Shared, entry: &'a Entry) -> Owner<'a> {
+    Owner {
+        stream: &entry.stream,
+        group: shared.spec.name,
+        consumer: &shared.settings.instance,
     }
 }
 

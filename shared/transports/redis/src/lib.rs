@@ -7,19 +7,25 @@
 //! Delivery is at-least-once: an entry is acknowledged only after it was handled or written to
 //! the function's dead-letter stream `<prefix><function>.dlq`. A failing entry stays pending
 //! while it waits for its retry; the delivery count Redis keeps in the pending list is the
-//! attempt number. Entries held by a crashed instance are claimed again once idle longer than
-//! the processing timeout. Cron ticks fire once across instances through a lock key.
+//! attempt number. Every entry an instance holds has its idle time reset by a heartbeat, so
+//! entries held by a crashed or stalled instance, and only those, are claimed again once idle
+//! longer than the processing timeout. Several instances share a function's group; for a
+//! function with an ordering key one of them at a time consumes it, chosen by a lease, and the
+//! others stand by. Cron ticks fire once across instances through a lock key.
 //!
 //! # Layout
 //! Each module imports only modules listed below it (none imports one that imports it back).
-//! - [`consumer`] — one function's read loop, beside its reclaim loop
+//! - [`consumer`] — one function's read loop, beside its reclaim loop; the lease for ordered ones
+//! - [`lease`] — one instance at a time on an ordered function's group
 //! - [`reclaim`] — claiming entries a crashed or stalled instance left pending
 //! - [`dispatch`] — starting entries: in batches, in chunks of one invocation, one key at a time
 //! - [`delivery`] — handling one entry: ack, retry while pending, or dead-letter
+//! - [`heartbeat`] — keeping the entries this instance holds fresh, so no one claims live work
 //! - [`shared`] — the state a function's loops and deliveries share, the entries held here
 //! - [`received`] — an entry as received, its CloudEvent decoded once
 //! - [`broker`] — publishing (pipelined `XADD`), the dead letters' port, depths
 //! - [`dlq`] — dead-letter entries, listing and redrive
+//! - [`owned`] — touching and claiming entries only while this consumer owns them
 //! - [`acker`] — batched `XACK`s
 //! - [`lock`] — the cross-instance tick lock
 //! - [`reader`] — the read loop's own connection: `XREADGROUP` replies parsed in place
@@ -33,7 +39,10 @@ pub mod consumer;
 pub mod delivery;
 pub mod dispatch;
 pub mod dlq;
+pub mod heartbeat;
+pub mod lease;
 pub mod lock;
+pub mod owned;
 pub mod reader;
 pub mod received;
 pub mod reclaim;
@@ -82,6 +91,10 @@ pub struct RedisSettings {
     pub ack_delay: Duration,
     /// How long a tick lock is kept.
     pub tick_lock_ttl: Duration,
+    /// For a function with an ordering key: how long the lease that lets one instance at a
+    /// time consume its group lasts without renewal (renewed every third of it). A standby
+    /// takes over within about this long and a third after the holder dies.
+    pub lease_ttl: Duration,
     /// For a function with an ordering key: most entries read and waiting behind their key's
     /// entry in flight; at this many, reading pauses until one of them runs (a key stuck in
     /// retries does not pull the rest of its stream into memory).
@@ -112,6 +125,7 @@ impl RedisSettings {
             reclaim_every: Duration::from_secs(15),
             ack_delay: Duration::from_millis(5),
             tick_lock_ttl: Duration::from_secs(600),
+            lease_ttl: Duration::from_secs(3),
             max_waiting: 10_000,
             tx_batch: DEFAULT_TX_BATCH,
         }
@@ -139,6 +153,12 @@ impl RedisSettings {
     #[must_use]
     pub fn tick_key(&self, job: &str, minute: &str) -> String {
         format!("{}conveyor:tick:{job}:{minute}", self.prefix)
+    }
+
+    /// The key of the lease on `function`'s consumer group (ordered functions).
+    #[must_use]
+    pub fn lease_key(&self, function: &str) -> String {
+        format!("{}conveyor:lease:{function}", self.prefix)
     }
 
     /// Connects a multiplexed, self-reconnecting connection whose replies may take up to

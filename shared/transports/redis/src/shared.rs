@@ -65,9 +65,7 @@ impl Shared {
         let settings = broker.settings().clone();
         Self {
             permits: Arc::new(Semaphore::new(spec.concurrency.max(1) as usize)),
-            processing_timeout: settings
-                .claim_after
-                .unwrap_or(spec.timeout + settings.claim_margin),
+            processing_timeout: processing_timeout(&settings, &spec),
             held: Mutex::new(HashSet::default()),
             waiting: Mutex::new(HashMap::new()),
             waiting_len: AtomicUsize::new(0),
@@ -90,6 +88,26 @@ impl Shared {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .contains(&key)
+    }
+
+    /// The ids of the entries this instance holds, by stream (for the heartbeat that keeps
+    /// them from looking abandoned).
+    pub(super) fn held_by_stream(&self) -> Vec<(&str, Vec<String>)> {
+        let mut by_stream: Vec<Vec<String>> = vec![Vec::new(); self.streams.len()];
+        {
+            let held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
+            for (stream, (ms, seq)) in held.iter() {
+                if let Some(ids) = by_stream.get_mut(*stream) {
+                    ids.push(format!("{ms}-{seq}"));
+                }
+            }
+        }
+        self.streams
+            .iter()
+            .map(String::as_str)
+            .zip(by_stream)
+            .filter(|(_, ids)| !ids.is_empty())
+            .collect()
     }
 
     /// The entry's identity among the function's streams, made without allocating.
@@ -232,6 +250,23 @@ impl Shared {
                 tracing::warn!(function = self.spec.name, error = %e, "could not create consumer groups")
             }
         }
+    }
+}
+
+/// How long an entry may stay idle before it is taken to be abandoned: the setting's claim
+/// delay, or the function's timeout plus the margin. Live entries are kept fresh by the
+/// heartbeat whatever their handler takes, so for an ordered function it is also at most the
+/// lease's TTL: entries a holder that stepped down let go are taken by the next holder about
+/// as soon as it holds the lease.
+#[must_use]
+pub fn processing_timeout(settings: &RedisSettings, spec: &FunctionSpec) -> Duration {
+    let timeout = settings
+        .claim_after
+        .unwrap_or(spec.timeout + settings.claim_margin);
+    if spec.ordering_key.is_some() {
+        timeout.min(settings.lease_ttl)
+    } else {
+        timeout
     }
 }
 
