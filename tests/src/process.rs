@@ -75,8 +75,8 @@ pub fn free_port() -> u16 {
 pub struct UpOptions {
     /// `--database`.
     pub database: String,
-    /// `--redis`.
-    pub redis: String,
+    /// `--redis` (the embedded broker when `None`).
+    pub redis: Option<String>,
     /// `--redis-prefix`.
     pub prefix: String,
     /// `--functions` (all when empty).
@@ -118,8 +118,6 @@ impl Emulator {
         command
             .arg("up")
             .args(["--database", &options.database])
-            .args(["--redis", &options.redis])
-            .args(["--redis-prefix", &options.prefix])
             .args(["--http", "127.0.0.1:0"])
             .args(&options.extra)
             .env("RUST_LOG", "warn")
@@ -129,6 +127,9 @@ impl Emulator {
             .stdout(out)
             .stderr(err)
             .kill_on_drop(true);
+        if let Some(redis) = &options.redis {
+            command.args(["--redis", redis, "--redis-prefix", &options.prefix]);
+        }
         if !options.functions.is_empty() {
             command.args(["--functions", &options.functions.join(",")]);
         }
@@ -238,6 +239,17 @@ impl Drop for Emulator {
 /// # Panics
 /// When the server cannot be reached.
 pub async fn call(method: &str, url: &str, body: Vec<u8>) -> Answer {
+    try_call(method, url, body)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// One HTTP/1.1 request to 127.0.0.1; `Err` with what went wrong when no answer came (the
+/// server is gone, the connection broke, 30 s passed).
+///
+/// # Errors
+/// No complete answer.
+pub async fn try_call(method: &str, url: &str, body: Vec<u8>) -> Result<Answer, String> {
     let client: Client<HttpConnector, Full<Bytes>> =
         Client::builder(TokioExecutor::new()).build_http();
     let request = hyper::Request::builder()
@@ -248,16 +260,16 @@ pub async fn call(method: &str, url: &str, body: Vec<u8>) -> Answer {
         .expect("valid request");
     let response = tokio::time::timeout(Duration::from_secs(30), client.request(request))
         .await
-        .unwrap_or_else(|_| panic!("{method} {url} timed out"))
-        .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+        .map_err(|_| format!("{method} {url} timed out"))?
+        .map_err(|e| format!("{method} {url}: {e}"))?;
     let status = response.status().as_u16();
     let bytes = response
         .into_body()
         .collect()
         .await
-        .expect("response body")
+        .map_err(|e| format!("{method} {url}: the body: {e}"))?
         .to_bytes();
     let body = serde_json::from_slice(&bytes)
         .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
-    Answer { status, body }
+    Ok(Answer { status, body })
 }

@@ -49,7 +49,7 @@ impl Stack {
         let prefix = format!("test-child-{}:", uuid::Uuid::new_v4().simple());
         let options = UpOptions {
             database: database.to_owned(),
-            redis: redis.to_owned(),
+            redis: Some(redis.to_owned()),
             prefix: prefix.clone(),
             functions: functions.iter().map(|f| (*f).to_owned()).collect(),
             extra: extra.iter().map(|a| (*a).to_owned()).collect(),

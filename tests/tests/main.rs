@@ -4,6 +4,7 @@
 mod child;
 mod child_stock;
 mod compensation_flow;
+mod embedded_durability;
 mod emulator_flow;
 mod faults;
 mod instances;

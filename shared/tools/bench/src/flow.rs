@@ -1,7 +1,8 @@
-//! The payment flow on PostgreSQL: `order-payment-confirmed` draining a backlog of
-//! `payment.confirmed` events for as many seeded orders. Each event is the whole domain path:
-//! the inbox row, the order's status change and history row, the outbox row of
-//! `orders.order.status_changed`, the commit, the publish and the outbox delete.
+//! The payment flow: `order-payment-confirmed` draining a backlog of `payment.confirmed` events
+//! for as many seeded orders, on PostgreSQL or on the embedded default (the embedded broker on
+//! a SQLite file). Each event is the whole domain path: the inbox row, the order's status change
+//! and history row, the outbox row of `orders.order.status_changed`, the commit, the publish
+//! and the outbox delete.
 
 use std::time::{Duration, Instant};
 
@@ -98,6 +99,21 @@ pub async fn payment_flow(
         )
     })?;
     let result = run(emulator, transport, &db, events, tuning).await;
+    db.close().await;
+    result
+}
+
+/// As [`payment_flow`], on the embedded default: a fresh SQLite file, the embedded broker.
+///
+/// # Errors
+/// A database, start or publish failure, or the time limit.
+pub async fn payment_flow_sqlite(
+    emulator: &dyn Emulator,
+    events: u64,
+    tuning: Tuning,
+) -> Result<Throughput, String> {
+    let db = TestDb::sqlite().await;
+    let result = run(emulator, &Transport::Embedded, &db, events, tuning).await;
     db.close().await;
     result
 }

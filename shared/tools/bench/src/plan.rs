@@ -53,6 +53,8 @@ pub enum Scenario {
     Scaling,
     /// `order-payment-confirmed` on PostgreSQL.
     Flow,
+    /// `order-payment-confirmed` on the embedded default: the embedded broker on SQLite.
+    EmbeddedFlow,
     /// The release Lambda binaries: sizes and spawn -> first Runtime API poll.
     Lambda,
     /// The no-op drain on Redis over TLS beside plain TCP, on a `redis-server` the bench starts.

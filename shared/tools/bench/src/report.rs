@@ -4,7 +4,7 @@
 pub use super::plan::{BenchPlan, Scenario};
 
 use super::emulator::Emulator;
-use super::flow::payment_flow;
+use super::flow::{payment_flow, payment_flow_sqlite};
 use super::lambda::{first_poll, locate};
 use super::process::{redis_xadd_ceiling, startup};
 use super::{Concurrency, Throughput, Transport, Tuning, latency, spread, throughput};
@@ -146,41 +146,32 @@ pub async fn run(plan: &BenchPlan, emulator: &dyn Emulator) -> Result<String, St
         } else {
             "embedded"
         };
-        let (mut eps, mut cpu, mut rss) = (Vec::new(), Vec::new(), Vec::new());
-        let mut kernel = Vec::new();
+        let mut runs = Vec::new();
         for _ in 0..plan.runs {
-            let t = payment_flow(
-                emulator,
-                &transport,
-                admin,
-                plan.flow_events,
-                Tuning::default(),
-            )
-            .await?;
-            eps.push(t.events_per_second);
-            cpu.push(t.cpu_us_per_event);
-            kernel.push(t.kernel_us_per_event);
-            rss.push(t.peak_rss_mb);
+            runs.push(
+                payment_flow(
+                    emulator,
+                    &transport,
+                    admin,
+                    plan.flow_events,
+                    Tuning::default(),
+                )
+                .await?,
+            );
         }
-        lines.push(row(
-            &format!("payment flow on PostgreSQL ({name}): payment.confirmed handled"),
-            "events/s",
-            &mut eps,
+        lines.extend(flow_rows(
+            &format!("payment flow on PostgreSQL ({name})"),
+            &runs,
         ));
-        lines.push(row(
-            &format!("payment flow on PostgreSQL ({name}): worker CPU per event"),
-            "µs",
-            &mut cpu,
-        ));
-        lines.push(row(
-            &format!("payment flow on PostgreSQL ({name}): of which in the kernel"),
-            "µs",
-            &mut kernel,
-        ));
-        lines.push(row(
-            &format!("payment flow on PostgreSQL ({name}): bench process RSS, peak"),
-            "MB",
-            &mut rss,
+    }
+    if plan.runs(Scenario::EmbeddedFlow) {
+        let mut runs = Vec::new();
+        for _ in 0..plan.runs {
+            runs.push(payment_flow_sqlite(emulator, plan.flow_events, Tuning::default()).await?);
+        }
+        lines.extend(flow_rows(
+            "payment flow on the embedded default (SQLite)",
+            &runs,
         ));
     }
     if plan.runs(Scenario::Startup) {
@@ -232,6 +223,33 @@ pub async fn run(plan: &BenchPlan, emulator: &dyn Emulator) -> Result<String, St
         }
     }
     Ok(lines.join("\n"))
+}
+
+/// The report's rows of a payment flow's runs.
+fn flow_rows(name: &str, runs: &[Throughput]) -> Vec<String> {
+    let column = |f: fn(&Throughput) -> f64| runs.iter().map(f).collect::<Vec<f64>>();
+    vec![
+        row(
+            &format!("{name}: payment.confirmed handled"),
+            "events/s",
+            &mut column(|t| t.events_per_second),
+        ),
+        row(
+            &format!("{name}: worker CPU per event"),
+            "µs",
+            &mut column(|t| t.cpu_us_per_event),
+        ),
+        row(
+            &format!("{name}: of which in the kernel"),
+            "µs",
+            &mut column(|t| t.kernel_us_per_event),
+        ),
+        row(
+            &format!("{name}: bench process RSS, peak"),
+            "MB",
+            &mut column(|t| t.peak_rss_mb),
+        ),
+    ]
 }
 
 /// Runs `scenario` `runs` times: the medians of its events/s and worker CPU µs per event.
