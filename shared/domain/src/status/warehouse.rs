@@ -16,8 +16,7 @@ pub enum ReservationStatus {
     /// Shipped: the stock was deducted from on-hand.
     Fulfilled,
     /// Given back (payment failed, order cancelled), or refused for lack of stock. Final for the
-    /// state machine; a payment that arrives later renews the row
-    /// ([`Reservation::renew`](crate::warehouse::Reservation::renew)).
+    /// state machine; a payment that arrives later renews the row.
     Released,
     /// Given back because it ran past `expires_at`.
     Expired,
