@@ -154,12 +154,5 @@ async fn run(
             stats.handled(FUNCTION)
         ));
     }
-    #[allow(clippy::cast_precision_loss)]
-    let per = events as f64;
-    Ok(Throughput {
-        events_per_second: per / elapsed,
-        cpu_us_per_event: cpu.total() * 1e6 / per,
-        kernel_us_per_event: cpu.system * 1e6 / per,
-        peak_rss_mb,
-    })
+    Ok(Throughput::of(events, elapsed, cpu, peak_rss_mb))
 }

@@ -96,12 +96,10 @@ pub async fn drain(
             recorder.handled.load(Ordering::Relaxed)
         ));
     }
-    #[allow(clippy::cast_precision_loss)]
-    let per = events.saturating_sub(before).max(1) as f64;
-    Ok(Throughput {
-        events_per_second: per / elapsed,
-        cpu_us_per_event: cpu.total() * 1e6 / per,
-        kernel_us_per_event: cpu.system * 1e6 / per,
+    Ok(Throughput::of(
+        events.saturating_sub(before),
+        elapsed,
+        cpu,
         peak_rss_mb,
-    })
+    ))
 }

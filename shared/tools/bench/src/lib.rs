@@ -220,6 +220,22 @@ pub struct Throughput {
     pub peak_rss_mb: f64,
 }
 
+impl Throughput {
+    /// The figures of `events` handled in `elapsed_s` seconds with `cpu` spent by the process,
+    /// its largest resident set `peak_rss_mb`.
+    #[must_use]
+    pub fn of(events: u64, elapsed_s: f64, cpu: CpuTime, peak_rss_mb: f64) -> Self {
+        #[allow(clippy::cast_precision_loss)]
+        let per = events.max(1) as f64;
+        Self {
+            events_per_second: per / elapsed_s,
+            cpu_us_per_event: cpu.total() * 1e6 / per,
+            kernel_us_per_event: cpu.system * 1e6 / per,
+            peak_rss_mb,
+        }
+    }
+}
+
 /// One latency run's result.
 #[derive(Debug, Clone, Copy)]
 pub struct Latency {
@@ -484,14 +500,7 @@ pub async fn throughput(
             recorder.handled.load(Ordering::Relaxed)
         ));
     }
-    #[allow(clippy::cast_precision_loss)]
-    let per = events as f64;
-    Ok(Throughput {
-        events_per_second: per / elapsed,
-        cpu_us_per_event: cpu.total() * 1e6 / per,
-        kernel_us_per_event: cpu.system * 1e6 / per,
-        peak_rss_mb,
-    })
+    Ok(Throughput::of(events, elapsed, cpu, peak_rss_mb))
 }
 
 /// Serves the emulator's HTTP API (dashboard included) on a loopback port and, until the
