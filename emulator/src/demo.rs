@@ -4,7 +4,7 @@
 //! payment fails, and a delivered cash-on-delivery order is picked up by the COD job.
 
 use conveyor_domain::events::catalog::{PRODUCT_CREATED, ProductCreatedEvent};
-use conveyor_domain::events::order::{ORDER_STATUS_CHANGED, OrderLine, OrderStatusChangedEvent};
+use conveyor_domain::events::order::{ORDER_STATUS_CHANGED, OrderLine};
 use conveyor_domain::events::payment::{
     PAYMENT_CONFIRMED, PAYMENT_FAILED, PaymentConfirmedEvent, PaymentFailedEvent,
 };
@@ -55,22 +55,6 @@ pub(crate) fn line(sku: &str, n: u32, cents: i64) -> Result<OrderLine, DemoError
         quantity: Quantity::new(n),
         unit_price: Money::from_minor(cents).map_err(|e| DemoError::Data(e.to_string()))?,
     })
-}
-
-fn placed(order: &Order) -> OrderStatusChangedEvent {
-    OrderStatusChangedEvent {
-        order_id: order.id.clone(),
-        customer_id: order.customer_id.clone(),
-        old_status: None,
-        new_status: order.status,
-        reason: "order placed".to_owned(),
-        payment_id: None,
-        payment_method: order.payment_method,
-        total: order.total,
-        currency: order.currency.clone(),
-        items: order.items.clone(),
-        timestamp: order.created_at,
-    }
 }
 
 /// Seeds the demo through `broker` and the store: products, then three placed orders (paid,
@@ -126,7 +110,7 @@ pub async fn seed(deps: &Deps, broker: &dyn Broker, run: &str) -> Result<Vec<Ord
     tx.commit().await?;
     let announcements: Vec<OutboxRow> = orders
         .iter()
-        .map(|o| event(ORDER_STATUS_CHANGED, &placed(o), now))
+        .map(|o| event(ORDER_STATUS_CHANGED, &o.placed_event(o.created_at), now))
         .collect::<Result<_, _>>()?;
     broker.publish(&announcements).await?;
     Ok(orders.into_iter().map(|o| o.id).collect())

@@ -6,7 +6,6 @@
 use std::time::Duration;
 
 use conveyor_domain::events::fulfillment::PicklistStatusChangedEvent;
-use conveyor_domain::events::order::OrderStatusChangedEvent;
 use conveyor_domain::events::payment::{PaymentConfirmedEvent, PaymentFailedEvent};
 use conveyor_domain::events::samples;
 use conveyor_domain::fulfillment::{FulfillmentStatus, PackageStatus, PicklistStatus};
@@ -54,19 +53,7 @@ async fn events_of(stack: &Stack, order: &str, n: usize) {
 /// Inserts the order row and announces it (pending); waits for the warehouse's two holds.
 async fn place(stack: &Stack, order: &Order) {
     seed::order::insert(stack.store(), order).await;
-    let placed = OrderStatusChangedEvent {
-        order_id: order.id.clone(),
-        customer_id: order.customer_id.clone(),
-        old_status: None,
-        new_status: OrderStatus::Pending,
-        reason: "order placed".to_owned(),
-        payment_id: None,
-        payment_method: order.payment_method,
-        total: order.total,
-        currency: order.currency.clone(),
-        items: order.items.clone(),
-        timestamp: order.created_at,
-    };
+    let placed = order.placed_event(order.created_at);
     stack
         .up
         .publish("orders.order.status_changed", &json_of(&placed))

@@ -27,19 +27,7 @@ const INVENTORY: &str = "warehouse.inventory.updated";
 async fn place(h: &Harness, flow: &mut Flow, id: &str) -> Order {
     let order = seed::order::order(id, PaymentMethod::Prepaid, h.now());
     seed::order::insert(h.store(), &order).await;
-    let placed = OrderStatusChangedEvent {
-        order_id: order.id.clone(),
-        customer_id: order.customer_id.clone(),
-        old_status: None,
-        new_status: OrderStatus::Pending,
-        reason: "order placed".to_owned(),
-        payment_id: None,
-        payment_method: order.payment_method,
-        total: order.total,
-        currency: order.currency.clone(),
-        items: order.items.clone(),
-        timestamp: h.now(),
-    };
+    let placed = order.placed_event(h.now());
     flow.run(h, h.event(ORDER_STATUS_CHANGED, &placed)).await;
     order
 }

@@ -3,7 +3,7 @@
 //! minutes of an unpaid prepaid order), and a payment that arrives after the order's stock was
 //! released holds it again, or cancels and refunds the order when the stock was sold meanwhile.
 
-use conveyor_domain::events::order::{ORDER_STATUS_CHANGED, OrderStatusChangedEvent};
+use conveyor_domain::events::order::ORDER_STATUS_CHANGED;
 use conveyor_domain::events::payment::{
     PAYMENT_CONFIRMED, PAYMENT_FAILED, PAYMENT_REFUND_REQUESTED, PaymentConfirmedEvent,
     PaymentFailedEvent,
@@ -22,19 +22,7 @@ const RESERVATION_FAILED: &str = "warehouse.reservation.failed";
 async fn place(h: &Harness, flow: &mut Flow, id: &str, method: PaymentMethod) -> Order {
     let order = seed::order::order(id, method, h.now());
     seed::order::insert(h.store(), &order).await;
-    let placed = OrderStatusChangedEvent {
-        order_id: order.id.clone(),
-        customer_id: order.customer_id.clone(),
-        old_status: None,
-        new_status: OrderStatus::Pending,
-        reason: "order placed".to_owned(),
-        payment_id: None,
-        payment_method: order.payment_method,
-        total: order.total,
-        currency: order.currency.clone(),
-        items: order.items.clone(),
-        timestamp: h.now(),
-    };
+    let placed = order.placed_event(h.now());
     flow.run(h, h.event(ORDER_STATUS_CHANGED, &placed)).await;
     order
 }

@@ -201,18 +201,42 @@ impl Order {
     /// The event announcing `change`.
     #[must_use]
     pub fn status_changed_event(&self, change: &StatusChange) -> OrderStatusChangedEvent {
+        self.event(
+            Some(change.from),
+            change.to,
+            change.reason.clone(),
+            change.payment_id.clone(),
+            change.at,
+        )
+    }
+
+    /// The event announcing this order as placed at `at` (no status before, its status now),
+    /// as the order service publishes it.
+    #[must_use]
+    pub fn placed_event(&self, at: Timestamp) -> OrderStatusChangedEvent {
+        self.event(None, self.status, "order placed".to_owned(), None, at)
+    }
+
+    fn event(
+        &self,
+        old_status: Option<OrderStatus>,
+        new_status: OrderStatus,
+        reason: String,
+        payment_id: Option<PaymentId>,
+        at: Timestamp,
+    ) -> OrderStatusChangedEvent {
         OrderStatusChangedEvent {
             order_id: self.id.clone(),
             customer_id: self.customer_id.clone(),
-            old_status: Some(change.from),
-            new_status: change.to,
-            reason: change.reason.clone(),
-            payment_id: change.payment_id.clone(),
+            old_status,
+            new_status,
+            reason,
+            payment_id,
             payment_method: self.payment_method,
             total: self.total,
             currency: self.currency.clone(),
             items: self.items.clone(),
-            timestamp: change.at,
+            timestamp: at,
         }
     }
 }

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use conveyor_domain::events::DomainEvent;
 use conveyor_domain::events::catalog::ProductCreatedEvent;
 use conveyor_domain::events::fulfillment::PicklistStatusChangedEvent;
-use conveyor_domain::events::order::{OrderLine, OrderStatusChangedEvent};
+use conveyor_domain::events::order::OrderLine;
 use conveyor_domain::events::payment::{PaymentConfirmedEvent, PaymentFailedEvent};
 use conveyor_domain::events::returns::{RETURN_COMPLETED_LEGACY, ReturnCompletedEvent, ReturnLine};
 use conveyor_domain::fulfillment::PicklistStatus;
@@ -70,19 +70,7 @@ impl System {
             id: order.id.clone(),
             units,
         });
-        let placed = OrderStatusChangedEvent {
-            order_id: order.id.clone(),
-            customer_id: order.customer_id.clone(),
-            old_status: None,
-            new_status: OrderStatus::Pending,
-            reason: "order placed".to_owned(),
-            payment_id: None,
-            payment_method: method,
-            total: order.total,
-            currency: order.currency.clone(),
-            items: order.items.clone(),
-            timestamp: self.h.now(),
-        };
+        let placed = order.placed_event(self.h.now());
         self.inject(self.h.event(placed.topic(), &placed), false)
             .await;
     }
