@@ -45,7 +45,7 @@ fn products(tag: &str, range: std::ops::Range<u32>) -> Vec<String> {
         .collect()
 }
 
-async fn count(stack: &Stack, sql: &str) -> i64 {
+pub(crate) async fn count(stack: &Stack, sql: &str) -> i64 {
     sqlx::query_scalar(sql)
         .fetch_one(stack.store().pool())
         .await
@@ -53,7 +53,7 @@ async fn count(stack: &Stack, sql: &str) -> i64 {
 }
 
 /// Products, stock movements and the function's inbox rows.
-async fn rows(stack: &Stack) -> (i64, i64, i64) {
+pub(crate) async fn rows(stack: &Stack) -> (i64, i64, i64) {
     (
         count(stack, "SELECT COUNT(*) FROM warehouse.products").await,
         count(stack, "SELECT COUNT(*) FROM warehouse.stock_movements").await,

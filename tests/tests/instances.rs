@@ -28,6 +28,8 @@ use conveyor_tests::process::Emulator;
 use conveyor_tests::published::cloudevent;
 use conveyor_tests::stack::{Stack, eventually};
 
+use crate::faults::{count, rows};
+
 const PRODUCTS: &str = "warehouse-product-created";
 const CREATED: &str = "product.created";
 const PICKLISTS: &str = "fulfillment-picklist-status-changed";
@@ -87,26 +89,6 @@ fn load(tag: &str, count: u32) -> (Vec<String>, BTreeSet<String>) {
         bodies.push(body);
     }
     (bodies, poisoned)
-}
-
-async fn count(stack: &Stack, sql: &str) -> i64 {
-    sqlx::query_scalar(sql)
-        .fetch_one(stack.store().pool())
-        .await
-        .unwrap()
-}
-
-/// Products, stock movements and the function's inbox rows.
-async fn rows(stack: &Stack) -> (i64, i64, i64) {
-    (
-        count(stack, "SELECT COUNT(*) FROM warehouse.products").await,
-        count(stack, "SELECT COUNT(*) FROM warehouse.stock_movements").await,
-        count(
-            stack,
-            "SELECT COUNT(*) FROM conveyor.inbox WHERE function = 'warehouse-product-created'",
-        )
-        .await,
-    )
 }
 
 /// Holds a lock that blocks inserts into the products table for `hold`, once `after` products
