@@ -115,10 +115,13 @@ pub struct Running {
 /// # Errors
 /// When the store cannot be opened or Redis cannot be reached.
 pub async fn start(mut config: UpConfig) -> Result<Running, UpError> {
-    // Published outbox rows are deleted in batches in the background, not one statement each.
+    // Published outbox rows are deleted in batches in the background, not one statement each;
+    // a SQLite file's log is checkpointed in the background, not by a commit that must wait.
     let store = Store::open_with(&config.database, config.pool)
         .await?
-        .sweeping_outbox();
+        .sweeping_outbox()
+        .checkpointing_in_background(&config.database)
+        .await?;
     let clock: Arc<dyn Clock> = config
         .clock
         .clone()

@@ -4,9 +4,12 @@
 //! commit and one publish. Per event the database sees only the handler's own statements.
 //!
 //! Each event's effects still commit together with its inbox row and its outbox rows (the whole
-//! batch commits at once). If a handler fails, or the database does, the transaction is rolled
-//! back and every event of the batch is handled again on its own ([`invoke::handle_event`]):
-//! a failing event costs the batch a second pass but never changes another event's outcome.
+//! batch commits at once). If a handler fails, the transaction is rolled back, that event's
+//! result is its handler's failure, and every other event of the batch is handled again on its
+//! own ([`invoke::handle_event`]): a failing handler runs once per delivery, as it would
+//! alone, and a failing event costs the others a second pass but never changes their outcome.
+//! If the database fails (claiming, staging, committing), every event is handled again on its
+//! own.
 //!
 //! A host that is stopping says so through `stop`: the batch then runs no further handler,
 //! commits what it handled, releases the inbox rows of the rest and returns them as retryable
@@ -75,14 +78,17 @@ pub async fn handle_events<H: TopicHandler>(
                 results[*i] = Some(h);
             }
         }
-        Err(e) => {
+        Err(failed) => {
             tracing::info!(
                 function = H::SPEC.name,
                 events = indexes.len(),
-                error = %e.chain(),
-                "an event of the batch failed; handling them one by one"
+                error = %failed.error.chain(),
+                "an event of the batch failed; handling the others one by one"
             );
-            for i in indexes {
+            if let Some(i) = failed.at {
+                results[i] = Some(Err(failed.error));
+            }
+            for i in indexes.into_iter().filter(|i| Some(*i) != failed.at) {
                 let input = &events[i];
                 results[i] = Some(if stop() {
                     Err(not_run())
@@ -116,6 +122,24 @@ async fn one_by_one<H: TopicHandler>(
     out
 }
 
+/// Why a batch did not commit.
+struct Failed {
+    /// The event (its index in the host's batch) whose handler failed; `None` when the database
+    /// failed.
+    at: Option<usize>,
+    /// The failure.
+    error: HandlerError,
+}
+
+impl Failed {
+    fn database(error: impl Into<HandlerError>) -> Self {
+        Self {
+            at: None,
+            error: error.into(),
+        }
+    }
+}
+
 /// What became of one event of a committed batch.
 enum Produced {
     /// Handled before.
@@ -131,9 +155,9 @@ async fn together<H: TopicHandler>(
     deps: &Deps,
     work: Vec<(usize, H::Payload, Meta<'_>)>,
     stop: Stop<'_>,
-) -> Result<Vec<Result<Handled, HandlerError>>, HandlerError> {
+) -> Result<Vec<Result<Handled, HandlerError>>, Failed> {
     let now = deps.clock.now();
-    let mut tx = deps.store.begin().await?;
+    let mut tx = deps.store.begin().await.map_err(Failed::database)?;
     let (produced, staged) = match run_all(handler, &mut tx, work, now, stop).await {
         Ok(done) => done,
         Err(e) => {
@@ -141,7 +165,7 @@ async fn together<H: TopicHandler>(
             return Err(e);
         }
     };
-    tx.commit().await?;
+    tx.commit().await.map_err(Failed::database)?;
     let accepted = invoke::publish_committed(deps, &staged).await;
     Ok(produced
         .into_iter()
@@ -168,15 +192,17 @@ async fn run_all<H: TopicHandler>(
     work: Vec<(usize, H::Payload, Meta<'_>)>,
     now: Timestamp,
     stop: Stop<'_>,
-) -> Result<(Vec<Produced>, Vec<OutboxRow>), HandlerError> {
+) -> Result<(Vec<Produced>, Vec<OutboxRow>), Failed> {
     let claimed = {
         let ids: Vec<&str> = work.iter().map(|(_, _, m)| &*m.event_id).collect();
-        tx.inbox_claim_many(H::SPEC.name, &ids, now).await?
+        tx.inbox_claim_many(H::SPEC.name, &ids, now)
+            .await
+            .map_err(Failed::database)?
     };
     let mut produced = Vec::with_capacity(work.len());
     let mut staged = Vec::new();
     let mut unrun = Vec::new();
-    for ((_, payload, meta), claimed) in work.into_iter().zip(claimed) {
+    for ((at, payload, meta), claimed) in work.into_iter().zip(claimed) {
         if !claimed {
             tracing::debug!(function = H::SPEC.name, event_id = %meta.event_id, "duplicate delivery; already handled");
             produced.push(Produced::Duplicate);
@@ -197,12 +223,156 @@ async fn run_all<H: TopicHandler>(
         let mut cx = Context::new(&meta, H::SPEC.service.app_id(), now, tx);
         invoke::within_timeout(&H::SPEC, handler.handle(payload, &mut cx))
             .instrument(span)
-            .await?;
+            .await
+            .map_err(|error| Failed {
+                at: Some(at),
+                error,
+            })?;
         let start = staged.len();
         staged.extend(cx.into_staged());
         produced.push(Produced::Rows(start..staged.len()));
     }
-    tx.inbox_release(H::SPEC.name, &unrun).await?;
-    tx.outbox_stage(&staged, now).await?;
+    tx.inbox_release(H::SPEC.name, &unrun)
+        .await
+        .map_err(Failed::database)?;
+    tx.outbox_stage(&staged, now)
+        .await
+        .map_err(Failed::database)?;
     Ok((produced, staged))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use conveyor_domain::events::{DomainEvent, Validate, ValidationError};
+    use conveyor_domain::{ManualClock, Timestamp};
+    use conveyor_store::testing::TestDb;
+    use serde::{Deserialize, Serialize};
+
+    use super::*;
+    use crate::{FunctionSpec, MemoryPublisher, Service};
+
+    const ASKED: &str = "batch.asked";
+    const DONE: &str = "batch.done";
+
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    struct Ask {
+        key: String,
+        fail: bool,
+    }
+
+    impl Validate for Ask {
+        fn validate(&self) -> Result<(), ValidationError> {
+            Ok(())
+        }
+    }
+
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    struct Done {
+        key: String,
+    }
+
+    impl DomainEvent for Done {
+        fn topic(&self) -> &'static str {
+            DONE
+        }
+    }
+
+    /// Records every call, fails where asked, publishes what it handled.
+    #[derive(Debug, Default)]
+    struct Counting {
+        calls: Mutex<Vec<String>>,
+    }
+
+    impl TopicHandler for Counting {
+        type Payload = Ask;
+
+        const SPEC: FunctionSpec = FunctionSpec::on_topics("counting", Service::Order, &[ASKED]);
+
+        async fn handle(&self, ask: Ask, cx: &mut Context<'_>) -> Result<(), HandlerError> {
+            self.calls
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push(ask.key.clone());
+            if ask.fail {
+                return Err(HandlerError::retry(format!("{} asked to fail", ask.key)));
+            }
+            cx.publish(&Done { key: ask.key })
+        }
+    }
+
+    fn event(key: &str, fail: bool, at: Timestamp) -> CloudEvent {
+        let ask = Ask {
+            key: key.to_owned(),
+            fail,
+        };
+        let mut event = CloudEvent::new(ASKED, "test", &ask, at).expect("serialises");
+        event.id = format!("e-{key}");
+        event
+    }
+
+    #[tokio::test]
+    async fn a_failing_handler_runs_once_and_the_others_commit_without_it() {
+        let db = TestDb::sqlite().await;
+        let at = Timestamp::parse_rfc3339("2026-12-01T10:00:00Z").expect("valid time");
+        let publisher = Arc::new(MemoryPublisher::new());
+        let deps = Deps {
+            store: db.store().clone(),
+            publisher: publisher.clone(),
+            clock: Arc::new(ManualClock::new(at)),
+        };
+        let handler = Counting::default();
+        let events = [
+            event("a", false, at),
+            event("b", true, at),
+            event("c", false, at),
+        ];
+        let inputs: Vec<EventInput<'_>> = events
+            .iter()
+            .map(|event| EventInput {
+                event,
+                attempt: 1,
+                deadline: None,
+            })
+            .collect();
+
+        let results = handle_events(&handler, &deps, &inputs, &|| false).await;
+
+        assert!(results[0].as_ref().is_ok_and(|h| !h.duplicate));
+        let failure = results[1].as_ref().expect_err("b fails");
+        assert!(failure.chain().contains("b asked to fail"), "{failure:?}");
+        assert!(results[2].as_ref().is_ok_and(|h| !h.duplicate));
+        let calls = handler
+            .calls
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        assert_eq!(
+            calls.iter().filter(|k| *k == "b").count(),
+            1,
+            "the failing handler runs once: {calls:?}"
+        );
+        let mut published: Vec<String> = publisher
+            .events()
+            .iter()
+            .filter(|e| e.ty == DONE)
+            .map(|e| e.payload::<Done>().expect("decodes").key)
+            .collect();
+        published.sort();
+        assert_eq!(published, ["a", "c"], "each success commits once");
+
+        // Delivered again: a and c are duplicates, b runs (and fails) once more.
+        let again = handle_events(&handler, &deps, &inputs, &|| false).await;
+        assert!(again[0].as_ref().is_ok_and(|h| h.duplicate));
+        assert!(again[1].is_err());
+        assert!(again[2].as_ref().is_ok_and(|h| h.duplicate));
+        let calls = handler
+            .calls
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        assert_eq!(calls.iter().filter(|k| *k == "b").count(), 2, "{calls:?}");
+        db.close().await;
+    }
 }

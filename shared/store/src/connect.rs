@@ -65,6 +65,8 @@ pub struct Store {
     pub(crate) sweeper: Option<crate::sweeper::Sweeper>,
     /// Where credentials are read again when the database refuses them.
     pub(crate) reauth: Option<std::sync::Arc<crate::credentials::Reauth>>,
+    /// The background checkpoints of a SQLite file's log, when started.
+    pub(crate) checkpoints: Option<std::sync::Arc<crate::checkpoint::Checkpoints>>,
 }
 
 impl Store {
@@ -143,6 +145,7 @@ impl Store {
             backend,
             sweeper: None,
             reauth: None,
+            checkpoints: None,
         })
     }
 
@@ -182,7 +185,7 @@ impl Store {
     }
 }
 
-fn sqlite_path(url: &str) -> Option<&str> {
+pub(crate) fn sqlite_path(url: &str) -> Option<&str> {
     let rest = url
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))?;

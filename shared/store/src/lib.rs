@@ -18,9 +18,11 @@
 //! - [`redact`] — connection URLs with their passwords masked, for logs and errors
 //! - [`inbox`], [`outbox`]: idempotency and transactional publishing
 //! - [`sweeper`] — published outbox rows deleted in batches in the background
+//! - [`checkpoint`] — a SQLite file's write-ahead log checkpointed in the background
 //! - [`retention`] — inbox rows and dead letters past their retention, pruned in batches
 //! - [`testing`] (feature `testing`): throwaway databases for tests
 
+pub mod checkpoint;
 pub mod connect;
 pub mod credentials;
 pub mod error;

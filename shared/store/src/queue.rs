@@ -138,9 +138,17 @@ impl Store {
         lease_until: Timestamp,
     ) -> Result<Vec<Leased>, StoreError> {
         let mut tx = self.begin().await?;
+        // Walk the function's messages in queue order and stop at the limit: only the leased
+        // and the delayed ones are skipped. SQLite's planner, left alone, prefers gathering
+        // every visible message through `queue_ready` and sorting them, which costs the whole
+        // backlog per lease.
+        let walk = match tx.backend() {
+            crate::Backend::Sqlite => " INDEXED BY queue_walk",
+            crate::Backend::Postgres => "",
+        };
         let sql = format!(
             "UPDATE queue SET attempts = attempts + 1, visible_at = $1 WHERE seq IN \
-             (SELECT q.seq FROM queue q WHERE q.function = $2 AND q.visible_at <= $3 \
+             (SELECT q.seq FROM queue q{walk} WHERE q.function = $2 AND q.visible_at <= $3 \
              AND (q.ordering_key IS NULL OR NOT EXISTS (SELECT 1 FROM queue p WHERE p.function = q.function \
              AND p.ordering_key = q.ordering_key AND p.seq < q.seq)) \
              ORDER BY q.seq LIMIT $4{}) RETURNING {LEASED_COLUMNS}",

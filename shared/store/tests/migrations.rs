@@ -65,13 +65,14 @@ async fn the_core_set_has_no_broker_table_and_the_broker_set_adds_them() {
         [
             "0005_queue",
             "0006_queue_ordering",
-            "0009_dead_letters_failed_at"
+            "0009_dead_letters_failed_at",
+            "0010_queue_walk"
         ]
     );
     let all = tables(store).await;
     assert!(all.contains(&"conveyor.queue".to_owned()), "{all:?}");
     assert!(all.contains(&"conveyor.dead_letters".to_owned()), "{all:?}");
-    assert_eq!(versions(store).await, (1..=9).collect::<Vec<_>>());
+    assert_eq!(versions(store).await, (1..=10).collect::<Vec<_>>());
     db.close().await;
 }
 
@@ -136,12 +137,12 @@ async fn a_database_migrated_before_the_split_upgrades_on_every_host() {
             names(&store.migrate().await.unwrap()),
             ["0008_inbox_received_at"]
         );
-        // `conveyor up` on the embedded broker: its tables are there, only its new index runs.
+        // `conveyor up` on the embedded broker: its tables are there, only its new indexes run.
         assert_eq!(
             names(&store.migrate_embedded_broker().await.unwrap()),
-            ["0009_dead_letters_failed_at"]
+            ["0009_dead_letters_failed_at", "0010_queue_walk"]
         );
-        assert_eq!(versions(store).await, (1..=9).collect::<Vec<_>>());
+        assert_eq!(versions(store).await, (1..=10).collect::<Vec<_>>());
     }
     sqlite.close().await;
     postgres.close().await;

@@ -3,6 +3,11 @@
 //! dead-letter. A message whose lease runs out (a crash, a hang) is delivered again; the inbox
 //! makes the redelivery harmless.
 //!
+//! A function with an inbox gets up to [`TX_BATCH`] leased messages at once, in one
+//! invocation: their inbox rows, effects and outgoing events commit in one transaction (a
+//! SQLite commit is the costly part of a delivery); each message is then settled on its own.
+//! Other functions get one message per task.
+//!
 //! Acknowledgements are group-committed: each handled message's sequence number goes to the
 //! consumer's acker task, which deletes whatever has gathered while its previous statement ran
 //! in one statement. Under load that is one write per batch instead of one per message; when
@@ -14,7 +19,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use conveyor_domain::Clock;
-use conveyor_runtime::{CloudEvent, Deps, Function, HandlerError, Input};
+use conveyor_runtime::cloudevent::DecodeError;
+use conveyor_runtime::{
+    CloudEvent, Deps, EventInput, Function, FunctionSpec, Handled, HandlerError, Idempotency, Input,
+};
 use conveyor_store::Store;
 use conveyor_store::queue::Leased;
 use tokio::sync::{Notify, Semaphore, mpsc, watch};
@@ -109,7 +117,9 @@ pub async fn run(
             }
             continue;
         }
-        for message in leased {
+        let mut leased = leased.into_iter().peekable();
+        while leased.peek().is_some() {
+            let chunk: Vec<Leased> = leased.by_ref().take(together(&spec)).collect();
             let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
                 break;
             };
@@ -117,17 +127,16 @@ pub async fn run(
             let queue_clock = Arc::clone(broker.clock());
             let acks = acks.clone();
             in_flight.spawn(async move {
-                let disposition = deliver(
+                deliver_chunk(
                     function.as_ref(),
                     &deps,
                     queue_clock.as_ref(),
-                    &message,
+                    &chunk,
                     &stats,
-                    Ack::Gathered(&acks),
+                    &acks,
                 )
                 .await;
                 drop(permit);
-                disposition
             });
         }
     }
@@ -136,6 +145,21 @@ pub async fn run(
     drop(acks);
     if let Err(e) = acker.await {
         tracing::error!(function = spec.name, error = %e, "the acker failed; unacknowledged messages will be delivered again");
+    }
+}
+
+/// Most messages a function with an inbox handles in one transaction (one invocation of its
+/// batch: the inbox rows, the effects and the outgoing events of all of them commit together;
+/// one that fails is retried or dead-lettered on its own, see `conveyor_runtime::batch`).
+pub const TX_BATCH: usize = 32;
+
+/// How many leased messages go to the function at once: [`TX_BATCH`] for a function with an
+/// inbox, else one (each in its own task, up to the function's concurrency).
+fn together(spec: &FunctionSpec) -> usize {
+    if spec.idempotency == Idempotency::Inbox {
+        TX_BATCH
+    } else {
+        1
     }
 }
 
@@ -189,21 +213,98 @@ async fn deliver(
     ack: Ack<'_>,
 ) -> Disposition {
     let decoded = CloudEvent::decode(message.body.as_bytes());
-    let correlation_id = decoded
-        .as_ref()
-        .ok()
-        .and_then(|e| e.correlationid.clone())
-        .unwrap_or_default();
-    let span = tracing::info_span!(
-        "deliver",
-        function = function.spec().name,
-        event_id = %message.event_id,
-        correlation_id = %correlation_id,
-        attempt = message.attempts
-    );
+    let span = span_of(function.spec().name, message, &decoded);
     handle_in_span(function, deps, queue_clock, message, decoded, stats, ack)
         .instrument(span)
         .await
+}
+
+/// The span of one delivery.
+fn span_of(
+    function: &str,
+    message: &Leased,
+    decoded: &Result<CloudEvent, DecodeError>,
+) -> tracing::Span {
+    let correlation_id = decoded
+        .as_ref()
+        .ok()
+        .and_then(|e| e.correlationid.as_deref())
+        .unwrap_or_default();
+    tracing::info_span!(
+        "deliver",
+        function,
+        event_id = %message.event_id,
+        correlation_id = %correlation_id,
+        attempt = message.attempts
+    )
+}
+
+/// Delivers `messages` with one invocation of the function (one transaction for a function
+/// with an inbox); each is then acknowledged, retried or dead-lettered on its own. A message
+/// that is no CloudEvent is settled alone, without reaching the function.
+async fn deliver_chunk(
+    function: &dyn Function,
+    deps: &Deps,
+    queue_clock: &dyn Clock,
+    messages: &[Leased],
+    stats: &Stats,
+    acks: &mpsc::UnboundedSender<i64>,
+) {
+    if let [one] = messages {
+        deliver(function, deps, queue_clock, one, stats, Ack::Gathered(acks)).await;
+        return;
+    }
+    let spec = function.spec();
+    let started = std::time::Instant::now();
+    let deadline = deps
+        .clock
+        .now()
+        .add_millis(i64::try_from(spec.timeout.as_millis()).unwrap_or(i64::MAX));
+    let mut runnable: Vec<(&Leased, CloudEvent, tracing::Span)> =
+        Vec::with_capacity(messages.len());
+    for message in messages {
+        let decoded = CloudEvent::decode(message.body.as_bytes());
+        let span = span_of(spec.name, message, &decoded);
+        match decoded {
+            Ok(event) => runnable.push((message, event, span)),
+            Err(e) => {
+                handle_in_span(
+                    function,
+                    deps,
+                    queue_clock,
+                    message,
+                    Err(e),
+                    stats,
+                    Ack::Gathered(acks),
+                )
+                .instrument(span)
+                .await;
+            }
+        }
+    }
+    let inputs: Vec<EventInput<'_>> = runnable
+        .iter()
+        .map(|(message, event, _)| EventInput {
+            event,
+            attempt: message.attempts,
+            deadline: Some(deadline),
+        })
+        .collect();
+    let results = function.invoke_events(deps, &inputs, &|| false).await;
+    for ((message, _, span), result) in runnable.iter().zip(results) {
+        settle(
+            &spec,
+            deps,
+            queue_clock,
+            message,
+            result,
+            stats,
+            Ack::Gathered(acks),
+            started,
+        )
+        .instrument(span.clone())
+        .await;
+    }
 }
 
 async fn handle_in_span(
@@ -211,7 +312,7 @@ async fn handle_in_span(
     deps: &Deps,
     queue_clock: &dyn Clock,
     message: &Leased,
-    decoded: Result<CloudEvent, conveyor_runtime::cloudevent::DecodeError>,
+    decoded: Result<CloudEvent, DecodeError>,
     stats: &Stats,
     ack: Ack<'_>,
 ) -> Disposition {
@@ -243,7 +344,33 @@ async fn handle_in_span(
         }
         Err(e) => Err(HandlerError::from(e)),
     };
-    let decision = policy::decide(&spec, message.attempts, result.as_ref());
+    settle(
+        &spec,
+        deps,
+        queue_clock,
+        message,
+        result,
+        stats,
+        ack,
+        started,
+    )
+    .await
+}
+
+/// What follows a delivery's result: the policy's decision, recorded in `stats`, then the
+/// message acknowledged, made visible again after the backoff, or dead-lettered.
+#[allow(clippy::too_many_arguments)]
+async fn settle(
+    spec: &FunctionSpec,
+    deps: &Deps,
+    queue_clock: &dyn Clock,
+    message: &Leased,
+    result: Result<Handled, HandlerError>,
+    stats: &Stats,
+    ack: Ack<'_>,
+    started: std::time::Instant,
+) -> Disposition {
+    let decision = policy::decide(spec, message.attempts, result.as_ref());
     stats.record(spec.name, Outcome::of(&decision), started.elapsed());
     match decision {
         Decision::Acknowledge { duplicate } => {
