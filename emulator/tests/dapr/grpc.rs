@@ -224,6 +224,8 @@ async fn bulk_deliveries_are_answered_entry_by_entry_on_both_names() {
     };
     let stable = daprd.app.on_bulk_topic_event(bulk("s")).await.unwrap();
     assert_eq!(statuses(stable), expected);
+    // The deprecated name, as an older daprd calls it.
+    #[allow(deprecated)]
     let older = daprd.alpha.on_bulk_topic_event_alpha1(bulk("o")).await.unwrap();
     assert_eq!(statuses(older), expected);
     // Delivered again: the handled entries are duplicates, answered SUCCESS.
@@ -293,6 +295,7 @@ async fn the_app_token_is_checked_on_every_call_that_carries_work() {
             .await
             .unwrap_err();
         assert_eq!(refused.code(), Code::Unauthenticated);
+        #[allow(deprecated)]
         let refused = daprd
             .alpha
             .on_bulk_topic_event_alpha1(with_token(bulk, token))

@@ -20,6 +20,8 @@ use dapr::dapr::proto::runtime::v1::app_callback_server::AppCallbackServer;
 
 pub use callback::Callbacks;
 
+use axum::response::IntoResponse;
+
 use crate::state::WorkerState;
 
 /// Dapr's generated messages and services (`dapr.proto.runtime.v1`, `dapr.proto.common.v1`),
@@ -35,6 +37,23 @@ pub fn router(state: WorkerState) -> axum::Router {
     let services = tonic::service::Routes::new(AppCallbackServer::new(callbacks.clone()))
         .add_service(AppCallbackAlphaServer::new(callbacks.clone()))
         .add_service(AppCallbackHealthCheckServer::new(callbacks))
-        .into_axum_router();
+        .into_axum_router()
+        .fallback(unknown);
     crate::app::probes(state).merge(services)
+}
+
+/// A path the app does not serve: `UNIMPLEMENTED` for a gRPC call (daprd reads it as "not
+/// offered"), 404 for anything else (an HTTP callback sent to a gRPC app).
+async fn unknown(request: axum::extract::Request) -> axum::response::Response {
+    let is_grpc = request
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/grpc"));
+    if is_grpc {
+        tonic::Status::unimplemented(format!("the worker serves no {}", request.uri().path()))
+            .into_http::<axum::body::Body>()
+    } else {
+        axum::http::StatusCode::NOT_FOUND.into_response()
+    }
 }
