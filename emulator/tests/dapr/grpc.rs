@@ -48,7 +48,8 @@ async fn status(daprd: &mut Daprd, request: TopicEventRequest, token: Option<&st
 async fn subscriptions_and_bindings_are_listed_as_over_http_and_without_the_token() {
     let sidecar = FakeSidecar::start().await;
     let api = FakeDaprApi::start().await;
-    let functions: Vec<Arc<dyn Function>> = vec![topic(Flaky::default()), schedule(Tick::default())];
+    let functions: Vec<Arc<dyn Function>> =
+        vec![topic(Flaky::default()), schedule(Tick::default())];
     let bulk = Some(BulkSubscribe {
         max_messages: 50,
         max_await_ms: 25,
@@ -61,7 +62,9 @@ async fn subscriptions_and_bindings_are_listed_as_over_http_and_without_the_toke
     let over_http = TestWorker::start(http, &functions).await;
     let over_grpc = TestWorker::start(grpc, &functions).await;
 
-    let listed = call("GET", &over_http.url("/dapr/subscribe"), &[], b"").await.json();
+    let listed = call("GET", &over_http.url("/dapr/subscribe"), &[], b"")
+        .await
+        .json();
     let expected: Vec<_> = listed
         .as_array()
         .unwrap()
@@ -148,7 +151,10 @@ async fn events_are_answered_success_retry_and_drop_by_the_http_rules() {
     no_data.data.clear();
     let poison = [
         ping_request(&ping("p-1", 0), "/test-flaky"),
-        ping_request(&dapr_event("p-2", "test.ping", &json!({ "unexpected": true })), "/test-flaky"),
+        ping_request(
+            &dapr_event("p-2", "test.ping", &json!({ "unexpected": true })),
+            "/test-flaky",
+        ),
         binary,
         no_data,
         ping_request(&ping("p-3", 1), "/no-such-function"),
@@ -157,7 +163,11 @@ async fn events_are_answered_success_retry_and_drop_by_the_http_rules() {
         let id = request.id.clone();
         assert_eq!(status(&mut daprd, request, None).await, Wire::Drop, "{id}");
     }
-    assert_eq!(calls.load(Ordering::SeqCst), 2, "poison never reaches the handler");
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        2,
+        "poison never reaches the handler"
+    );
 
     // No path (a subscription daprd routes by topic only): the one function on the topic.
     let unrouted = ping_request(&ping("u-1", 2), "");
@@ -226,7 +236,11 @@ async fn bulk_deliveries_are_answered_entry_by_entry_on_both_names() {
     assert_eq!(statuses(stable), expected);
     // The deprecated name, as an older daprd calls it.
     #[allow(deprecated)]
-    let older = daprd.alpha.on_bulk_topic_event_alpha1(bulk("o")).await.unwrap();
+    let older = daprd
+        .alpha
+        .on_bulk_topic_event_alpha1(bulk("o"))
+        .await
+        .unwrap();
     assert_eq!(statuses(older), expected);
     // Delivered again: the handled entries are duplicates, answered SUCCESS.
     let again = daprd.app.on_bulk_topic_event(bulk("s")).await.unwrap();
@@ -245,7 +259,11 @@ async fn cron_bindings_fire_through_on_binding_event() {
     let firing = |name: &str| BindingEventRequest {
         name: name.to_owned(),
         data: Vec::new(),
-        metadata: [("readTimeUTC".to_owned(), "2026-11-22 10:00:00 +0000 UTC".to_owned())].into(),
+        metadata: [(
+            "readTimeUTC".to_owned(),
+            "2026-11-22 10:00:00 +0000 UTC".to_owned(),
+        )]
+        .into(),
     };
     daprd
         .app
@@ -343,7 +361,10 @@ async fn the_health_check_and_the_http_probes_share_the_app_port() {
     daprd.health.health_check(()).await.expect("healthy");
     // The kubelet and Prometheus still speak HTTP/1.1 to the same port.
     let healthz = call("GET", &worker.url("/healthz"), &[], b"").await;
-    assert_eq!((healthz.status, healthz.body.as_slice()), (200, b"ok".as_slice()));
+    assert_eq!(
+        (healthz.status, healthz.body.as_slice()),
+        (200, b"ok".as_slice())
+    );
     let metrics = call("GET", &worker.url("/metrics"), &[], b"").await;
     assert_eq!(metrics.status, 200);
     // No HTTP callbacks on a gRPC app.
@@ -365,7 +386,10 @@ async fn events_go_out_through_publish_event_with_the_trace_and_the_token() {
     eventually("one publish", || async { api.accepted().len() == 1 }).await;
     let p = &api.accepted()[0];
     assert_eq!(p.call, "PublishEvent");
-    assert_eq!((p.pubsub.as_str(), p.topic.as_str()), ("pubsub-redis", "test.echoed"));
+    assert_eq!(
+        (p.pubsub.as_str(), p.topic.as_str()),
+        ("pubsub-redis", "test.echoed")
+    );
     assert_eq!(p.content_type, "application/cloudevents+json");
     assert_eq!(p.token.as_deref(), Some("api-token-1"));
     let ce = &p.body;
@@ -391,7 +415,9 @@ fn accepted_per_ping(api: &FakeDaprApi) -> (BTreeMap<u64, usize>, BTreeSet<Strin
     let mut per_ping = BTreeMap::new();
     let mut ids = BTreeSet::new();
     for p in api.accepted() {
-        *per_ping.entry(p.body["data"]["n"].as_u64().unwrap()).or_default() += 1;
+        *per_ping
+            .entry(p.body["data"]["n"].as_u64().unwrap())
+            .or_default() += 1;
         ids.insert(p.body["id"].as_str().unwrap().to_owned());
     }
     (per_ping, ids)
@@ -412,11 +438,18 @@ async fn the_circuit_opens_on_failures_and_the_outbox_is_bulk_published_once_it_
     echo_pings(&mut daprd, 1..=3).await;
     assert!(breaker.is_open(), "three failed events open the circuit");
     let sent_while_closed = api.received().len();
-    assert!(sent_while_closed >= 6, "two attempts per event: {sent_while_closed}");
+    assert!(
+        sent_while_closed >= 6,
+        "two attempts per event: {sent_while_closed}"
+    );
 
     // While open, nothing reaches the sidecar.
     echo_pings(&mut daprd, 4..=5).await;
-    assert_eq!(api.received().len(), sent_while_closed, "nothing sent while open");
+    assert_eq!(
+        api.received().len(),
+        sent_while_closed,
+        "nothing sent while open"
+    );
     assert_eq!(worker.store.outbox_backlog().await.unwrap(), 5);
 
     // The sidecar recovers: the relay's trial publish closes the circuit, and its pass of
@@ -428,7 +461,11 @@ async fn the_circuit_opens_on_failures_and_the_outbox_is_bulk_published_once_it_
     .await;
     assert!(!breaker.is_open());
     let (per_ping, ids) = accepted_per_ping(&api);
-    assert_eq!(per_ping, (1..=5).map(|n| (n, 1)).collect(), "each event published once");
+    assert_eq!(
+        per_ping,
+        (1..=5).map(|n| (n, 1)).collect(),
+        "each event published once"
+    );
     assert_eq!(ids.len(), 5);
     assert!(
         api.accepted().iter().any(|p| p.call == "BulkPublishEvent"),
@@ -459,7 +496,11 @@ async fn an_older_sidecar_gets_the_alpha_bulk_and_a_refused_entry_alone_is_sent_
     })
     .await;
     let (per_ping, _) = accepted_per_ping(&api);
-    assert_eq!(per_ping, (1..=4).map(|n| (n, 1)).collect(), "each event published once");
+    assert_eq!(
+        per_ping,
+        (1..=4).map(|n| (n, 1)).collect(),
+        "each event published once"
+    );
     let calls: BTreeSet<&str> = api.accepted().iter().map(|p| p.call).collect();
     assert!(calls.contains("BulkPublishEventAlpha1"), "{calls:?}");
     assert!(!calls.contains("BulkPublishEvent"), "{calls:?}");

@@ -180,9 +180,8 @@ impl UnaryService<BulkPublishRequest> for BulkCall {
             let mut refuse = state.refuse_n_once.lock().unwrap();
             for entry in message.entries {
                 let body: Value = serde_json::from_slice(&entry.event).unwrap_or(Value::Null);
-                let refused = fail.is_none()
-                    && refuse.is_some()
-                    && body["data"]["n"].as_u64() == *refuse;
+                let refused =
+                    fail.is_none() && refuse.is_some() && body["data"]["n"].as_u64() == *refuse;
                 if refused {
                     failed_entries.push(BulkPublishResponseFailedEntry {
                         entry_id: entry.entry_id.clone(),

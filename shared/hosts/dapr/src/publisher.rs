@@ -110,10 +110,9 @@ impl SidecarPublisher {
     pub fn new(config: &WorkerConfig, functions: &[Arc<dyn Function>]) -> Self {
         let transport = match config.app_protocol {
             AppProtocol::Http => Transport::Http(http::HttpTransport::new(config)),
-            AppProtocol::Grpc => Transport::Grpc(grpc::GrpcTransport::new(
-                config,
-                ordered_topics(functions),
-            )),
+            AppProtocol::Grpc => {
+                Transport::Grpc(grpc::GrpcTransport::new(config, ordered_topics(functions)))
+            }
         };
         Self {
             transport,
@@ -183,11 +182,16 @@ impl SidecarPublisher {
                 return Ok(());
             };
             let still: Vec<usize> = match rejected.failed {
-                Some(failed) => failed.into_iter().filter_map(|j| pending.get(j).copied()).collect(),
+                Some(failed) => failed
+                    .into_iter()
+                    .filter_map(|j| pending.get(j).copied())
+                    .collect(),
                 None => pending.clone(),
             };
             match rejected.failure {
-                Failure::Transient(reason) if attempt < self.settings.attempts && !still.is_empty() => {
+                Failure::Transient(reason)
+                    if attempt < self.settings.attempts && !still.is_empty() =>
+                {
                     tracing::debug!(events = still.len(), topic = %unit[0].topic, attempt, %reason, "publish failed; retrying");
                     tokio::time::sleep(delay).await;
                     delay = delay.saturating_mul(2);
@@ -199,7 +203,12 @@ impl SidecarPublisher {
         }
     }
 
-    fn unpublished(&self, rows: &[OutboxRow], failed_ids: Vec<String>, reason: String) -> PublishError {
+    fn unpublished(
+        &self,
+        rows: &[OutboxRow],
+        failed_ids: Vec<String>,
+        reason: String,
+    ) -> PublishError {
         if failed_ids.len() == rows.len() {
             PublishError::Transport {
                 target: self.target(),
@@ -220,7 +229,12 @@ impl Publisher for SidecarPublisher {
         Box::pin(async move {
             let mut from = 0;
             while from < rows.len() {
-                let rest = || rows[from..].iter().map(|r| r.id.clone()).collect::<Vec<_>>();
+                let rest = || {
+                    rows[from..]
+                        .iter()
+                        .map(|r| r.id.clone())
+                        .collect::<Vec<_>>()
+                };
                 if let Permit::Rejected(wait) = self.breaker.permit(Instant::now()) {
                     return Err(self.unpublished(
                         rows,

@@ -128,7 +128,10 @@ impl WorkerState {
     /// The topic function served at `route` (`/<function>`).
     pub(crate) fn topic_at(&self, route: &str) -> Option<&Arc<TopicEntry>> {
         let name = route.strip_prefix('/').unwrap_or(route);
-        self.0.topics.iter().find(|e| e.function.spec().name == name)
+        self.0
+            .topics
+            .iter()
+            .find(|e| e.function.spec().name == name)
     }
 
     /// The job named `name`.

@@ -185,7 +185,9 @@ impl AppCallback for Callbacks {
             .into_iter()
             .map(topic_subscription)
             .collect();
-        Ok(Response::new(ListTopicSubscriptionsResponse { subscriptions }))
+        Ok(Response::new(ListTopicSubscriptionsResponse {
+            subscriptions,
+        }))
     }
 
     async fn on_topic_event(

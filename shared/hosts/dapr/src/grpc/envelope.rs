@@ -261,7 +261,10 @@ mod tests {
             ("pubsubname", "pubsub-redis"),
             ("time", "2026-11-22T10:00:00Z"),
             ("topic", "payment.confirmed"),
-            ("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+            (
+                "traceparent",
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            ),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), string(v)))
@@ -269,7 +272,11 @@ mod tests {
         prost_types::Struct { fields }
     }
 
-    fn fields<'a>(data: &'a [u8], content_type: &'a str, ext: &'a prost_types::Struct) -> Fields<'a> {
+    fn fields<'a>(
+        data: &'a [u8],
+        content_type: &'a str,
+        ext: &'a prost_types::Struct,
+    ) -> Fields<'a> {
         Fields {
             id: "evt-1",
             source: "payment-service",

@@ -14,7 +14,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use conveyor_store::OutboxRow;
 use dapr::dapr::proto::runtime::v1::dapr_client::DaprClient;
-use dapr::dapr::proto::runtime::v1::{BulkPublishRequest, BulkPublishRequestEntry, PublishEventRequest};
+use dapr::dapr::proto::runtime::v1::{
+    BulkPublishRequest, BulkPublishRequestEntry, PublishEventRequest,
+};
 use tonic::metadata::{AsciiMetadataValue, MetadataMap};
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Request};
@@ -157,7 +159,9 @@ impl GrpcTransport {
                 .await
             {
                 Err(status) if status.code() == Code::Unimplemented => {
-                    tracing::info!("the sidecar has no BulkPublishEvent; using BulkPublishEventAlpha1");
+                    tracing::info!(
+                        "the sidecar has no BulkPublishEvent; using BulkPublishEventAlpha1"
+                    );
                     self.alpha_bulk.store(true, Ordering::Relaxed);
                     client
                         .bulk_publish_event_alpha1(self.request(message, None))
@@ -211,11 +215,7 @@ fn batch_len(rows: &[OutboxRow], ordered_topics: &HashSet<String>) -> usize {
 /// A gRPC error as a publish failure: what a retry may cure (unavailable, deadline, internal,
 /// resource exhausted, ...) or what it will not (bad request, unknown pubsub, not allowed).
 fn failure(status: &tonic::Status) -> Failure {
-    let text = format!(
-        "sidecar answered {:?}: {}",
-        status.code(),
-        status.message()
-    );
+    let text = format!("sidecar answered {:?}: {}", status.code(), status.message());
     match status.code() {
         Code::InvalidArgument
         | Code::NotFound
@@ -248,7 +248,11 @@ mod tests {
         assert_eq!(batch_len(&r, &ordered), 3);
         assert_eq!(batch_len(&r[3..], &ordered), 1);
         let r = rows(&["orders.order.status_changed", "orders.order.status_changed"]);
-        assert_eq!(batch_len(&r, &ordered), 1, "an ordered topic goes one by one");
+        assert_eq!(
+            batch_len(&r, &ordered),
+            1,
+            "an ordered topic goes one by one"
+        );
         let many = rows(&["a"; MAX_BULK + 5]);
         assert_eq!(batch_len(&many, &ordered), MAX_BULK);
         assert_eq!(batch_len(&[], &ordered), 0);
@@ -256,11 +260,31 @@ mod tests {
 
     #[test]
     fn only_transient_codes_are_retried() {
-        for code in [Code::Unavailable, Code::Internal, Code::DeadlineExceeded, Code::ResourceExhausted, Code::Unknown] {
-            assert!(matches!(failure(&tonic::Status::new(code, "x")), Failure::Transient(_)), "{code:?}");
+        for code in [
+            Code::Unavailable,
+            Code::Internal,
+            Code::DeadlineExceeded,
+            Code::ResourceExhausted,
+            Code::Unknown,
+        ] {
+            assert!(
+                matches!(
+                    failure(&tonic::Status::new(code, "x")),
+                    Failure::Transient(_)
+                ),
+                "{code:?}"
+            );
         }
-        for code in [Code::InvalidArgument, Code::NotFound, Code::PermissionDenied, Code::Unauthenticated] {
-            assert!(matches!(failure(&tonic::Status::new(code, "x")), Failure::Refused(_)), "{code:?}");
+        for code in [
+            Code::InvalidArgument,
+            Code::NotFound,
+            Code::PermissionDenied,
+            Code::Unauthenticated,
+        ] {
+            assert!(
+                matches!(failure(&tonic::Status::new(code, "x")), Failure::Refused(_)),
+                "{code:?}"
+            );
         }
     }
 }
