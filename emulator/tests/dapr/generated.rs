@@ -460,7 +460,7 @@ fn redis_tls_and_host_change_only_the_clusters_redis() {
 }
 
 #[test]
-fn the_app_protocol_changes_only_the_deployments_annotation() {
+fn the_app_protocol_changes_only_the_deployments_annotation_and_the_run_file() {
     let http = dapr::render(&Options::default()).unwrap();
     let grpc = dapr::render(&Options {
         app_protocol: conveyor_dapr::AppProtocol::Grpc,
@@ -472,11 +472,18 @@ fn the_app_protocol_changes_only_the_deployments_annotation() {
         .filter(|(path, text)| grpc[*path] != **text)
         .map(|(path, _)| path.display().to_string())
         .collect();
-    let expected: BTreeSet<String> = app_ids()
+    let mut expected: BTreeSet<String> = app_ids()
         .iter()
         .map(|id| format!("kubernetes/{id}.yaml"))
         .collect();
+    expected.insert("local/dapr.yaml".to_owned());
     assert_eq!(changed, expected);
+    let run_file: Value = serde_norway::from_str(&grpc[Path::new("local/dapr.yaml")]).unwrap();
+    for app in run_file["apps"].as_array().unwrap() {
+        assert_eq!(app["appProtocol"], "grpc");
+        assert_eq!(app["env"]["APP_PROTOCOL"], "grpc");
+        assert!(app.get("appHealthCheckPath").is_none());
+    }
     for id in app_ids() {
         let path = PathBuf::from(format!("kubernetes/{id}.yaml"));
         let annotations = |text: &str| -> Value {

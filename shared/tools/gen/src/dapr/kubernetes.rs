@@ -361,7 +361,7 @@ pub(super) fn render(files: &mut super::Files, options: &Options) -> Result<(), 
     );
     files.insert(
         PathBuf::from("local/dapr.yaml"),
-        yaml_file(&[super::local::run_file()])?,
+        yaml_file(&[super::local::run_file(options.app_protocol)])?,
     );
     Ok(())
 }
