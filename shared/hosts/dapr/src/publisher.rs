@@ -229,16 +229,10 @@ impl Publisher for SidecarPublisher {
         Box::pin(async move {
             let mut from = 0;
             while from < rows.len() {
-                let rest = || {
-                    rows[from..]
-                        .iter()
-                        .map(|r| r.id.clone())
-                        .collect::<Vec<_>>()
-                };
                 if let Permit::Rejected(wait) = self.breaker.permit(Instant::now()) {
                     return Err(self.unpublished(
                         rows,
-                        rest(),
+                        rows[from..].iter().map(|r| r.id.clone()).collect(),
                         format!(
                             "circuit open after repeated publish failures; next trial in {:?}",
                             round(wait)

@@ -185,16 +185,17 @@ impl GrpcTransport {
             first.error
         );
         let failed: HashSet<&str> = failed_entries.iter().map(|e| e.entry_id.as_str()).collect();
-        let indexes = rows
+        let indexes: Vec<usize> = rows
             .iter()
             .enumerate()
             .filter(|(_, r)| failed.contains(r.id.as_str()))
             .map(|(i, _)| i)
             .collect();
-        // daprd reports a component's publish errors per entry; those pass.
+        // daprd reports a component's publish errors per entry; those pass. Entries it names
+        // by ids that were not sent leave no way to tell which failed: all count as failed.
         Err(Rejected {
             failure: Failure::Transient(reason),
-            failed: Some(indexes),
+            failed: (!indexes.is_empty()).then_some(indexes),
         })
     }
 }
