@@ -76,8 +76,8 @@ pub struct WorkerArgs {
     /// DAPR_API_TOKEN_FILE naming a file that holds it.
     #[arg(long)]
     pub dapr_api_token: Option<String>,
-    /// Token daprd must send on every callback (callbacks without it get 401); else
-    /// APP_API_TOKEN, or APP_API_TOKEN_FILE naming a file that holds it.
+    /// Token daprd must send on every callback (callbacks without it get HTTP 401, or gRPC
+    /// UNAUTHENTICATED); else APP_API_TOKEN, or APP_API_TOKEN_FILE naming a file that holds it.
     #[arg(long)]
     pub app_api_token: Option<String>,
     /// The pub/sub component.
