@@ -13,6 +13,7 @@ mod delivery;
 mod generated;
 mod grpc;
 mod grpc_harness;
+mod grpc_publish;
 mod harness;
 mod ordering;
 mod publish;

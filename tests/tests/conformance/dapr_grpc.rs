@@ -13,7 +13,7 @@ use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use conveyor_dapr::delivery::Status;
-use conveyor_dapr::grpc::envelope::daprd_request;
+use conveyor_dapr::grpc::daprd;
 use conveyor_dapr::grpc::proto::runtime::app_callback_client::AppCallbackClient;
 use conveyor_dapr::grpc::proto::runtime::topic_event_response::TopicEventResponseStatus as Wire;
 use conveyor_dapr::grpc::proto::runtime::{
@@ -63,7 +63,7 @@ pub(crate) async fn deliver(
     subscription: &Subscription,
     body: &[u8],
 ) -> Answer {
-    let request = daprd_request(
+    let request = daprd::topic_event(
         body,
         &subscription.topic,
         &subscription.pubsubname,

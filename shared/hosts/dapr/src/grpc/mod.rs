@@ -10,8 +10,10 @@
 //! # Layout
 //! - [`callback`] — the services, over the worker's state and [`crate::delivery`]
 //! - [`envelope`] — the CloudEvent of a gRPC delivery, put back together
+//! - [`daprd`] — the other way: what daprd sends for a CloudEvent
 
 pub mod callback;
+pub mod daprd;
 pub mod envelope;
 
 use dapr::dapr::proto::runtime::v1::app_callback_alpha_server::AppCallbackAlphaServer;
