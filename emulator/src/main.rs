@@ -138,11 +138,13 @@ fn main() -> ExitCode {
                     check,
                     redis_host,
                     redis_tls,
+                    app_protocol,
                 },
         } => {
             let options = r#gen::dapr::Options {
                 redis_host,
                 redis_tls,
+                app_protocol,
             };
             commands::generate(
                 &dir,

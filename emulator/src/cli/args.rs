@@ -459,5 +459,9 @@ pub enum GenCommand {
         /// (`enableTLS: "true"`); the local run file's components stay plain.
         #[arg(long)]
         redis_tls: bool,
+        /// How the sidecars call the workers: the Deployments' `dapr.io/app-protocol` (http
+        /// or grpc), which the workers follow through APP_PROTOCOL.
+        #[arg(long, default_value = "http")]
+        app_protocol: conveyor_dapr::AppProtocol,
     },
 }

@@ -1,5 +1,6 @@
 //! The built `conveyor worker` binary: configured through its environment like in a pod, it
-//! serves daprd's callbacks and stops cleanly on SIGTERM.
+//! serves daprd's callbacks (over HTTP, or over gRPC with `APP_PROTOCOL=grpc`) and stops
+//! cleanly on SIGTERM.
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -7,6 +8,7 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
+use super::grpc_harness::{Daprd, FakeDaprApi};
 use super::harness::{FakeSidecar, call};
 
 #[tokio::test]
@@ -205,4 +207,75 @@ async fn serve_and_stop(env: &[(&str, &str)]) {
         rest.push('\n');
     }
     assert!(rest.contains("worker stopped"), "{rest}");
+}
+
+/// With `APP_PROTOCOL=grpc` (what daprd's injector sets from `dapr.io/app-protocol: grpc`) the
+/// binary serves daprd's gRPC services on its port, names the sidecar's gRPC API as where it
+/// publishes, and still stops cleanly on SIGTERM.
+#[tokio::test]
+async fn the_binary_follows_app_protocol_grpc() {
+    let api = FakeDaprApi::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("worker.db").display());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_conveyor"))
+        .arg("worker")
+        .env("CONVEYOR_SERVICE", "fulfillment")
+        .env("CONVEYOR_APP_PORT", "0")
+        .env("CONVEYOR_DATABASE_URL", &url)
+        .env("APP_PROTOCOL", "grpc")
+        .env("DAPR_GRPC_PORT", api.port.to_string())
+        .env_remove("APP_API_TOKEN")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("conveyor starts");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let banner = loop {
+        let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
+            .await
+            .expect("the worker prints its address")
+            .unwrap()
+            .expect("the worker is running");
+        if line.starts_with("app on ") {
+            break line;
+        }
+    };
+    assert!(
+        banner.ends_with(&format!("publishing through grpc://127.0.0.1:{}", api.port)),
+        "{banner}"
+    );
+    let address = banner
+        .strip_prefix("app on grpc://")
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("a gRPC app: {banner}"));
+    let mut daprd = Daprd::connect(&format!("http://{address}")).await;
+    let routes: Vec<String> = daprd
+        .app
+        .list_topic_subscriptions(())
+        .await
+        .expect("daprd's discovery call")
+        .into_inner()
+        .subscriptions
+        .into_iter()
+        .filter_map(|s| s.routes.map(|r| r.default))
+        .collect();
+    assert!(
+        routes.contains(&"/fulfillment-order-status-changed".to_owned()),
+        "{routes:?}"
+    );
+    daprd.health.health_check(()).await.expect("healthy");
+
+    let pid = child.id().expect("running").to_string();
+    let killed = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .await
+        .unwrap();
+    assert!(killed.success());
+    let status = tokio::time::timeout(Duration::from_secs(15), child.wait())
+        .await
+        .expect("the worker stops within its grace period")
+        .unwrap();
+    assert!(status.success(), "{status}");
 }

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use clap::Parser;
-use conveyor_dapr::{Mode, WorkerConfig};
+use conveyor_dapr::{AppProtocol, BulkSubscribe, Mode, WorkerConfig};
 use conveyor_emulator::cli::args::{Cli, Command, WorkerArgs};
 use conveyor_runtime::Service;
 
@@ -211,6 +211,19 @@ fn a_bad_number_or_name_says_which_variable_to_set() {
             ["--log-format", "yaml"],
             "set CONVEYOR_LOG_FORMAT (or --log-format) to text or json",
         ),
+        (
+            // daprd's other app protocols (https, grpcs, h2c) are not served.
+            ["--app-protocol", "grpcs"],
+            "set APP_PROTOCOL (or --app-protocol) to http or grpc",
+        ),
+        (
+            ["--dapr-grpc-port", "50001x"],
+            "set DAPR_GRPC_PORT (or --dapr-grpc-port) to the sidecar's gRPC port number",
+        ),
+        (
+            ["--bulk-max-messages", "all"],
+            "set CONVEYOR_BULK_MAX_MESSAGES (or --bulk-max-messages) to a number of events, 0 for no bulk delivery",
+        ),
     ] {
         let text = parse_error(&argv);
         let first = text.lines().next().unwrap();
@@ -225,4 +238,35 @@ fn a_bad_number_or_name_says_which_variable_to_set() {
     let defaults = args(&["--service", "order"]);
     assert_eq!(defaults.port, 5005);
     assert_eq!(defaults.breaker_open_secs, 60.0);
+}
+
+#[test]
+fn the_app_protocol_and_bulk_subscribe_are_off_the_http_defaults_only_when_asked() {
+    let plain = config(&["--service", "order"], &[]).unwrap();
+    assert_eq!(plain.app_protocol, AppProtocol::Http);
+    assert_eq!(plain.bulk_subscribe, None);
+    assert_eq!(plain.publish_endpoint(), "http://127.0.0.1:3500");
+    let grpc = config(
+        &[
+            "--service",
+            "order",
+            "--app-protocol",
+            "grpc",
+            "--dapr-grpc-port",
+            "50002",
+            "--bulk-max-messages",
+            "50",
+        ],
+        &[],
+    )
+    .unwrap();
+    assert_eq!(grpc.app_protocol, AppProtocol::Grpc);
+    assert_eq!(grpc.publish_endpoint(), "grpc://127.0.0.1:50002");
+    assert_eq!(
+        grpc.bulk_subscribe,
+        Some(BulkSubscribe {
+            max_messages: 50,
+            max_await_ms: 1000,
+        })
+    );
 }

@@ -419,6 +419,7 @@ fn redis_tls_and_host_change_only_the_clusters_redis() {
     let tls = dapr::render(&Options {
         redis_host: "cache.internal:6380".to_owned(),
         redis_tls: true,
+        ..Options::default()
     })
     .unwrap();
     let changed: BTreeSet<String> = plain
@@ -449,10 +450,58 @@ fn redis_tls_and_host_change_only_the_clusters_redis() {
     let bad = dapr::render(&Options {
         redis_host: "cache:tls".to_owned(),
         redis_tls: true,
+        ..Options::default()
     })
     .unwrap_err();
     assert_eq!(
         bad.to_string(),
         "--redis-host \"cache:tls\" is not host or host:port: give e.g. redis-master:6379"
     );
+}
+
+#[test]
+fn the_app_protocol_changes_only_the_deployments_annotation_and_the_run_file() {
+    let http = dapr::render(&Options::default()).unwrap();
+    let grpc = dapr::render(&Options {
+        app_protocol: conveyor_dapr::AppProtocol::Grpc,
+        ..Options::default()
+    })
+    .unwrap();
+    let changed: BTreeSet<String> = http
+        .iter()
+        .filter(|(path, text)| grpc[*path] != **text)
+        .map(|(path, _)| path.display().to_string())
+        .collect();
+    let mut expected: BTreeSet<String> = app_ids()
+        .iter()
+        .map(|id| format!("kubernetes/{id}.yaml"))
+        .collect();
+    expected.insert("local/dapr.yaml".to_owned());
+    assert_eq!(changed, expected);
+    let run_file: Value = serde_norway::from_str(&grpc[Path::new("local/dapr.yaml")]).unwrap();
+    for app in run_file["apps"].as_array().unwrap() {
+        assert_eq!(app["appProtocol"], "grpc");
+        assert_eq!(app["env"]["APP_PROTOCOL"], "grpc");
+        assert!(app.get("appHealthCheckPath").is_none());
+    }
+    for id in app_ids() {
+        let path = PathBuf::from(format!("kubernetes/{id}.yaml"));
+        let annotations = |text: &str| -> Value {
+            let deployment = serde_norway::Deserializer::from_str(text)
+                .map(|doc| Value::deserialize(doc).unwrap())
+                .find(|doc| doc["kind"] == "Deployment")
+                .expect("a Deployment");
+            deployment["spec"]["template"]["metadata"]["annotations"].clone()
+        };
+        let (over_http, over_grpc) = (annotations(&http[&path]), annotations(&grpc[&path]));
+        assert_eq!(over_http["dapr.io/app-protocol"], "http", "{id}");
+        assert_eq!(over_grpc["dapr.io/app-protocol"], "grpc", "{id}");
+        // daprd probes a gRPC app with its health check service, not a path.
+        assert_eq!(over_http["dapr.io/app-health-check-path"], "/healthz");
+        assert!(over_grpc.get("dapr.io/app-health-check-path").is_none());
+        assert_eq!(over_grpc["dapr.io/enable-app-health-check"], "true");
+        // The worker follows the annotation through the injector's APP_PROTOCOL; no
+        // environment entry of its own could disagree with it.
+        assert!(!grpc[&path].contains("APP_PROTOCOL"), "{id}");
+    }
 }

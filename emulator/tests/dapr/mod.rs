@@ -1,6 +1,7 @@
 //! `conveyor worker` as daprd sees it: the tests play daprd (subscription discovery, deliveries
-//! with daprd's body and headers, cron binding probes and firings) and the sidecar's publish
-//! API, against a worker served on a real listener; and the generated `dapr/` folder.
+//! with daprd's body and headers, cron binding probes and firings, over HTTP and over gRPC)
+//! and the sidecar's publish API (HTTP and gRPC), against a worker served on a real listener;
+//! and the generated `dapr/` folder.
 //!
 //! `CONVEYOR_BLESS=1 cargo test -p conveyor-emulator --test emulator dapr::` rewrites `dapr/`.
 
@@ -10,6 +11,9 @@ mod cron;
 mod database;
 mod delivery;
 mod generated;
+mod grpc;
+mod grpc_harness;
+mod grpc_publish;
 mod harness;
 mod ordering;
 mod publish;

@@ -148,23 +148,32 @@ impl CloudEvent {
             Err(_) => serde_json::from_slice(bytes),
         }
         .map_err(DecodeError::NotCloudEvent)?;
-        if event.id.trim().is_empty() {
+        event.checked()
+    }
+
+    /// The checks of [`CloudEvent::decode`] on an event built field by field (as from daprd's
+    /// gRPC delivery): non-empty id, specversion 1.0, has data.
+    ///
+    /// # Errors
+    /// [`DecodeError`] saying what is wrong.
+    pub fn checked(self) -> Result<Self, DecodeError> {
+        if self.id.trim().is_empty() {
             return Err(DecodeError::MissingId);
         }
-        if event.specversion != SPEC_VERSION {
+        if self.specversion != SPEC_VERSION {
             return Err(DecodeError::BadSpecVersion {
-                id: event.id,
-                version: event.specversion,
+                id: self.id,
+                version: self.specversion,
             });
         }
-        if event.data.as_ref().is_none_or(|d| d.get() == "null") {
-            return Err(if event.data_base64.is_some() {
-                DecodeError::BinaryData { id: event.id }
+        if self.data.as_ref().is_none_or(|d| d.get() == "null") {
+            return Err(if self.data_base64.is_some() {
+                DecodeError::BinaryData { id: self.id }
             } else {
-                DecodeError::MissingData { id: event.id }
+                DecodeError::MissingData { id: self.id }
             });
         }
-        Ok(event)
+        Ok(self)
     }
 
     /// Decodes `data` as `T`. A `data` that is a JSON string holding JSON (a publisher that sent

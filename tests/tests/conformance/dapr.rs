@@ -1,11 +1,14 @@
-//! The Dapr worker, driven as daprd drives it. The worker runs in-process on the test's SQLite
-//! file, its router served on a loopback port over connections the test can cut; [`Daprd`]
-//! plays the sidecar's pub/sub side: it reads the subscriptions from `GET /dapr/subscribe`,
-//! POSTs each published event to the subscribed routes as a CloudEvent, delivers it again
-//! (inline, after a backoff) on `RETRY` or when the app fails to answer, and on `DROP` writes
-//! the event as delivered to the subscription's dead-letter topic. It serves the publish API
-//! too (`POST /v1.0/publish/<pubsub>/<topic>`): what the worker's functions publish is
-//! delivered to the subscribed routes the same way.
+//! The Dapr worker, driven as daprd drives it, over either app protocol: [`DaprHttp`] and
+//! [`DaprGrpc`] run the same scenarios. The worker runs in-process on the test's SQLite file,
+//! its router served on a loopback port over connections the test can cut; [`Daprd`] plays the
+//! sidecar's pub/sub side: it reads the subscriptions (`GET /dapr/subscribe`, or
+//! `ListTopicSubscriptions` over gRPC), delivers each published event to the subscribed routes
+//! (a CloudEvent POST, or `OnTopicEvent` with the event split as daprd splits it,
+//! [`crate::dapr_grpc`]), delivers it again (inline, after a backoff) on `RETRY` or when the
+//! app fails to answer, and on `DROP` writes the event as delivered to the subscription's
+//! dead-letter topic. It serves the publish API of the protocol too (`POST
+//! /v1.0/publish/<pubsub>/<topic>`, or `PublishEvent` / `BulkPublishEvent`): what the
+//! worker's functions publish is delivered to the subscribed routes the same way.
 //!
 //! daprd, not the worker, owns the retry timing and the dead-letter topic: the stand-in uses a
 //! short exponential backoff for the `deliveries` policy of `dapr/resiliency.yaml`, and up to
@@ -23,7 +26,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::post;
 use conveyor_dapr::delivery::{Status, StatusBody};
-use conveyor_dapr::{Mode, Worker, WorkerConfig};
+use conveyor_dapr::grpc::proto::runtime::app_callback_client::AppCallbackClient;
+use conveyor_dapr::{AppProtocol, Mode, Worker, WorkerConfig};
 use conveyor_runtime::{Function, Service};
 use conveyor_store::OutboxRow;
 use conveyor_transport::metrics::Stats;
@@ -32,13 +36,16 @@ use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
 use serde::Deserialize;
 use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio::sync::{RwLock, Semaphore};
 use tokio::task::{JoinHandle, JoinSet};
+use tonic::transport::Channel;
 
+use crate::dapr_grpc;
 use crate::db::Db;
 use crate::host::{Counters, Differences, Host, Letter};
 
@@ -56,14 +63,15 @@ fn backoff(n: u32) -> Duration {
     Duration::from_millis(50 * 2u64.pow(n.saturating_sub(1).min(2)))
 }
 
-/// One entry of `GET /dapr/subscribe`.
+/// One entry of `GET /dapr/subscribe` (or of `ListTopicSubscriptions`, its route the
+/// default of its routes).
 #[derive(Debug, Clone, Deserialize)]
-struct Subscription {
-    pubsubname: String,
-    topic: String,
-    route: String,
+pub(crate) struct Subscription {
+    pub(crate) pubsubname: String,
+    pub(crate) topic: String,
+    pub(crate) route: String,
     #[serde(rename = "deadLetterTopic")]
-    dead_letter_topic: String,
+    pub(crate) dead_letter_topic: String,
 }
 
 /// An event daprd wrote to a dead-letter topic: the event as delivered, and (the stand-in's
@@ -75,12 +83,28 @@ struct DeadEntry {
     deliveries: u32,
 }
 
+/// Where the worker is: its base URL, and over gRPC the client daprd calls it with.
+#[derive(Debug, Clone)]
+struct App {
+    base: String,
+    grpc: Option<AppCallbackClient<Channel>>,
+}
+
+impl App {
+    fn at(base: &str, protocol: AppProtocol) -> Self {
+        Self {
+            base: base.to_owned(),
+            grpc: (protocol == AppProtocol::Grpc).then(|| dapr_grpc::client(base)),
+        }
+    }
+}
+
 /// The sidecar's pub/sub side.
 #[derive(Debug)]
-struct Daprd {
+pub(crate) struct Daprd {
     client: Client<HttpConnector, Full<Bytes>>,
-    /// The worker's base URL; held for writing while the worker restarts, so retries wait.
-    app: RwLock<String>,
+    /// The worker; held for writing while the worker restarts, so retries wait.
+    app: RwLock<App>,
     subscriptions: Vec<Subscription>,
     slots: Semaphore,
     /// Deliveries not settled yet (in flight or waiting to be retried).
@@ -89,16 +113,25 @@ struct Daprd {
     dead: Mutex<HashMap<String, Vec<DeadEntry>>>,
 }
 
-/// What one POST came to.
-enum Answer {
+/// What one delivery came to.
+pub(crate) enum Answer {
     Status(Status),
     /// No answer: the connection failed or was cut.
     Failed(String),
 }
 
 impl Daprd {
-    async fn post(&self, route: &str, body: &[u8]) -> Answer {
-        let url = format!("{}{route}", self.app.read().await);
+    /// Delivers `body` once, over the worker's protocol.
+    async fn send(&self, subscription: &Subscription, body: &[u8]) -> Answer {
+        let app = self.app.read().await.clone();
+        match app.grpc {
+            Some(client) => dapr_grpc::deliver(client, subscription, body).await,
+            None => self.post(&app.base, &subscription.route, body).await,
+        }
+    }
+
+    async fn post(&self, base: &str, route: &str, body: &[u8]) -> Answer {
+        let url = format!("{base}{route}");
         let request = hyper::Request::post(url)
             .header("content-type", "application/cloudevents+json")
             .body(Full::new(Bytes::from(body.to_vec())))
@@ -128,7 +161,7 @@ impl Daprd {
         let mut deliveries = 0;
         loop {
             deliveries += 1;
-            let answer = self.post(&subscription.route, &body).await;
+            let answer = self.send(subscription, &body).await;
             match answer {
                 Answer::Status(Status::Success) => break,
                 Answer::Status(Status::Drop) => {
@@ -172,6 +205,14 @@ impl Daprd {
         serde_json::to_vec(&event).expect("JSON")
     }
 
+    /// A CloudEvent the worker published on `topic`: delivered to every route subscribed to it.
+    pub(crate) fn accept_published(self: &Arc<Self>, topic: &str, body: &[u8]) {
+        for subscription in self.subscriptions.iter().filter(|s| s.topic == topic) {
+            let delivered = Self::as_delivered(subscription, body);
+            self.dispatch(subscription.clone(), delivered);
+        }
+    }
+
     /// Starts delivering `body` to `subscription` in the background.
     fn dispatch(self: &Arc<Self>, subscription: Subscription, body: Vec<u8>) {
         self.outstanding.fetch_add(1, Ordering::SeqCst);
@@ -190,7 +231,7 @@ impl Daprd {
 }
 
 /// The sidecar's daprd, once it knows the subscriptions.
-type Slot = Arc<OnceLock<Arc<Daprd>>>;
+pub(crate) type Slot = Arc<OnceLock<Arc<Daprd>>>;
 
 /// `POST /v1.0/publish/<pubsub>/<topic>`: the published CloudEvent goes to every route
 /// subscribed to the topic.
@@ -202,10 +243,7 @@ async fn accept_publish(
     let Some(daprd) = slot.get() else {
         return StatusCode::SERVICE_UNAVAILABLE;
     };
-    for subscription in daprd.subscriptions.iter().filter(|s| s.topic == topic) {
-        let delivered = Daprd::as_delivered(subscription, &body);
-        daprd.dispatch(subscription.clone(), delivered);
-    }
+    daprd.accept_published(&topic, &body);
     StatusCode::NO_CONTENT
 }
 
@@ -246,8 +284,9 @@ impl Incarnation {
                     accepted = listener.accept() => {
                         let Ok((stream, _)) = accepted else { continue };
                         let service = TowerToHyperService::new(router.clone());
+                        // HTTP/1.1 and HTTP/2 (h2c, daprd's gRPC calls) alike.
                         connections.spawn(async move {
-                            let _ = hyper::server::conn::http1::Builder::new()
+                            let _ = auto::Builder::new(TokioExecutor::new())
                                 .serve_connection(TokioIo::new(stream), service)
                                 .await;
                         });
@@ -272,9 +311,10 @@ impl Incarnation {
     }
 }
 
-/// The Dapr worker behind the stand-in sidecar.
+/// The Dapr worker behind the stand-in sidecar, called over gRPC when `GRPC` is set, else
+/// over HTTP.
 #[derive(Debug)]
-pub(crate) struct Dapr {
+pub(crate) struct Dapr<const GRPC: bool> {
     config: WorkerConfig,
     functions: Vec<Arc<dyn Function>>,
     daprd: Arc<Daprd>,
@@ -285,7 +325,20 @@ pub(crate) struct Dapr {
     publish_api: JoinHandle<()>,
 }
 
-/// The worker's subscriptions, read as daprd reads them at start.
+/// The worker called over HTTP.
+pub(crate) type DaprHttp = Dapr<false>;
+/// The worker called over gRPC (`--app-protocol grpc`).
+pub(crate) type DaprGrpc = Dapr<true>;
+
+impl<const GRPC: bool> Dapr<GRPC> {
+    const PROTOCOL: AppProtocol = if GRPC {
+        AppProtocol::Grpc
+    } else {
+        AppProtocol::Http
+    };
+}
+
+/// The worker's subscriptions, read as daprd reads them from an HTTP app at start.
 async fn discover(client: &Client<HttpConnector, Full<Bytes>>, base: &str) -> Vec<Subscription> {
     let response = client
         .get(format!("{base}/dapr/subscribe").parse().expect("a URI"))
@@ -295,8 +348,8 @@ async fn discover(client: &Client<HttpConnector, Full<Bytes>>, base: &str) -> Ve
     serde_json::from_slice(&body.to_bytes()).expect("subscriptions")
 }
 
-impl Host for Dapr {
-    const NAME: &'static str = "dapr";
+impl<const GRPC: bool> Host for Dapr<GRPC> {
+    const NAME: &'static str = if GRPC { "dapr-grpc" } else { "dapr" };
     const DIFFERENCES: Differences = Differences {
         // daprd writes the event as delivered to the dead-letter topic; the worker's reason
         // (the policy's words) is only logged.
@@ -315,21 +368,39 @@ impl Host for Dapr {
 
     async fn start(db: &Db, functions: Vec<Arc<dyn Function>>) -> Self {
         let slot = Slot::default();
-        let (dapr_http_port, publish_api) = serve_publish_api(Arc::clone(&slot)).await;
-        let config = WorkerConfig {
+        let base = WorkerConfig {
             mode: Mode::Event,
             database: db.url().to_owned(),
-            dapr_http_port,
+            app_protocol: Self::PROTOCOL,
             relay_every: Duration::from_millis(100),
             shutdown_timeout: Duration::from_secs(5),
             ..WorkerConfig::new(Service::Order)
         };
+        let (config, publish_api) = if GRPC {
+            let (port, api) = dapr_grpc::serve_publish_api(Arc::clone(&slot)).await;
+            let config = WorkerConfig {
+                dapr_grpc_port: port,
+                ..base
+            };
+            (config, api)
+        } else {
+            let (port, api) = serve_publish_api(Arc::clone(&slot)).await;
+            let config = WorkerConfig {
+                dapr_http_port: port,
+                ..base
+            };
+            (config, api)
+        };
         let incarnation = Incarnation::start(config.clone(), &functions).await;
         let client = Client::builder(TokioExecutor::new()).build_http();
-        let subscriptions = discover(&client, &incarnation.base).await;
+        let subscriptions = if GRPC {
+            dapr_grpc::discover(&incarnation.base).await
+        } else {
+            discover(&client, &incarnation.base).await
+        };
         let daprd = Arc::new(Daprd {
             client,
-            app: RwLock::new(incarnation.base.clone()),
+            app: RwLock::new(App::at(&incarnation.base, Self::PROTOCOL)),
             subscriptions,
             slots: Semaphore::new(CONCURRENCY),
             outstanding: AtomicUsize::new(0),
@@ -438,7 +509,7 @@ impl Host for Dapr {
         let incarnation = Incarnation::start(self.config.clone(), &self.functions).await;
         self.stats
             .push(Arc::clone(incarnation.worker.state.stats()));
-        app.clone_from(&incarnation.base);
+        *app = App::at(&incarnation.base, Self::PROTOCOL);
         self.incarnation = Some(incarnation);
     }
 

@@ -1,8 +1,8 @@
 //! The conformance suite: one set of delivery scenarios, written once in [`scenarios`] and run
 //! the same way against every host through the [`host::Host`] trait: the embedded broker, Redis
 //! Streams, SQS through the Lambda adapter (on moto), and the Dapr worker driven as daprd drives
-//! it. Every scenario asserts the same final state (effects recorded through the inbox), the
-//! same dead letters (reason and attempts, as `conveyor_runtime::delivery` words them) and the
+//! it, over HTTP and over gRPC. Every scenario asserts the same final state (effects recorded
+//! through the inbox), the same dead letters (reason and attempts, as `conveyor_runtime::delivery` words them) and the
 //! same counters (handled, retried, dead-lettered) on every host. Where a host genuinely
 //! differs, its `Host` impl declares it in [`host::Differences`], with the reason beside it.
 //!
@@ -17,10 +17,12 @@
 //! - [`host`] — the `Host` trait, dead letters, counters and declared differences
 //! - [`scenarios`] — the scenarios, generic over the host
 //! - [`up`] — the `Host` impl of the hosts `up` runs, over a flavour per transport
-//! - [`embedded`], [`redis`], [`sqs`] — those flavours; [`dapr`] — the Dapr worker's `Host`
+//! - [`embedded`], [`redis`], [`sqs`] — those flavours; [`dapr`] — the Dapr worker's `Host`,
+//!   over HTTP and (with [`dapr_grpc`]) over gRPC
 //! - [`moto`] — the suite's moto server
 
 mod dapr;
+mod dapr_grpc;
 mod db;
 mod embedded;
 mod functions;
@@ -93,4 +95,5 @@ macro_rules! conformance {
 conformance!(on_embedded, crate::embedded::Embedded);
 conformance!(on_redis, crate::redis::Redis);
 conformance!(on_sqs, crate::sqs::Sqs);
-conformance!(on_dapr, crate::dapr::Dapr);
+conformance!(on_dapr, crate::dapr::DaprHttp);
+conformance!(on_dapr_grpc, crate::dapr::DaprGrpc);

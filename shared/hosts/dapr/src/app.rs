@@ -19,12 +19,13 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::bindings;
 use super::delivery::{self, StatusBody};
 use super::publisher::CLOUDEVENTS_CONTENT_TYPE;
 use super::state::{TopicEntry, WorkerState};
+use super::subscription::Subscription;
 
 /// The router daprd talks to.
 pub fn router(state: WorkerState) -> Router {
@@ -56,15 +57,23 @@ pub fn router(state: WorkerState) -> Router {
     }
     let callbacks =
         callbacks.route_layer(middleware::from_fn_with_state(state.clone(), check_token));
+    probe_routes().merge(callbacks).with_state(state)
+}
+
+/// `GET /healthz` and `GET /metrics` only (no token): what the app port answers over HTTP/1.1
+/// beside daprd's gRPC calls.
+pub fn probes(state: WorkerState) -> Router {
+    probe_routes().with_state(state)
+}
+
+fn probe_routes() -> Router<WorkerState> {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(metrics))
-        .merge(callbacks)
-        .with_state(state)
 }
 
-async fn subscribe(State(s): State<WorkerState>) -> Json<Value> {
-    Json(Value::Array(s.subscriptions()))
+async fn subscribe(State(s): State<WorkerState>) -> Json<Vec<Subscription>> {
+    Json(s.subscriptions())
 }
 
 async fn on_event(
@@ -100,22 +109,28 @@ async fn metrics(State(s): State<WorkerState>) -> Response {
 }
 
 async fn check_token(State(s): State<WorkerState>, request: Request, next: Next) -> Response {
-    if let Some(expected) = s.app_token() {
-        let given = request
-            .headers()
-            .get("dapr-api-token")
-            .map(|v| v.as_bytes())
-            .unwrap_or_default();
-        if !same(given, expected.as_bytes()) {
-            tracing::warn!(path = %request.uri().path(), "callback without a valid dapr-api-token");
-            return (
-                StatusCode::UNAUTHORIZED,
-                Json(json!({ "error": "missing or wrong dapr-api-token" })),
-            )
-                .into_response();
-        }
+    let given = request
+        .headers()
+        .get(TOKEN_HEADER)
+        .map(axum::http::HeaderValue::as_bytes);
+    if !token_accepted(s.app_token(), given) {
+        tracing::warn!(path = %request.uri().path(), "callback without a valid dapr-api-token");
+        return (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({ "error": "missing or wrong dapr-api-token" })),
+        )
+            .into_response();
     }
     next.run(request).await
+}
+
+/// The header (HTTP) and metadata key (gRPC) daprd sends the app token in.
+pub const TOKEN_HEADER: &str = "dapr-api-token";
+
+/// Whether a callback that carries `given` may go ahead: always when no token is `expected`,
+/// else only with the same token. The same rule on both protocols.
+pub(crate) fn token_accepted(expected: Option<&str>, given: Option<&[u8]>) -> bool {
+    expected.is_none_or(|expected| same(given.unwrap_or_default(), expected.as_bytes()))
 }
 
 /// Compares in time independent of where the first difference is.

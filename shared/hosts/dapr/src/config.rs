@@ -11,11 +11,14 @@ use conveyor_runtime::cloudevent::PUBSUB_NAME;
 use conveyor_runtime::{Function, Service};
 
 use super::env_file::{self, EnvFileError};
+use super::protocol::AppProtocol;
 
 /// The port daprd calls the app on (the seeds' `app-port`).
 pub const DEFAULT_APP_PORT: u16 = 5005;
 /// The sidecar's HTTP API port (`DAPR_HTTP_PORT`).
 pub const DEFAULT_DAPR_HTTP_PORT: u16 = 3500;
+/// The sidecar's gRPC API port (`DAPR_GRPC_PORT`).
+pub const DEFAULT_DAPR_GRPC_PORT: u16 = 50001;
 
 /// Which of a service's functions a worker serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -211,6 +214,17 @@ pub enum Subscriptions {
     Declarative,
 }
 
+/// daprd's bulk subscribe, asked for in every subscription the worker lists: daprd gathers up
+/// to `max_messages` events (or what arrives within `max_await_ms` of the first) into one call,
+/// which the worker answers entry by entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BulkSubscribe {
+    /// Most events in one call (daprd's `maxMessagesCount`).
+    pub max_messages: u32,
+    /// Longest wait for a call to fill, in milliseconds (daprd's `maxAwaitDurationMs`).
+    pub max_await_ms: u32,
+}
+
 /// Retries and circuit breaker of the sidecar publisher.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PublisherSettings {
@@ -254,14 +268,20 @@ pub struct WorkerConfig {
     pub migrate: bool,
     /// The pub/sub component events come from and go to.
     pub pubsub: String,
+    /// How daprd calls the app, and which sidecar API the worker publishes through.
+    pub app_protocol: AppProtocol,
     /// The sidecar's HTTP port on 127.0.0.1.
     pub dapr_http_port: u16,
+    /// The sidecar's gRPC port on 127.0.0.1.
+    pub dapr_grpc_port: u16,
     /// Token the sidecar requires on its API (`DAPR_API_TOKEN`).
     pub dapr_api_token: Option<String>,
     /// Token daprd sends on every callback (`APP_API_TOKEN`); checked when set.
     pub app_api_token: Option<String>,
     /// Programmatic or declarative subscriptions.
     pub subscriptions: Subscriptions,
+    /// Bulk subscribe settings listed with every subscription; `None`: one event per call.
+    pub bulk_subscribe: Option<BulkSubscribe>,
     /// The publisher's retries and circuit breaker.
     pub publisher: PublisherSettings,
     /// How often the outbox relay publishes what could not be published after commit.
@@ -285,10 +305,13 @@ impl WorkerConfig {
             pool: conveyor_store::PoolOptions::default(),
             migrate: true,
             pubsub: PUBSUB_NAME.to_owned(),
+            app_protocol: AppProtocol::default(),
             dapr_http_port: DEFAULT_DAPR_HTTP_PORT,
+            dapr_grpc_port: DEFAULT_DAPR_GRPC_PORT,
             dapr_api_token: None,
             app_api_token: None,
             subscriptions: Subscriptions::Programmatic,
+            bulk_subscribe: None,
             publisher: PublisherSettings::default(),
             relay_every: Duration::from_secs(1),
             shutdown_timeout: Duration::from_secs(25),
@@ -303,10 +326,25 @@ impl WorkerConfig {
         self.service.app_id()
     }
 
-    /// Where the sidecar listens.
+    /// Where the sidecar's HTTP API listens.
     #[must_use]
     pub fn sidecar(&self) -> SocketAddr {
         SocketAddr::from(([127, 0, 0, 1], self.dapr_http_port))
+    }
+
+    /// Where the sidecar's gRPC API listens.
+    #[must_use]
+    pub fn sidecar_grpc(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.dapr_grpc_port))
+    }
+
+    /// The sidecar API the worker publishes through (the one its app protocol names).
+    #[must_use]
+    pub fn publish_endpoint(&self) -> String {
+        match self.app_protocol {
+            AppProtocol::Http => format!("http://{}", self.sidecar()),
+            AppProtocol::Grpc => format!("grpc://{}", self.sidecar_grpc()),
+        }
     }
 }
 
@@ -321,7 +359,9 @@ impl std::fmt::Debug for WorkerConfig {
             )
             .field("pool", &self.pool)
             .field("pubsub", &self.pubsub)
+            .field("app_protocol", &self.app_protocol)
             .field("dapr_http_port", &self.dapr_http_port)
+            .field("dapr_grpc_port", &self.dapr_grpc_port)
             .field(
                 "dapr_api_token",
                 &self
@@ -337,6 +377,7 @@ impl std::fmt::Debug for WorkerConfig {
                     .map(|_| conveyor_store::redact::MASK),
             )
             .field("subscriptions", &self.subscriptions)
+            .field("bulk_subscribe", &self.bulk_subscribe)
             .field("relay_every", &self.relay_every)
             .finish_non_exhaustive()
     }

@@ -12,9 +12,14 @@
 //!
 //! daprd does not tell the app which delivery this is: the worker counts them itself
 //! ([`super::attempts`]).
+//!
+//! Both protocols come here: the HTTP routes with the body daprd posted ([`deliver`],
+//! [`deliver_bulk`]), the gRPC callbacks with the event rebuilt from daprd's message
+//! ([`deliver_event`], [`deliver_entries`]); the statuses and every rule behind them are these.
 
 use std::time::Instant;
 
+use conveyor_runtime::cloudevent::DecodeError;
 use conveyor_runtime::{CloudEvent, HandlerError, Input};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -78,10 +83,20 @@ pub struct BulkStatus {
 
 /// Handles one delivered body for `entry`'s function. Never fails: every problem is a status.
 pub async fn deliver(state: &WorkerState, entry: &TopicEntry, body: &[u8]) -> Status {
+    deliver_event(state, entry, CloudEvent::decode(body)).await
+}
+
+/// Handles one delivered event, or the reason it is none, for `entry`'s function: a body that
+/// is no usable CloudEvent is `DROP`, never retried.
+pub async fn deliver_event(
+    state: &WorkerState,
+    entry: &TopicEntry,
+    decoded: Result<CloudEvent, DecodeError>,
+) -> Status {
     let spec = entry.function.spec();
     let started = Instant::now();
     let stats = state.stats();
-    let event = match CloudEvent::decode(body) {
+    let event = match decoded {
         Ok(event) => event,
         Err(e) => {
             tracing::warn!(function = spec.name, error = %e, "delivery is not a usable CloudEvent; dropping it to the dead-letter topic");
@@ -140,20 +155,36 @@ pub async fn deliver_bulk(
     entry: &TopicEntry,
     request: BulkRequest,
 ) -> BulkResponse {
-    let mut statuses = Vec::with_capacity(request.entries.len());
-    for item in request.entries {
+    let entries = request.entries.into_iter().map(|item| {
         let body = match &item.event {
             Value::Object(_) => item.event.to_string().into_bytes(),
-            // A raw payload (base64 text): not a CloudEvent; `deliver` drops it with the reason.
+            // A raw payload (base64 text): not a CloudEvent; decoding says so and it is dropped.
             other => other.to_string().into_bytes(),
         };
-        let status = deliver(state, entry, &body).await;
-        statuses.push(BulkStatus {
-            entry_id: item.entry_id,
-            status,
-        });
+        (item.entry_id, CloudEvent::decode(&body))
+    });
+    let statuses = deliver_entries(state, entry, entries).await;
+    BulkResponse {
+        statuses: statuses
+            .into_iter()
+            .map(|(entry_id, status)| BulkStatus { entry_id, status })
+            .collect(),
     }
-    BulkResponse { statuses }
+}
+
+/// Handles the entries of a bulk delivery (each an entry id and its event, or why it is none)
+/// one by one, in order, each by the rules of a single delivery; one status per entry.
+pub async fn deliver_entries(
+    state: &WorkerState,
+    entry: &TopicEntry,
+    entries: impl IntoIterator<Item = (String, Result<CloudEvent, DecodeError>)>,
+) -> Vec<(String, Status)> {
+    let entries = entries.into_iter();
+    let mut statuses = Vec::with_capacity(entries.size_hint().0);
+    for (entry_id, decoded) in entries {
+        statuses.push((entry_id, deliver_event(state, entry, decoded).await));
+    }
+    statuses
 }
 
 /// The body as a bulk delivery, if it is one: a JSON object with an `entries` array.

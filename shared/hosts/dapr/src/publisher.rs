@@ -1,27 +1,32 @@
-//! [`SidecarPublisher`]: publishes committed outbox rows through the Dapr sidecar's HTTP publish
-//! API (`POST /v1.0/publish/<pubsub>/<topic>`), each as the full CloudEvent with content type
+//! [`SidecarPublisher`]: publishes committed outbox rows through the Dapr sidecar, over the
+//! API the worker's app protocol names: HTTP ([`http`]: `POST /v1.0/publish/<pubsub>/<topic>`)
+//! or gRPC ([`grpc`]: `PublishEvent`, and `BulkPublishEvent` for a run of events of one
+//! topic). Either way each event is the full CloudEvent with content type
 //! `application/cloudevents+json`, so daprd keeps its id, type, source, correlation id and
 //! trace instead of wrapping it in a new envelope.
 //!
-//! Events go one at a time, in order. A failed request is retried with a doubling backoff; an
-//! event that still fails counts against a [`CircuitBreaker`]. While the circuit is open nothing
-//! is sent: the publisher reports the events as unpublished, they stay in the outbox, and the
-//! relay publishes them once a trial publish has closed the circuit again.
+//! What the two transports share is here: events go in order, a call at a time (one event, or
+//! one bulk); a failed call is retried with a doubling backoff (a bulk retries only the entries
+//! the sidecar refused); a call that still fails counts against a [`CircuitBreaker`]. While the
+//! circuit is open nothing is sent: the publisher reports the events as unpublished, they stay
+//! in the outbox, and the relay publishes them once a trial publish has closed the circuit.
 
+mod grpc;
+mod http;
+
+use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use conveyor_runtime::publish::BoxFuture;
-use conveyor_runtime::{CloudEvent, PublishError, Publisher};
+use conveyor_runtime::{CloudEvent, Function, PublishError, Publisher};
 use conveyor_store::OutboxRow;
-use http_body_util::{BodyExt, Full};
-use hyper::body::Bytes;
-use hyper::{Request, StatusCode};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 
 use super::breaker::{CircuitBreaker, Permit};
 use super::config::{PublisherSettings, WorkerConfig};
+use super::protocol::AppProtocol;
+
+pub use grpc::MAX_BULK;
 
 /// The content type that makes daprd take the body as the CloudEvent itself.
 pub const CLOUDEVENTS_CONTENT_TYPE: &str = "application/cloudevents+json";
@@ -29,20 +34,25 @@ pub const CLOUDEVENTS_CONTENT_TYPE: &str = "application/cloudevents+json";
 /// Publishes through the sidecar, with retries and a circuit breaker.
 #[derive(Debug)]
 pub struct SidecarPublisher {
-    client: Client<HttpConnector, Full<Bytes>>,
-    base: String,
-    pubsub: String,
-    token: Option<String>,
+    transport: Transport,
     settings: PublisherSettings,
     breaker: CircuitBreaker,
 }
 
-/// Why one event was not published.
+/// The sidecar API events go through.
+#[derive(Debug)]
+enum Transport {
+    Http(http::HttpTransport),
+    Grpc(grpc::GrpcTransport),
+}
+
+/// Why events were not published.
 #[derive(Debug)]
 enum Failure {
-    /// Worth retrying (5xx, 429, connection refused, timeout).
+    /// Worth retrying (5xx, 429, unavailable, connection refused, timeout).
     Transient(String),
-    /// The sidecar refused it (4xx): retrying the same request now will not help.
+    /// The sidecar refused it (4xx, invalid argument): retrying the same request now will not
+    /// help.
     Refused(String),
 }
 
@@ -54,15 +64,58 @@ impl Failure {
     }
 }
 
-impl SidecarPublisher {
-    /// A publisher for the worker's sidecar.
-    #[must_use]
-    pub fn new(config: &WorkerConfig) -> Self {
+/// A call that did not publish everything it carried.
+#[derive(Debug)]
+struct Rejected {
+    failure: Failure,
+    /// The positions in the call of the events not published; `None`: all of them.
+    failed: Option<Vec<usize>>,
+}
+
+impl Rejected {
+    fn all(failure: Failure) -> Self {
         Self {
-            client: Client::builder(TokioExecutor::new()).build_http(),
-            base: format!("http://{}", config.sidecar()),
-            pubsub: config.pubsub.clone(),
-            token: config.dapr_api_token.clone(),
+            failure,
+            failed: None,
+        }
+    }
+}
+
+/// The trace of `row`'s event, to pass on beside it so daprd's publish span joins it.
+fn trace_of(row: &OutboxRow) -> (Option<String>, Option<String>) {
+    match serde_json::from_str::<CloudEvent>(&row.body) {
+        Ok(event) => (
+            event.traceparent.filter(|t| !t.is_empty()),
+            event.tracestate.filter(|t| !t.is_empty()),
+        ),
+        Err(_) => (None, None),
+    }
+}
+
+/// The topics some function consumes with an ordering key: among the catalog's and `functions`.
+fn ordered_topics(functions: &[Arc<dyn Function>]) -> HashSet<String> {
+    conveyor_catalog::all()
+        .iter()
+        .chain(functions)
+        .map(|f| f.spec())
+        .filter(|spec| spec.ordering_key.is_some())
+        .flat_map(|spec| spec.topics().iter().map(|t| (*t).to_owned()))
+        .collect()
+}
+
+impl SidecarPublisher {
+    /// A publisher for the worker's sidecar, over the API of its app protocol. `functions`
+    /// (the worker's) join the catalog's in saying which topics are consumed in order.
+    #[must_use]
+    pub fn new(config: &WorkerConfig, functions: &[Arc<dyn Function>]) -> Self {
+        let transport = match config.app_protocol {
+            AppProtocol::Http => Transport::Http(http::HttpTransport::new(config)),
+            AppProtocol::Grpc => {
+                Transport::Grpc(grpc::GrpcTransport::new(config, ordered_topics(functions)))
+            }
+        };
+        Self {
+            transport,
             settings: config.publisher,
             breaker: CircuitBreaker::new(
                 config.publisher.failure_threshold,
@@ -77,96 +130,93 @@ impl SidecarPublisher {
         &self.breaker
     }
 
-    /// The publish URL of `topic`.
+    /// Where events go: the HTTP publish URL of `topic`, or the gRPC API.
     #[must_use]
     pub fn url(&self, topic: &str) -> String {
-        format!("{}/v1.0/publish/{}/{topic}", self.base, self.pubsub)
+        match &self.transport {
+            Transport::Http(http) => http.url(topic),
+            Transport::Grpc(grpc) => grpc.target(),
+        }
     }
 
-    fn request(&self, row: &OutboxRow) -> Result<Request<Full<Bytes>>, Failure> {
-        let mut builder = Request::post(self.url(&row.topic))
-            .header(hyper::header::CONTENT_TYPE, CLOUDEVENTS_CONTENT_TYPE);
-        // The trace travels in the headers too, so daprd's publish span joins it.
-        if let Ok(event) = serde_json::from_str::<CloudEvent>(&row.body) {
-            if let Some(tp) = event.traceparent.filter(|t| !t.is_empty()) {
-                builder = builder.header("traceparent", tp);
-            }
-            if let Some(ts) = event.tracestate.filter(|t| !t.is_empty()) {
-                builder = builder.header("tracestate", ts);
-            }
+    fn target(&self) -> String {
+        match &self.transport {
+            Transport::Http(http) => http.target(),
+            Transport::Grpc(grpc) => grpc.target(),
         }
-        if let Some(token) = &self.token {
-            builder = builder.header("dapr-api-token", token);
-        }
-        builder
-            .body(Full::new(Bytes::from(row.body.clone())))
-            .map_err(|e| Failure::Refused(format!("cannot build the publish request: {e}")))
     }
 
-    async fn send(&self, row: &OutboxRow) -> Result<(), Failure> {
-        let request = self.request(row)?;
+    /// How many of `rows`, from the first, go in one call.
+    fn batch(&self, rows: &[OutboxRow]) -> usize {
+        match &self.transport {
+            Transport::Http(_) => rows.len().min(1),
+            Transport::Grpc(grpc) => grpc.batch(rows),
+        }
+    }
+
+    async fn send(&self, batch: &[&OutboxRow]) -> Result<(), Rejected> {
         let call = async {
-            let response = self
-                .client
-                .request(request)
-                .await
-                .map_err(|e| Failure::Transient(format!("sidecar unreachable: {e}")))?;
-            let status = response.status();
-            let body = response
-                .into_body()
-                .collect()
-                .await
-                .map(|b| b.to_bytes())
-                .unwrap_or_default();
-            if status.is_success() {
-                return Ok(());
-            }
-            let text = format!(
-                "sidecar answered {status}: {}",
-                String::from_utf8_lossy(&body).trim()
-            );
-            if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
-                Err(Failure::Transient(text))
-            } else {
-                Err(Failure::Refused(text))
+            match &self.transport {
+                Transport::Http(http) => http.send(batch).await,
+                Transport::Grpc(grpc) => grpc.send(batch).await,
             }
         };
         match tokio::time::timeout(self.settings.request_timeout, call).await {
             Ok(result) => result,
-            Err(_) => Err(Failure::Transient(format!(
+            Err(_) => Err(Rejected::all(Failure::Transient(format!(
                 "no answer from the sidecar within {:?}",
                 self.settings.request_timeout
-            ))),
+            )))),
         }
     }
 
-    /// One event, with retries.
-    async fn publish_one(&self, row: &OutboxRow) -> Result<(), Failure> {
+    /// One call's events, with retries of those not published. On failure: why, and the
+    /// positions in `unit` of the events still not published.
+    async fn publish_unit(&self, unit: &[OutboxRow]) -> Result<(), (Failure, Vec<usize>)> {
+        let mut pending: Vec<usize> = (0..unit.len()).collect();
         let mut delay = self.settings.backoff;
         let mut attempt = 1;
         loop {
-            match self.send(row).await {
-                Ok(()) => return Ok(()),
-                Err(Failure::Transient(reason)) if attempt < self.settings.attempts => {
-                    tracing::debug!(event_id = %row.id, topic = %row.topic, attempt, %reason, "publish failed; retrying");
+            let batch: Vec<&OutboxRow> = pending.iter().map(|&k| &unit[k]).collect();
+            let Err(rejected) = self.send(&batch).await else {
+                return Ok(());
+            };
+            let still: Vec<usize> = match rejected.failed {
+                Some(failed) => failed
+                    .into_iter()
+                    .filter_map(|j| pending.get(j).copied())
+                    .collect(),
+                None => pending.clone(),
+            };
+            match rejected.failure {
+                Failure::Transient(reason)
+                    if attempt < self.settings.attempts && !still.is_empty() =>
+                {
+                    tracing::debug!(events = still.len(), topic = %unit[0].topic, attempt, %reason, "publish failed; retrying");
                     tokio::time::sleep(delay).await;
                     delay = delay.saturating_mul(2);
                     attempt += 1;
+                    pending = still;
                 }
-                Err(e) => return Err(e),
+                failure => return Err((failure, still)),
             }
         }
     }
 
-    fn unpublished(&self, rows: &[OutboxRow], from: usize, reason: String) -> PublishError {
-        if from == 0 {
+    fn unpublished(
+        &self,
+        rows: &[OutboxRow],
+        failed_ids: Vec<String>,
+        reason: String,
+    ) -> PublishError {
+        if failed_ids.len() == rows.len() {
             PublishError::Transport {
-                target: format!("{}/v1.0/publish/{}", self.base, self.pubsub),
+                target: self.target(),
                 source: reason.into(),
             }
         } else {
             PublishError::Partial {
-                failed_ids: rows[from..].iter().map(|r| r.id.clone()).collect(),
+                failed_ids,
                 total: rows.len(),
                 reason,
             }
@@ -177,20 +227,23 @@ impl SidecarPublisher {
 impl Publisher for SidecarPublisher {
     fn publish<'a>(&'a self, rows: &'a [OutboxRow]) -> BoxFuture<'a, Result<(), PublishError>> {
         Box::pin(async move {
-            for (i, row) in rows.iter().enumerate() {
+            let mut from = 0;
+            while from < rows.len() {
                 if let Permit::Rejected(wait) = self.breaker.permit(Instant::now()) {
                     return Err(self.unpublished(
                         rows,
-                        i,
+                        rows[from..].iter().map(|r| r.id.clone()).collect(),
                         format!(
                             "circuit open after repeated publish failures; next trial in {:?}",
                             round(wait)
                         ),
                     ));
                 }
-                match self.publish_one(row).await {
+                let n = self.batch(&rows[from..]).max(1);
+                let unit = &rows[from..from + n];
+                match self.publish_unit(unit).await {
                     Ok(()) => self.breaker.success(),
-                    Err(failure) => {
+                    Err((failure, still)) => {
                         if self.breaker.failure(Instant::now()) {
                             tracing::warn!(
                                 reason = failure.reason(),
@@ -198,10 +251,13 @@ impl Publisher for SidecarPublisher {
                                 "publish circuit opened; events wait in the outbox"
                             );
                         }
-                        let reason = failure.reason().to_owned();
-                        return Err(self.unpublished(rows, i, reason));
+                        let mut failed: Vec<String> =
+                            still.iter().map(|&k| unit[k].id.clone()).collect();
+                        failed.extend(rows[from + n..].iter().map(|r| r.id.clone()));
+                        return Err(self.unpublished(rows, failed, failure.reason().to_owned()));
                     }
                 }
+                from += n;
             }
             Ok(())
         })

@@ -5,13 +5,13 @@
 use std::sync::Arc;
 
 use conveyor_runtime::{Deps, Function};
-use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 
 use super::attempts::Attempts;
 use super::bindings::JobEntry;
-use super::config::{Subscriptions, WorkerConfig};
+use super::config::{BulkSubscribe, Subscriptions, WorkerConfig};
 use super::keys::KeyLocks;
+use super::subscription::Subscription;
 use conveyor_transport::metrics::Stats;
 
 /// A topic function the worker serves.
@@ -33,6 +33,7 @@ struct Inner {
     stats: Arc<Stats>,
     pubsub: String,
     subscriptions: Subscriptions,
+    bulk_subscribe: Option<BulkSubscribe>,
     app_token: Option<String>,
     topics: Vec<Arc<TopicEntry>>,
     jobs: Vec<Arc<JobEntry>>,
@@ -53,6 +54,7 @@ impl WorkerState {
             stats: Arc::new(Stats::new()),
             pubsub: config.pubsub.clone(),
             subscriptions: config.subscriptions,
+            bulk_subscribe: config.bulk_subscribe,
             app_token: config.app_api_token.clone().filter(|t| !t.is_empty()),
             topics: topics
                 .into_iter()
@@ -96,9 +98,9 @@ impl WorkerState {
         &self.0.keys
     }
 
-    /// The subscriptions `GET /dapr/subscribe` lists.
+    /// The subscriptions `GET /dapr/subscribe` and `ListTopicSubscriptions` list.
     #[must_use]
-    pub fn subscriptions(&self) -> Vec<Value> {
+    pub fn subscriptions(&self) -> Vec<Subscription> {
         if self.0.subscriptions == Subscriptions::Declarative {
             return Vec::new();
         }
@@ -106,12 +108,13 @@ impl WorkerState {
         for entry in &self.0.topics {
             let spec = entry.function.spec();
             for topic in spec.topics() {
-                list.push(json!({
-                    "pubsubname": self.0.pubsub,
-                    "topic": topic,
-                    "route": format!("/{}", spec.name),
-                    "deadLetterTopic": spec.dlq_name(),
-                }));
+                list.push(Subscription {
+                    pubsubname: self.0.pubsub.clone(),
+                    topic: (*topic).to_owned(),
+                    route: format!("/{}", spec.name),
+                    dead_letter_topic: spec.dlq_name(),
+                    bulk_subscribe: self.0.bulk_subscribe.map(Into::into),
+                });
             }
         }
         list
@@ -120,6 +123,20 @@ impl WorkerState {
     /// The topic functions it serves.
     pub(crate) fn topics(&self) -> &[Arc<TopicEntry>] {
         &self.0.topics
+    }
+
+    /// The topic function served at `route` (`/<function>`).
+    pub(crate) fn topic_at(&self, route: &str) -> Option<&Arc<TopicEntry>> {
+        let name = route.strip_prefix('/').unwrap_or(route);
+        self.0
+            .topics
+            .iter()
+            .find(|e| e.function.spec().name == name)
+    }
+
+    /// The job named `name`.
+    pub(crate) fn job(&self, name: &str) -> Option<&Arc<JobEntry>> {
+        self.0.jobs.iter().find(|j| j.function.spec().name == name)
     }
 
     /// The jobs it serves.

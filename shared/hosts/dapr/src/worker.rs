@@ -1,5 +1,5 @@
-//! A running worker: the store, the sidecar publisher, the outbox relay and the HTTP app, and
-//! its shutdown.
+//! A running worker: the store, the sidecar publisher, the outbox relay and the app daprd
+//! calls (HTTP or gRPC, as its app protocol says), and its shutdown.
 //!
 //! Shutdown (SIGTERM from Kubernetes, or Ctrl-C) stops accepting connections, lets the
 //! handlers in flight finish (up to the configured timeout, which must stay below the pod's
@@ -19,6 +19,7 @@ use tokio::task::JoinHandle;
 
 use super::app;
 use super::config::WorkerConfig;
+use super::protocol::AppProtocol;
 use super::publisher::SidecarPublisher;
 use super::state::WorkerState;
 
@@ -72,7 +73,7 @@ impl Worker {
         }
         // Published outbox rows are deleted in batches in the background.
         let store = store.sweeping_outbox();
-        let publisher = Arc::new(SidecarPublisher::new(&config));
+        let publisher = Arc::new(SidecarPublisher::new(&config, functions));
         let deps = Deps {
             store,
             publisher: publisher.clone(),
@@ -103,9 +104,12 @@ impl Worker {
         })
     }
 
-    /// The HTTP app.
+    /// The app daprd calls: the HTTP routes, or the gRPC services beside the HTTP probes.
     pub fn router(&self) -> Router {
-        app::router(self.state.clone())
+        match self.config.app_protocol {
+            AppProtocol::Http => app::router(self.state.clone()),
+            AppProtocol::Grpc => super::grpc::router(self.state.clone()),
+        }
     }
 
     /// Serves on `listener` until `shutdown` resolves, then shuts down gracefully.

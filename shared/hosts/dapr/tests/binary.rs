@@ -40,7 +40,7 @@ fn the_worker_binary_links_no_dashboard_asset_and_no_generator_template() {
     let binary = worker_binary();
     // The scan finds what is there: the worker's own start-up line is a literal in it.
     assert!(
-        contains(&binary, "app on http://"),
+        contains(&binary, " for its sidecar; publishing through "),
         "the scan should find the worker's own text"
     );
     let root = repository();

@@ -22,6 +22,7 @@ mod local;
 
 use std::path::{Path, PathBuf};
 
+use conveyor_dapr::AppProtocol;
 use conveyor_runtime::cloudevent::PUBSUB_NAME;
 use conveyor_runtime::cron::CronError;
 use conveyor_runtime::{FunctionSpec, Service};
@@ -74,6 +75,9 @@ pub struct Options {
     /// The cluster's components speak TLS to Redis (`enableTLS: "true"`), as managed Redis
     /// services with in-transit encryption require.
     pub redis_tls: bool,
+    /// How each worker's sidecar calls it: the Deployments' `dapr.io/app-protocol`, which
+    /// daprd's injector hands to the worker as `APP_PROTOCOL`, so the two always agree.
+    pub app_protocol: AppProtocol,
 }
 
 impl Default for Options {
@@ -81,6 +85,7 @@ impl Default for Options {
         Self {
             redis_host: CLUSTER_REDIS.to_owned(),
             redis_tls: false,
+            app_protocol: AppProtocol::Http,
         }
     }
 }
@@ -317,7 +322,7 @@ mod tests {
         let endpoint = |host: &str| {
             Options {
                 redis_host: host.to_owned(),
-                redis_tls: false,
+                ..Options::default()
             }
             .redis_endpoint()
             .map(|(h, p)| (h.to_owned(), p))

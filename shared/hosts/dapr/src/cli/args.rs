@@ -12,9 +12,10 @@ use conveyor_store::redact::{MASK, Redacted};
 use super::pool::PoolArgs;
 use super::values;
 use crate::config::{
-    self, ConfigError, DEFAULT_APP_PORT, DEFAULT_DAPR_HTTP_PORT, PublisherSettings, Subscriptions,
-    WorkerConfig, parse_service,
+    self, BulkSubscribe, ConfigError, DEFAULT_APP_PORT, DEFAULT_DAPR_GRPC_PORT,
+    DEFAULT_DAPR_HTTP_PORT, PublisherSettings, Subscriptions, WorkerConfig, parse_service,
 };
+use crate::protocol::AppProtocol;
 
 /// Log line format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
@@ -57,16 +58,26 @@ pub struct WorkerArgs {
     #[arg(long, env = "CONVEYOR_APP_PORT", default_value_t = DEFAULT_APP_PORT,
           value_parser = values::parsed::<u16>("CONVEYOR_APP_PORT", "--port", "a port number, 0 to 65535"))]
     pub port: u16,
-    /// The sidecar's HTTP API port on 127.0.0.1.
+    /// How daprd calls the app (the Deployment's `dapr.io/app-protocol`, which daprd's
+    /// injector passes on as APP_PROTOCOL): http, or grpc (the AppCallback services on the
+    /// app port; events are then published through the sidecar's gRPC API).
+    #[arg(long, env = "APP_PROTOCOL", default_value = "http",
+          value_parser = values::one_of::<AppProtocol>("APP_PROTOCOL", "--app-protocol"))]
+    pub app_protocol: AppProtocol,
+    /// The sidecar's HTTP API port on 127.0.0.1 (publishing with --app-protocol http).
     #[arg(long, env = "DAPR_HTTP_PORT", default_value_t = DEFAULT_DAPR_HTTP_PORT,
           value_parser = values::parsed::<u16>("DAPR_HTTP_PORT", "--dapr-http-port", "the sidecar's HTTP port number"))]
     pub dapr_http_port: u16,
+    /// The sidecar's gRPC API port on 127.0.0.1 (publishing with --app-protocol grpc).
+    #[arg(long, env = "DAPR_GRPC_PORT", default_value_t = DEFAULT_DAPR_GRPC_PORT,
+          value_parser = values::parsed::<u16>("DAPR_GRPC_PORT", "--dapr-grpc-port", "the sidecar's gRPC port number"))]
+    pub dapr_grpc_port: u16,
     /// Token for the sidecar's API (sent as `dapr-api-token`); else DAPR_API_TOKEN, or
     /// DAPR_API_TOKEN_FILE naming a file that holds it.
     #[arg(long)]
     pub dapr_api_token: Option<String>,
-    /// Token daprd must send on every callback (callbacks without it get 401); else
-    /// APP_API_TOKEN, or APP_API_TOKEN_FILE naming a file that holds it.
+    /// Token daprd must send on every callback (callbacks without it get HTTP 401, or gRPC
+    /// UNAUTHENTICATED); else APP_API_TOKEN, or APP_API_TOKEN_FILE naming a file that holds it.
     #[arg(long)]
     pub app_api_token: Option<String>,
     /// The pub/sub component.
@@ -77,6 +88,15 @@ pub struct WorkerArgs {
     #[arg(long, env = "CONVEYOR_SUBSCRIPTIONS", default_value = "programmatic",
           value_parser = values::one_of::<Subscriptions>("CONVEYOR_SUBSCRIPTIONS", "--subscriptions"))]
     pub subscriptions: Subscriptions,
+    /// Events daprd may gather into one bulk delivery (its bulk subscribe, asked for in every
+    /// subscription the worker lists); 0 (the default) delivers them one by one.
+    #[arg(long, env = "CONVEYOR_BULK_MAX_MESSAGES", default_value_t = 0,
+          value_parser = values::parsed::<u32>("CONVEYOR_BULK_MAX_MESSAGES", "--bulk-max-messages", "a number of events, 0 for no bulk delivery"))]
+    pub bulk_max_messages: u32,
+    /// Milliseconds daprd waits for a bulk delivery to fill.
+    #[arg(long, env = "CONVEYOR_BULK_MAX_AWAIT_MS", default_value_t = 1000,
+          value_parser = values::at_least_one::<u32>("CONVEYOR_BULK_MAX_AWAIT_MS", "--bulk-max-await-ms"))]
+    pub bulk_max_await_ms: u32,
     /// Attempts per event before a publish counts as failed.
     #[arg(long, env = "CONVEYOR_PUBLISH_ATTEMPTS", default_value_t = 3,
           value_parser = values::at_least_one::<u32>("CONVEYOR_PUBLISH_ATTEMPTS", "--publish-attempts"))]
@@ -130,7 +150,9 @@ impl WorkerArgs {
             pool: self.pool.options(),
             migrate: self.migrate,
             pubsub: self.pubsub.clone(),
+            app_protocol: self.app_protocol,
             dapr_http_port: self.dapr_http_port,
+            dapr_grpc_port: self.dapr_grpc_port,
             dapr_api_token: config::token(
                 self.dapr_api_token.as_deref(),
                 config::DAPR_API_TOKEN_VARIABLE,
@@ -142,6 +164,10 @@ impl WorkerArgs {
                 env,
             )?,
             subscriptions: self.subscriptions,
+            bulk_subscribe: (self.bulk_max_messages > 0).then_some(BulkSubscribe {
+                max_messages: self.bulk_max_messages,
+                max_await_ms: self.bulk_max_await_ms,
+            }),
             publisher: PublisherSettings {
                 attempts: self.publish_attempts.max(1),
                 failure_threshold: self.breaker_failures.max(1),
@@ -172,7 +198,9 @@ impl fmt::Debug for WorkerArgs {
             .field("database", &self.database.as_deref().map(Redacted))
             .field("host", &self.host)
             .field("port", &self.port)
+            .field("app_protocol", &self.app_protocol)
             .field("dapr_http_port", &self.dapr_http_port)
+            .field("dapr_grpc_port", &self.dapr_grpc_port)
             .field("dapr_api_token", &token(self.dapr_api_token.as_ref()))
             .field("app_api_token", &token(self.app_api_token.as_ref()))
             .field("pubsub", &self.pubsub)

@@ -106,8 +106,9 @@ pub fn run(args: &WorkerArgs, catalog: Vec<Arc<dyn Function>>) -> Result<(), Run
             conveyor_store::redact::url(&c.database)
         );
         println!(
-            "app on http://{address} for its sidecar; publishing through http://{}",
-            c.sidecar()
+            "app on {}://{address} for its sidecar; publishing through {}",
+            c.app_protocol,
+            c.publish_endpoint()
         );
         worker
             .serve(listener, conveyor_transport::shutdown::signal())

@@ -9,6 +9,11 @@
 //! is mounted (daprd gets its own projected token from the injector); the database URL and the
 //! app token are files from Secrets, not environment values. The one check skipped (the image
 //! digest) says why beside the Deployment.
+//!
+//! The sidecar calls the worker over `dapr.io/app-protocol` ([`Options::app_protocol`]); the
+//! injector passes the annotation to the worker as `APP_PROTOCOL`, which `conveyor worker`
+//! follows, so no environment entry of the worker's repeats it (one that did would outlive an
+//! edit of the annotation).
 
 use std::path::PathBuf;
 
@@ -16,6 +21,7 @@ use conveyor_runtime::Service;
 use serde_json::{Value, json};
 
 use super::{GenError, NAMESPACE, Options, Target, metadata, yaml_file};
+use conveyor_dapr::AppProtocol;
 use conveyor_dapr::config::DEFAULT_APP_PORT;
 
 /// The worker image the Deployments run.
@@ -178,6 +184,28 @@ fn deployment(service: Service, options: &Options) -> Result<Value, GenError> {
     };
     let mut meta = named(app_id);
     meta["annotations"] = json!({ "checkov.io/skip1": SKIP_DIGEST });
+    let mut annotations = json!({
+        "dapr.io/enabled": "true",
+        "dapr.io/app-id": app_id,
+        "dapr.io/app-port": port,
+        "dapr.io/app-protocol": options.app_protocol.name(),
+        "dapr.io/app-token-secret": "conveyor-app-token",
+        "dapr.io/enable-app-health-check": "true",
+        "dapr.io/graceful-shutdown-seconds": DAPRD_SHUTDOWN_SECS.to_string(),
+        "dapr.io/log-as-json": "true",
+        "dapr.io/enable-metrics": "true",
+        "dapr.io/metrics-port": DAPRD_METRICS_PORT.to_string(),
+        "dapr.io/sidecar-cpu-request": "50m",
+        "dapr.io/sidecar-memory-request": "64Mi",
+        "dapr.io/sidecar-memory-limit": "256Mi",
+        "prometheus.io/scrape": "true",
+        "prometheus.io/port": port,
+        "prometheus.io/path": "/metrics",
+    });
+    // Over gRPC daprd probes the app with AppCallbackHealthCheck; the path is HTTP's only.
+    if options.app_protocol == AppProtocol::Http {
+        annotations["dapr.io/app-health-check-path"] = json!("/healthz");
+    }
     Ok(json!({
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -190,25 +218,7 @@ fn deployment(service: Service, options: &Options) -> Result<Value, GenError> {
             "template": {
                 "metadata": {
                     "labels": labels(app_id),
-                    "annotations": {
-                        "dapr.io/enabled": "true",
-                        "dapr.io/app-id": app_id,
-                        "dapr.io/app-port": port,
-                        "dapr.io/app-protocol": "http",
-                        "dapr.io/app-token-secret": "conveyor-app-token",
-                        "dapr.io/enable-app-health-check": "true",
-                        "dapr.io/app-health-check-path": "/healthz",
-                        "dapr.io/graceful-shutdown-seconds": DAPRD_SHUTDOWN_SECS.to_string(),
-                        "dapr.io/log-as-json": "true",
-                        "dapr.io/enable-metrics": "true",
-                        "dapr.io/metrics-port": DAPRD_METRICS_PORT.to_string(),
-                        "dapr.io/sidecar-cpu-request": "50m",
-                        "dapr.io/sidecar-memory-request": "64Mi",
-                        "dapr.io/sidecar-memory-limit": "256Mi",
-                        "prometheus.io/scrape": "true",
-                        "prometheus.io/port": port,
-                        "prometheus.io/path": "/metrics",
-                    },
+                    "annotations": annotations,
                 },
                 "spec": {
                     "serviceAccountName": app_id,
@@ -351,7 +361,7 @@ pub(super) fn render(files: &mut super::Files, options: &Options) -> Result<(), 
     );
     files.insert(
         PathBuf::from("local/dapr.yaml"),
-        yaml_file(&[super::local::run_file()])?,
+        yaml_file(&[super::local::run_file(options.app_protocol)])?,
     );
     Ok(())
 }

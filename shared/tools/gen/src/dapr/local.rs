@@ -1,21 +1,25 @@
 //! The multi-app run file (`dapr run -f dapr/local/dapr.yaml`): the three workers on one
 //! machine, each with its own app and sidecar ports and its own SQLite file, against the plain
 //! Redis `dapr init` starts. Secrets are not needed there, so none are mounted or read.
+//!
+//! With `--app-protocol grpc` each app says `appProtocol: grpc` and its worker gets
+//! `APP_PROTOCOL=grpc` (no injector runs here to pass it on).
 
+use conveyor_dapr::AppProtocol;
 use conveyor_runtime::Service;
 use serde_json::{Value, json};
 
 use conveyor_dapr::config::DEFAULT_APP_PORT;
 
-/// The run file's only document.
-pub(super) fn run_file() -> Value {
+/// The run file's only document, its sidecars calling the workers over `protocol`.
+pub(super) fn run_file(protocol: AppProtocol) -> Value {
     let apps: Vec<Value> = Service::ALL
         .iter()
         .zip(0u16..)
         .map(|(service, i)| {
             let app_id = service.app_id();
             let app_port = DEFAULT_APP_PORT + i;
-            json!({
+            let mut app = json!({
                 "appID": app_id,
                 "appDirPath": "../..",
                 "appPort": app_port,
@@ -29,7 +33,16 @@ pub(super) fn run_file() -> Value {
                     "CONVEYOR_APP_PORT": app_port.to_string(),
                     "CONVEYOR_DATABASE_URL": format!("sqlite://.conveyor/{app_id}.db"),
                 },
-            })
+            });
+            if protocol == AppProtocol::Grpc {
+                // daprd probes a gRPC app with its health check service, not a path.
+                app["appProtocol"] = json!(protocol.name());
+                app["env"]["APP_PROTOCOL"] = json!(protocol.name());
+                if let Some(app) = app.as_object_mut() {
+                    app.remove("appHealthCheckPath");
+                }
+            }
+            app
         })
         .collect();
     json!({
