@@ -83,6 +83,8 @@ pub struct UpOptions {
     pub functions: Vec<String>,
     /// Further arguments.
     pub extra: Vec<String>,
+    /// Further environment variables.
+    pub env: Vec<(String, String)>,
 }
 
 /// A running `conveyor up` child; killed (SIGKILL) when dropped.
@@ -120,6 +122,7 @@ impl Emulator {
             .args(["--database", &options.database])
             .args(["--http", "127.0.0.1:0"])
             .args(&options.extra)
+            .envs(options.env.iter().map(|(k, v)| (k, v)))
             .env("RUST_LOG", "warn")
             .env_remove("CONVEYOR_FUNCTIONS")
             .env_remove("CONVEYOR_SERVICE")

@@ -53,6 +53,7 @@ impl Stack {
             prefix: prefix.clone(),
             functions: functions.iter().map(|f| (*f).to_owned()).collect(),
             extra: extra.iter().map(|a| (*a).to_owned()).collect(),
+            env: Vec::new(),
         };
         let streams = Streams::connect(redis, &prefix).await;
         let up = Emulator::start(&options).await;

@@ -165,7 +165,9 @@ async fn together<H: TopicHandler>(
             return Err(e);
         }
     };
+    crate::fault::batch_commit(crate::fault::BatchCommit::Before).await;
     tx.commit().await.map_err(Failed::database)?;
+    crate::fault::batch_commit(crate::fault::BatchCommit::After).await;
     let accepted = invoke::publish_committed(deps, &staged).await;
     Ok(produced
         .into_iter()

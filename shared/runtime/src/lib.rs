@@ -16,6 +16,7 @@
 //! - [`context`] — `Context` (per invocation) and `Deps` (per process)
 //! - [`invoke`], [`relay`]: inbox/outbox pipeline and the outbox relay
 //! - [`batch`] — several events of one function in one transaction
+//! - `fault` — a fault point for the durability tests (debug builds only)
 //! - [`delivery`] — after a delivery: acknowledge, retry after a jittered backoff, or
 //!   dead-letter with the reason (the one decision every host makes)
 //! - [`maintenance`] — retention of inbox rows and dead letters, and the bounded pruning run
@@ -32,6 +33,7 @@ pub mod contract;
 pub mod cron;
 pub mod delivery;
 pub mod error;
+mod fault;
 pub mod handler;
 pub mod invoke;
 #[cfg(feature = "lambda")]

@@ -86,7 +86,11 @@ pub async fn run(
     let mut in_flight = JoinSet::new();
     while !*shutdown.borrow() {
         while in_flight.try_join_next().is_some() {}
-        let free = permits.available_permits().min(settings.batch);
+        // Each free permit runs one invocation of up to `together` messages.
+        let free = permits
+            .available_permits()
+            .saturating_mul(together(&spec))
+            .min(settings.batch);
         let leased = if free == 0 {
             Vec::new()
         } else {
