@@ -210,6 +210,7 @@ fn run_up(args: UpArgs) -> Result<(), commands::CommandError> {
             tls,
             prefix: args.redis_prefix.clone(),
             maxlen: args.redis_maxlen,
+            max_age: (args.redis_retention_days > 0).then(|| std::time::Duration::from_secs(u64::from(args.redis_retention_days) * 86_400)),
             claim_after: args.redis_claim_after_ms.map(std::time::Duration::from_millis),
             reclaim_every: std::time::Duration::from_millis(args.redis_reclaim_every_ms.max(10)),
             max_waiting: args.redis_max_waiting.max(1),

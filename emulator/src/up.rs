@@ -4,7 +4,8 @@
 //!
 //! The embedded broker's tables are created only when `up` runs on that broker; every
 //! transport gets the maintenance loop ([`conveyor_transport::maintenance`]) that prunes inbox rows (and the
-//! embedded broker's dead letters) past their retention.
+//! embedded broker's dead letters) past their retention. On Redis the streams are also trimmed
+//! by age ([`conveyor_redis::retention`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -179,6 +180,20 @@ pub async fn start(mut config: UpConfig) -> Result<Running, UpError> {
                 tasks.spawn(scheduler::run_with_lock(f, d, st, lock.clone(), rx));
             }
         }
+    }
+    if let Transport::Redis(b) = &transport
+        && let Some(max_age) = b.settings().max_age
+    {
+        // Age retention of the streams this process uses, and of every topic the platform
+        // publishes to (those no function here consumes included).
+        let keys = b.retained_streams(conveyor_domain::events::ALL_TOPICS);
+        tasks.spawn(conveyor_redis::retention::run(
+            b.connection(),
+            keys,
+            max_age,
+            conveyor_redis::retention::EVERY,
+            watch_rx.clone(),
+        ));
     }
     tasks.spawn(maintenance::run(
         deps.store.clone(),

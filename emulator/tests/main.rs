@@ -17,6 +17,7 @@ mod redis_delivery;
 mod redis_instances;
 mod redis_interop;
 mod redis_recovery;
+mod redis_retention;
 mod redis_tick_lock;
 mod redis_tls;
 mod schema;

@@ -89,6 +89,7 @@ async fn consumes_entries_written_by_daprd_and_writes_what_daprd_reads() {
             "traceparent",
             "traceid",
             "correlationid",
+            "causationid",
         ] {
             assert!(keys.contains(&key), "{key} missing in {data}");
         }
@@ -109,9 +110,14 @@ async fn consumes_entries_written_by_daprd_and_writes_what_daprd_reads() {
             ce["correlationid"].as_str().unwrap().starts_with("dapr-"),
             "the flow's correlation id: {data}"
         );
+        assert_eq!(
+            ce["causationid"], ce["correlationid"],
+            "caused by daprd's entry, which started the flow: {data}"
+        );
         assert!(chrono::DateTime::parse_from_rfc3339(ce["time"].as_str().unwrap()).is_ok());
         // Keys in sorted order, compact: what Go's encoding/json of a map produces.
         let positions: Vec<usize> = [
+            "\"causationid\"",
             "\"correlationid\"",
             "\"data\"",
             "\"datacontenttype\"",

@@ -111,6 +111,10 @@ pub struct UpArgs {
     /// Approximate length streams are trimmed to (`MAXLEN ~`).
     #[arg(long, env = "CONVEYOR_REDIS_MAXLEN", default_value_t = 100_000)]
     pub redis_maxlen: usize,
+    /// Days an entry is kept in the streams `up` uses (trimmed by age with `XTRIM MINID` every
+    /// few minutes, beside the length bound); 0 keeps entries by length only.
+    #[arg(long, env = "CONVEYOR_REDIS_RETENTION_DAYS", default_value_t = 30)]
+    pub redis_retention_days: u32,
     /// Milliseconds an entry may stay idle in the pending list before it is taken to be held by
     /// a crashed or stalled instance and claimed again; by default each function's timeout plus
     /// 5 s. A live instance keeps the entries it works on fresh (every quarter of this), so a
@@ -184,6 +188,7 @@ impl Default for UpArgs {
             redis_prefix: String::new(),
             redis_tls: RedisTlsArgs::default(),
             redis_maxlen: 100_000,
+            redis_retention_days: 30,
             redis_claim_after_ms: None,
             redis_reclaim_every_ms: 15_000,
             redis_max_waiting: 10_000,

@@ -57,6 +57,8 @@ pub struct LoggedEvent {
     pub topic: String,
     /// The flow it belongs to (its own id when it started one).
     pub correlation_id: Option<String>,
+    /// The event (or tick) whose handling published it, when it says.
+    pub causation_id: Option<String>,
     /// `data.order_id`, when the payload has one.
     pub order_id: Option<String>,
     /// The CloudEvent `source`.
@@ -206,6 +208,7 @@ pub struct EventLog {
 /// not decoded).
 #[derive(Debug, Deserialize)]
 struct Peek {
+    causationid: Option<String>,
     correlationid: Option<String>,
     source: Option<String>,
     data: Option<PeekData>,
@@ -228,6 +231,7 @@ fn peeked(id: &str, topic: &str, body: &str) -> OutboxRow {
         });
         row.source = peek.source.unwrap_or_default();
         row.correlation_id = peek.correlationid;
+        row.causation_id = peek.causationid;
         row.data_fields = order_id
             .map(|o| vec![("order_id".to_owned(), o)])
             .unwrap_or_default();
@@ -265,6 +269,7 @@ impl EventLog {
                 let event = LoggedEvent {
                     seq: 0,
                     correlation_id: row.correlation_id.clone().or_else(|| Some(row.id.clone())),
+                    causation_id: row.causation_id.clone(),
                     id: row.id.clone(),
                     topic: row.topic.clone(),
                     order_id: row.data_field("order_id").map(str::to_owned),
@@ -435,7 +440,8 @@ mod tests {
     #[test]
     fn buffers_stay_bounded_and_totals_keep_counting() {
         let log = EventLog::new();
-        let body = r#"{"id":"x","correlationid":"c-1","data":{"order_id":"ord-1"}}"#;
+        let body =
+            r#"{"id":"x","causationid":"e-0","correlationid":"c-1","data":{"order_id":"ord-1"}}"#;
         for i in 0..(EVENTS + 5) {
             log.published(&[peeked(&format!("e{i}"), "t", body)]);
         }
@@ -457,6 +463,7 @@ mod tests {
         assert_eq!(inner.events[0].id, "e5");
         assert_eq!(inner.events[0].order_id.as_deref(), Some("ord-1"));
         assert_eq!(inner.events[0].correlation_id.as_deref(), Some("c-1"));
+        assert_eq!(inner.events[0].causation_id.as_deref(), Some("e-0"));
         drop(inner);
         let totals = log.totals("f");
         assert_eq!(totals.handled, (ATTEMPTS + 5) as u64);
@@ -478,12 +485,14 @@ mod tests {
         log.published(&[OutboxRow {
             source: "order-worker".to_owned(),
             correlation_id: Some("flow-1".to_owned()),
+            causation_id: Some("evt-0".to_owned()),
             data_fields: vec![("order_id".to_owned(), "ord-9".to_owned())],
             ..OutboxRow::bare("e1".to_owned(), "t".to_owned(), "not read".to_owned())
         }]);
         let inner = log.lock();
         let logged = &inner.events[0];
         assert_eq!(logged.correlation_id.as_deref(), Some("flow-1"));
+        assert_eq!(logged.causation_id.as_deref(), Some("evt-0"));
         assert_eq!(logged.source.as_deref(), Some("order-worker"));
         assert_eq!(logged.order_id.as_deref(), Some("ord-9"));
     }

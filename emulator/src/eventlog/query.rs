@@ -1,6 +1,10 @@
 //! Reading the log: event lists with filters, one event's detail (its CloudEvent, every attempt,
 //! the events it caused) and the flow of one correlation id. Each reader indexes the attempts
 //! once under the lock and copies out only what it returns.
+//!
+//! What caused an event is read from the attempt that produced it (which names the function)
+//! and, when that attempt is not in the log (it left the buffer, or another process handled the
+//! event), from the event's own `causationid` (which names the event only).
 
 use std::collections::HashMap;
 
@@ -79,17 +83,28 @@ pub struct Caused {
     pub id: String,
     /// Its topic, when still in the log.
     pub topic: Option<String>,
-    /// The function that produced it.
-    pub by: &'static str,
+    /// The function that produced it, when an attempt in the log names it.
+    pub by: Option<&'static str>,
 }
 
 /// Who produced an event.
 #[derive(Debug, Clone, Serialize)]
 pub struct Cause {
-    /// The event being handled.
+    /// The event (or tick) being handled.
     pub event_id: String,
-    /// The function handling it.
-    pub function: &'static str,
+    /// The function handling it, when an attempt in the log names it (an event's
+    /// `causationid` names the event only).
+    pub function: Option<&'static str>,
+}
+
+impl Cause {
+    /// The cause an event names itself, by its `causationid`.
+    fn named_by(event: &LoggedEvent) -> Option<Self> {
+        event.causation_id.as_ref().map(|id| Self {
+            event_id: id.clone(),
+            function: None,
+        })
+    }
 }
 
 /// Every event of one correlation id, each with its handlers and its parent.
@@ -112,7 +127,7 @@ pub struct FlowEvent {
     pub topic: String,
     /// Milliseconds from the flow's start to its publishing.
     pub offset_ms: i64,
-    /// The attempt that produced it.
+    /// What produced it: the attempt, or the event its `causationid` names.
     pub parent: Option<Cause>,
     /// The functions it was (or is to be) delivered to.
     pub handlers: Vec<Delivery>,
@@ -251,23 +266,38 @@ impl EventLog {
         if event.is_none() && attempts.is_empty() {
             return None;
         }
-        let caused = attempts
+        let mut caused: Vec<Caused> = attempts
             .iter()
             .flat_map(|a| a.produced.iter().map(move |p| (a.function, p)))
             .map(|(by, p)| Caused {
                 id: p.clone(),
                 topic: inner.event(p).map(|e| e.topic.clone()),
-                by,
+                by: Some(by),
             })
             .collect();
+        // The events that name it as their cause, whose attempts the log does not hold.
+        for e in inner
+            .events
+            .iter()
+            .filter(|e| e.causation_id.as_deref() == Some(id))
+        {
+            if !caused.iter().any(|c| c.id == e.id) {
+                caused.push(Caused {
+                    id: e.id.clone(),
+                    topic: Some(e.topic.clone()),
+                    by: None,
+                });
+            }
+        }
         let caused_by = inner
             .attempts
             .iter()
             .find(|a| a.produced.iter().any(|p| p == id))
             .map(|a| Cause {
                 event_id: a.event_id.clone(),
-                function: a.function,
-            });
+                function: Some(a.function),
+            })
+            .or_else(|| event.and_then(Cause::named_by));
         Some(EventDetail {
             summary: event.map(|e| summary(e, &index, subscribers)),
             cloudevent: event.map_or(Value::Null, |e| {
@@ -301,7 +331,7 @@ impl EventLog {
                         p.as_str(),
                         Cause {
                             event_id: a.event_id.clone(),
-                            function: a.function,
+                            function: Some(a.function),
                         },
                     );
                 }
@@ -316,10 +346,16 @@ impl EventLog {
                     id: e.id.clone(),
                     topic: e.topic.clone(),
                     offset_ms: start.map_or(0, |s| e.at.millis() - s.millis()),
-                    parent: parents.get(e.id.as_str()).cloned(),
+                    parent: parents
+                        .get(e.id.as_str())
+                        .cloned()
+                        .or_else(|| Cause::named_by(e)),
                     handlers: deliveries(e, &index, subscribers, start),
                 })
                 .collect(),
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

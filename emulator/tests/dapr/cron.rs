@@ -12,6 +12,7 @@ use conveyor_domain::{ManualClock, Timestamp};
 use conveyor_runtime::{Function, Service, schedule};
 
 use super::harness::{FakeSidecar, TestWorker, Tick, call, config};
+use crate::functions::eventually;
 
 async fn fire(worker: &TestWorker, job: &str) -> super::harness::Answer {
     call(
@@ -85,5 +86,20 @@ async fn overlapping_firings_of_one_job_run_it_once() {
     assert_eq!(outcomes, ["skipped", "ticked"]);
     assert_eq!((a.status, b.status), (200, 200));
     assert_eq!(runs.load(Ordering::SeqCst), 1);
+    // The run's event names the tick as its cause.
+    let ticked = if a.json()["outcome"] == "ticked" {
+        &a
+    } else {
+        &b
+    };
+    let tick_id = format!("test-tick@{}", ticked.json()["tick"].as_str().unwrap());
+    eventually("the run's event", || async {
+        !sidecar.accepted().is_empty()
+    })
+    .await;
+    // Publishing is at least once (the relay may publish it again): every copy names the tick.
+    for published in sidecar.accepted() {
+        assert_eq!(published.body["causationid"], tick_id.as_str());
+    }
     worker.stop().await;
 }

@@ -152,6 +152,10 @@ fn components_name_every_job_with_its_schedule_and_worker() {
             let v = meta(pubsub, key).as_str().unwrap();
             assert!(v.parse::<u64>().is_ok(), "{key} {v}");
         }
+        // Entries kept 30 days: `streamTTL` (a Go duration), and no `maxLenApprox`, which daprd
+        // would apply instead of it.
+        assert_eq!(meta(pubsub, "streamTTL"), "720h", "{folder}");
+        assert!(meta(pubsub, "maxLenApprox").is_null(), "{folder}");
     }
 }
 

@@ -312,7 +312,7 @@ impl TopicHandler for Echo {
     }
 }
 
-/// A job that counts its runs, optionally slowly.
+/// A job that counts its runs, optionally slowly, and announces each with an `Echoed` event.
 #[derive(Debug, Default)]
 pub(crate) struct Tick {
     pub(crate) runs: Arc<AtomicU32>,
@@ -325,12 +325,13 @@ impl ScheduleHandler for Tick {
     async fn run_once(
         &self,
         _scheduled: Timestamp,
-        _cx: &mut Context<'_>,
+        cx: &mut Context<'_>,
     ) -> Result<JobReport, HandlerError> {
         if !self.pause.is_zero() {
             tokio::time::sleep(self.pause).await;
         }
-        self.runs.fetch_add(1, Ordering::SeqCst);
+        let n = self.runs.fetch_add(1, Ordering::SeqCst) + 1;
+        cx.publish(&Echoed { n })?;
         Ok(JobReport::batch(1, 100))
     }
 }

@@ -56,6 +56,7 @@ async fn events_go_out_as_full_cloudevents_with_the_trace() {
         ce["correlationid"], "ping-1",
         "the first event of a flow is its correlation id"
     );
+    assert_eq!(ce["causationid"], "ping-1", "the event handled caused it");
     let tp = ce["traceparent"].as_str().unwrap();
     assert_eq!(tp.split('-').nth(1), TRACEPARENT.split('-').nth(1));
     assert_eq!(p.traceparent.as_deref(), Some(tp));

@@ -97,6 +97,9 @@ async fn a_payment_shows_as_events_with_attempts_and_as_a_flow_of_its_handlers()
     )
     .await;
     assert_eq!(child["caused_by"]["event_id"], id.as_str());
+    // The child names its cause itself, in its CloudEvent and in the list.
+    assert_eq!(child["cloudevent"]["causationid"], id.as_str());
+    assert_eq!(child["summary"]["causation_id"], id.as_str());
     let (status, _) = call(state, "GET", "/api/events/nope", None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _) = call(state, "GET", "/api/flows/nope", None).await;

@@ -12,11 +12,12 @@ use conveyor_gen::{Files, check_tree, write_tree};
 use serde_json::Value;
 
 mod aws;
+mod compat;
 mod validation;
 
 const REGENERATE: &str = "cargo run -p conveyor-emulator -- gen events";
 
-fn events_dir() -> PathBuf {
+pub(crate) fn events_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../events")
 }
 
@@ -120,9 +121,14 @@ fn rendering_is_deterministic_and_covers_every_topic() {
     let files = rendered();
     assert_eq!(files, rendered());
     for topic in ALL_TOPICS {
-        for dir in ["schemas", "samples", "cloudevents", "sqs"] {
+        for dir in ["samples", "cloudevents", "sqs"] {
             assert!(files.contains_key(Path::new(&format!("{dir}/{topic}.json"))));
         }
+        let schema = events::schema_path(topic);
+        assert!(files.contains_key(Path::new(&schema)), "{schema}");
+        // The sample CloudEvent names that schema.
+        let event = file(&files, &format!("cloudevents/{topic}.json"));
+        assert_eq!(event["dataschema"], schema.as_str());
         assert!(files.contains_key(Path::new(&format!("sqs/{topic}.eventbridge.json"))));
     }
     // 5 files per topic + 2 schemas + 3 schedule samples + README.

@@ -4,6 +4,8 @@
 use conveyor_domain::events::ALL_TOPICS;
 use serde_json::{Value, json};
 
+use conveyor_gen::events;
+
 use super::{assert_valid, errors, file, rendered, validator};
 
 #[test]
@@ -27,7 +29,7 @@ fn every_sample_and_envelope_validates_against_its_schema() {
     let files = rendered();
     let cloudevent_schema = validator(&file(&files, "schemas/cloudevent.json"));
     for topic in ALL_TOPICS {
-        let schema = validator(&file(&files, &format!("schemas/{topic}.json")));
+        let schema = validator(&file(&files, &events::schema_path(topic)));
         let sample = file(&files, &format!("samples/{topic}.json"));
         assert_valid(&schema, &sample, &format!("samples/{topic}.json"));
 
@@ -71,7 +73,7 @@ fn every_sample_and_envelope_validates_against_its_schema() {
 #[test]
 fn schemas_reject_broken_payloads_and_envelopes() {
     let files = rendered();
-    let schema = |topic: &str| validator(&file(&files, &format!("schemas/{topic}.json")));
+    let schema = |topic: &str| validator(&file(&files, &events::schema_path(topic)));
     let sample = |topic: &str| file(&files, &format!("samples/{topic}.json"));
     let rejected = |validator: &jsonschema::Validator, instance: Value, what: &str| {
         assert!(

@@ -119,6 +119,7 @@ async fn a_payment_on_eventbridge_reaches_the_handler_through_the_queue_and_conf
     };
     let mut event = CloudEvent::new(PAYMENT_CONFIRMED, "payment-service", &payment, now).unwrap();
     event.correlationid = Some("corr-sqs-1".to_owned());
+    let payment_id = event.id.clone();
     let row = event.into_outbox_row();
     EventBridgePublisher::new(BUS, &aws)
         .publish(std::slice::from_ref(&row))
@@ -174,6 +175,7 @@ async fn a_payment_on_eventbridge_reaches_the_handler_through_the_queue_and_conf
     let published = decode_body(&body).unwrap();
     assert_eq!(published.ty, ORDER_STATUS_CHANGED);
     assert_eq!(published.correlationid.as_deref(), Some("corr-sqs-1"));
+    assert_eq!(published.causationid.as_deref(), Some(payment_id.as_str()));
     let changed: OrderStatusChangedEvent = published.payload().unwrap();
     assert_eq!(changed.order_id, id);
     assert_eq!(changed.new_status, OrderStatus::PaymentConfirmed);

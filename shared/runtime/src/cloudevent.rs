@@ -45,6 +45,10 @@ pub const PUBSUB_NAME: &str = "pubsub-redis";
 /// A CloudEvent as it travels on every transport.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CloudEvent {
+    /// Extension: the id of the event whose handling published this one (for a job's events,
+    /// the tick's id); absent on an event that nothing in conveyor caused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub causationid: Option<String>,
     /// Extension: the id shared by every event of one business flow.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub correlationid: Option<String>,
@@ -57,6 +61,9 @@ pub struct CloudEvent {
     /// `application/json` for everything conveyor writes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub datacontenttype: Option<String>,
+    /// The schema of `data`, naming its major version (see [`data_schema`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dataschema: Option<String>,
     /// Unique per event; stable across retries, hosts and redrives.
     pub id: String,
     /// Pub/sub component name.
@@ -86,6 +93,14 @@ pub struct CloudEvent {
     /// The topic name (conveyor's convention; daprd's default is `com.dapr.event.sent`).
     #[serde(rename = "type", default)]
     pub ty: String,
+}
+
+/// The `dataschema` of an event of `topic`: `schemas/<topic>/v<major>.json`, a reference
+/// relative to the `events/` folder naming the file and the major version of its payload's
+/// schema; `None` for a topic the platform does not know.
+#[must_use]
+pub fn data_schema(topic: &str) -> Option<String> {
+    conveyor_domain::events::schema_version(topic).map(|v| format!("schemas/{topic}/v{v}.json"))
 }
 
 fn default_spec_version() -> String {
@@ -213,10 +228,12 @@ impl CloudEvent {
     ) -> Result<Self, serde_json::Error> {
         let data = serde_json::value::to_raw_value(payload)?;
         Ok(Self {
+            causationid: None,
             correlationid: None,
             data: Some(data),
             data_base64: None,
             datacontenttype: Some(JSON_CONTENT_TYPE.to_owned()),
+            dataschema: None,
             id: uuid::Uuid::now_v7().to_string(),
             pubsubname: Some(PUBSUB_NAME.to_owned()),
             source: source.to_owned(),

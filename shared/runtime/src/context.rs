@@ -8,7 +8,7 @@ use conveyor_domain::events::DomainEvent;
 use conveyor_domain::{Clock, Timestamp};
 use conveyor_store::{OutboxRow, Store, Tx};
 
-use crate::cloudevent::CloudEvent;
+use crate::cloudevent::{CloudEvent, data_schema};
 use crate::error::HandlerError;
 use crate::publish::Publisher;
 use crate::trace::TraceParent;
@@ -41,6 +41,9 @@ pub struct Meta<'a> {
     pub tracestate: Option<Cow<'a, str>>,
     /// The flow's correlation id.
     pub correlation_id: Cow<'a, str>,
+    /// The id of the event whose handling published this one (`None` for a tick, or an event
+    /// from outside conveyor).
+    pub causation_id: Option<Cow<'a, str>>,
 }
 
 impl<'a> Meta<'a> {
@@ -71,6 +74,11 @@ impl<'a> Meta<'a> {
                     .filter(|c| !c.is_empty())
                     .unwrap_or(&event.id),
             ),
+            causation_id: event
+                .causationid
+                .as_deref()
+                .filter(|c| !c.is_empty())
+                .map(Cow::Borrowed),
         }
     }
 
@@ -88,6 +96,7 @@ impl<'a> Meta<'a> {
             deadline: None,
             trace: OnceLock::new(),
             tracestate: None,
+            causation_id: None,
         }
     }
 
@@ -168,6 +177,12 @@ impl<'a> Context<'a> {
         &self.meta.correlation_id
     }
 
+    /// The id of the event that caused the one being handled, when it says.
+    #[must_use]
+    pub fn causation_id(&self) -> Option<&str> {
+        self.meta.causation_id.as_deref()
+    }
+
     /// The incoming trace.
     #[must_use]
     pub fn trace(&self) -> &TraceParent {
@@ -181,7 +196,8 @@ impl<'a> Context<'a> {
     }
 
     /// Stages an event; it is written to the outbox in this transaction and published after
-    /// commit. It carries this invocation's trace (as parent) and correlation id.
+    /// commit. It carries this invocation's trace (as parent) and correlation id, and the id of
+    /// the event (or tick) being handled as its causation id.
     ///
     /// # Errors
     /// [`HandlerError::Drop`] if the payload cannot be serialised (a bug, never transient).
@@ -206,6 +222,8 @@ impl<'a> Context<'a> {
         ce.traceparent = Some(trace);
         ce.tracestate = self.meta.tracestate.as_deref().map(str::to_owned);
         ce.correlationid = Some(self.meta.correlation_id.clone().into_owned());
+        ce.causationid = Some(self.meta.event_id.clone().into_owned());
+        ce.dataschema = data_schema(topic);
         self.staged.push(OutboxRow {
             ordering_key: key.map(str::to_owned),
             ..ce.into_outbox_row()
@@ -287,7 +305,42 @@ mod tests {
         assert_eq!(row.source, "order-worker");
         assert_eq!(row.correlation_id.as_deref(), Some("flow-1"));
         assert_eq!(row.data_fields, out.data_fields());
+        // It names its payload's schema and version.
+        assert_eq!(
+            out.dataschema.as_deref(),
+            Some("schemas/payment.confirmed/v1.json")
+        );
+        // The event handled caused it.
+        assert_eq!(out.causationid.as_deref(), Some(event.id.as_str()));
+        assert_eq!(row.causation_id.as_deref(), Some(event.id.as_str()));
+        assert_eq!(
+            meta.causation_id, None,
+            "nothing in conveyor caused the incoming event"
+        );
         assert!(row.data_field("order_id").is_some());
+    }
+
+    #[test]
+    fn the_cause_of_an_event_is_the_event_or_tick_being_handled() {
+        let mut caused = incoming();
+        caused.causationid = Some("evt-0".to_owned());
+        let meta = Meta::from_event(&caused, 1, None);
+        let mut cx = Context::stateless(&meta, "order-worker", Timestamp::from_millis(0));
+        assert_eq!(cx.causation_id(), Some("evt-0"));
+        cx.publish(&samples::payment_confirmed()).unwrap();
+        let out = CloudEvent::decode(cx.staged()[0].body.as_bytes()).unwrap();
+        assert_eq!(
+            out.causationid.as_deref(),
+            Some(caused.id.as_str()),
+            "the event handled, not its own cause"
+        );
+        let tick = Meta::for_tick("order-cod-auto-confirm", Timestamp::from_millis(90_500), 1);
+        let mut cx = Context::stateless(&tick, "order-worker", Timestamp::from_millis(0));
+        assert_eq!(cx.causation_id(), None);
+        cx.publish(&samples::payment_confirmed()).unwrap();
+        let out = CloudEvent::decode(cx.staged()[0].body.as_bytes()).unwrap();
+        assert!(tick.event_id.starts_with("order-cod-auto-confirm@"));
+        assert_eq!(out.causationid.as_deref(), Some(&*tick.event_id));
     }
 
     #[test]

@@ -52,7 +52,8 @@ impl PublishError {
 
 impl CloudEvent {
     /// This event as an outbox row: its JSON, and what publishers route and show it by (its
-    /// source, correlation id and data fields), so none of them decodes the body again.
+    /// source, correlation and causation ids and data fields), so none of them decodes the body
+    /// again.
     #[must_use]
     pub fn into_outbox_row(self) -> OutboxRow {
         let body = self.to_json();
@@ -65,19 +66,21 @@ impl CloudEvent {
             ordering_key: None,
             source: self.source,
             correlation_id: self.correlationid,
+            causation_id: self.causationid,
             data_fields,
         }
     }
 }
 
-/// Fills in what the outbox table does not keep of `row`'s event (its source, correlation id
-/// and data fields) from its body, decoded once: for a row the relay read back. A body that is
-/// not a CloudEvent is left as it is.
+/// Fills in what the outbox table does not keep of `row`'s event (its source, correlation and
+/// causation ids and data fields) from its body, decoded once: for a row the relay read back.
+/// A body that is not a CloudEvent is left as it is.
 pub fn describe(row: &mut OutboxRow) {
     if let Ok(event) = CloudEvent::decode(row.body.as_bytes()) {
         row.data_fields = event.data_fields();
         row.source = event.source;
         row.correlation_id = event.correlationid;
+        row.causation_id = event.causationid;
     }
 }
 

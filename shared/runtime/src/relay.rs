@@ -1,7 +1,8 @@
 //! The outbox relay: publishes rows that were committed but not published (a crash or a
 //! transport outage between commit and publish). Rows younger than the grace period are left to
 //! the invocation that staged them. What the table does not keep of a row's event (its source,
-//! correlation id and data fields) is read from its body once, before it is published.
+//! correlation and causation ids and data fields) is read from its body once, before it is
+//! published.
 
 use std::time::Duration;
 
@@ -66,6 +67,7 @@ mod tests {
         let mut event =
             CloudEvent::new("t", "order-worker", &data, Timestamp::from_millis(0)).unwrap();
         event.correlationid = Some("flow-1".to_owned());
+        event.causationid = Some("evt-0".to_owned());
         let staged = event.into_outbox_row();
         let not_an_event = OutboxRow::bare("raw".to_owned(), "t".to_owned(), "{".to_owned());
         let mut tx = db.store().begin().await.unwrap();
@@ -78,7 +80,9 @@ mod tests {
         tx.commit().await.unwrap();
 
         assert_eq!(relay_once(&deps, Duration::ZERO, 10).await.unwrap(), 2);
-        assert_eq!(publisher.rows(), [staged, not_an_event]);
+        assert_eq!(publisher.rows(), [staged.clone(), not_an_event]);
+        // Read back from the table, the row carries its cause as it was staged.
+        assert_eq!(publisher.rows()[0].causation_id.as_deref(), Some("evt-0"));
         db.close().await;
     }
 }

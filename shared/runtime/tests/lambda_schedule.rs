@@ -63,6 +63,14 @@ async fn every_schedule_input_shape_runs_one_tick() {
             ],
             "one run per tick; Scheduler's attempt number is the attempt"
         );
+        // Each run's events name its tick as their cause.
+        let causes: Vec<Option<String>> = publisher
+            .events()
+            .into_iter()
+            .map(|e| e.causationid)
+            .collect();
+        let tick_ids = times.clone().map(|t| Some(format!("probe-job@{t}")));
+        assert_eq!(causes, tick_ids);
 
         // The same tick again (a retry of the async invocation) does not run the job again.
         let again = handle_tick(job.as_ref(), &deps, input(scheduler))

@@ -12,9 +12,10 @@ const STAGE_CHUNK: usize = 64;
 /// One staged event: the serialised CloudEvent and what a publisher needs to route it, so no
 /// publisher decodes the body again.
 ///
-/// `source`, `correlation_id` and `data_fields` are filled where the row is made from its event
-/// and are not stored: a row read back by [`Tx::outbox_claim`] has them empty, and the relay
-/// fills them from the body before it publishes the row.
+/// `source`, `correlation_id`, `causation_id` and `data_fields` are filled where the row is made
+/// from its event and are not columns of their own: the body (the CloudEvent, stored whole)
+/// carries them, so a row read back by [`Tx::outbox_claim`] has them empty, and the relay fills
+/// them from the body before it publishes the row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboxRow {
     /// The CloudEvent id (also the row key).
@@ -29,6 +30,8 @@ pub struct OutboxRow {
     pub source: String,
     /// The CloudEvent `correlationid`: the flow it belongs to.
     pub correlation_id: Option<String>,
+    /// The CloudEvent `causationid`: the event whose handling published it.
+    pub causation_id: Option<String>,
     /// The top-level fields of the event's `data` that are strings, numbers or booleans, as
     /// text (strings as they are, numbers and booleans printed): what an ordering key is read
     /// from.
@@ -47,6 +50,7 @@ impl OutboxRow {
             ordering_key: None,
             source: String::new(),
             correlation_id: None,
+            causation_id: None,
             data_fields: Vec::new(),
         }
     }

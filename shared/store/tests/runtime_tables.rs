@@ -21,6 +21,7 @@ fn row(id: &str) -> OutboxRow {
     OutboxRow {
         source: "order-worker".to_owned(),
         correlation_id: Some("flow-1".to_owned()),
+        causation_id: Some("evt-0".to_owned()),
         data_fields: vec![("order_id".to_owned(), "ord-1".to_owned())],
         ..stored(id)
     }

@@ -7,7 +7,8 @@ use conveyor_store::{Store, sqlx};
 /// The effects table.
 pub(crate) const EFFECTS: &str = "conformance_effects";
 
-/// One effect: which function took it, for which event, and on which delivery.
+/// One effect: which function took it, for which event, on which delivery, and what the event
+/// names as its cause (its `causationid`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Effect {
     pub(crate) function: String,
@@ -15,6 +16,7 @@ pub(crate) struct Effect {
     pub(crate) key: String,
     pub(crate) n: u32,
     pub(crate) attempt: u32,
+    pub(crate) caused_by: Option<String>,
 }
 
 /// A test's database; the file goes when it is dropped.
@@ -32,7 +34,8 @@ impl Db {
         let store = Store::connect(&url).await.expect("the test database opens");
         sqlx::query(&format!(
             "CREATE TABLE {EFFECTS} (seq INTEGER PRIMARY KEY AUTOINCREMENT, function TEXT NOT NULL, \
-             event_id TEXT NOT NULL, key TEXT NOT NULL, n INTEGER NOT NULL, attempt INTEGER NOT NULL)"
+             event_id TEXT NOT NULL, key TEXT NOT NULL, n INTEGER NOT NULL, attempt INTEGER NOT NULL, \
+             caused_by TEXT)"
         ))
         .execute(store.pool())
         .await
@@ -51,20 +54,22 @@ impl Db {
         let store = Store::connect(&self.url)
             .await
             .expect("the test database opens");
-        let rows: Vec<(String, String, String, i64, i64)> = sqlx::query_as(&format!(
-            "SELECT function, event_id, key, n, attempt FROM {EFFECTS} ORDER BY seq"
-        ))
-        .fetch_all(store.pool())
-        .await
-        .expect("the effects are read");
+        let rows: Vec<(String, String, String, i64, i64, Option<String>)> =
+            sqlx::query_as(&format!(
+                "SELECT function, event_id, key, n, attempt, caused_by FROM {EFFECTS} ORDER BY seq"
+            ))
+            .fetch_all(store.pool())
+            .await
+            .expect("the effects are read");
         store.close().await;
         rows.into_iter()
-            .map(|(function, event_id, key, n, attempt)| Effect {
+            .map(|(function, event_id, key, n, attempt, caused_by)| Effect {
                 function,
                 event_id,
                 key,
                 n: u32::try_from(n).expect("a small number"),
                 attempt: u32::try_from(attempt).expect("a small count"),
+                caused_by,
             })
             .collect()
     }

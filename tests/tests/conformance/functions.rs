@@ -73,11 +73,13 @@ pub(crate) fn event_at(topic: &str, key: &str, n: u32, time: Timestamp) -> Outbo
     }
 }
 
-/// Records the invocation's effect in its transaction.
+/// Records the invocation's effect in its transaction, with the cause its event names.
 async fn record(function: &str, probe: &Probe, cx: &mut Context<'_>) -> Result<(), HandlerError> {
     let (event_id, attempt) = (cx.event_id().to_owned(), i64::from(cx.attempt()));
+    let caused_by = cx.causation_id().map(str::to_owned);
     let insert = format!(
-        "INSERT INTO {EFFECTS} (function, event_id, key, n, attempt) VALUES ($1, $2, $3, $4, $5)"
+        "INSERT INTO {EFFECTS} (function, event_id, key, n, attempt, caused_by) \
+         VALUES ($1, $2, $3, $4, $5, $6)"
     );
     sqlx::query(&insert)
         .bind(function)
@@ -85,6 +87,7 @@ async fn record(function: &str, probe: &Probe, cx: &mut Context<'_>) -> Result<(
         .bind(probe.key.as_str())
         .bind(i64::from(probe.n))
         .bind(attempt)
+        .bind(caused_by)
         .execute(cx.tx()?.conn())
         .await
         .map_err(HandlerError::retry)?;

@@ -29,6 +29,8 @@ fn effect<H: TopicHandler>(row: &OutboxRow, key: &str, n: u32, attempt: u32) -> 
         key: key.to_owned(),
         n,
         attempt,
+        // The suite publishes its events from outside: nothing caused them.
+        caused_by: None,
     }
 }
 
@@ -379,6 +381,21 @@ pub(crate) async fn ordering_per_key<H: Host>() {
             );
         }
         check.eq(&format!("effects of key {key}, in order"), &got, &expected);
+    }
+    // Each follow-up names, as its cause, the event whose handling published it.
+    for follow_up in effects.iter().filter(|e| e.function == Follower::SPEC.name) {
+        let cause = published
+            .iter()
+            .find(|(k, n, _)| *k == follow_up.key && *n == follow_up.n)
+            .map(|(_, _, row)| row.id.clone());
+        check.eq(
+            &format!(
+                "cause of the follow-up of {} {}",
+                follow_up.key, follow_up.n
+            ),
+            &follow_up.caused_by,
+            &cause,
+        );
     }
     // While the failing event waited for its retries, the other keys went on.
     let position = |key: &str, n: u32| {

@@ -1,5 +1,6 @@
-//! The JSON Schemas of `events/`, compiled once: every event the platform publishes must match
-//! its topic's schema, and its envelope the CloudEvent schema.
+//! The JSON Schemas of `events/`, compiled once: every event the platform publishes must name
+//! its topic's current schema in its `dataschema` and match it, and its envelope the CloudEvent
+//! schema.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -8,7 +9,8 @@ use std::sync::OnceLock;
 use conveyor_runtime::CloudEvent;
 use serde_json::Value;
 
-/// One validator per topic, and the envelope's.
+/// One validator per schema file, by the path an event's `dataschema` names
+/// (`schemas/<topic>/v<major>.json`), and the envelope's.
 #[derive(Debug)]
 pub(crate) struct Schemas {
     topics: HashMap<String, jsonschema::Validator>,
@@ -35,13 +37,22 @@ impl Schemas {
             let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../events/schemas");
             let mut topics = HashMap::new();
             for entry in std::fs::read_dir(&dir).expect("events/schemas") {
-                let path = entry.expect("schema file").path();
-                let name = path
-                    .file_stem()
+                let topic_dir = entry.expect("schema entry").path();
+                if !topic_dir.is_dir() {
+                    continue;
+                }
+                let topic = topic_dir
+                    .file_name()
                     .and_then(|s| s.to_str())
-                    .unwrap_or_default();
-                if !matches!(name, "cloudevent" | "schedule") {
-                    topics.insert(name.to_owned(), compile(&path));
+                    .unwrap_or_default()
+                    .to_owned();
+                for version in std::fs::read_dir(&topic_dir).expect("a topic's schemas") {
+                    let path = version.expect("schema file").path();
+                    let file = path
+                        .file_name()
+                        .and_then(|s| s.to_str())
+                        .unwrap_or_default();
+                    topics.insert(format!("schemas/{topic}/{file}"), compile(&path));
                 }
             }
             Self {
@@ -55,9 +66,21 @@ impl Schemas {
     #[must_use]
     pub(crate) fn check(&self, event: &CloudEvent) -> Vec<String> {
         let topic = event.topic_name();
-        let Some(schema) = self.topics.get(topic) else {
-            return vec![format!("{topic} has no schema in events/schemas")];
+        // The schema the event names, which must be its topic's current one.
+        let named = event.dataschema.as_deref().unwrap_or_default();
+        let Some(schema) = self.topics.get(named) else {
+            return vec![format!(
+                "{topic} {} names the schema {named:?}, which events/ does not hold",
+                event.id
+            )];
         };
+        let current = conveyor_runtime::cloudevent::data_schema(topic);
+        if current.as_deref() != Some(named) {
+            return vec![format!(
+                "{topic} {} names {named}, not its topic's current schema {current:?}",
+                event.id
+            )];
+        }
         let envelope: Value = serde_json::from_str(&event.to_json()).expect("CloudEvent JSON");
         let Some(data) = event.data.as_deref() else {
             return vec![format!("{topic} {} has no data", event.id)];

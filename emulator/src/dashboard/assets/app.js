@@ -115,7 +115,8 @@ async function eventView(id) {
       h("div", {},
         s ? h("p", {}, status(s.status), " ", h("b", {}, s.topic), " published ", time(s.at),
           s.correlation_id ? [" · flow ", link("#/flow/" + enc(s.correlation_id), s.correlation_id, { id: "flow-link" })] : null) : null,
-        d.caused_by ? h("p", {}, "caused by ", d.caused_by.function, " handling ", link("#/events/" + enc(d.caused_by.event_id), d.caused_by.event_id)) : null,
+        d.caused_by ? h("p", { id: "caused-by" }, "caused by ", d.caused_by.function ? [d.caused_by.function, " handling "] : null,
+          link("#/events/" + enc(d.caused_by.event_id), d.caused_by.event_id)) : null,
         h("h3", {}, "Delivery attempts"),
         h("table", { id: "attempts" },
           h("thead", {}, h("tr", {}, ["Function", "#", "Outcome", "Duration", "At", "Error"].map((c) => h("th", {}, c)))),
@@ -124,7 +125,7 @@ async function eventView(id) {
             h("td", { class: "num" }, ms(a.duration_ms)), h("td", {}, time(a.at)),
             h("td", { class: "error" }, a.error || ""))))),
         h("h3", {}, "Events it caused"),
-        d.caused.length ? h("ul", { id: "caused" }, d.caused.map((c) => h("li", {}, link("#/events/" + enc(c.id), c.topic || c.id), " by ", c.by)))
+        d.caused.length ? h("ul", { id: "caused" }, d.caused.map((c) => h("li", {}, link("#/events/" + enc(c.id), c.topic || c.id), c.by ? [" by ", c.by] : null)))
           : h("p", { class: "muted" }, "none")),
       h("div", {}, h("h3", {}, "CloudEvent"), h("pre", {}, JSON.stringify(d.cloudevent, null, 2)))),
   ];
@@ -132,13 +133,15 @@ async function eventView(id) {
 
 // ---- Flow ------------------------------------------------------------------------------------
 function layoutFlow(flow) {
-  // A tree: event -> its handlers -> the events each produced -> ...
+  // A tree: event -> its handlers -> the events each produced -> ... An event whose cause is
+  // known by its causationid only (no attempt in the log names the function) hangs off the
+  // causing event itself.
   const byParent = new Map();
   const roots = [];
   const ids = new Set(flow.events.map((e) => e.id));
   for (const e of flow.events) {
     if (e.parent && ids.has(e.parent.event_id)) {
-      const key = e.parent.event_id + "|" + e.parent.function;
+      const key = e.parent.event_id + "|" + (e.parent.function || "");
       if (!byParent.has(key)) byParent.set(key, []);
       byParent.get(key).push(e);
     } else roots.push(e);
@@ -153,9 +156,12 @@ function layoutFlow(flow) {
       for (const k of kids) edges.push([node, k]);
       return node;
     });
-    const node = { kind: "event", depth, row: handlerNodes.length ? handlerNodes[0].row : row++, data: e };
+    const direct = (byParent.get(e.id + "|") || []).map((k) => placeEvent(k, depth + 2));
+    const first = handlerNodes[0] || direct[0];
+    const node = { kind: "event", depth, row: first ? first.row : row++, data: e };
     nodes.push(node);
     for (const hn of handlerNodes) edges.push([node, hn]);
+    for (const k of direct) edges.push([node, k]);
     return node;
   }
   for (const r of roots) placeEvent(r, 0);

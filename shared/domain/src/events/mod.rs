@@ -84,3 +84,41 @@ pub const ALL_TOPICS: &[&str] = &[
     returns::ORDER_RETURN_COMPLETED,
     returns::RETURN_COMPLETED_LEGACY,
 ];
+
+/// Topics whose payload schema had a breaking change, with their current major version; every
+/// other topic of [`ALL_TOPICS`] is at version 1. A change a consumer of the current version
+/// cannot read (a field removed, newly required or narrowed) needs the next version here, and
+/// consumers that read both versions while producers switch (see `events/README.md`).
+const SCHEMA_VERSIONS: &[(&str, u32)] = &[];
+
+/// The current major version of `topic`'s payload schema, `None` for a topic the platform does
+/// not know. Every event carries it in its CloudEvent `dataschema`.
+#[must_use]
+pub fn schema_version(topic: &str) -> Option<u32> {
+    if !ALL_TOPICS.contains(&topic) {
+        return None;
+    }
+    Some(
+        SCHEMA_VERSIONS
+            .iter()
+            .find(|(t, _)| *t == topic)
+            .map_or(1, |(_, v)| *v),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_known_topic_has_a_schema_version_and_only_those() {
+        for topic in ALL_TOPICS {
+            assert!(schema_version(topic).is_some_and(|v| v >= 1), "{topic}");
+        }
+        assert_eq!(schema_version("no.such.topic"), None);
+        for (topic, version) in SCHEMA_VERSIONS {
+            assert!(ALL_TOPICS.contains(topic), "{topic} is not a known topic");
+            assert!(*version >= 2, "{topic}: version 1 is the default");
+        }
+    }
+}

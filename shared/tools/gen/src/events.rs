@@ -2,27 +2,36 @@
 //!
 //! | folder | holds |
 //! |---|---|
-//! | `schemas/` | JSON Schema (draft 2020-12) of every topic's payload, of the CloudEvent envelope and of schedule inputs |
+//! | `schemas/` | JSON Schema (draft 2020-12) of every topic's payload (`<topic>/v<major>.json`), of the CloudEvent envelope and of schedule inputs |
 //! | `samples/` | one sample payload per topic ([`conveyor_domain::events::samples`]) |
 //! | `cloudevents/` | each sample in the CloudEvent conveyor publishes |
 //! | `sqs/` | each CloudEvent as an SQS event for `cargo lambda invoke`, plain and EventBridge-wrapped |
 //! | `schedule/` | the three shapes a cron function receives on AWS |
 //!
 //! Ids, times and trace context are fixed, so rendering twice gives the same bytes.
+//!
+//! # Versions
+//! A topic's schema is written as `schemas/<topic>/v<major>.json`, the major version being
+//! [`conveyor_domain::events::schema_version`]. Schemas of earlier major versions are not the
+//! generator's: it keeps them as they are (consumers read both versions during a switch). Within
+//! a version every change must be backward compatible ([`compat`]): [`write`] refuses to replace
+//! a schema whose earlier revision, or whose sample, the new one would no longer accept.
 
 mod aws;
+pub mod compat;
 mod schemas;
 
 use std::path::{Path, PathBuf};
 
 use conveyor_domain::Timestamp;
-use conveyor_domain::events::{ALL_TOPICS, Validate, samples};
+use conveyor_domain::events::{ALL_TOPICS, Validate, samples, schema_version};
 use conveyor_runtime::CloudEvent;
+use conveyor_runtime::cloudevent::data_schema;
 use schemars::{JsonSchema, Schema};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::{Files, check_tree, pretty_json, write_tree};
+use super::{Files, check_owned, pretty_json, write_owned};
 
 /// The traceparent every sample CloudEvent carries (in `traceid` and `traceparent`).
 pub const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
@@ -43,6 +52,14 @@ pub enum GenError {
     /// Writing the files failed.
     #[error("cannot write events: {0}")]
     Io(#[from] std::io::Error),
+    /// A schema would replace its earlier revision with one that breaks its readers.
+    #[error(
+        "a schema changed incompatibly; keep the change backward compatible, or give the topic \
+         its next major version in SCHEMA_VERSIONS (shared/domain/src/events/mod.rs) and \
+         regenerate (see events/README.md):\n  {}",
+        .0.join("\n  ")
+    )]
+    Incompatible(Vec<String>),
 }
 
 /// What the generator knows about a topic.
@@ -138,6 +155,7 @@ pub fn cloudevent(topic: &str) -> Result<CloudEvent, GenError> {
     let mut event = CloudEvent::new(topic, info.source, &payload, event_time(&payload))?;
     event.id = format!("evt-{topic}-0001");
     event.correlationid = Some(CORRELATION_ID.to_owned());
+    event.dataschema = data_schema(topic);
     event.traceid = Some(TRACEPARENT.to_owned());
     event.traceparent = Some(TRACEPARENT.to_owned());
     Ok(event)
@@ -165,7 +183,7 @@ pub fn render() -> Result<Files, GenError> {
         let event = cloudevent(topic)?;
         let event_json: Value = serde_json::from_str(&event.to_json())?;
         let payload = event_json.get("data").cloned().unwrap_or_default();
-        put(format!("schemas/{topic}.json"), (info.schema)().as_value());
+        put(schema_path(topic), (info.schema)().as_value());
         put(format!("samples/{topic}.json"), &payload);
         put(format!("cloudevents/{topic}.json"), &event_json);
         let time = payload
@@ -188,20 +206,57 @@ pub fn render() -> Result<Files, GenError> {
     Ok(files)
 }
 
-/// Renders `events/` into `dir` (the `events` folder itself), removing stale files. Returns the
-/// files written or removed.
+/// Where the current schema of `topic` is written, relative to `events/`: the path its
+/// events' `dataschema` names.
+#[must_use]
+pub fn schema_path(topic: &str) -> String {
+    data_schema(topic).unwrap_or_else(|| format!("schemas/{topic}/v1.json"))
+}
+
+/// Whether the generator owns `rel` (relative to `events/`): everything but the schemas of a
+/// topic's earlier major versions, which stay as they were while consumers switch.
+#[must_use]
+pub fn owns(rel: &Path) -> bool {
+    earlier_version(rel).is_none()
+}
+
+/// `(topic, version)` when `rel` is `schemas/<topic>/v<version>.json` of a known topic whose
+/// current version is later.
+fn earlier_version(rel: &Path) -> Option<(String, u32)> {
+    let mut parts = rel.iter().map(|p| p.to_str());
+    let (Some(Some("schemas")), Some(Some(topic)), Some(Some(file)), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return None;
+    };
+    let version: u32 = file
+        .strip_prefix('v')?
+        .strip_suffix(".json")?
+        .parse()
+        .ok()?;
+    (schema_version(topic)? > version).then(|| (topic.to_owned(), version))
+}
+
+/// Renders `events/` into `dir` (the `events` folder itself), removing stale files and keeping
+/// the schemas of earlier versions. Returns the files written or removed.
 ///
 /// # Errors
-/// [`GenError`] when rendering or writing fails.
+/// [`GenError::Incompatible`] (nothing written) when a schema would replace its earlier
+/// revision incompatibly ([`compat::check`]); otherwise when rendering or writing fails.
 pub fn write(dir: &Path) -> Result<Vec<PathBuf>, GenError> {
-    Ok(write_tree(dir, &render()?)?)
+    let files = render()?;
+    let broken = compat::check(dir, &files);
+    if !broken.is_empty() {
+        return Err(GenError::Incompatible(broken));
+    }
+    Ok(write_owned(dir, &files, &owns)?)
 }
 
 /// How the `events` folder `dir` differs from what [`render`] gives; empty when up to date.
 #[must_use]
 pub fn check(dir: &Path) -> Vec<String> {
     match render() {
-        Ok(files) => check_tree(dir, &files),
+        Ok(files) => check_owned(dir, &files, &owns),
         Err(e) => vec![e.to_string()],
     }
 }

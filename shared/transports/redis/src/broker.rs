@@ -79,6 +79,22 @@ impl RedisBroker {
         keys
     }
 
+    /// The streams whose entries this process keeps within the retention: every consumed
+    /// topic's stream and every consumer's inbox, and the streams of `topics` (those it
+    /// publishes to that no function of its own consumes), sorted, each once.
+    #[must_use]
+    pub fn retained_streams(&self, topics: &[&str]) -> Vec<String> {
+        let mut keys: Vec<String> = self
+            .consumers
+            .iter()
+            .flat_map(|spec| self.streams(spec))
+            .chain(topics.iter().map(|t| self.settings.topic_key(t)))
+            .collect();
+        keys.sort();
+        keys.dedup();
+        keys
+    }
+
     /// The topic an entry of `stream` was published to, when `stream` is a topic stream.
     #[must_use]
     pub fn topic_of(&self, spec: &FunctionSpec, stream: &str) -> Option<&'static str> {

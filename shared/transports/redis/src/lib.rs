@@ -28,6 +28,7 @@
 //! - [`owned`] — touching and claiming entries only while this consumer owns them
 //! - [`acker`] — batched `XACK`s
 //! - [`lock`] — the cross-instance tick lock
+//! - [`retention`] — trimming the streams by age (`XTRIM MINID`)
 //! - [`reader`] — the read loop's own connection: `XREADGROUP` replies parsed in place
 //! - [`tls`] — `rediss://`: the trust and client certificate every connection uses
 //! - [`resp`] — a cursor over RESP2 replies in a buffer
@@ -47,6 +48,7 @@ pub mod reader;
 pub mod received;
 pub mod reclaim;
 pub mod resp;
+pub mod retention;
 pub mod shared;
 pub mod tls;
 pub mod wire;
@@ -74,6 +76,9 @@ pub struct RedisSettings {
     pub instance: String,
     /// Streams are trimmed to about this many entries (`MAXLEN ~`).
     pub maxlen: usize,
+    /// Entries older than this are trimmed from the streams `conveyor up` uses, every few
+    /// minutes ([`retention`]); `None` keeps them by length only.
+    pub max_age: Option<Duration>,
     /// Most entries read per stream in one `XREADGROUP` (and pending entries checked at once).
     pub batch: usize,
     /// How long one `XREADGROUP` blocks waiting for entries (also the longest shutdown wait).
@@ -118,6 +123,7 @@ impl RedisSettings {
             prefix: String::new(),
             instance: default_instance(),
             maxlen: 100_000,
+            max_age: Some(retention::DEFAULT_MAX_AGE),
             batch: 100,
             block: Duration::from_secs(1),
             claim_margin: Duration::from_secs(5),
@@ -299,6 +305,7 @@ impl std::fmt::Debug for RedisSettings {
             .field("prefix", &self.prefix)
             .field("instance", &self.instance)
             .field("maxlen", &self.maxlen)
+            .field("max_age", &self.max_age)
             .field("batch", &self.batch)
             .field("block", &self.block)
             .finish_non_exhaustive()

@@ -66,6 +66,9 @@ pub(super) fn max_deliveries(specs: &[FunctionSpec]) -> u32 {
         .max(1)
 }
 
+/// How long daprd keeps stream entries (a Go duration): 30 days.
+pub(crate) const STREAM_TTL: &str = "720h";
+
 /// The `pubsub.redis` component.
 pub(super) fn pubsub(target: Target, options: &Options, specs: &[FunctionSpec]) -> Value {
     // Pending entries are redelivered only after every retry daprd makes inside one delivery
@@ -80,7 +83,11 @@ pub(super) fn pubsub(target: Target, options: &Options, specs: &[FunctionSpec]) 
         meta("redeliverInterval", "15000"),
         meta("queueDepth", "100"),
         meta("concurrency", "10"),
-        meta("maxLenApprox", "100000"),
+        // Retention by age, the platform's 30 days: daprd writes `MINID ~ <now - streamTTL>`
+        // on every XADD (components-contrib 1.16+, so Dapr 1.16+). daprd applies one trimming
+        // strategy only, and with `maxLenApprox` set too it trims by length and ignores
+        // `streamTTL`, so the length bound is left out.
+        meta("streamTTL", STREAM_TTL),
     ]);
     component(target, PUBSUB_NAME, "pubsub.redis", &items, &app_ids())
 }

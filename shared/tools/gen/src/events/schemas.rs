@@ -12,7 +12,7 @@ pub(super) fn cloudevent() -> Value {
     json!({
         "$schema": DRAFT,
         "title": "CloudEvent",
-        "description": "CloudEvents 1.0 JSON envelope of every conveyor event (daprd-compatible). `type` and `topic` carry the topic; `data` is the payload described by schemas/<topic>.json.",
+        "description": "CloudEvents 1.0 JSON envelope of every conveyor event (daprd-compatible). `type` and `topic` carry the topic; `data` is the payload described by the schema `dataschema` names (schemas/<topic>/v<major>.json).",
         "type": "object",
         "required": ["id", "source", "specversion", "type", "data"],
         "properties": {
@@ -39,6 +39,16 @@ pub(super) fn cloudevent() -> Value {
             "correlationid": {
                 "description": "Extension: the id shared by every event of one business flow.",
                 "type": "string"
+            },
+            "causationid": {
+                "description": "Extension: the id of the event whose handling published this one (for a job's events, the tick's id, `<job>@<scheduled minute>`). Absent on an event nothing in conveyor caused.",
+                "type": "string",
+                "minLength": 1
+            },
+            "dataschema": {
+                "description": "The payload's schema and its major version: `schemas/<topic>/v<major>.json`, relative to the events/ folder.",
+                "type": "string",
+                "pattern": "^schemas/[^/]+/v[1-9][0-9]*\\.json$"
             },
             "data_base64": text,
             "datacontenttype": text,
