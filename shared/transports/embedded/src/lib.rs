@@ -13,15 +13,22 @@
 //!   checkpoint rather than at each commit, so a power cut or a kernel crash may roll back the
 //!   last commits since; the database stays consistent. `FULL` would sync at every commit, at a
 //!   disk flush per transaction; a local emulator does not need that, a production database is
-//!   PostgreSQL.) Checkpoints run as SQLite's automatic ones, when the WAL passes 1,000 pages.
+//!   PostgreSQL.) `conveyor up` checkpoints the log on a background task with a connection of
+//!   its own every 100 ms (`conveyor_store::checkpoint`), so no commit waits for a checkpoint's
+//!   disk syncs; a commit checkpoints by itself only if the log passes 16,384 pages. A
+//!   checkpoint copies committed pages only, so when it runs changes nothing above.
 //! - **A handled event is never handled twice with effects.** A handler's effects and its inbox
 //!   row commit in one transaction; the acknowledgement (deleting the message) is a later write,
 //!   group-committed with others ([`consumer`]). A crash between the two leaves the message
 //!   leased: it is delivered again when the lease ends, and the inbox answers it as a
 //!   duplicate. A crash before the handler's commit rolls its effects back, and the redelivery
 //!   runs it again.
-//! - **A kill during a batch commit** (a lease of many messages, an acknowledgement of many) is
-//!   all or nothing: either every message of the batch is leased (acknowledged) or none is.
+//! - **A kill during a batch commit** (a lease of many messages, an acknowledgement of many, or
+//!   the transaction in which a function with an inbox handles up to [`consumer::TX_BATCH`]
+//!   messages) is all or nothing: either every message of the batch is leased (acknowledged,
+//!   handled with its inbox row and outgoing events) or none is. A batch killed before its
+//!   commit is handled again after the lease; one killed after its commit but before its
+//!   acknowledgements is found in the inbox and acknowledged as a duplicate.
 //!
 //! # Layout
 //! - [`broker`] — publishing (fan-out) and wake-ups
