@@ -102,10 +102,12 @@ pub fn cloud_event(fields: &Fields<'_>) -> Result<CloudEvent, DecodeError> {
         }
     };
     CloudEvent {
+        causationid: text(ext, "causationid"),
         correlationid: text(ext, "correlationid"),
         data,
         data_base64: None,
         datacontenttype: non_empty(fields.data_content_type),
+        dataschema: text(ext, "dataschema"),
         id: fields.id.to_owned(),
         pubsubname: non_empty(fields.pubsub_name).or_else(|| text(ext, "pubsubname")),
         source: fields.source.to_owned(),
