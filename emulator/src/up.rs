@@ -4,13 +4,15 @@
 //!
 //! The embedded broker's tables are created only when `up` runs on that broker; every
 //! transport gets the maintenance loop ([`conveyor_transport::maintenance`]) that prunes inbox rows (and the
-//! embedded broker's dead letters) past their retention.
+//! embedded broker's dead letters) past their retention. When a saga orchestrator runs, so does
+//! the poller that fires its timers ([`conveyor_runtime::saga::timers`]).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use conveyor_domain::{Clock, SystemClock};
 use conveyor_runtime::cron::Schedule;
+use conveyor_runtime::saga;
 use conveyor_runtime::{Deps, Function, Publisher, Trigger};
 use conveyor_store::{PoolOptions, Store};
 use tokio::sync::watch;
@@ -176,6 +178,21 @@ pub async fn start(mut config: UpConfig) -> Result<Running, UpError> {
                 tasks.spawn(scheduler::run_with_lock(f, d, st, lock.clone(), rx));
             }
         }
+    }
+    // A saga orchestrator's timers: the due-timer table polled here, each firing published to
+    // the orchestrator as an event (one poller serves every orchestrator; timers carry their
+    // saga's definition).
+    if let Some(orchestrator) = config
+        .functions
+        .iter()
+        .find(|f| f.spec().topics().contains(&saga::TIMER_FIRED))
+    {
+        tasks.spawn(saga::timers::run(
+            deps.clone(),
+            orchestrator.spec().service.app_id(),
+            saga::timers::DEFAULT_EVERY,
+            watch_rx.clone(),
+        ));
     }
     tasks.spawn(maintenance::run(
         deps.store.clone(),

@@ -19,6 +19,7 @@ mod redis_interop;
 mod redis_recovery;
 mod redis_tick_lock;
 mod redis_tls;
+mod saga_timers;
 mod schema;
 mod sqs;
 mod startup;

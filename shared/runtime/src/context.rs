@@ -41,6 +41,8 @@ pub struct Meta<'a> {
     pub tracestate: Option<Cow<'a, str>>,
     /// The flow's correlation id.
     pub correlation_id: Cow<'a, str>,
+    /// The topic the event came on (empty for a tick).
+    pub topic: Cow<'a, str>,
 }
 
 impl<'a> Meta<'a> {
@@ -71,6 +73,7 @@ impl<'a> Meta<'a> {
                     .filter(|c| !c.is_empty())
                     .unwrap_or(&event.id),
             ),
+            topic: Cow::Borrowed(event.topic_name()),
         }
     }
 
@@ -88,6 +91,7 @@ impl<'a> Meta<'a> {
             deadline: None,
             trace: OnceLock::new(),
             tracestate: None,
+            topic: Cow::Borrowed(""),
         }
     }
 
@@ -160,6 +164,13 @@ impl<'a> Context<'a> {
     #[must_use]
     pub fn attempt(&self) -> u32 {
         self.meta.attempt
+    }
+
+    /// The topic the event came on (empty for a tick): what a function subscribed to several
+    /// topics with differently shaped payloads reads them by.
+    #[must_use]
+    pub fn topic(&self) -> &str {
+        &self.meta.topic
     }
 
     /// The correlation id.
@@ -268,6 +279,7 @@ mod tests {
         );
         assert_eq!(meta.tracestate, None);
         assert_eq!(meta.attempt, 2);
+        assert_eq!(meta.topic, "payment.confirmed");
         event.correlationid = Some("flow-1".to_owned());
         event.tracestate = Some("vendor=1".to_owned());
         let meta = Meta::from_event(&event, 1, None);

@@ -1,0 +1,267 @@
+//! The checks [`SagaDefinition::new`](crate::SagaDefinition::new) runs: every step can be
+//! waited for, completed and (unless it is the last) undone, and every reply topic names
+//! exactly one step and phase.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::definition::{DefinitionError, Phase, ReplyKind, ReplyRoute, Step};
+
+/// Names, timeouts, completing replies and compensations, step by step.
+pub(crate) fn steps(saga: &'static str, steps: &[Step]) -> Result<(), DefinitionError> {
+    if steps.is_empty() {
+        return Err(DefinitionError::NoSteps { saga });
+    }
+    let mut names = BTreeSet::new();
+    for (i, step) in steps.iter().enumerate() {
+        if step.name.trim().is_empty() || !names.insert(step.name) {
+            return Err(DefinitionError::BadStepName {
+                saga,
+                step: step.name,
+            });
+        }
+        if step.timeout.is_zero() || step.retry.attempts == 0 {
+            return Err(DefinitionError::NeverWaits {
+                saga,
+                step: step.name,
+            });
+        }
+        if step.completed_by.is_empty() {
+            return Err(DefinitionError::NoCompletingReply {
+                saga,
+                step: step.name,
+                phase: Phase::Forward,
+            });
+        }
+        let last = i + 1 == steps.len();
+        match step.compensation {
+            None if !last => {
+                return Err(DefinitionError::MissingCompensation {
+                    saga,
+                    step: step.name,
+                });
+            }
+            Some(c) if c.completed_by.is_empty() => {
+                return Err(DefinitionError::NoCompletingReply {
+                    saga,
+                    step: step.name,
+                    phase: Phase::Compensate,
+                });
+            }
+            Some(c) if c.timeout.is_zero() => {
+                return Err(DefinitionError::NeverWaits {
+                    saga,
+                    step: step.name,
+                });
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// The reply table: each topic to its one step, phase and meaning.
+pub(crate) fn routes(
+    saga: &'static str,
+    steps: &[Step],
+) -> Result<BTreeMap<&'static str, ReplyRoute>, DefinitionError> {
+    let mut routes: BTreeMap<&'static str, ReplyRoute> = BTreeMap::new();
+    let mut commands = BTreeSet::new();
+    let name = |r: &ReplyRoute| format!("{}/{:?}", steps[r.step].name, r.phase);
+    for (i, step) in steps.iter().enumerate() {
+        commands.insert(step.command);
+        let mut replies: Vec<(&'static str, Phase, ReplyKind)> = Vec::new();
+        replies.extend(
+            step.completed_by
+                .iter()
+                .map(|t| (*t, Phase::Forward, ReplyKind::Completes)),
+        );
+        replies.extend(
+            step.failed_by
+                .iter()
+                .map(|t| (*t, Phase::Forward, ReplyKind::Fails)),
+        );
+        if let Some(c) = step.compensation {
+            commands.insert(c.command);
+            replies.extend(
+                c.completed_by
+                    .iter()
+                    .map(|t| (*t, Phase::Compensate, ReplyKind::Completes)),
+            );
+            replies.extend(
+                c.retried_on
+                    .iter()
+                    .map(|t| (*t, Phase::Compensate, ReplyKind::Retries)),
+            );
+        }
+        for (topic, phase, kind) in replies {
+            let route = ReplyRoute {
+                step: i,
+                phase,
+                kind,
+            };
+            if let Some(first) = routes.get(topic) {
+                return Err(DefinitionError::DuplicateReplyTopic {
+                    saga,
+                    topic,
+                    first: name(first),
+                    second: name(&route),
+                });
+            }
+            routes.insert(topic, route);
+        }
+    }
+    if let Some(topic) = routes.keys().find(|t| commands.contains(*t)) {
+        return Err(DefinitionError::ReplyIsCommand { saga, topic });
+    }
+    Ok(routes)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use crate::definition::{Compensation, DefinitionError, Phase, ReplyKind, Retry, Step};
+    use crate::{ReplyRoute, SagaDefinition};
+
+    fn pay() -> Step {
+        Step::new("pay", "pay.requested", &["pay.done"])
+            .failed_by(&["pay.failed"])
+            .compensated_by(
+                Compensation::new("refund.requested", &["refund.done"])
+                    .retried_on(&["refund.failed"]),
+            )
+    }
+
+    fn ship() -> Step {
+        Step::new("ship", "ship.requested", &["ship.done"]).failed_by(&["ship.failed"])
+    }
+
+    #[test]
+    fn a_valid_definition_routes_each_reply_to_one_step_and_phase() {
+        let d = SagaDefinition::new("checkout", vec![pay(), ship()]).unwrap();
+        assert_eq!(d.name(), "checkout");
+        assert_eq!(
+            d.route("refund.failed"),
+            Some(ReplyRoute {
+                step: 0,
+                phase: Phase::Compensate,
+                kind: ReplyKind::Retries
+            })
+        );
+        assert_eq!(d.route("ship.failed").map(|r| r.kind), Some(ReplyKind::Fails));
+        assert_eq!(d.route("pay.requested"), None);
+        assert_eq!(
+            d.reply_topics(),
+            [
+                "pay.done",
+                "pay.failed",
+                "refund.done",
+                "refund.failed",
+                "ship.done",
+                "ship.failed"
+            ]
+        );
+        assert_eq!(
+            d.command_topics(),
+            ["pay.requested", "ship.requested", "refund.requested"]
+        );
+    }
+
+    #[test]
+    fn a_step_a_later_step_can_undo_needs_a_compensation() {
+        let bare = Step::new("pay", "pay.requested", &["pay.done"]);
+        assert_eq!(
+            SagaDefinition::new("s", vec![bare, ship()]),
+            Err(DefinitionError::MissingCompensation {
+                saga: "s",
+                step: "pay"
+            })
+        );
+        // The last step needs none: nothing after it can fail.
+        assert!(SagaDefinition::new("s", vec![ship()]).is_ok());
+    }
+
+    #[test]
+    fn a_reply_topic_may_settle_only_one_step_and_phase() {
+        let other = Step::new("other", "other.requested", &["pay.done"]);
+        let err = SagaDefinition::new("s", vec![pay(), other]).unwrap_err();
+        assert_eq!(
+            err,
+            DefinitionError::DuplicateReplyTopic {
+                saga: "s",
+                topic: "pay.done",
+                first: "pay/Forward".to_owned(),
+                second: "other/Forward".to_owned()
+            }
+        );
+        // Within one step too: a compensation reply that is also the step's failure.
+        let mixed = Step::new("pay", "pay.requested", &["pay.done"])
+            .failed_by(&["pay.failed"])
+            .compensated_by(Compensation::new("refund.requested", &["pay.failed"]));
+        assert!(matches!(
+            SagaDefinition::new("s", vec![mixed, ship()]),
+            Err(DefinitionError::DuplicateReplyTopic { topic: "pay.failed", .. })
+        ));
+    }
+
+    #[test]
+    fn other_mistakes_are_refused_by_name() {
+        assert_eq!(
+            SagaDefinition::new("", vec![ship()]),
+            Err(DefinitionError::NoName)
+        );
+        assert_eq!(
+            SagaDefinition::new("s", vec![]),
+            Err(DefinitionError::NoSteps { saga: "s" })
+        );
+        assert_eq!(
+            SagaDefinition::new("s", vec![ship(), ship()]),
+            Err(DefinitionError::BadStepName {
+                saga: "s",
+                step: "ship"
+            })
+        );
+        let no_reply = Step::new("ship", "ship.requested", &[]);
+        assert!(matches!(
+            SagaDefinition::new("s", vec![no_reply]),
+            Err(DefinitionError::NoCompletingReply { phase: Phase::Forward, .. })
+        ));
+        let silent_undo = Step::new("pay", "pay.requested", &["pay.done"])
+            .compensated_by(Compensation::new("refund.requested", &[]));
+        assert!(matches!(
+            SagaDefinition::new("s", vec![silent_undo, ship()]),
+            Err(DefinitionError::NoCompletingReply { phase: Phase::Compensate, .. })
+        ));
+        let never = ship().timeout(Duration::ZERO);
+        assert!(matches!(
+            SagaDefinition::new("s", vec![never]),
+            Err(DefinitionError::NeverWaits { .. })
+        ));
+        let no_send = ship().retry(Retry { attempts: 0, ..Retry::DEFAULT });
+        assert!(matches!(
+            SagaDefinition::new("s", vec![no_send]),
+            Err(DefinitionError::NeverWaits { .. })
+        ));
+        let echo = Step::new("ship", "ship.requested", &["ship.requested"]);
+        assert_eq!(
+            SagaDefinition::new("s", vec![echo]),
+            Err(DefinitionError::ReplyIsCommand {
+                saga: "s",
+                topic: "ship.requested"
+            })
+        );
+    }
+
+    #[test]
+    fn the_backoff_doubles_up_to_its_cap() {
+        let r = Retry {
+            attempts: 5,
+            backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_millis(350),
+        };
+        assert_eq!(r.backoff_after(1), Duration::from_millis(100));
+        assert_eq!(r.backoff_after(2), Duration::from_millis(200));
+        assert_eq!(r.backoff_after(3), Duration::from_millis(350));
+        assert_eq!(Retry::ONCE.backoff_after(1), Duration::ZERO);
+    }
+}

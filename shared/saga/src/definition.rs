@@ -1,0 +1,324 @@
+//! The declarative description of a saga: its steps, in order, each with the command that
+//! starts it, the replies that complete or fail it, its timeout and retry policy, and the
+//! compensation that undoes it. [`SagaDefinition::new`] checks the whole description once, so
+//! an engine never meets an ambiguous reply or a step it cannot undo.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// How often a command is sent before its step is given up, and how long to wait between sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retry {
+    /// Sends in total, the first included (at least 1).
+    pub attempts: u32,
+    /// Wait before the second send.
+    pub backoff: Duration,
+    /// Upper bound of the doubling wait.
+    pub max_backoff: Duration,
+}
+
+impl Retry {
+    /// Three sends, 1 s doubling up to 30 s.
+    pub const DEFAULT: Self = Self {
+        attempts: 3,
+        backoff: Duration::from_secs(1),
+        max_backoff: Duration::from_secs(30),
+    };
+
+    /// One send, never repeated.
+    pub const ONCE: Self = Self {
+        attempts: 1,
+        backoff: Duration::ZERO,
+        max_backoff: Duration::ZERO,
+    };
+
+    /// The wait after send number `sent` (1 = after the first), doubling and capped.
+    #[must_use]
+    pub fn backoff_after(&self, sent: u32) -> Duration {
+        let factor = 2u32.saturating_pow(sent.saturating_sub(1));
+        self.backoff.saturating_mul(factor).min(self.max_backoff)
+    }
+}
+
+/// What undoes a completed step. A compensation is retried until it succeeds (with the
+/// backoff of its [`Retry`], whose `attempts` is ignored): a saga must end fully compensated,
+/// so its consumers must make compensations idempotent and able to succeed eventually.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Compensation {
+    /// The topic of the compensating command.
+    pub command: &'static str,
+    /// Replies that say it was done.
+    pub completed_by: &'static [&'static str],
+    /// Replies that say it failed for now (it is sent again after the backoff).
+    pub retried_on: &'static [&'static str],
+    /// How long to wait for a reply before sending it again.
+    pub timeout: Duration,
+    /// The wait between sends.
+    pub backoff: Retry,
+}
+
+impl Compensation {
+    /// A compensation sending `command` and done on any of `completed_by`; 30 s timeout,
+    /// default backoff, no failure replies.
+    #[must_use]
+    pub const fn new(command: &'static str, completed_by: &'static [&'static str]) -> Self {
+        Self {
+            command,
+            completed_by,
+            retried_on: &[],
+            timeout: Duration::from_secs(30),
+            backoff: Retry::DEFAULT,
+        }
+    }
+
+    /// Replies that report a failure to retry.
+    #[must_use]
+    pub const fn retried_on(mut self, topics: &'static [&'static str]) -> Self {
+        self.retried_on = topics;
+        self
+    }
+
+    /// The reply timeout.
+    #[must_use]
+    pub const fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The wait between sends.
+    #[must_use]
+    pub const fn backoff(mut self, backoff: Retry) -> Self {
+        self.backoff = backoff;
+        self
+    }
+}
+
+/// One step: a command to a service and the replies that settle it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Step {
+    /// Short name, unique in the saga (`payment`, `inventory`, ...).
+    pub name: &'static str,
+    /// The topic of the command.
+    pub command: &'static str,
+    /// Replies that complete the step (the reply may carry an id the compensation needs).
+    pub completed_by: &'static [&'static str],
+    /// Replies that fail it for good: the saga compensates the steps before it.
+    pub failed_by: &'static [&'static str],
+    /// How long to wait for a reply to one send.
+    pub timeout: Duration,
+    /// How often the command is sent before the step is given up as timed out.
+    pub retry: Retry,
+    /// What undoes it; required of every step but the last.
+    pub compensation: Option<Compensation>,
+}
+
+impl Step {
+    /// A step sending `command`, completed by `completed_by`; 30 s timeout, default retry,
+    /// no failure replies, no compensation.
+    #[must_use]
+    pub const fn new(
+        name: &'static str,
+        command: &'static str,
+        completed_by: &'static [&'static str],
+    ) -> Self {
+        Self {
+            name,
+            command,
+            completed_by,
+            failed_by: &[],
+            timeout: Duration::from_secs(30),
+            retry: Retry::DEFAULT,
+            compensation: None,
+        }
+    }
+
+    /// Replies that fail the step.
+    #[must_use]
+    pub const fn failed_by(mut self, topics: &'static [&'static str]) -> Self {
+        self.failed_by = topics;
+        self
+    }
+
+    /// The reply timeout of one send.
+    #[must_use]
+    pub const fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The retry policy.
+    #[must_use]
+    pub const fn retry(mut self, retry: Retry) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// The compensation.
+    #[must_use]
+    pub const fn compensated_by(mut self, compensation: Compensation) -> Self {
+        self.compensation = Some(compensation);
+        self
+    }
+}
+
+/// Whether a message belongs to a step's forward command or to its compensation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// The step's own command.
+    Forward,
+    /// Its compensation.
+    Compensate,
+}
+
+/// What a reply topic means to a saga.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplyKind {
+    /// The step (or its compensation) is done.
+    Completes,
+    /// The step failed for good.
+    Fails,
+    /// The compensation failed for now; send it again.
+    Retries,
+}
+
+/// A reply topic's place in a saga: which step, which phase, what it says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReplyRoute {
+    /// The step's index.
+    pub step: usize,
+    /// Forward or compensation.
+    pub phase: Phase,
+    /// Its meaning.
+    pub kind: ReplyKind,
+}
+
+/// Why a saga description is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DefinitionError {
+    /// The saga's name is empty.
+    #[error("a saga needs a name")]
+    NoName,
+    /// No steps at all.
+    #[error("saga {saga} has no steps")]
+    NoSteps {
+        /// The saga.
+        saga: &'static str,
+    },
+    /// Two steps share a name (or one is empty).
+    #[error("saga {saga}: step name {step:?} is empty or used twice")]
+    BadStepName {
+        /// The saga.
+        saga: &'static str,
+        /// The name.
+        step: &'static str,
+    },
+    /// A step that a later step's failure must undo has no compensation.
+    #[error("saga {saga}: step {step} needs a compensation (a later step can fail)")]
+    MissingCompensation {
+        /// The saga.
+        saga: &'static str,
+        /// The step.
+        step: &'static str,
+    },
+    /// A step (or compensation) that no reply can complete.
+    #[error("saga {saga}: step {step} has no reply that completes its {phase:?} command")]
+    NoCompletingReply {
+        /// The saga.
+        saga: &'static str,
+        /// The step.
+        step: &'static str,
+        /// Forward or compensation.
+        phase: Phase,
+    },
+    /// A reply topic listed twice: the engine could not tell which step it settles.
+    #[error("saga {saga}: reply topic {topic} is used by {first} and by {second}")]
+    DuplicateReplyTopic {
+        /// The saga.
+        saga: &'static str,
+        /// The topic.
+        topic: &'static str,
+        /// Its first use (`step/phase`).
+        first: String,
+        /// Its second use.
+        second: String,
+    },
+    /// A topic used both as a command and as a reply: the saga would consume its own commands.
+    #[error("saga {saga}: topic {topic} is both a command and a reply")]
+    ReplyIsCommand {
+        /// The saga.
+        saga: &'static str,
+        /// The topic.
+        topic: &'static str,
+    },
+    /// A zero reply timeout or zero attempts: the step could never be waited for.
+    #[error("saga {saga}: step {step} has a zero timeout or zero attempts")]
+    NeverWaits {
+        /// The saga.
+        saga: &'static str,
+        /// The step.
+        step: &'static str,
+    },
+}
+
+/// A checked saga description.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SagaDefinition {
+    name: &'static str,
+    steps: Vec<Step>,
+    routes: BTreeMap<&'static str, ReplyRoute>,
+}
+
+impl SagaDefinition {
+    /// Checks and builds a definition.
+    ///
+    /// # Errors
+    /// [`DefinitionError`] naming the first problem found.
+    pub fn new(name: &'static str, steps: Vec<Step>) -> Result<Self, DefinitionError> {
+        if name.trim().is_empty() {
+            return Err(DefinitionError::NoName);
+        }
+        crate::check::steps(name, &steps)?;
+        let routes = crate::check::routes(name, &steps)?;
+        Ok(Self {
+            name,
+            steps,
+            routes,
+        })
+    }
+
+    /// The saga's name (its state rows and timers are keyed by it).
+    #[must_use]
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// The steps, in order.
+    #[must_use]
+    pub fn steps(&self) -> &[Step] {
+        &self.steps
+    }
+
+    /// What a reply topic settles, if it is one of this saga's.
+    #[must_use]
+    pub fn route(&self, topic: &str) -> Option<ReplyRoute> {
+        self.routes.get(topic).copied()
+    }
+
+    /// Every reply topic (what the orchestrator subscribes to), sorted.
+    #[must_use]
+    pub fn reply_topics(&self) -> Vec<&'static str> {
+        self.routes.keys().copied().collect()
+    }
+
+    /// Every command topic, forward and compensating, in step order.
+    #[must_use]
+    pub fn command_topics(&self) -> Vec<&'static str> {
+        let forward = self.steps.iter().map(|s| s.command);
+        let back = self
+            .steps
+            .iter()
+            .filter_map(|s| s.compensation.map(|c| c.command));
+        forward.chain(back).collect()
+    }
+}
