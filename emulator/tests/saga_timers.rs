@@ -5,14 +5,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use conveyor_domain::{SagaId, Timestamp};
-use conveyor_emulator::up::{self, UpConfig};
 use conveyor_embedded::consumer::ConsumerSettings;
+use conveyor_emulator::up::{self, UpConfig};
+use conveyor_runtime::saga::SagaRepository;
 use conveyor_runtime::saga::{
     self, Command, Incoming, Outcome, Outgoing, Reply, Retry, SagaCodec, SagaDefinition,
     SagaMessage, SagaState, SagaStatus, Step,
 };
-use conveyor_runtime::{CloudEvent, Context, Function, FunctionSpec, HandlerError, Service, TopicHandler};
-use conveyor_runtime::saga::SagaRepository;
+use conveyor_runtime::{
+    CloudEvent, Context, Function, FunctionSpec, HandlerError, Service, TopicHandler,
+};
 use serde_json::{Value, json};
 
 use crate::functions::eventually;
@@ -44,12 +46,21 @@ impl SagaCodec for Codec {
     }
 
     fn read(&self, topic: &str, data: &Value) -> Result<Incoming, HandlerError> {
-        let id = data.get("saga_id").and_then(Value::as_str).unwrap_or_default();
+        let id = data
+            .get("saga_id")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         let saga = SagaId::parse(id).map_err(HandlerError::drop)?;
         Ok(if topic == START {
-            Incoming::Start { saga, data: data.clone() }
+            Incoming::Start {
+                saga,
+                data: data.clone(),
+            }
         } else {
-            Incoming::Reply { saga, reply: Reply::on(topic) }
+            Incoming::Reply {
+                saga,
+                reply: Reply::on(topic),
+            }
         })
     }
 
@@ -77,7 +88,9 @@ impl TopicHandler for TimerSaga {
     );
 
     async fn handle(&self, message: SagaMessage, cx: &mut Context<'_>) -> Result<(), HandlerError> {
-        saga::orchestrate(&Codec::new(), &message, cx).await.map(|_| ())
+        saga::orchestrate(&Codec::new(), &message, cx)
+            .await
+            .map(|_| ())
     }
 }
 
@@ -101,9 +114,14 @@ async fn the_emulator_fires_saga_timers_within_a_second_of_their_deadline() {
     let starts: Vec<_> = ids
         .iter()
         .map(|id| {
-            CloudEvent::new(START, "tests", &json!({"saga_id": id}), Timestamp::from_millis(0))
-                .unwrap()
-                .into_outbox_row()
+            CloudEvent::new(
+                START,
+                "tests",
+                &json!({"saga_id": id}),
+                Timestamp::from_millis(0),
+            )
+            .unwrap()
+            .into_outbox_row()
         })
         .collect();
     running.broker.publish(&starts).await.unwrap();
@@ -131,7 +149,10 @@ async fn the_emulator_fires_saga_timers_within_a_second_of_their_deadline() {
         let step = st.step(0);
         let deadline = step.started_at.unwrap().millis() + 700;
         let late = step.settled_at.unwrap().millis() - deadline;
-        assert!((0..1_000).contains(&late), "{id} timed out {late} ms after its deadline");
+        assert!(
+            (0..1_000).contains(&late),
+            "{id} timed out {late} ms after its deadline"
+        );
         assert_eq!(step.attempts, 1);
     }
     running.shutdown().await;

@@ -12,13 +12,16 @@ pub(crate) fn steps(saga: &'static str, steps: &[Step]) -> Result<(), Definition
         return Err(DefinitionError::NoSteps { saga });
     }
     let mut names = BTreeSet::new();
+    if let Some(step) = steps
+        .iter()
+        .find(|s| s.name.trim().is_empty() || !names.insert(s.name))
+    {
+        return Err(DefinitionError::BadStepName {
+            saga,
+            step: step.name,
+        });
+    }
     for (i, step) in steps.iter().enumerate() {
-        if step.name.trim().is_empty() || !names.insert(step.name) {
-            return Err(DefinitionError::BadStepName {
-                saga,
-                step: step.name,
-            });
-        }
         if step.timeout.is_zero() || step.retry.attempts == 0 {
             return Err(DefinitionError::NeverWaits {
                 saga,
@@ -110,7 +113,7 @@ pub(crate) fn routes(
             routes.insert(topic, route);
         }
     }
-    if let Some(topic) = routes.keys().find(|t| commands.contains(*t)) {
+    if let Some(&topic) = routes.keys().find(|t| commands.contains(*t)) {
         return Err(DefinitionError::ReplyIsCommand { saga, topic });
     }
     Ok(routes)
@@ -148,7 +151,10 @@ mod tests {
                 kind: ReplyKind::Retries
             })
         );
-        assert_eq!(d.route("ship.failed").map(|r| r.kind), Some(ReplyKind::Fails));
+        assert_eq!(
+            d.route("ship.failed").map(|r| r.kind),
+            Some(ReplyKind::Fails)
+        );
         assert_eq!(d.route("pay.requested"), None);
         assert_eq!(
             d.reply_topics(),
@@ -200,7 +206,10 @@ mod tests {
             .compensated_by(Compensation::new("refund.requested", &["pay.failed"]));
         assert!(matches!(
             SagaDefinition::new("s", vec![mixed, ship()]),
-            Err(DefinitionError::DuplicateReplyTopic { topic: "pay.failed", .. })
+            Err(DefinitionError::DuplicateReplyTopic {
+                topic: "pay.failed",
+                ..
+            })
         ));
     }
 
@@ -224,20 +233,29 @@ mod tests {
         let no_reply = Step::new("ship", "ship.requested", &[]);
         assert!(matches!(
             SagaDefinition::new("s", vec![no_reply]),
-            Err(DefinitionError::NoCompletingReply { phase: Phase::Forward, .. })
+            Err(DefinitionError::NoCompletingReply {
+                phase: Phase::Forward,
+                ..
+            })
         ));
         let silent_undo = Step::new("pay", "pay.requested", &["pay.done"])
             .compensated_by(Compensation::new("refund.requested", &[]));
         assert!(matches!(
             SagaDefinition::new("s", vec![silent_undo, ship()]),
-            Err(DefinitionError::NoCompletingReply { phase: Phase::Compensate, .. })
+            Err(DefinitionError::NoCompletingReply {
+                phase: Phase::Compensate,
+                ..
+            })
         ));
         let never = ship().timeout(Duration::ZERO);
         assert!(matches!(
             SagaDefinition::new("s", vec![never]),
             Err(DefinitionError::NeverWaits { .. })
         ));
-        let no_send = ship().retry(Retry { attempts: 0, ..Retry::DEFAULT });
+        let no_send = ship().retry(Retry {
+            attempts: 0,
+            ..Retry::DEFAULT
+        });
         assert!(matches!(
             SagaDefinition::new("s", vec![no_send]),
             Err(DefinitionError::NeverWaits { .. })

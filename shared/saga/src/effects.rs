@@ -176,7 +176,9 @@ impl Transition {
 
 /// A stored state that does not fit the definition applied to it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("saga state of {found} ({found_steps} steps) does not fit definition {expected} ({steps} steps)")]
+#[error(
+    "saga state of {found} ({found_steps} steps) does not fit definition {expected} ({steps} steps)"
+)]
 pub struct StateMismatch {
     /// The definition's name.
     pub expected: &'static str,

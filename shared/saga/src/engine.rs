@@ -231,7 +231,13 @@ impl<'d> Engine<'d> {
             topic,
             attempt,
         }));
-        set_timer(st, i, phase, TimerPurpose::ReplyDeadline, after(now, timeout));
+        set_timer(
+            st,
+            i,
+            phase,
+            TimerPurpose::ReplyDeadline,
+            after(now, timeout),
+        );
     }
 
     /// Starts undoing: the steps that completed or timed out, latest first.

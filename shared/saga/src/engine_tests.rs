@@ -47,30 +47,46 @@ fn at(s: i64) -> Timestamp {
 }
 
 fn started(def: &SagaDefinition) -> SagaState {
-    let t = Engine::new(def).start(SagaId::parse("ord-1").unwrap(), serde_json::json!({"n": 1}), at(0));
+    let t = Engine::new(def).start(
+        SagaId::parse("ord-1").unwrap(),
+        serde_json::json!({"n": 1}),
+        at(0),
+    );
     t.state
 }
 
 fn reply(def: &SagaDefinition, st: &SagaState, topic: &str, now: i64) -> Transition {
     Engine::new(def)
-        .apply(st, &Input::Reply(Reply::on(topic).with_result(format!("{topic}-id"))), at(now))
+        .apply(
+            st,
+            &Input::Reply(Reply::on(topic).with_result(format!("{topic}-id"))),
+            at(now),
+        )
         .unwrap()
 }
 
 fn fire(def: &SagaDefinition, st: &SagaState, now: i64) -> Transition {
     let seq = st.timer.expect("a timer is set").seq;
-    Engine::new(def).apply(st, &Input::Timer { seq }, at(now)).unwrap()
+    Engine::new(def)
+        .apply(st, &Input::Timer { seq }, at(now))
+        .unwrap()
 }
 
 /// `topic@attempt` of each command sent.
 fn sent(t: &Transition) -> Vec<String> {
-    t.commands().map(|c| format!("{}@{}", c.topic, c.attempt)).collect()
+    t.commands()
+        .map(|c| format!("{}@{}", c.topic, c.attempt))
+        .collect()
 }
 
 #[test]
 fn the_happy_path_sends_each_step_after_the_previous_reply_then_completes() {
     let def = definition();
-    let start = Engine::new(&def).start(SagaId::parse("ord-1").unwrap(), serde_json::json!({}), at(0));
+    let start = Engine::new(&def).start(
+        SagaId::parse("ord-1").unwrap(),
+        serde_json::json!({}),
+        at(0),
+    );
     assert_eq!(sent(&start), ["pay.requested@1"]);
     assert_eq!(start.deadline(), Some(at(10)));
     let first = start.commands().next().unwrap();
@@ -116,7 +132,10 @@ fn a_failure_at_each_step_compensates_exactly_the_steps_before_it_latest_first()
         }
         let mut t = reply(&def, &st, failure, 2);
         let mut compensations = Vec::new();
-        while let Some(c) = t.commands().next().cloned() {
+        loop {
+            let Some(c) = t.commands().next().cloned() else {
+                break;
+            };
             assert_eq!(c.phase, Phase::Compensate, "{failure}");
             compensations.push(c.topic);
             t = reply(&def, &t.state, done(c.topic), 3);
@@ -124,7 +143,10 @@ fn a_failure_at_each_step_compensates_exactly_the_steps_before_it_latest_first()
         assert_eq!(compensations, undo, "{failure}");
         let outcome = t.outcome().expect("finished");
         assert_eq!(outcome.status, SagaStatus::Compensated);
-        assert!(outcome.reason.as_deref().unwrap().contains(failure), "{outcome:?}");
+        assert!(
+            outcome.reason.as_deref().unwrap().contains(failure),
+            "{outcome:?}"
+        );
         assert_eq!(t.state.compensation_path.len(), undo.len());
     }
 }
@@ -136,12 +158,18 @@ fn a_reply_delivered_twice_changes_nothing_the_second_time() {
     let twice = reply(&def, &once.state, "pay.done", 2);
     assert_eq!(
         twice.ignored,
-        Some(Ignored::NotAwaited { step: 0, status: StepStatus::Completed })
+        Some(Ignored::NotAwaited {
+            step: 0,
+            status: StepStatus::Completed
+        })
     );
     assert!(twice.effects.is_empty());
     assert_eq!(twice.state, once.state);
     let unknown = reply(&def, &once.state, "something.else", 2);
-    assert_eq!(unknown.ignored, Some(Ignored::UnknownTopic("something.else".to_owned())));
+    assert_eq!(
+        unknown.ignored,
+        Some(Ignored::UnknownTopic("something.else".to_owned()))
+    );
 }
 
 #[test]
@@ -162,10 +190,22 @@ fn a_silent_step_is_sent_again_after_the_backoff_then_timed_out_and_compensated(
     assert_eq!(sent(&t), ["release.requested@1"]);
     assert_eq!(t.state.step(1).status, StepStatus::Compensating);
     assert_eq!(t.state.compensation_path, [1, 0]);
-    assert!(t.state.failure.as_deref().unwrap().contains("timed out after 2 sends"));
+    assert!(
+        t.state
+            .failure
+            .as_deref()
+            .unwrap()
+            .contains("timed out after 2 sends")
+    );
     // Its reply arriving now does not revive the saga.
     let late = reply(&def, &t.state, "reserve.done", 23);
-    assert_eq!(late.ignored, Some(Ignored::NotAwaited { step: 1, status: StepStatus::Compensating }));
+    assert_eq!(
+        late.ignored,
+        Some(Ignored::NotAwaited {
+            step: 1,
+            status: StepStatus::Compensating
+        })
+    );
     let t = reply(&def, &t.state, "release.done", 24);
     assert_eq!(sent(&t), ["refund.requested@1"]);
     let t = reply(&def, &t.state, "refund.done", 25);
@@ -182,7 +222,10 @@ fn a_compensation_that_fails_for_now_is_sent_again_until_it_succeeds() {
     assert_eq!(sent(&t), ["refund.requested@1"]);
     let t = reply(&def, &t.state, "refund.failed", 3);
     assert!(sent(&t).is_empty());
-    assert_eq!(t.state.timer.map(|t| (t.purpose, t.due)), Some((TimerPurpose::Resend, at(4))));
+    assert_eq!(
+        t.state.timer.map(|t| (t.purpose, t.due)),
+        Some((TimerPurpose::Resend, at(4)))
+    );
     let t = fire(&def, &t.state, 4);
     assert_eq!(sent(&t), ["refund.requested@2"]);
     // No reply in time: sent again after the (doubled) backoff, never given up.
@@ -203,7 +246,9 @@ fn a_timer_that_is_not_the_current_one_changes_nothing() {
     let st = started(&def);
     let old = st.timer.unwrap().seq;
     let st = reply(&def, &st, "pay.done", 1).state;
-    let t = Engine::new(&def).apply(&st, &Input::Timer { seq: old }, at(20)).unwrap();
+    let t = Engine::new(&def)
+        .apply(&st, &Input::Timer { seq: old }, at(20))
+        .unwrap();
     assert_eq!(t.ignored, Some(Ignored::StaleTimer(old)));
     assert_eq!(t.state, st);
 }
@@ -213,11 +258,17 @@ fn a_state_of_another_definition_is_refused() {
     let def = definition();
     let mut st = started(&def);
     st.definition = "other".to_owned();
-    let err = Engine::new(&def).apply(&st, &Input::Timer { seq: 0 }, at(1)).unwrap_err();
+    let err = Engine::new(&def)
+        .apply(&st, &Input::Timer { seq: 0 }, at(1))
+        .unwrap_err();
     assert!(err.to_string().contains("other"), "{err}");
     let mut st = started(&def);
     st.steps.pop();
-    assert!(Engine::new(&def).apply(&st, &Input::Timer { seq: 0 }, at(1)).is_err());
+    assert!(
+        Engine::new(&def)
+            .apply(&st, &Input::Timer { seq: 0 }, at(1))
+            .is_err()
+    );
 }
 
 #[test]
@@ -228,7 +279,9 @@ fn the_state_round_trips_through_json() {
     let back: SagaState = serde_json::from_str(&text).unwrap();
     assert_eq!(back, st);
     assert!(matches!(
-        Engine::new(&def).start(st.id.clone(), serde_json::Value::Null, at(0)).effects[0],
+        Engine::new(&def)
+            .start(st.id.clone(), serde_json::Value::Null, at(0))
+            .effects[0],
         Effect::Send(_)
     ));
 }

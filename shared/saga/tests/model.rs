@@ -12,17 +12,22 @@ use std::time::Duration;
 
 use conveyor_domain::{SagaId, Timestamp};
 use conveyor_saga::{
-    Compensation, Engine, Input, Phase, Reply, Retry, SagaDefinition, SagaState, SagaStatus,
-    Step, StepStatus, Transition,
+    Compensation, Engine, Input, Phase, Reply, Retry, SagaDefinition, SagaState, SagaStatus, Step,
+    StepStatus, Transition,
 };
 use proptest::prelude::*;
 
-const COMMANDS: [&str; 4] = ["s0.cmd", "s1.cmd", "s2.cmd", "s3.cmd"];
-const DONE: [&str; 4] = ["s0.done", "s1.done", "s2.done", "s3.done"];
-const FAILED: [&str; 4] = ["s0.failed", "s1.failed", "s2.failed", "s3.failed"];
-const UNDO: [&str; 4] = ["s0.undo", "s1.undo", "s2.undo", "s3.undo"];
-const UNDONE: [&str; 4] = ["s0.undone", "s1.undone", "s2.undone", "s3.undone"];
-const UNDO_FAILED: [&str; 4] = ["s0.undo_failed", "s1.undo_failed", "s2.undo_failed", "s3.undo_failed"];
+static COMMANDS: [&str; 4] = ["s0.cmd", "s1.cmd", "s2.cmd", "s3.cmd"];
+static DONE: [&str; 4] = ["s0.done", "s1.done", "s2.done", "s3.done"];
+static FAILED: [&str; 4] = ["s0.failed", "s1.failed", "s2.failed", "s3.failed"];
+static UNDO: [&str; 4] = ["s0.undo", "s1.undo", "s2.undo", "s3.undo"];
+static UNDONE: [&str; 4] = ["s0.undone", "s1.undone", "s2.undone", "s3.undone"];
+static UNDO_FAILED: [&str; 4] = [
+    "s0.undo_failed",
+    "s1.undo_failed",
+    "s2.undo_failed",
+    "s3.undo_failed",
+];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Answer {
@@ -57,7 +62,10 @@ fn world() -> impl Strategy<Value = World> {
             proptest::collection::vec(1u32..=3, n),
             proptest::collection::vec(proptest::collection::vec(answer(), 0..4), n),
             proptest::collection::vec(
-                proptest::collection::vec(prop_oneof![Just(Answer::Fail), Just(Answer::Silent)], 0..4),
+                proptest::collection::vec(
+                    prop_oneof![Just(Answer::Fail), Just(Answer::Silent)],
+                    0..4,
+                ),
                 n,
             ),
             proptest::collection::vec((any::<usize>(), any::<bool>()), 0..80),
@@ -142,9 +150,14 @@ impl Run<'_> {
         {
             self.log.completed.push(i);
         }
-        for (i, s) in t.state.steps.iter().enumerate() {
-            if s.status == StepStatus::TimedOut && before.steps[i].status != StepStatus::TimedOut {
-                self.log.timed_out.push(i);
+        // A timer on a step awaiting its reply either sends it again (still running) or
+        // times it out (then it is timed out, or already being undone).
+        if matches!(input, Input::Timer { .. }) {
+            for (i, s) in t.state.steps.iter().enumerate() {
+                if before.steps[i].status == StepStatus::Running && s.status != StepStatus::Running
+                {
+                    self.log.timed_out.push(i);
+                }
             }
         }
         if let Some(o) = t.outcome() {
@@ -173,7 +186,9 @@ impl Run<'_> {
                 (Phase::Compensate, Answer::Fail) => Some(UNDO_FAILED[c.step]),
             };
             if let Some(topic) = topic {
-                self.pool.push(Msg::Reply(Reply::on(topic).with_result(format!("id-{}", c.step))));
+                self.pool.push(Msg::Reply(
+                    Reply::on(topic).with_result(format!("id-{}", c.step)),
+                ));
             }
         }
         self.state = t.state;
@@ -205,7 +220,11 @@ fn run(world: &World) -> (SagaDefinition, Run<'_>) {
     let def = definition(world);
     // The definition is borrowed by the run; leak it for the test's lifetime.
     let def: &'static SagaDefinition = Box::leak(Box::new(def));
-    let start = Engine::new(def).start(SagaId::parse("saga-1").unwrap(), serde_json::Value::Null, Timestamp::from_millis(0));
+    let start = Engine::new(def).start(
+        SagaId::parse("saga-1").unwrap(),
+        serde_json::Value::Null,
+        Timestamp::from_millis(0),
+    );
     let mut r = Run {
         def,
         world,
@@ -214,14 +233,21 @@ fn run(world: &World) -> (SagaDefinition, Run<'_>) {
         now: 0,
         log: Log::default(),
     };
-    let initial = SagaState { version: 0, ..start.state.clone() };
+    let initial = SagaState {
+        version: 0,
+        ..start.state.clone()
+    };
     r.record(&initial, start, &Input::Timer { seq: u64::MAX });
     for &(pick, again) in &world.schedule {
         if r.pool.is_empty() {
             break;
         }
         let i = pick % r.pool.len();
-        let msg = if again { r.pool[i].clone() } else { r.pool.remove(i) };
+        let msg = if again {
+            r.pool[i].clone()
+        } else {
+            r.pool.remove(i)
+        };
         r.deliver(msg);
     }
     for _ in 0..10_000 {
@@ -229,7 +255,10 @@ fn run(world: &World) -> (SagaDefinition, Run<'_>) {
             break;
         }
         if r.pool.is_empty() {
-            let timer = r.state.timer.expect("an unfinished saga always waits for a timer");
+            let timer = r
+                .state
+                .timer
+                .expect("an unfinished saga always waits for a timer");
             r.deliver(Msg::Timer(timer.seq));
         } else {
             let msg = r.pool.remove(0);

@@ -34,7 +34,10 @@ async fn a_saga_is_stored_whole_and_its_timer_follows_its_state() {
         let st = started(&def, "s-1", 1_000);
         let mut tx = store.begin().await.unwrap();
         assert_eq!(tx.load_saga("test-saga", &st.id).await.unwrap(), None);
-        tx.save_saga(&st).await.unwrap();
+        assert!(tx.create_saga(&st).await.unwrap());
+        // A second start of the same saga writes nothing.
+        let again = started(&def, "s-1", 1_500);
+        assert!(!tx.create_saga(&again).await.unwrap());
         tx.commit().await.unwrap();
 
         let mut tx = store.begin().await.unwrap();
@@ -55,7 +58,11 @@ async fn a_saga_is_stored_whole_and_its_timer_follows_its_state() {
 
         // The reply ends it: the row says so and no timer is left.
         let done = Engine::new(&def)
-            .apply(&back, &Input::Reply(Reply::on("only.done")), Timestamp::from_millis(2_000))
+            .apply(
+                &back,
+                &Input::Reply(Reply::on("only.done")),
+                Timestamp::from_millis(2_000),
+            )
             .unwrap();
         tx.save_saga(&done.state).await.unwrap();
         tx.commit().await.unwrap();

@@ -22,12 +22,11 @@ pub mod timers;
 
 use conveyor_domain::events::{DomainEvent, Validate, ValidationError};
 use conveyor_domain::{SagaId, Timestamp};
-pub use conveyor_saga::{DueTimer, SagaRepository, SagaSummary};
 pub use conveyor_saga::{
-    Command, Compensation, DefinitionError, Effect, Engine, Ignored, Input, Outcome, Phase,
-    Reply, Retry, SagaDefinition, SagaState, SagaStatus, Step, StepState, StepStatus,
-    Transition,
+    Command, Compensation, DefinitionError, Effect, Engine, Ignored, Input, Outcome, Phase, Reply,
+    Retry, SagaDefinition, SagaState, SagaStatus, Step, StepState, StepStatus, Transition,
 };
+pub use conveyor_saga::{DueTimer, SagaRepository, SagaSummary};
 use serde::{Deserialize, Serialize};
 
 use crate::context::Context;
@@ -178,14 +177,14 @@ pub async fn orchestrate<C: SagaCodec + ?Sized>(
         }
     };
     let Some(state) = cx.tx()?.load_saga(def.name(), &saga).await? else {
-        tracing::debug!(saga = def.name(), %saga, topic, "no such saga; not ours");
+        tracing::debug!(saga = def.name(), %saga, %topic, "no such saga; not ours");
         return Ok(Orchestrated::NotOurs);
     };
     let t = Engine::new(def)
         .apply(&state, &input, now)
         .map_err(HandlerError::drop)?;
     if let Some(why) = &t.ignored {
-        tracing::debug!(saga = def.name(), %saga, topic, ?why, "input changes nothing");
+        tracing::debug!(saga = def.name(), %saga, %topic, ?why, "input changes nothing");
     } else {
         store_and_stage(codec, &t, cx).await?;
     }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use conveyor_domain::Clock as _;
 use conveyor_domain::{ManualClock, SagaId, Timestamp};
 use conveyor_store::Store;
 use conveyor_store::testing::on_both_backends;
@@ -37,7 +38,10 @@ impl Codec {
                         .failed_by(&["t.pay.failed"])
                         .timeout(Duration::from_secs(10))
                         .retry(retry)
-                        .compensated_by(Compensation::new("t.refund.requested", &["t.refund.done"])),
+                        .compensated_by(Compensation::new(
+                            "t.refund.requested",
+                            &["t.refund.done"],
+                        )),
                     Step::new("ship", "t.ship.requested", &["t.ship.done"])
                         .failed_by(&["t.ship.failed"])
                         .timeout(Duration::from_secs(10))
@@ -59,9 +63,13 @@ impl SagaCodec for Codec {
     }
 
     fn read(&self, topic: &str, data: &Value) -> Result<Incoming, HandlerError> {
-        let saga = SagaId::parse(text(data, "saga_id").unwrap_or_default()).map_err(HandlerError::drop)?;
+        let saga =
+            SagaId::parse(text(data, "saga_id").unwrap_or_default()).map_err(HandlerError::drop)?;
         if topic == START {
-            return Ok(Incoming::Start { saga, data: data.clone() });
+            return Ok(Incoming::Start {
+                saga,
+                data: data.clone(),
+            });
         }
         let mut reply = Reply::on(topic);
         reply.result = text(data, "id");
@@ -82,7 +90,11 @@ impl SagaCodec for Codec {
         })
     }
 
-    fn finished(&self, state: &SagaState, outcome: &Outcome) -> Result<Option<Outgoing>, HandlerError> {
+    fn finished(
+        &self,
+        state: &SagaState,
+        outcome: &Outcome,
+    ) -> Result<Option<Outgoing>, HandlerError> {
         Ok(Some(Outgoing {
             topic: "t.finished",
             payload: json!({"saga_id": state.id, "status": outcome.status.as_str(), "reason": outcome.reason}),
@@ -101,7 +113,15 @@ impl TopicHandler for Orchestrator {
     const SPEC: FunctionSpec = FunctionSpec::on_topics(
         "test-checkout-saga",
         Service::Order,
-        &[START, "t.pay.done", "t.pay.failed", "t.refund.done", "t.ship.done", "t.ship.failed", TIMER_FIRED],
+        &[
+            START,
+            "t.pay.done",
+            "t.pay.failed",
+            "t.refund.done",
+            "t.ship.done",
+            "t.ship.failed",
+            TIMER_FIRED,
+        ],
     );
 
     async fn handle(&self, message: SagaMessage, cx: &mut Context<'_>) -> Result<(), HandlerError> {
@@ -170,39 +190,55 @@ impl Rig {
 
     async fn saga(&self) -> Option<SagaState> {
         let mut tx = self.deps.store.begin().await.unwrap();
-        tx.load_saga("test-checkout", &SagaId::parse("s-1").unwrap()).await.unwrap()
+        tx.load_saga("test-checkout", &SagaId::parse("s-1").unwrap())
+            .await
+            .unwrap()
     }
 
     async fn count(&self, table: &str) -> i64 {
-        sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
+        conveyor_store::sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
             .fetch_one(self.deps.store.pool())
             .await
             .unwrap()
     }
 }
 
-use conveyor_domain::Clock as _;
-
 #[tokio::test]
 async fn a_saga_runs_to_completion_once_however_often_its_events_arrive() {
     on_both_backends(|store| async move {
         let rig = Rig::new(store);
-        let start = CloudEvent::new(START, "tests", &json!({"saga_id": "s-1", "amount": 42}), Timestamp::from_millis(0)).unwrap();
+        let start = CloudEvent::new(
+            START,
+            "tests",
+            &json!({"saga_id": "s-1", "amount": 42}),
+            Timestamp::from_millis(0),
+        )
+        .unwrap();
         rig.deliver(&start).await.unwrap();
         assert_eq!(rig.take(), ["t.pay.requested@1"]);
         // The same start again (inbox) or under a new id (the saga exists): nothing more.
         assert!(rig.deliver(&start).await.unwrap().duplicate);
-        rig.send(START, json!({"saga_id": "s-1", "amount": 7})).await.unwrap();
+        rig.send(START, json!({"saga_id": "s-1", "amount": 7}))
+            .await
+            .unwrap();
         assert!(rig.take().is_empty());
         assert_eq!(rig.saga().await.unwrap().data["amount"], 42);
 
-        rig.send("t.pay.done", json!({"saga_id": "s-1", "id": "pay-9"})).await.unwrap();
+        rig.send("t.pay.done", json!({"saga_id": "s-1", "id": "pay-9"}))
+            .await
+            .unwrap();
         assert_eq!(rig.take(), ["t.ship.requested@1"]);
-        rig.send("t.pay.done", json!({"saga_id": "s-1", "id": "pay-9"})).await.unwrap();
+        rig.send("t.pay.done", json!({"saga_id": "s-1", "id": "pay-9"}))
+            .await
+            .unwrap();
         assert!(rig.take().is_empty(), "a reply delivered twice");
         // A reply for no saga of ours (a choreographed order's payment) is acknowledged.
-        rig.send("t.pay.done", json!({"saga_id": "s-other"})).await.unwrap();
-        rig.send("t.ship.done", json!({"saga_id": "s-1"})).await.unwrap();
+        rig.send("t.pay.done", json!({"saga_id": "s-other"}))
+            .await
+            .unwrap();
+        rig.send("t.ship.done", json!({"saga_id": "s-1"}))
+            .await
+            .unwrap();
         assert_eq!(rig.take(), ["t.finished"]);
         let st = rig.saga().await.unwrap();
         assert_eq!(st.status, SagaStatus::Completed);
@@ -219,7 +255,13 @@ async fn a_failing_handler_leaves_no_saga_no_timer_no_command_and_no_inbox_row()
     on_both_backends(|store| async move {
         let rig = Rig::new(store);
         rig.handler.fail_after.store(true, Ordering::SeqCst);
-        let start = CloudEvent::new(START, "tests", &json!({"saga_id": "s-1", "amount": 1}), Timestamp::from_millis(0)).unwrap();
+        let start = CloudEvent::new(
+            START,
+            "tests",
+            &json!({"saga_id": "s-1", "amount": 1}),
+            Timestamp::from_millis(0),
+        )
+        .unwrap();
         assert!(rig.deliver(&start).await.unwrap_err().is_retry());
         assert_eq!(rig.saga().await, None);
         for table in ["saga_timers", "outbox", "inbox"] {
@@ -239,21 +281,41 @@ async fn a_failing_handler_leaves_no_saga_no_timer_no_command_and_no_inbox_row()
 async fn timers_fire_once_resend_then_time_out_and_compensate() {
     on_both_backends(|store| async move {
         let rig = Rig::new(store);
-        rig.send(START, json!({"saga_id": "s-1", "amount": 5})).await.unwrap();
-        rig.send("t.pay.done", json!({"saga_id": "s-1", "id": "pay-1"})).await.unwrap();
+        rig.send(START, json!({"saga_id": "s-1", "amount": 5}))
+            .await
+            .unwrap();
+        rig.send("t.pay.done", json!({"saga_id": "s-1", "id": "pay-1"}))
+            .await
+            .unwrap();
         assert_eq!(rig.take(), ["t.pay.requested@1", "t.ship.requested@1"]);
         // Nothing is due before the deadline.
         rig.clock.set(Timestamp::from_millis(9_999));
-        assert_eq!(timers::fire_due(&rig.deps, "order-worker", 10).await.unwrap(), 0);
+        assert_eq!(
+            timers::fire_due(&rig.deps, "order-worker", 10)
+                .await
+                .unwrap(),
+            0
+        );
         // ship (Retry::ONCE) times out: its outcome is unknown, but it has no compensation;
         // the payment is refunded.
         rig.clock.set(Timestamp::from_millis(10_000));
-        assert_eq!(timers::fire_due(&rig.deps, "order-worker", 10).await.unwrap(), 1);
+        assert_eq!(
+            timers::fire_due(&rig.deps, "order-worker", 10)
+                .await
+                .unwrap(),
+            1
+        );
         let fired = rig.taken_events();
         assert_eq!(fired.len(), 1);
         assert_eq!(fired[0].ty, TIMER_FIRED);
         assert_eq!(fired[0].id, "saga-timer/test-checkout/s-1/1");
-        assert_eq!(timers::fire_due(&rig.deps, "order-worker", 10).await.unwrap(), 0, "taken once");
+        assert_eq!(
+            timers::fire_due(&rig.deps, "order-worker", 10)
+                .await
+                .unwrap(),
+            0,
+            "taken once"
+        );
         rig.deliver(&fired[0]).await.unwrap();
         assert_eq!(rig.take(), ["t.refund.requested@1"]);
         let st = rig.saga().await.unwrap();
@@ -261,20 +323,34 @@ async fn timers_fire_once_resend_then_time_out_and_compensate() {
         assert_eq!(st.steps[1].status, StepStatus::TimedOut);
         // The same firing again changes nothing; a late reply does not revive the saga.
         assert!(rig.deliver(&fired[0]).await.unwrap().duplicate);
-        rig.send("t.ship.done", json!({"saga_id": "s-1"})).await.unwrap();
+        rig.send("t.ship.done", json!({"saga_id": "s-1"}))
+            .await
+            .unwrap();
         assert!(rig.take().is_empty());
         // The refund's reply is late too: the poller's firing sends it again, then it is done.
         rig.clock.set(Timestamp::from_millis(40_000));
-        assert_eq!(timers::fire_due(&rig.deps, "order-worker", 10).await.unwrap(), 1);
+        assert_eq!(
+            timers::fire_due(&rig.deps, "order-worker", 10)
+                .await
+                .unwrap(),
+            1
+        );
         let fired = rig.taken_events();
         rig.deliver(&fired[0]).await.unwrap();
         assert!(rig.take().is_empty(), "waits the backoff first");
         rig.clock.set(Timestamp::from_millis(41_000));
-        assert_eq!(timers::fire_due(&rig.deps, "order-worker", 10).await.unwrap(), 1);
+        assert_eq!(
+            timers::fire_due(&rig.deps, "order-worker", 10)
+                .await
+                .unwrap(),
+            1
+        );
         let fired = rig.taken_events();
         rig.deliver(&fired[0]).await.unwrap();
         assert_eq!(rig.take(), ["t.refund.requested@2"]);
-        rig.send("t.refund.done", json!({"saga_id": "s-1"})).await.unwrap();
+        rig.send("t.refund.done", json!({"saga_id": "s-1"}))
+            .await
+            .unwrap();
         assert_eq!(rig.take(), ["t.finished"]);
         let st = rig.saga().await.unwrap();
         assert_eq!(st.status, SagaStatus::Compensated);

@@ -9,8 +9,8 @@
 
 use std::time::Duration;
 
-use conveyor_domain::Timestamp;
 use super::{DueTimer, SagaRepository};
+use conveyor_domain::Timestamp;
 use conveyor_store::OutboxRow;
 use tokio::sync::watch;
 
@@ -29,7 +29,10 @@ pub const BATCH: usize = 200;
 /// The event id of a fired timer: the same however often it is taken.
 #[must_use]
 pub fn event_id(timer: &DueTimer) -> String {
-    format!("saga-timer/{}/{}/{}", timer.definition, timer.saga, timer.seq)
+    format!(
+        "saga-timer/{}/{}/{}",
+        timer.definition, timer.saga, timer.seq
+    )
 }
 
 /// The outbox row announcing `timer`, published by `source` (the orchestrator's app id).
@@ -47,7 +50,8 @@ pub fn fired_event(
         seq: timer.seq,
         due: timer.due,
     };
-    let mut event = CloudEvent::new(TIMER_FIRED, source, &payload, now).map_err(HandlerError::drop)?;
+    let mut event =
+        CloudEvent::new(TIMER_FIRED, source, &payload, now).map_err(HandlerError::drop)?;
     event.id = event_id(timer);
     event.correlationid = Some(timer.saga.to_string());
     Ok(OutboxRow {
@@ -76,7 +80,7 @@ pub async fn fire_due(deps: &Deps, source: &str, limit: usize) -> Result<usize, 
     tx.commit().await?;
     for t in &due {
         let late = now.millis() - t.due.millis();
-        tracing::debug!(saga = %t.saga, definition = t.definition, seq = t.seq, late_ms = late, "saga timer fired");
+        tracing::debug!(saga = %t.saga, definition = %t.definition, seq = t.seq, late_ms = late, "saga timer fired");
     }
     publish_committed(deps, &rows).await;
     Ok(rows.len())
@@ -84,7 +88,12 @@ pub async fn fire_due(deps: &Deps, source: &str, limit: usize) -> Result<usize, 
 
 /// Polls [`fire_due`] every `every` until `shutdown` turns `true`; a full batch is followed
 /// at once by the next.
-pub async fn run(deps: Deps, source: &'static str, every: Duration, mut shutdown: watch::Receiver<bool>) {
+pub async fn run(
+    deps: Deps,
+    source: &'static str,
+    every: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) {
     while !*shutdown.borrow() {
         let wait = match fire_due(&deps, source, BATCH).await {
             Ok(n) if n >= BATCH => Duration::ZERO,
