@@ -15,6 +15,7 @@ use conveyor_runtime::saga::{
 use conveyor_runtime::{
     CloudEvent, Context, Function, FunctionSpec, HandlerError, Service, TopicHandler,
 };
+use conveyor_store::testing::TestDb;
 use serde_json::{Value, json};
 
 use crate::functions::eventually;
@@ -95,11 +96,22 @@ impl TopicHandler for TimerSaga {
 }
 
 #[tokio::test]
-async fn the_emulator_fires_saga_timers_within_a_second_of_their_deadline() {
+async fn the_emulator_fires_saga_timers_within_a_second_of_their_deadline_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
+    timers_fire_on(format!("sqlite://{}", dir.path().join("emu.db").display())).await;
+}
+
+#[tokio::test]
+async fn the_emulator_fires_saga_timers_within_a_second_of_their_deadline_on_postgres() {
+    let db = TestDb::empty_postgres().await;
+    timers_fire_on(db.url().to_owned()).await;
+    db.close().await;
+}
+
+async fn timers_fire_on(database: String) {
     let functions: Vec<Arc<dyn Function>> = vec![conveyor_runtime::topic(TimerSaga)];
     let running = up::start(UpConfig {
-        database: format!("sqlite://{}", dir.path().join("emu.db").display()),
+        database,
         functions,
         consumer: ConsumerSettings {
             batch: 16,
