@@ -11,6 +11,7 @@
 //! # Layout
 //! - [`definition`] — steps, retries, compensations, and the checks a definition must pass
 //! - `check` — those checks
+//! - [`error`] — [`DefinitionError`], what they refuse
 //! - [`state`] — the stored state: saga, steps, the one timer
 //! - [`effects`] — engine inputs and outputs
 //! - [`engine`] — the state machine
@@ -20,6 +21,7 @@ mod check;
 pub mod definition;
 pub mod effects;
 pub mod engine;
+pub mod error;
 pub mod ports;
 pub mod state;
 

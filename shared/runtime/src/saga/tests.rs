@@ -371,3 +371,53 @@ async fn a_payload_that_does_not_fit_its_topic_is_dropped() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn commands_committed_but_not_published_are_published_by_the_relay_and_never_rebuilt() {
+    on_both_backends(|store| async move {
+        let rig = Rig::new(store);
+        // The transport is down: the start commits (saga, timer, command in the outbox) but
+        // nothing reaches the transport.
+        rig.published.set_failing(true);
+        rig.send(START, json!({"saga_id": "s-1", "amount": 3}))
+            .await
+            .unwrap();
+        assert!(rig.take().is_empty());
+        assert_eq!(rig.count("outbox").await, 1);
+        let staged: String = conveyor_store::sqlx::query_scalar("SELECT body FROM outbox")
+            .fetch_one(rig.deps.store.pool())
+            .await
+            .unwrap();
+        // A timer firing meanwhile goes the same way.
+        rig.clock.set(Timestamp::from_millis(10_000));
+        assert_eq!(
+            timers::fire_due(&rig.deps, "order-worker", 10)
+                .await
+                .unwrap(),
+            1
+        );
+        assert_eq!(rig.count("outbox").await, 2);
+        // Back up: the relay publishes exactly what was committed, the command as it was built.
+        rig.published.set_failing(false);
+        let relayed = crate::relay::relay_once(&rig.deps, Duration::ZERO, 10)
+            .await
+            .unwrap();
+        assert_eq!(relayed, 2);
+        let rows = rig.published.take();
+        assert_eq!(rows[0].body, staged);
+        let fired = CloudEvent::decode(rows[1].body.as_bytes()).unwrap();
+        assert_eq!(fired.ty, TIMER_FIRED);
+        rig.deliver(&fired).await.unwrap();
+        assert!(
+            rig.take().is_empty(),
+            "waits the backoff before the second send"
+        );
+        let st = rig.saga().await.unwrap();
+        assert_eq!(st.steps[0].attempts, 1);
+        assert_eq!(
+            st.timer.map(|t| t.due),
+            Some(Timestamp::from_millis(11_000))
+        );
+    })
+    .await;
+}
