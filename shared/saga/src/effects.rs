@@ -3,7 +3,7 @@
 
 use conveyor_domain::{SagaId, Timestamp};
 
-use crate::definition::Phase;
+use crate::route::Phase;
 use crate::state::{SagaState, SagaStatus, StepStatus};
 
 /// A reply to one of the saga's commands, read from an event by the saga's own code.

@@ -14,8 +14,9 @@
 
 use conveyor_domain::{SagaId, Timestamp};
 
-use crate::definition::{Phase, ReplyKind, SagaDefinition};
+use crate::definition::SagaDefinition;
 use crate::effects::{Command, Effect, Ignored, Input, Outcome, Reply, StateMismatch, Transition};
+use crate::route::{Phase, ReplyKind};
 use crate::state::{SagaState, SagaStatus, StepState, StepStatus, Timer, TimerPurpose};
 
 /// Runs one definition's sagas.

@@ -4,10 +4,12 @@ use std::time::Duration;
 
 use conveyor_domain::{SagaId, Timestamp};
 
-use crate::definition::{Compensation, Phase, Retry, SagaDefinition, Step};
+use crate::definition::SagaDefinition;
 use crate::effects::{Effect, Ignored, Input, Reply, Transition};
 use crate::engine::Engine;
+use crate::route::Phase;
 use crate::state::{SagaState, SagaStatus, StepStatus, TimerPurpose};
+use crate::step::{Compensation, Retry, Step};
 
 fn definition() -> SagaDefinition {
     let retry = Retry {

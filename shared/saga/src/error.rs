@@ -1,6 +1,6 @@
 //! Why a saga description is refused: one variant per mistake, named by saga and step.
 
-use crate::definition::Phase;
+use crate::route::Phase;
 
 /// Why a saga description is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

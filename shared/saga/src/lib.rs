@@ -9,8 +9,10 @@
 //! crash anywhere resumes from the last committed input.
 //!
 //! # Layout
-//! - [`definition`] — steps, retries, compensations, and the checks a definition must pass
-//! - `check` — those checks
+//! - [`step`] — a step: command, replies, timeout, retry policy, compensation
+//! - [`route`] — what a reply topic means (step, phase, kind)
+//! - [`definition`] — the checked sequence of steps
+//! - `check` — the checks a definition must pass
 //! - [`error`] — [`DefinitionError`], what they refuse
 //! - [`state`] — the stored state: saga, steps, the one timer
 //! - [`effects`] — engine inputs and outputs
@@ -23,12 +25,15 @@ pub mod effects;
 pub mod engine;
 pub mod error;
 pub mod ports;
+pub mod route;
 pub mod state;
+pub mod step;
 
-pub use definition::{
-    Compensation, DefinitionError, Phase, ReplyKind, ReplyRoute, Retry, SagaDefinition, Step,
-};
+pub use definition::SagaDefinition;
 pub use effects::{Command, Effect, Ignored, Input, Outcome, Reply, StateMismatch, Transition};
 pub use engine::Engine;
+pub use error::DefinitionError;
 pub use ports::{DueTimer, SagaRepository, SagaSummary};
+pub use route::{Phase, ReplyKind, ReplyRoute};
 pub use state::{SagaState, SagaStatus, StepState, StepStatus, Timer, TimerPurpose};
+pub use step::{Compensation, Retry, Step};

@@ -5,7 +5,7 @@
 use conveyor_domain::{SagaId, Timestamp};
 use serde::{Deserialize, Serialize};
 
-use crate::definition::Phase;
+use crate::route::Phase;
 
 /// The saga as a whole.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
