@@ -1,5 +1,6 @@
-//! Saga timers on the embedded emulator: a saga whose step never answers is timed out by the
-//! emulator's due-timer poller within a second of its deadline, and ends compensated.
+//! Saga timers in the emulator (embedded broker on SQLite and on PostgreSQL, Redis Streams on
+//! PostgreSQL): a saga whose step never answers is timed out by the emulator's due-timer poller
+//! within a second of its deadline, and ends compensated.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -7,6 +8,7 @@ use std::time::Duration;
 use conveyor_domain::{SagaId, Timestamp};
 use conveyor_embedded::consumer::ConsumerSettings;
 use conveyor_emulator::up::{self, UpConfig};
+use conveyor_redis::RedisSettings;
 use conveyor_runtime::saga::SagaRepository;
 use conveyor_runtime::saga::{
     self, Command, Incoming, Outcome, Outgoing, Reply, Retry, SagaCodec, SagaDefinition,
@@ -19,6 +21,7 @@ use conveyor_store::testing::TestDb;
 use serde_json::{Value, json};
 
 use crate::functions::eventually;
+use crate::redis_common::TestRedis;
 
 const START: &str = "test.saga.start";
 const DEFINITION: &str = "test-timer-saga";
@@ -98,17 +101,29 @@ impl TopicHandler for TimerSaga {
 #[tokio::test]
 async fn the_emulator_fires_saga_timers_within_a_second_of_their_deadline_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
-    timers_fire_on(format!("sqlite://{}", dir.path().join("emu.db").display())).await;
+    timers_fire_on(
+        format!("sqlite://{}", dir.path().join("emu.db").display()),
+        None,
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn the_emulator_fires_saga_timers_within_a_second_of_their_deadline_on_postgres() {
     let db = TestDb::empty_postgres().await;
-    timers_fire_on(db.url().to_owned()).await;
+    timers_fire_on(db.url().to_owned(), None).await;
     db.close().await;
 }
 
-async fn timers_fire_on(database: String) {
+#[tokio::test]
+async fn the_emulator_fires_saga_timers_within_a_second_of_their_deadline_on_redis_and_postgres() {
+    let db = TestDb::empty_postgres().await;
+    let redis = TestRedis::new().await;
+    timers_fire_on(db.url().to_owned(), Some(redis.settings("saga-1"))).await;
+    db.close().await;
+}
+
+async fn timers_fire_on(database: String, redis: Option<RedisSettings>) {
     let functions: Vec<Arc<dyn Function>> = vec![conveyor_runtime::topic(TimerSaga)];
     let running = up::start(UpConfig {
         database,
@@ -118,6 +133,7 @@ async fn timers_fire_on(database: String) {
             idle_poll: Duration::from_millis(50),
         },
         relay_every: Duration::from_millis(200),
+        redis,
         ..UpConfig::default()
     })
     .await
