@@ -421,3 +421,25 @@ async fn commands_committed_but_not_published_are_published_by_the_relay_and_nev
     })
     .await;
 }
+
+#[tokio::test]
+async fn two_replies_of_one_saga_at_once_on_postgres_apply_one_after_the_other() {
+    let db = conveyor_store::testing::TestDb::of(conveyor_store::Backend::Postgres).await;
+    let rig = Rig::new(db.store().clone());
+    rig.send(START, json!({"saga_id": "s-1", "amount": 1}))
+        .await
+        .unwrap();
+    assert_eq!(rig.take(), ["t.pay.requested@1"]);
+    // The same reply under two event ids, handled concurrently: the saga row's lock makes the
+    // second wait for the first and find the step settled.
+    let reply = json!({"saga_id": "s-1", "id": "pay-1"});
+    let (a, b) = tokio::join!(
+        rig.send("t.pay.done", reply.clone()),
+        rig.send("t.pay.done", reply)
+    );
+    a.unwrap();
+    b.unwrap();
+    assert_eq!(rig.take(), ["t.ship.requested@1"]);
+    assert_eq!(rig.saga().await.unwrap().version, 2);
+    db.close().await;
+}
