@@ -21,7 +21,7 @@
 pub mod timers;
 
 use conveyor_domain::events::{DomainEvent, Validate, ValidationError};
-use conveyor_domain::{SagaId, Timestamp};
+use conveyor_domain::SagaId;
 pub use conveyor_saga::{
     Command, Compensation, DefinitionError, Effect, Engine, Ignored, Input, Outcome, Phase, Reply,
     Retry, SagaDefinition, SagaState, SagaStatus, Step, StepState, StepStatus, Transition,
@@ -32,27 +32,9 @@ use serde::{Deserialize, Serialize};
 use crate::context::Context;
 use crate::error::HandlerError;
 
-/// The topic a saga's fired timers come on.
-pub const TIMER_FIRED: &str = "saga.timer_fired";
-
-/// `saga.timer_fired`: a saga's timer fell due.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TimerFired {
-    /// The saga's definition.
-    pub definition: String,
-    /// The saga.
-    pub saga_id: SagaId,
-    /// The timer's number.
-    pub seq: u64,
-    /// When it fell due.
-    pub due: Timestamp,
-}
-
-impl DomainEvent for TimerFired {
-    fn topic(&self) -> &'static str {
-        TIMER_FIRED
-    }
-}
+/// The timer event (defined with the other payloads in the domain, so `events/` has its
+/// schema and sample).
+pub use conveyor_domain::events::saga::{TIMER_FIRED, TimerFired};
 
 /// Whatever an orchestrator consumes, kept as JSON until [`orchestrate`] knows by its topic
 /// what it is.
