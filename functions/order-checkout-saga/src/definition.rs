@@ -16,7 +16,7 @@ use conveyor_domain::events::payment::{
 use conveyor_runtime::saga::{Compensation, DefinitionError, Retry, SagaDefinition, Step};
 
 /// The saga's name (its rows and timers are keyed by it).
-pub const NAME: &str = "order-checkout";
+pub const NAME: &str = conveyor_domain::events::checkout::CHECKOUT_SAGA;
 
 /// Index of the payment step.
 pub const PAYMENT: usize = 0;

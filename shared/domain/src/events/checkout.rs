@@ -16,6 +16,10 @@ use super::order::OrderLine;
 use super::{DomainEvent, Validate, ValidationError, fixed_topic};
 use crate::{Currency, CustomerId, Money, OrderId, Timestamp};
 
+/// The checkout saga's definition name: choreographed functions skip orders that have a
+/// saga of this name (their payment replies belong to the saga).
+pub const CHECKOUT_SAGA: &str = "order-checkout";
+
 /// The order service asks for an order's checkout through the saga.
 pub const CHECKOUT_REQUESTED: &str = "order.checkout_requested";
 /// The saga ended: completed, or compensated.

@@ -173,6 +173,23 @@ pub async fn orchestrate<C: SagaCodec + ?Sized>(
     Ok(Orchestrated::Applied(Box::new(t)))
 }
 
+/// Whether a saga of `definition` with the id `saga` was ever started, read in the handler's
+/// transaction: how a choreographed function tells an entity on a saga's path (whose events
+/// the saga consumes) from one of its own. An id that cannot be a saga id has none.
+///
+/// # Errors
+/// [`HandlerError::Retry`] for database errors.
+pub async fn exists(
+    cx: &mut Context<'_>,
+    definition: &str,
+    saga: &str,
+) -> Result<bool, HandlerError> {
+    let Ok(id) = SagaId::parse(saga) else {
+        return Ok(false);
+    };
+    Ok(cx.tx()?.load_saga(definition, &id).await?.is_some())
+}
+
 async fn start<C: SagaCodec + ?Sized>(
     codec: &C,
     saga: SagaId,
