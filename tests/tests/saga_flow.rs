@@ -14,14 +14,14 @@ use std::time::Duration;
 
 use conveyor_catalog as catalog;
 use conveyor_domain::events::checkout::{
-    CHECKOUT_FINISHED, CHECKOUT_REQUESTED, CheckoutCommand, CheckoutFinishedEvent,
-    CheckoutOutcome, CheckoutReply, CheckoutRequestedEvent, FULFILLMENT_CREATE_REJECTED,
+    CHECKOUT_FINISHED, CHECKOUT_REQUESTED, CheckoutCommand, CheckoutFinishedEvent, CheckoutOutcome,
+    CheckoutReply, CheckoutRequestedEvent, FULFILLMENT_CREATE_REJECTED,
     FULFILLMENT_CREATE_REQUESTED,
 };
 use conveyor_domain::events::order::OrderLine;
 use conveyor_domain::events::payment::{
-    PAYMENT_PROCESS_REQUESTED, PAYMENT_REFUND_REQUESTED, PaymentConfirmedEvent,
-    PaymentFailedEvent, PaymentRefundedEvent, ProcessPaymentRequestedEvent, RefundRequestedEvent,
+    PAYMENT_PROCESS_REQUESTED, PAYMENT_REFUND_REQUESTED, PaymentConfirmedEvent, PaymentFailedEvent,
+    PaymentRefundedEvent, ProcessPaymentRequestedEvent, RefundRequestedEvent,
 };
 use conveyor_domain::fulfillment::FulfillmentStatus;
 use conveyor_domain::warehouse::ReservationStatus;
@@ -30,7 +30,9 @@ use conveyor_domain::{
 };
 use conveyor_embedded::consumer::ConsumerSettings;
 use conveyor_emulator::up::{self, UpConfig};
-use conveyor_runtime::saga::{Retry, SagaMessage, SagaRepository, SagaState, SagaStatus, StepStatus};
+use conveyor_runtime::saga::{
+    Retry, SagaMessage, SagaRepository, SagaState, SagaStatus, StepStatus,
+};
 use conveyor_runtime::{
     CloudEvent, Context, Function, FunctionSpec, HandlerError, Service, TopicHandler,
 };
@@ -282,13 +284,18 @@ fn undone_in_order(state: &SagaState, path: &[usize]) {
         state.id
     );
     for &i in path {
-        assert_eq!(state.step(i).status, StepStatus::Compensated, "{}", state.id);
+        assert_eq!(
+            state.step(i).status,
+            StepStatus::Compensated,
+            "{}",
+            state.id
+        );
         assert_eq!(state.step(i).compensation_attempts, 1, "{}", state.id);
     }
 }
 
 async fn run_checkouts(database: &str) {
-    use StepStatus::{Completed, Compensated, Failed, Pending};
+    use StepStatus::{Compensated, Completed, Failed, Pending};
     let log = Shared::default();
     let running = up::start(UpConfig {
         database: database.to_owned(),
@@ -356,7 +363,9 @@ async fn run_checkouts(database: &str) {
         let held = reservations(order).await;
         assert_eq!(held.len(), 1, "{order}");
         assert_eq!(held[0].status, ReservationStatus::Confirmed, "{order}");
-        let f = seed::fulfillment::of_order(&store, &oid(order)).await.unwrap();
+        let f = seed::fulfillment::of_order(&store, &oid(order))
+            .await
+            .unwrap();
         assert_eq!(f.status, FulfillmentStatus::Created, "{order}");
         assert_eq!(s.step(2).result.as_deref(), Some(f.id.as_str()));
         assert_eq!(log.payments[order], [1], "{order}: one payment command");
@@ -390,7 +399,11 @@ async fn run_checkouts(database: &str) {
     assert_eq!(statuses(&s), [Compensated, Compensated, Failed, Pending]);
     undone_in_order(&s, &[1, 0]);
     assert_eq!(log.refunds["ord-s-ful-reject"].len(), 1);
-    assert!(seed::fulfillment::of_order(&store, &oid("ord-s-ful-reject")).await.is_none());
+    assert!(
+        seed::fulfillment::of_order(&store, &oid("ord-s-ful-reject"))
+            .await
+            .is_none()
+    );
     let held = reservations("ord-s-ful-reject").await;
     assert_eq!(held.len(), 1);
     assert_eq!(held[0].status, ReservationStatus::Released);
@@ -437,7 +450,10 @@ async fn run_checkouts(database: &str) {
     // consume the payment replies, left the saga's orders alone (they have no order row: had
     // they not, their retries would have ended as dead letters).
     assert_eq!(
-        seed::warehouse::inventory(&store, "sku-mug").await.reserved.get(),
+        seed::warehouse::inventory(&store, "sku-mug")
+            .await
+            .reserved
+            .get(),
         2
     );
     let letters = running.broker.dead_letters(None, 10).await.unwrap();

@@ -54,7 +54,12 @@ pub(crate) async fn spawn_app(run: &str) -> App {
 pub(crate) async fn spawn_app_one_payment_consumer(run: &str) -> App {
     let functions = catalog::all()
         .into_iter()
-        .filter(|f| !matches!(f.spec().name, "notification-dispatch" | "order-checkout-saga"))
+        .filter(|f| {
+            !matches!(
+                f.spec().name,
+                "notification-dispatch" | "order-checkout-saga"
+            )
+        })
         .collect();
     spawn_app_with(run, functions).await
 }

@@ -90,8 +90,7 @@ async fn create(
         &command.items,
         now,
     );
-    let last_delivery =
-        cx.attempt() >= FulfillmentCheckoutFulfillment::SPEC.retry.max_deliveries;
+    let last_delivery = cx.attempt() >= FulfillmentCheckoutFulfillment::SPEC.retry.max_deliveries;
     let tx = cx.tx()?;
     let inserted = if last_delivery {
         // The last delivery: a failure is undone to the savepoint and replied, not dead-lettered.

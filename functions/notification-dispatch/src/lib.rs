@@ -27,6 +27,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use conveyor_domain::OrderId;
+use conveyor_domain::events::checkout::CHECKOUT_SAGA;
 use conveyor_domain::events::order::ORDER_STATUS_CHANGED;
 use conveyor_domain::events::payment::{PAYMENT_CONFIRMED, PAYMENT_FAILED};
 use conveyor_domain::events::warehouse::RESERVATION_EXPIRING;
@@ -34,7 +35,6 @@ use conveyor_domain::notification::{
     CustomerEvent, Notification, NotificationRepository, NotificationSender, OrderFacts,
 };
 use conveyor_domain::order::OrderRepository;
-use conveyor_domain::events::checkout::CHECKOUT_SAGA;
 use conveyor_runtime::saga;
 use conveyor_runtime::{Context, Function, FunctionSpec, HandlerError, Service, TopicHandler};
 

@@ -18,10 +18,10 @@ use std::sync::Arc;
 use conveyor_domain::events::checkout::{
     CONFIRMATION_REQUESTED, CONFIRMATION_SENT, CheckoutCommand, CheckoutReply,
 };
+use conveyor_domain::notification::Template;
 use conveyor_domain::notification::{
     Draft, Notification, NotificationRepository, NotificationSender,
 };
-use conveyor_domain::notification::Template;
 use conveyor_runtime::{Context, Function, FunctionSpec, HandlerError, Service, TopicHandler};
 pub use notification_dispatch::LoggingSender;
 

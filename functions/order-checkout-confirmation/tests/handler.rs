@@ -11,7 +11,8 @@ use order_checkout_confirmation::OrderCheckoutConfirmation;
 #[tokio::test]
 async fn the_confirmation_is_sent_once_and_every_command_is_replied_with_its_id() {
     on_both_backends(|h| async move {
-        let handler = OrderCheckoutConfirmation::<order_checkout_confirmation::LoggingSender>::default();
+        let handler =
+            OrderCheckoutConfirmation::<order_checkout_confirmation::LoggingSender>::default();
         let command = samples::checkout_command(None);
         for _ in 0..2 {
             h.deliver_event(&handler, &h.event(CONFIRMATION_REQUESTED, &command), 1)

@@ -4,10 +4,10 @@
 use std::time::Duration;
 
 use conveyor_domain::events::checkout::{
-    CONFIRMATION_REQUESTED, CONFIRMATION_SENT, FULFILLMENT_CANCEL_REQUESTED,
-    FULFILLMENT_CANCELLED, FULFILLMENT_CREATE_REJECTED, FULFILLMENT_CREATE_REQUESTED,
-    FULFILLMENT_CREATED, INVENTORY_RELEASE_REQUESTED, INVENTORY_RELEASED,
-    INVENTORY_RESERVE_REJECTED, INVENTORY_RESERVE_REQUESTED, INVENTORY_RESERVED,
+    CONFIRMATION_REQUESTED, CONFIRMATION_SENT, FULFILLMENT_CANCEL_REQUESTED, FULFILLMENT_CANCELLED,
+    FULFILLMENT_CREATE_REJECTED, FULFILLMENT_CREATE_REQUESTED, FULFILLMENT_CREATED,
+    INVENTORY_RELEASE_REQUESTED, INVENTORY_RELEASED, INVENTORY_RESERVE_REJECTED,
+    INVENTORY_RESERVE_REQUESTED, INVENTORY_RESERVED,
 };
 use conveyor_domain::events::payment::{
     PAYMENT_CONFIRMED, PAYMENT_FAILED, PAYMENT_PROCESS_REQUESTED, PAYMENT_REFUND_REQUESTED,
@@ -117,8 +117,14 @@ mod tests {
         assert_eq!(def.steps().len(), 4);
         assert_eq!(def.steps()[CONFIRMATION].name, "confirmation");
         let refunded = def.route(PAYMENT_REFUNDED).unwrap();
-        assert_eq!((refunded.step, refunded.phase), (PAYMENT, Phase::Compensate));
-        assert_eq!(def.route(FULFILLMENT_CREATE_REJECTED).unwrap().step, FULFILLMENT);
+        assert_eq!(
+            (refunded.step, refunded.phase),
+            (PAYMENT, Phase::Compensate)
+        );
+        assert_eq!(
+            def.route(FULFILLMENT_CREATE_REJECTED).unwrap().step,
+            FULFILLMENT
+        );
         assert_eq!(def.route(INVENTORY_RESERVED).unwrap().step, INVENTORY);
         assert_eq!(def.reply_topics().len(), 10);
     }

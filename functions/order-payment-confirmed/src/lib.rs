@@ -21,9 +21,9 @@
 use std::sync::Arc;
 
 use conveyor_domain::OrderId;
+use conveyor_domain::events::checkout::CHECKOUT_SAGA;
 use conveyor_domain::events::payment::{PAYMENT_CONFIRMED, PaymentConfirmedEvent};
 use conveyor_domain::order::{OrderRepository, RefundRepository};
-use conveyor_domain::events::checkout::CHECKOUT_SAGA;
 use conveyor_runtime::saga;
 use conveyor_runtime::{Context, Function, FunctionSpec, HandlerError, Service, TopicHandler};
 

@@ -18,9 +18,9 @@
 use std::sync::Arc;
 
 use conveyor_domain::OrderId;
+use conveyor_domain::events::checkout::CHECKOUT_SAGA;
 use conveyor_domain::events::payment::{PAYMENT_FAILED, PaymentFailedEvent};
 use conveyor_domain::order::OrderRepository;
-use conveyor_domain::events::checkout::CHECKOUT_SAGA;
 use conveyor_runtime::saga;
 use conveyor_runtime::{Context, Function, FunctionSpec, HandlerError, Service, TopicHandler};
 

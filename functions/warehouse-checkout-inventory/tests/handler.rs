@@ -43,12 +43,25 @@ async fn reserve_holds_the_lines_confirmed_and_a_repeat_only_replies_again() {
         // The saga's retry: the same command, a new event.
         send(&h, INVENTORY_RESERVE_REQUESTED, &command).await;
         assert_eq!(replies(&h, INVENTORY_RESERVED).len(), 2);
-        assert_eq!(h.published_topics().len(), stock_events + 1, "only the reply");
+        assert_eq!(
+            h.published_topics().len(),
+            stock_events + 1,
+            "only the reply"
+        );
         assert_eq!(wh::inventory(h.store(), "sku-mug").await.reserved.get(), 1);
 
-        send(&h, INVENTORY_RELEASE_REQUESTED, &samples::checkout_command(Some(ORDER))).await;
+        send(
+            &h,
+            INVENTORY_RELEASE_REQUESTED,
+            &samples::checkout_command(Some(ORDER)),
+        )
+        .await;
         assert_eq!(replies(&h, INVENTORY_RELEASED).len(), 1);
-        assert_eq!(h.published_payloads::<serde_json::Value>(RESERVATION_RELEASED).len(), 1);
+        assert_eq!(
+            h.published_payloads::<serde_json::Value>(RESERVATION_RELEASED)
+                .len(),
+            1
+        );
         assert!(h.published_topics().iter().any(|t| t == INVENTORY_UPDATED));
         assert_eq!(wh::inventory(h.store(), "sku-mug").await.reserved.get(), 0);
         assert_eq!(
@@ -64,7 +77,12 @@ async fn reserve_holds_the_lines_confirmed_and_a_repeat_only_replies_again() {
 async fn a_shortage_holds_nothing_and_is_rejected_and_release_of_nothing_replies() {
     on_both_backends(|h| async move {
         wh::product(h.store(), "sku-mug", 0, 1, h.now()).await;
-        send(&h, INVENTORY_RESERVE_REQUESTED, &samples::checkout_command(None)).await;
+        send(
+            &h,
+            INVENTORY_RESERVE_REQUESTED,
+            &samples::checkout_command(None),
+        )
+        .await;
         let rejected = replies(&h, INVENTORY_RESERVE_REJECTED);
         assert_eq!(rejected.len(), 1);
         assert!(rejected[0].reason.as_deref().unwrap().contains("sku-mug"));
@@ -72,7 +90,12 @@ async fn a_shortage_holds_nothing_and_is_rejected_and_release_of_nothing_replies
         assert_eq!(h.published_topics(), vec![INVENTORY_RESERVE_REJECTED]);
         assert_eq!(wh::inventory(h.store(), "sku-mug").await.reserved.get(), 0);
 
-        send(&h, INVENTORY_RELEASE_REQUESTED, &samples::checkout_command(Some(ORDER))).await;
+        send(
+            &h,
+            INVENTORY_RELEASE_REQUESTED,
+            &samples::checkout_command(Some(ORDER)),
+        )
+        .await;
         assert_eq!(replies(&h, INVENTORY_RELEASED).len(), 1);
         h
     })

@@ -10,6 +10,14 @@
 use serde::Serialize;
 
 use super::catalog::{PRODUCT_CREATED, ProductCreatedEvent};
+use super::checkout::{
+    CHECKOUT_FINISHED, CHECKOUT_REQUESTED, CONFIRMATION_REQUESTED, CONFIRMATION_SENT,
+    CheckoutCommand, CheckoutFinishedEvent, CheckoutOutcome, CheckoutReply, CheckoutRequestedEvent,
+    FULFILLMENT_CANCEL_REQUESTED, FULFILLMENT_CANCELLED, FULFILLMENT_CREATE_REJECTED,
+    FULFILLMENT_CREATE_REQUESTED, FULFILLMENT_CREATED, INVENTORY_RELEASE_REQUESTED,
+    INVENTORY_RELEASED, INVENTORY_RESERVE_REJECTED, INVENTORY_RESERVE_REQUESTED,
+    INVENTORY_RESERVED,
+};
 use super::fulfillment::{
     FULFILLMENT_CREATION_FAILED, FULFILLMENT_STATUS_CHANGED, FulfillmentCreationFailedEvent,
     FulfillmentStatusChangedEvent, PACKAGE_STATUS_CHANGED, PICKLIST_STATUS_CHANGED,
@@ -19,23 +27,15 @@ use super::order::{
     ORDER_RESERVATION_EXPIRED, ORDER_STATUS_CHANGED, OrderLine, OrderReservationExpiredEvent,
     OrderStatusChangedEvent,
 };
-use super::checkout::{
-    CHECKOUT_FINISHED, CHECKOUT_REQUESTED, CONFIRMATION_REQUESTED, CONFIRMATION_SENT,
-    CheckoutCommand, CheckoutFinishedEvent, CheckoutOutcome, CheckoutReply,
-    CheckoutRequestedEvent, FULFILLMENT_CANCEL_REQUESTED, FULFILLMENT_CANCELLED,
-    FULFILLMENT_CREATE_REJECTED, FULFILLMENT_CREATE_REQUESTED, FULFILLMENT_CREATED,
-    INVENTORY_RELEASE_REQUESTED, INVENTORY_RELEASED, INVENTORY_RESERVE_REJECTED,
-    INVENTORY_RESERVE_REQUESTED, INVENTORY_RESERVED,
-};
 use super::payment::{
     PAYMENT_CONFIRMED, PAYMENT_FAILED, PAYMENT_PROCESS_REQUESTED, PAYMENT_REFUND_REQUESTED,
     PAYMENT_REFUNDED, PaymentConfirmedEvent, PaymentFailedEvent, PaymentRefundedEvent,
     ProcessPaymentRequestedEvent, RefundRequestedEvent,
 };
-use super::saga::{TIMER_FIRED, TimerFired};
 use super::returns::{
     ORDER_RETURN_COMPLETED, RETURN_COMPLETED_LEGACY, ReturnCompletedEvent, ReturnLine,
 };
+use super::saga::{TIMER_FIRED, TimerFired};
 use super::warehouse::{
     INVENTORY_LOW_STOCK, INVENTORY_UPDATED, InventoryUpdatedEvent, LowStockEvent,
     RESERVATION_CONFIRMED, RESERVATION_CREATED, RESERVATION_EXPIRED, RESERVATION_EXPIRING,
@@ -381,7 +381,11 @@ pub fn payment_refunded() -> PaymentRefundedEvent {
 /// A checkout command for `ord-1003`: the inventory step's, or with `target` a compensation's.
 #[must_use]
 pub fn checkout_command(target: Option<&str>) -> CheckoutCommand {
-    let phase = if target.is_some() { "compensate" } else { "forward" };
+    let phase = if target.is_some() {
+        "compensate"
+    } else {
+        "forward"
+    };
     CheckoutCommand {
         order_id: id(CHECKOUT_ORDER_ID),
         command_id: format!("{CHECKOUT_ORDER_ID}/inventory/{phase}"),
@@ -459,9 +463,9 @@ pub fn for_topic(topic: &str) -> Option<serde_json::Value> {
         PAYMENT_REFUNDED => json(&payment_refunded()),
         CHECKOUT_REQUESTED => json(&checkout_requested()),
         CHECKOUT_FINISHED => json(&checkout_finished()),
-        INVENTORY_RESERVE_REQUESTED
-        | FULFILLMENT_CREATE_REQUESTED
-        | CONFIRMATION_REQUESTED => json(&checkout_command(None)),
+        INVENTORY_RESERVE_REQUESTED | FULFILLMENT_CREATE_REQUESTED | CONFIRMATION_REQUESTED => {
+            json(&checkout_command(None))
+        }
         INVENTORY_RELEASE_REQUESTED | FULFILLMENT_CANCEL_REQUESTED => {
             json(&checkout_command(Some(CHECKOUT_ORDER_ID)))
         }

@@ -20,8 +20,8 @@
 
 pub mod timers;
 
-use conveyor_domain::events::{DomainEvent, Validate, ValidationError};
 use conveyor_domain::SagaId;
+use conveyor_domain::events::{DomainEvent, Validate, ValidationError};
 pub use conveyor_saga::{
     Command, Compensation, DefinitionError, Effect, Engine, Ignored, Input, Outcome, Phase, Reply,
     Retry, SagaDefinition, SagaState, SagaStatus, Step, StepState, StepStatus, Transition,
