@@ -235,33 +235,3 @@ impl Validate for CheckoutFinishedEvent {
 }
 
 fixed_topic!(CheckoutFinishedEvent => CHECKOUT_FINISHED);
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::events::samples;
-
-    #[test]
-    fn a_checkout_without_lines_or_with_an_empty_line_is_invalid() {
-        let mut e = samples::checkout_requested();
-        assert!(e.validate().is_ok());
-        e.items[0].quantity = crate::Quantity::new(0);
-        assert!(e.validate().is_err());
-        e.items.clear();
-        assert!(e.validate().is_err());
-    }
-
-    #[test]
-    fn a_reply_serialises_as_its_payload_and_goes_to_its_topic() {
-        let command = samples::checkout_command(None);
-        let reply = CheckoutReply::to(&command, INVENTORY_RESERVED, command.timestamp)
-            .with_result("ord-1003");
-        assert_eq!(reply.topic(), INVENTORY_RESERVED);
-        let json = serde_json::to_value(&reply).unwrap();
-        assert_eq!(json["result"], "ord-1003");
-        assert_eq!(json["command_id"], command.command_id);
-        let mut blank = command;
-        blank.command_id = " ".into();
-        assert!(blank.validate().is_err());
-    }
-}
