@@ -1,6 +1,7 @@
 //! How the checkout saga reads what it consumes and writes what it sends: every command is
 //! built from the stored start payload and the ids the earlier steps returned, so every send
-//! of one command carries the same content (only `attempt` differs).
+//! of one command carries the same content (only `attempt` differs). For the same reason every
+//! command's `timestamp` is the checkout request's, the refund request's included.
 
 use conveyor_domain::events::checkout::{
     CHECKOUT_REQUESTED, CheckoutCommand, CheckoutFinishedEvent, CheckoutOutcome, CheckoutReply,

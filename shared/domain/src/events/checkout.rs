@@ -112,7 +112,7 @@ pub struct CheckoutCommand {
     /// For a compensation: why the saga is undone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
-    /// When the saga built it.
+    /// When the checkout was requested (the same in every send of the command).
     pub timestamp: Timestamp,
 }
 

@@ -138,7 +138,7 @@ pub struct ProcessPaymentRequestedEvent {
     pub currency: Currency,
     /// Which send this is (1 = first).
     pub attempt: u32,
-    /// When the saga built it.
+    /// When the checkout was requested (the same in every send of the command).
     pub timestamp: Timestamp,
 }
 
