@@ -6,12 +6,15 @@
 //! transport gets the maintenance loop ([`conveyor_transport::maintenance`]) that prunes inbox rows (and the
 //! embedded broker's dead letters) past their retention. On Redis the streams are also trimmed
 //! by age ([`conveyor_redis::retention`]).
+//! When a saga orchestrator runs, so does the poller that fires its timers
+//! ([`conveyor_runtime::saga::timers`]).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use conveyor_domain::{Clock, SystemClock};
 use conveyor_runtime::cron::Schedule;
+use conveyor_runtime::saga;
 use conveyor_runtime::{Deps, Function, Publisher, Trigger};
 use conveyor_store::{PoolOptions, Store};
 use tokio::sync::watch;
@@ -192,6 +195,21 @@ pub async fn start(mut config: UpConfig) -> Result<Running, UpError> {
             keys,
             max_age,
             conveyor_redis::retention::EVERY,
+            watch_rx.clone(),
+        ));
+    }
+    // A saga orchestrator's timers: the due-timer table polled here, each firing published to
+    // the orchestrator as an event (one poller serves every orchestrator; timers carry their
+    // saga's definition).
+    if let Some(orchestrator) = config
+        .functions
+        .iter()
+        .find(|f| f.spec().topics().contains(&saga::TIMER_FIRED))
+    {
+        tasks.spawn(saga::timers::run(
+            deps.clone(),
+            orchestrator.spec().service.app_id(),
+            saga::timers::DEFAULT_EVERY,
             watch_rx.clone(),
         ));
     }

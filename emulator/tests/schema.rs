@@ -42,7 +42,12 @@ async fn the_embedded_broker_creates_its_tables_and_the_loop_prunes_at_start() {
     tx.commit().await.unwrap();
     assert_eq!(
         tables(db.store()).await,
-        ["conveyor.inbox", "conveyor.outbox"]
+        [
+            "conveyor.inbox",
+            "conveyor.outbox",
+            "conveyor.saga_timers",
+            "conveyor.sagas"
+        ]
     );
 
     let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(now));
@@ -59,7 +64,9 @@ async fn the_embedded_broker_creates_its_tables_and_the_loop_prunes_at_start() {
             "conveyor.dead_letters",
             "conveyor.inbox",
             "conveyor.outbox",
-            "conveyor.queue"
+            "conveyor.queue",
+            "conveyor.saga_timers",
+            "conveyor.sagas"
         ]
     );
     let mut left = inbox_rows(db.store()).await;
@@ -92,7 +99,12 @@ async fn redis_streams_leave_the_production_schema_alone() {
     .unwrap();
     assert_eq!(
         tables(db.store()).await,
-        ["conveyor.inbox", "conveyor.outbox"]
+        [
+            "conveyor.inbox",
+            "conveyor.outbox",
+            "conveyor.saga_timers",
+            "conveyor.sagas"
+        ]
     );
     running.shutdown().await;
     db.close().await;
@@ -124,7 +136,12 @@ async fn conveyor_migrate_reads_the_url_from_the_file_its_file_variable_names() 
     assert!(stdout.contains("applied 0001_conveyor"), "{stdout}");
     assert_eq!(
         tables(db.store()).await,
-        ["conveyor.inbox", "conveyor.outbox"]
+        [
+            "conveyor.inbox",
+            "conveyor.outbox",
+            "conveyor.saga_timers",
+            "conveyor.sagas"
+        ]
     );
 
     // A file that is not there is one line naming the variable and the path.

@@ -110,8 +110,9 @@ async fn payment_confirmed_flows_to_fulfillment_and_confirmed_reservations() {
         // The payment service redelivers the same event: nothing runs twice.
         let again = flow.run(&h, event).await;
         assert_eq!(
-            again, 2,
-            "only order-payment-confirmed and notification-dispatch see it, and skip it"
+            again, 3,
+            "only order-payment-confirmed, notification-dispatch and order-checkout-saga see it, \
+             and skip it"
         );
         assert_eq!(flow.events.len(), start + topics.len() + 1);
         assert_eq!(seed::fulfillment::counts(h.store()).await.0, 1);

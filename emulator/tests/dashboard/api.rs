@@ -80,7 +80,7 @@ async fn a_payment_shows_as_events_with_attempts_and_as_a_flow_of_its_handlers()
         app.orders[0].as_str()
     );
     let attempts = detail["attempts"].as_array().unwrap();
-    assert_eq!(attempts.len(), 2, "one per subscriber: {attempts:#?}");
+    assert_eq!(attempts.len(), 3, "one per subscriber: {attempts:#?}");
     let attempt = attempts
         .iter()
         .find(|a| a["function"] == "order-payment-confirmed")
@@ -309,7 +309,11 @@ async fn topics_come_with_samples_and_schemas_and_payloads_are_validated() {
         .unwrap();
     assert_eq!(
         payment["subscribers"],
-        json!(["order-payment-confirmed", "notification-dispatch"])
+        json!([
+            "order-payment-confirmed",
+            "notification-dispatch",
+            "order-checkout-saga"
+        ])
     );
 
     let mut bad = payment["sample"].clone();

@@ -33,10 +33,11 @@ pub(crate) struct App {
 
 /// The handlers of a `payment.confirmed` flow, sorted: the payment's and the status change's
 /// consumers (notification-dispatch reads both), and the warehouse's reaction to the fulfillment.
-pub(crate) const PAYMENT_FLOW: [&str; 6] = [
+pub(crate) const PAYMENT_FLOW: [&str; 7] = [
     "fulfillment-order-status-changed",
     "notification-dispatch",
     "notification-dispatch",
+    "order-checkout-saga",
     "order-payment-confirmed",
     "warehouse-fulfillment-status-changed",
     "warehouse-order-status-changed",
@@ -47,12 +48,18 @@ pub(crate) async fn spawn_app(run: &str) -> App {
     spawn_app_with(run, catalog::all()).await
 }
 
-/// The catalog without notification-dispatch, which also consumes `payment.confirmed`: a poison
-/// payment then leaves one dead letter (order-payment-confirmed's), the one the DLQ tests fix.
+/// The catalog without notification-dispatch and order-checkout-saga, which also consume
+/// `payment.confirmed`: a poison payment then leaves one dead letter (order-payment-confirmed's),
+/// the one the DLQ tests fix.
 pub(crate) async fn spawn_app_one_payment_consumer(run: &str) -> App {
     let functions = catalog::all()
         .into_iter()
-        .filter(|f| f.spec().name != "notification-dispatch")
+        .filter(|f| {
+            !matches!(
+                f.spec().name,
+                "notification-dispatch" | "order-checkout-saga"
+            )
+        })
         .collect();
     spawn_app_with(run, functions).await
 }

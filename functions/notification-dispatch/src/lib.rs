@@ -7,6 +7,8 @@
 //!   [`render`](conveyor_domain::notification::render) for which, and the texts) becomes one
 //!   notification row (channel, template, recipient, rendered text), then goes to the
 //!   [`NotificationSender`] port ([`LoggingSender`] by default). Publishes nothing.
+//! - **Saga path**: an order with an `order-checkout` saga (placed with
+//!   `order.checkout_requested`) is not notified of its payment: the saga's confirmation step tells the customer.
 //! - **Idempotency**: the inbox row (function, event id), and one notification per customer
 //!   and event key (a unique constraint): a payment redelivered under a new event id, or the
 //!   second line of an order whose reservation is expiring, notifies nobody again. A
@@ -25,6 +27,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use conveyor_domain::OrderId;
+use conveyor_domain::events::checkout::CHECKOUT_SAGA;
 use conveyor_domain::events::order::ORDER_STATUS_CHANGED;
 use conveyor_domain::events::payment::{PAYMENT_CONFIRMED, PAYMENT_FAILED};
 use conveyor_domain::events::warehouse::RESERVATION_EXPIRING;
@@ -32,6 +35,7 @@ use conveyor_domain::notification::{
     CustomerEvent, Notification, NotificationRepository, NotificationSender, OrderFacts,
 };
 use conveyor_domain::order::OrderRepository;
+use conveyor_runtime::saga;
 use conveyor_runtime::{Context, Function, FunctionSpec, HandlerError, Service, TopicHandler};
 
 pub use sender::LoggingSender;
@@ -70,6 +74,14 @@ impl<S: NotificationSender + fmt::Debug> TopicHandler for NotificationDispatch<S
 
     async fn handle(&self, event: CustomerEvent, cx: &mut Context<'_>) -> Result<(), HandlerError> {
         if !event.notifies() {
+            return Ok(());
+        }
+        let payment = matches!(
+            event,
+            CustomerEvent::PaymentConfirmed(_) | CustomerEvent::PaymentFailed(_)
+        );
+        if payment && saga::exists(cx, CHECKOUT_SAGA, event.order_id().as_str()).await? {
+            // An order on the saga path: its customer hears from the saga's confirmation.
             return Ok(());
         }
         let facts = facts(&event, cx).await?;

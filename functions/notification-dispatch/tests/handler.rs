@@ -249,3 +249,32 @@ async fn an_unknown_order_and_a_failed_send_are_retried_without_a_row() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn payments_of_an_order_on_the_saga_path_notify_nobody() {
+    on_both_backends(|h| async move {
+        seeded(&h, OrderStatus::Pending).await;
+        seed::saga::checkout_started(h.store(), ORDER, h.now()).await;
+        let recorder = Recorder::default();
+        let handler = NotificationDispatch::with_sender(recorder.clone());
+        h.deliver_event(
+            &handler,
+            &h.event("payment.confirmed", &samples::payment_confirmed()),
+            1,
+        )
+        .await
+        .unwrap();
+        h.deliver_event(
+            &handler,
+            &h.event("payment.failed", &samples::payment_failed()),
+            1,
+        )
+        .await
+        .unwrap();
+        assert!(recorder.templates().is_empty());
+        let customer = customer_of_order(&h).await;
+        assert!(stored(&h, &customer).await.is_empty());
+        h
+    })
+    .await;
+}

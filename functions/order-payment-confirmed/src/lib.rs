@@ -9,6 +9,8 @@
 //!   A payment after `payment_failed` or after the 30-minute stock hold lapsed is applied: the
 //!   warehouse holds the stock again on the status change, or reports the shortage, and
 //!   order-compensation then cancels the order and requests the refund.
+//! - **Saga path**: an order with an `order-checkout` saga (placed with
+//!   `order.checkout_requested`) is skipped: the checkout saga consumes its payment replies.
 //! - **Idempotency**: the inbox row (function, event id); a second confirmation of an already
 //!   confirmed order is a no-op that publishes nothing; one refund request per payment (its
 //!   key), so the same late payment redelivered under a new event id requests nothing more.
@@ -19,8 +21,10 @@
 use std::sync::Arc;
 
 use conveyor_domain::OrderId;
+use conveyor_domain::events::checkout::CHECKOUT_SAGA;
 use conveyor_domain::events::payment::{PAYMENT_CONFIRMED, PaymentConfirmedEvent};
 use conveyor_domain::order::{OrderRepository, RefundRepository};
+use conveyor_runtime::saga;
 use conveyor_runtime::{Context, Function, FunctionSpec, HandlerError, Service, TopicHandler};
 
 /// The function.
@@ -47,6 +51,10 @@ impl TopicHandler for OrderPaymentConfirmed {
         payment: PaymentConfirmedEvent,
         cx: &mut Context<'_>,
     ) -> Result<(), HandlerError> {
+        if saga::exists(cx, CHECKOUT_SAGA, payment.order_id.as_str()).await? {
+            // An order on the saga path: the checkout saga consumes its payment replies.
+            return Ok(());
+        }
         let paid = payment.amount_minor()?;
         let Some(mut order) = cx.tx()?.get_order_for_update(&payment.order_id).await? else {
             return Err(HandlerError::retry(UnknownOrder(payment.order_id)));

@@ -301,3 +301,22 @@ async fn one_failing_event_leaves_the_others_of_its_batch_handled_on_their_own()
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_payment_for_an_order_on_the_saga_path_is_left_to_the_saga() {
+    on_both_backends(|h| async move {
+        seeded(&h, "ord-saga").await;
+        seed::saga::checkout_started(h.store(), "ord-saga", h.now()).await;
+        let handled = h
+            .deliver(&OrderPaymentConfirmed, &payment("ord-saga", 49.99))
+            .await
+            .unwrap();
+        assert_eq!((handled.produced.len(), handled.published), (0, 0));
+        let order = seed::order::load(h.store(), &OrderId::parse("ord-saga").unwrap())
+            .await
+            .unwrap();
+        assert_eq!(order.status, OrderStatus::Pending);
+        h
+    })
+    .await;
+}

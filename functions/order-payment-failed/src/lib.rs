@@ -6,6 +6,8 @@
 //!   event's `failure_reason` and which records the payment id; publishes
 //!   `orders.order.status_changed` (the warehouse releases the stock, the customer may pay again).
 //! - **Ordering**: events of one order are handled in order (`order_id`).
+//! - **Saga path**: an order with an `order-checkout` saga (placed with
+//!   `order.checkout_requested`) is skipped: the checkout saga consumes its payment replies.
 //! - **Idempotency**: the inbox row (function, event id); a failure reported for an order that is
 //!   already `payment_failed` (the same failure again, or another attempt failing too) is a no-op
 //!   that publishes nothing.
@@ -16,8 +18,10 @@
 use std::sync::Arc;
 
 use conveyor_domain::OrderId;
+use conveyor_domain::events::checkout::CHECKOUT_SAGA;
 use conveyor_domain::events::payment::{PAYMENT_FAILED, PaymentFailedEvent};
 use conveyor_domain::order::OrderRepository;
+use conveyor_runtime::saga;
 use conveyor_runtime::{Context, Function, FunctionSpec, HandlerError, Service, TopicHandler};
 
 /// The function.
@@ -41,6 +45,10 @@ impl TopicHandler for OrderPaymentFailed {
         payment: PaymentFailedEvent,
         cx: &mut Context<'_>,
     ) -> Result<(), HandlerError> {
+        if saga::exists(cx, CHECKOUT_SAGA, payment.order_id.as_str()).await? {
+            // An order on the saga path: the checkout saga consumes its payment replies.
+            return Ok(());
+        }
         let Some(mut order) = cx.tx()?.get_order_for_update(&payment.order_id).await? else {
             return Err(HandlerError::retry(UnknownOrder(payment.order_id)));
         };

@@ -168,3 +168,20 @@ async fn unknown_orders_are_retried_and_orders_past_payment_are_dropped_untouche
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_failure_for_an_order_on_the_saga_path_is_left_to_the_saga() {
+    on_both_backends(|h| async move {
+        seeded(&h, "ord-saga", OrderStatus::Pending).await;
+        seed::saga::checkout_started(h.store(), "ord-saga", h.now()).await;
+        let handled = h
+            .deliver(&OrderPaymentFailed, &failure("ord-saga"))
+            .await
+            .unwrap();
+        assert_eq!((handled.produced.len(), handled.published), (0, 0));
+        let order = seed::order::load(h.store(), &id("ord-saga")).await.unwrap();
+        assert_eq!(order.status, OrderStatus::Pending);
+        h
+    })
+    .await;
+}

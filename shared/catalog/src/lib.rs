@@ -13,6 +13,8 @@ pub fn all() -> Vec<Arc<dyn Function>> {
         order_payment_failed::function(),
         order_compensation::function(),
         notification_dispatch::function(),
+        order_checkout_saga::function(),
+        order_checkout_confirmation::function(),
         order_session_cleanup::function(),
         order_cart_cleanup::function(),
         order_order_cleanup::function(),
@@ -21,10 +23,12 @@ pub fn all() -> Vec<Arc<dyn Function>> {
         conveyor_maintenance::function(),
         fulfillment_order_status_changed::function(),
         fulfillment_picklist_status_changed::function(),
+        fulfillment_checkout_fulfillment::function(),
         warehouse_order_status_changed::function(),
         warehouse_product_created::function(),
         warehouse_fulfillment_status_changed::function(),
         warehouse_return_completed::function(),
+        warehouse_checkout_inventory::function(),
         warehouse_stock_change_detector::function(),
         warehouse_alert_cleanup::function(),
         warehouse_daily_summary::function(),
@@ -75,7 +79,7 @@ mod tests {
     #[test]
     fn names_are_unique_kebab_case_and_prefixed_by_their_service() {
         let specs = specs();
-        assert_eq!(specs.len(), 22);
+        assert_eq!(specs.len(), 26);
         let names: BTreeSet<&str> = specs.iter().map(|s| s.name).collect();
         assert_eq!(names.len(), specs.len(), "duplicate function names");
         for s in &specs {

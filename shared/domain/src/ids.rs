@@ -152,6 +152,8 @@ id_type!(/// A generated warehouse report.
     ReportId, "report id");
 id_type!(/// A customer notification.
     NotificationId, "notification id");
+id_type!(/// One run of an orchestrated saga (the checkout saga uses its order's id).
+    SagaId, "saga id");
 
 #[cfg(test)]
 mod tests {

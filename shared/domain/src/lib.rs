@@ -24,7 +24,7 @@ pub mod warehouse;
 
 pub use ids::{
     AlertId, CartId, CustomerId, FulfillmentId, IdError, NotificationId, OrderId, PackageId,
-    PaymentId, PicklistId, ProductId, ReportId, ReservationId, ReturnId, SessionId,
+    PaymentId, PicklistId, ProductId, ReportId, ReservationId, ReturnId, SagaId, SessionId,
 };
 pub use money::{Currency, Money, MoneyError};
 pub use quantity::{Quantity, QuantityError};

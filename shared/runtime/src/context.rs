@@ -44,6 +44,8 @@ pub struct Meta<'a> {
     /// The id of the event whose handling published this one (`None` for a tick, or an event
     /// from outside conveyor).
     pub causation_id: Option<Cow<'a, str>>,
+    /// The topic the event came on (empty for a tick).
+    pub topic: Cow<'a, str>,
 }
 
 impl<'a> Meta<'a> {
@@ -79,6 +81,7 @@ impl<'a> Meta<'a> {
                 .as_deref()
                 .filter(|c| !c.is_empty())
                 .map(Cow::Borrowed),
+            topic: Cow::Borrowed(event.topic_name()),
         }
     }
 
@@ -97,6 +100,7 @@ impl<'a> Meta<'a> {
             trace: OnceLock::new(),
             tracestate: None,
             causation_id: None,
+            topic: Cow::Borrowed(""),
         }
     }
 
@@ -169,6 +173,13 @@ impl<'a> Context<'a> {
     #[must_use]
     pub fn attempt(&self) -> u32 {
         self.meta.attempt
+    }
+
+    /// The topic the event came on (empty for a tick): what a function subscribed to several
+    /// topics with differently shaped payloads reads them by.
+    #[must_use]
+    pub fn topic(&self) -> &str {
+        &self.meta.topic
     }
 
     /// The correlation id.
@@ -286,6 +297,7 @@ mod tests {
         );
         assert_eq!(meta.tracestate, None);
         assert_eq!(meta.attempt, 2);
+        assert_eq!(meta.topic, "payment.confirmed");
         event.correlationid = Some("flow-1".to_owned());
         event.tracestate = Some("vendor=1".to_owned());
         let meta = Meta::from_event(&event, 1, None);

@@ -21,6 +21,7 @@
 //!   dead-letter with the reason (the one decision every host makes)
 //! - [`maintenance`] — retention of inbox rows and dead letters, and the bounded pruning run
 //! - [`publish`] — the publishing port
+//! - [`saga`] — orchestrated sagas run as topic functions, and their due-timer poller
 //! - [`cron`] — schedules and their EventBridge / Dapr translations
 //! - [`trace`] — W3C traceparent
 //! - [`telemetry`] — tracing subscriber set-up
@@ -41,6 +42,7 @@ pub mod lambda;
 pub mod maintenance;
 pub mod publish;
 pub mod relay;
+pub mod saga;
 pub mod spec;
 pub mod telemetry;
 pub mod trace;

@@ -17,6 +17,7 @@
 //! - [`queue`] — the embedded broker's durable queue and dead letters
 //! - [`redact`] — connection URLs with their passwords masked, for logs and errors
 //! - [`inbox`], [`outbox`]: idempotency and transactional publishing
+//! - [`saga`] — [`SagaRepository`](conveyor_saga::SagaRepository): saga state and due timers
 //! - [`sweeper`] — published outbox rows deleted in batches in the background
 //! - [`checkpoint`] — a SQLite file's write-ahead log checkpointed in the background
 //! - [`retention`] — inbox rows and dead letters past their retention, pruned in batches
@@ -35,6 +36,7 @@ pub mod pool;
 pub mod queue;
 pub mod redact;
 pub mod retention;
+pub mod saga;
 mod sql;
 pub mod sweeper;
 #[cfg(feature = "testing")]

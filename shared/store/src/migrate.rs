@@ -74,7 +74,8 @@ const MIGRATIONS: &[Migration] = &[
     migration!(7, "0007_refunds_notifications", Core),
     migration!(8, "0008_inbox_received_at", Core),
     migration!(9, "0009_dead_letters_failed_at", EmbeddedBroker),
-    migration!(10, "0010_queue_walk", EmbeddedBroker),
+    migration!(10, "0010_sagas", Core),
+    migration!(11, "0011_queue_walk", EmbeddedBroker),
 ];
 
 /// A migration a run applied.

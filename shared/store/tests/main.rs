@@ -11,6 +11,7 @@ mod pool_budget;
 mod queue_contract;
 mod retention;
 mod runtime_tables;
+mod sagas;
 mod warehouse_inventory;
 mod warehouse_records;
 mod warehouse_reservations;

@@ -46,7 +46,8 @@ async fn the_core_set_has_no_broker_table_and_the_broker_set_adds_them() {
             "0003_fulfillment",
             "0004_warehouse",
             "0007_refunds_notifications",
-            "0008_inbox_received_at"
+            "0008_inbox_received_at",
+            "0010_sagas"
         ]
     );
     let core = tables(store).await;
@@ -66,13 +67,13 @@ async fn the_core_set_has_no_broker_table_and_the_broker_set_adds_them() {
             "0005_queue",
             "0006_queue_ordering",
             "0009_dead_letters_failed_at",
-            "0010_queue_walk"
+            "0011_queue_walk"
         ]
     );
     let all = tables(store).await;
     assert!(all.contains(&"conveyor.queue".to_owned()), "{all:?}");
     assert!(all.contains(&"conveyor.dead_letters".to_owned()), "{all:?}");
-    assert_eq!(versions(store).await, (1..=10).collect::<Vec<_>>());
+    assert_eq!(versions(store).await, (1..=11).collect::<Vec<_>>());
     db.close().await;
 }
 
@@ -135,14 +136,14 @@ async fn a_database_migrated_before_the_split_upgrades_on_every_host() {
         // A Lambda or the worker: only what is new in the core set.
         assert_eq!(
             names(&store.migrate().await.unwrap()),
-            ["0008_inbox_received_at"]
+            ["0008_inbox_received_at", "0010_sagas"]
         );
         // `conveyor up` on the embedded broker: its tables are there, only its new indexes run.
         assert_eq!(
             names(&store.migrate_embedded_broker().await.unwrap()),
-            ["0009_dead_letters_failed_at", "0010_queue_walk"]
+            ["0009_dead_letters_failed_at", "0011_queue_walk"]
         );
-        assert_eq!(versions(store).await, (1..=10).collect::<Vec<_>>());
+        assert_eq!(versions(store).await, (1..=11).collect::<Vec<_>>());
     }
     sqlite.close().await;
     postgres.close().await;

@@ -11,13 +11,18 @@
 //! - [`warehouse`] — reservation lifecycle (and failure), inventory updates, low-stock alerts
 //! - [`catalog`] — `product.created`
 //! - [`returns`] — `order.return.completed` (and its older name `return.completed`)
+//! - [`checkout`] — the orchestrated checkout: its request, the saga's commands and
+//!   replies, its end
+//! - [`saga`] — `saga.timer_fired`
 //! - [`samples`] — one sample payload per topic (fixtures, docs, `events/`)
 
 pub mod catalog;
+pub mod checkout;
 pub mod fulfillment;
 pub mod order;
 pub mod payment;
 pub mod returns;
+pub mod saga;
 pub mod samples;
 pub mod warehouse;
 
@@ -83,6 +88,23 @@ pub const ALL_TOPICS: &[&str] = &[
     catalog::PRODUCT_CREATED,
     returns::ORDER_RETURN_COMPLETED,
     returns::RETURN_COMPLETED_LEGACY,
+    payment::PAYMENT_PROCESS_REQUESTED,
+    payment::PAYMENT_REFUNDED,
+    checkout::CHECKOUT_REQUESTED,
+    checkout::CHECKOUT_FINISHED,
+    checkout::INVENTORY_RESERVE_REQUESTED,
+    checkout::INVENTORY_RESERVED,
+    checkout::INVENTORY_RESERVE_REJECTED,
+    checkout::INVENTORY_RELEASE_REQUESTED,
+    checkout::INVENTORY_RELEASED,
+    checkout::FULFILLMENT_CREATE_REQUESTED,
+    checkout::FULFILLMENT_CREATED,
+    checkout::FULFILLMENT_CREATE_REJECTED,
+    checkout::FULFILLMENT_CANCEL_REQUESTED,
+    checkout::FULFILLMENT_CANCELLED,
+    checkout::CONFIRMATION_REQUESTED,
+    checkout::CONFIRMATION_SENT,
+    saga::TIMER_FIRED,
 ];
 
 /// Topics whose payload schema had a breaking change, with their current major version; every

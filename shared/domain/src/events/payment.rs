@@ -13,6 +13,11 @@ pub const PAYMENT_FAILED: &str = "payment.failed";
 /// The order service asks the payment service to refund a captured payment (published by the
 /// order service when a paid order cannot be fulfilled or was paid after it was cancelled).
 pub const PAYMENT_REFUND_REQUESTED: &str = "payment.refund_requested";
+/// The checkout saga asks the payment service to capture an order's payment (its replies are
+/// `payment.confirmed` / `payment.failed`).
+pub const PAYMENT_PROCESS_REQUESTED: &str = "payment.process_requested";
+/// The payment service refunded a payment (its reply to `payment.refund_requested`).
+pub const PAYMENT_REFUNDED: &str = "payment.refunded";
 
 /// `payment.confirmed`: the payment service captured the money for an order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -115,3 +120,62 @@ impl Validate for RefundRequestedEvent {
 }
 
 fixed_topic!(RefundRequestedEvent => PAYMENT_REFUND_REQUESTED);
+
+/// `payment.process_requested`: the checkout saga's payment command, in the payment service's
+/// wire convention. The saga names the payment (`payment_id`): the payment service captures
+/// under that id (its idempotency key: every send of the command carries the same id) and its
+/// replies carry it. So a payment step that timed out without a reply is still refunded by
+/// its id; the payment service refunds nothing for an id it never captured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ProcessPaymentRequestedEvent {
+    /// The order to pay for.
+    pub order_id: OrderId,
+    /// The payment's id, chosen by the saga.
+    pub payment_id: PaymentId,
+    /// Amount in major units.
+    pub amount: f64,
+    /// ISO 4217.
+    pub currency: Currency,
+    /// Which send this is (1 = first).
+    pub attempt: u32,
+    /// When the checkout was requested (the same in every send of the command).
+    pub timestamp: Timestamp,
+}
+
+impl Validate for ProcessPaymentRequestedEvent {
+    fn validate(&self) -> Result<(), ValidationError> {
+        Money::from_major_f64(self.amount).map_err(|e| ValidationError::new(e.to_string()))?;
+        Ok(())
+    }
+}
+
+fixed_topic!(ProcessPaymentRequestedEvent => PAYMENT_PROCESS_REQUESTED);
+
+/// `payment.refunded`: the payment service refunded (or had nothing to refund for) a payment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct PaymentRefundedEvent {
+    /// The order the payment was for.
+    pub order_id: OrderId,
+    /// The payment refunded.
+    pub payment_id: PaymentId,
+    /// The provider's refund reference.
+    pub refund_id: String,
+    /// Amount refunded in major units (0 when nothing had been captured).
+    pub amount: f64,
+    /// ISO 4217.
+    pub currency: Currency,
+    /// When it was refunded.
+    pub timestamp: Timestamp,
+}
+
+impl Validate for PaymentRefundedEvent {
+    fn validate(&self) -> Result<(), ValidationError> {
+        Money::from_major_f64(self.amount).map_err(|e| ValidationError::new(e.to_string()))?;
+        if self.refund_id.trim().is_empty() {
+            return Err(ValidationError::new("refund_id must not be empty"));
+        }
+        Ok(())
+    }
+}
+
+fixed_topic!(PaymentRefundedEvent => PAYMENT_REFUNDED);

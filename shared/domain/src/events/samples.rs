@@ -10,6 +10,14 @@
 use serde::Serialize;
 
 use super::catalog::{PRODUCT_CREATED, ProductCreatedEvent};
+use super::checkout::{
+    CHECKOUT_FINISHED, CHECKOUT_REQUESTED, CONFIRMATION_REQUESTED, CONFIRMATION_SENT,
+    CheckoutCommand, CheckoutFinishedEvent, CheckoutOutcome, CheckoutReply, CheckoutRequestedEvent,
+    FULFILLMENT_CANCEL_REQUESTED, FULFILLMENT_CANCELLED, FULFILLMENT_CREATE_REJECTED,
+    FULFILLMENT_CREATE_REQUESTED, FULFILLMENT_CREATED, INVENTORY_RELEASE_REQUESTED,
+    INVENTORY_RELEASED, INVENTORY_RESERVE_REJECTED, INVENTORY_RESERVE_REQUESTED,
+    INVENTORY_RESERVED,
+};
 use super::fulfillment::{
     FULFILLMENT_CREATION_FAILED, FULFILLMENT_STATUS_CHANGED, FulfillmentCreationFailedEvent,
     FulfillmentStatusChangedEvent, PACKAGE_STATUS_CHANGED, PICKLIST_STATUS_CHANGED,
@@ -20,12 +28,14 @@ use super::order::{
     OrderStatusChangedEvent,
 };
 use super::payment::{
-    PAYMENT_CONFIRMED, PAYMENT_FAILED, PAYMENT_REFUND_REQUESTED, PaymentConfirmedEvent,
-    PaymentFailedEvent, RefundRequestedEvent,
+    PAYMENT_CONFIRMED, PAYMENT_FAILED, PAYMENT_PROCESS_REQUESTED, PAYMENT_REFUND_REQUESTED,
+    PAYMENT_REFUNDED, PaymentConfirmedEvent, PaymentFailedEvent, PaymentRefundedEvent,
+    ProcessPaymentRequestedEvent, RefundRequestedEvent,
 };
 use super::returns::{
     ORDER_RETURN_COMPLETED, RETURN_COMPLETED_LEGACY, ReturnCompletedEvent, ReturnLine,
 };
+use super::saga::{TIMER_FIRED, TimerFired};
 use super::warehouse::{
     INVENTORY_LOW_STOCK, INVENTORY_UPDATED, InventoryUpdatedEvent, LowStockEvent,
     RESERVATION_CONFIRMED, RESERVATION_CREATED, RESERVATION_EXPIRED, RESERVATION_EXPIRING,
@@ -45,6 +55,8 @@ pub const CUSTOMER_ID: &str = "cus-42";
 pub const PAYMENT_ID: &str = "pay-9001";
 /// The order the compensation samples are about.
 pub const COMPENSATED_ORDER_ID: &str = "ord-1002";
+/// The order the orchestrated-checkout samples are about (saga id too).
+pub const CHECKOUT_ORDER_ID: &str = "ord-1003";
 /// The carrier tracking number of the shipped package.
 pub const TRACKING_NUMBER: &str = "1Z999AA10123456784";
 
@@ -319,6 +331,110 @@ pub fn refund_requested() -> RefundRequestedEvent {
     }
 }
 
+/// `order.checkout_requested`: `ord-1003` (one mug) placed for the orchestrated checkout.
+#[must_use]
+pub fn checkout_requested() -> CheckoutRequestedEvent {
+    CheckoutRequestedEvent {
+        order_id: id(CHECKOUT_ORDER_ID),
+        customer_id: id(CUSTOMER_ID),
+        items: checkout_lines(),
+        total: cents(1299),
+        currency: usd(),
+        timestamp: at("12:00:00"),
+    }
+}
+
+fn checkout_lines() -> Vec<OrderLine> {
+    vec![OrderLine {
+        product_id: id("sku-mug"),
+        quantity: units(1),
+        unit_price: cents(1299),
+    }]
+}
+
+/// `payment.process_requested`: the saga asks for `ord-1003`'s 12.99 USD.
+#[must_use]
+pub fn process_payment_requested() -> ProcessPaymentRequestedEvent {
+    ProcessPaymentRequestedEvent {
+        order_id: id(CHECKOUT_ORDER_ID),
+        payment_id: id("pay-ord-1003"),
+        amount: 12.99,
+        currency: usd(),
+        attempt: 1,
+        timestamp: at("12:00:00"),
+    }
+}
+
+/// `payment.refunded`: the payment of `ord-1002` was refunded.
+#[must_use]
+pub fn payment_refunded() -> PaymentRefundedEvent {
+    PaymentRefundedEvent {
+        order_id: id(COMPENSATED_ORDER_ID),
+        payment_id: id("pay-9002"),
+        refund_id: "re-5002".to_owned(),
+        amount: 49.99,
+        currency: usd(),
+        timestamp: at("11:06:00"),
+    }
+}
+
+/// A checkout command for `ord-1003`: the inventory step's, or with `target` a compensation's.
+#[must_use]
+pub fn checkout_command(target: Option<&str>) -> CheckoutCommand {
+    let phase = if target.is_some() {
+        "compensate"
+    } else {
+        "forward"
+    };
+    CheckoutCommand {
+        order_id: id(CHECKOUT_ORDER_ID),
+        command_id: format!("{CHECKOUT_ORDER_ID}/inventory/{phase}"),
+        attempt: 1,
+        customer_id: id(CUSTOMER_ID),
+        items: checkout_lines(),
+        total: cents(1299),
+        currency: usd(),
+        target: target.map(str::to_owned),
+        reason: target.map(|_| "fulfillment could not be created".to_owned()),
+        timestamp: at("12:00:01"),
+    }
+}
+
+/// A service's reply to a checkout command of `ord-1003`.
+#[must_use]
+pub fn checkout_reply(result: Option<&str>, reason: Option<&str>) -> CheckoutReply {
+    CheckoutReply {
+        order_id: id(CHECKOUT_ORDER_ID),
+        command_id: format!("{CHECKOUT_ORDER_ID}/inventory/forward"),
+        result: result.map(str::to_owned),
+        reason: reason.map(str::to_owned),
+        timestamp: at("12:00:02"),
+    }
+}
+
+/// `order.checkout_finished`: `ord-1003`'s checkout completed.
+#[must_use]
+pub fn checkout_finished() -> CheckoutFinishedEvent {
+    CheckoutFinishedEvent {
+        order_id: id(CHECKOUT_ORDER_ID),
+        customer_id: id(CUSTOMER_ID),
+        outcome: CheckoutOutcome::Completed,
+        reason: None,
+        timestamp: at("12:00:05"),
+    }
+}
+
+/// `saga.timer_fired`: the first timer of `ord-1003`'s checkout saga.
+#[must_use]
+pub fn timer_fired() -> TimerFired {
+    TimerFired {
+        definition: "order-checkout".to_owned(),
+        saga_id: id(CHECKOUT_ORDER_ID),
+        seq: 1,
+        due: at("12:00:30"),
+    }
+}
+
 /// The sample payload of `topic` as JSON, or `None` for a topic not in
 /// [`ALL_TOPICS`](super::ALL_TOPICS).
 #[must_use]
@@ -343,6 +459,24 @@ pub fn for_topic(topic: &str) -> Option<serde_json::Value> {
         INVENTORY_LOW_STOCK => json(&low_stock()),
         PRODUCT_CREATED => json(&product_created()),
         ORDER_RETURN_COMPLETED | RETURN_COMPLETED_LEGACY => json(&return_completed()),
+        PAYMENT_PROCESS_REQUESTED => json(&process_payment_requested()),
+        PAYMENT_REFUNDED => json(&payment_refunded()),
+        CHECKOUT_REQUESTED => json(&checkout_requested()),
+        CHECKOUT_FINISHED => json(&checkout_finished()),
+        INVENTORY_RESERVE_REQUESTED | FULFILLMENT_CREATE_REQUESTED | CONFIRMATION_REQUESTED => {
+            json(&checkout_command(None))
+        }
+        INVENTORY_RELEASE_REQUESTED | FULFILLMENT_CANCEL_REQUESTED => {
+            json(&checkout_command(Some(CHECKOUT_ORDER_ID)))
+        }
+        INVENTORY_RESERVED | FULFILLMENT_CREATED | CONFIRMATION_SENT => {
+            json(&checkout_reply(Some(CHECKOUT_ORDER_ID), None))
+        }
+        INVENTORY_RESERVE_REJECTED | FULFILLMENT_CREATE_REJECTED => {
+            json(&checkout_reply(None, Some("insufficient stock of sku-mug")))
+        }
+        INVENTORY_RELEASED | FULFILLMENT_CANCELLED => json(&checkout_reply(None, None)),
+        TIMER_FIRED => json(&timer_fired()),
         _ => None,
     }
 }

@@ -2,7 +2,7 @@
 //! what an order status change means for it.
 
 use crate::events::fulfillment::FulfillmentStatusChangedEvent;
-use crate::events::order::OrderStatusChangedEvent;
+use crate::events::order::{OrderLine, OrderStatusChangedEvent};
 use crate::fulfillment::{FulfillmentStatus, Picklist};
 use crate::order::OrderStatus;
 use crate::state::{InvalidTransition, Transition, transition};
@@ -99,15 +99,28 @@ impl Fulfillment {
         order: &OrderStatusChangedEvent,
         at: Timestamp,
     ) -> NewFulfillment {
+        Self::open_for(id, picklist_id, &order.order_id, &order.items, at)
+    }
+
+    /// Opens the fulfillment of `order_id` with a pending picklist holding one line per item
+    /// (the checkout saga's command carries the lines without a status change).
+    #[must_use]
+    pub fn open_for(
+        id: FulfillmentId,
+        picklist_id: PicklistId,
+        order_id: &OrderId,
+        items: &[OrderLine],
+        at: Timestamp,
+    ) -> NewFulfillment {
         let fulfillment = Self {
             id,
-            order_id: order.order_id.clone(),
+            order_id: order_id.clone(),
             status: FulfillmentStatus::Created,
             cancel_reason: None,
             created_at: at,
             updated_at: at,
         };
-        let picklist = Picklist::issue(picklist_id, &fulfillment, &order.items, at);
+        let picklist = Picklist::issue(picklist_id, &fulfillment, items, at);
         NewFulfillment {
             fulfillment,
             picklist,

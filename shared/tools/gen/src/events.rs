@@ -133,6 +133,23 @@ topic_table! {
     catalog::PRODUCT_CREATED => ProductCreatedEvent from "catalog-service" to "warehouse-product-created";
     returns::ORDER_RETURN_COMPLETED => ReturnCompletedEvent from "order-service" to "warehouse-return-completed";
     returns::RETURN_COMPLETED_LEGACY => ReturnCompletedEvent from "order-service" to "warehouse-return-completed";
+    payment::PAYMENT_PROCESS_REQUESTED => ProcessPaymentRequestedEvent from "order-worker" to "notification-dispatch";
+    payment::PAYMENT_REFUNDED => PaymentRefundedEvent from "payment-service" to "order-checkout-saga";
+    checkout::CHECKOUT_REQUESTED => CheckoutRequestedEvent from "order-service" to "order-checkout-saga";
+    checkout::CHECKOUT_FINISHED => CheckoutFinishedEvent from "order-worker" to "notification-dispatch";
+    checkout::INVENTORY_RESERVE_REQUESTED => CheckoutCommand from "order-worker" to "warehouse-checkout-inventory";
+    checkout::INVENTORY_RESERVED => CheckoutReply from "warehouse-worker" to "order-checkout-saga";
+    checkout::INVENTORY_RESERVE_REJECTED => CheckoutReply from "warehouse-worker" to "order-checkout-saga";
+    checkout::INVENTORY_RELEASE_REQUESTED => CheckoutCommand from "order-worker" to "warehouse-checkout-inventory";
+    checkout::INVENTORY_RELEASED => CheckoutReply from "warehouse-worker" to "order-checkout-saga";
+    checkout::FULFILLMENT_CREATE_REQUESTED => CheckoutCommand from "order-worker" to "fulfillment-checkout-fulfillment";
+    checkout::FULFILLMENT_CREATED => CheckoutReply from "fulfillment-worker" to "order-checkout-saga";
+    checkout::FULFILLMENT_CREATE_REJECTED => CheckoutReply from "fulfillment-worker" to "order-checkout-saga";
+    checkout::FULFILLMENT_CANCEL_REQUESTED => CheckoutCommand from "order-worker" to "fulfillment-checkout-fulfillment";
+    checkout::FULFILLMENT_CANCELLED => CheckoutReply from "fulfillment-worker" to "order-checkout-saga";
+    checkout::CONFIRMATION_REQUESTED => CheckoutCommand from "order-worker" to "order-checkout-confirmation";
+    checkout::CONFIRMATION_SENT => CheckoutReply from "order-worker" to "order-checkout-saga";
+    saga::TIMER_FIRED => TimerFired from "order-worker" to "order-checkout-saga";
 }
 
 /// Decodes `payload` as `topic`'s Rust type and validates it: what a consumer does at the edge.

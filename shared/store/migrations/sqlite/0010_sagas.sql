@@ -1,0 +1,25 @@
+-- Orchestrated sagas: one row per saga instance (its whole state as JSON, plus the columns a
+-- listing filters and sorts by), and at most one due timer per saga, which the orchestrator's
+-- timer loop takes when it falls due.
+CREATE TABLE sagas (
+    definition   TEXT    NOT NULL,
+    saga_id      TEXT    NOT NULL,
+    status       TEXT    NOT NULL,
+    current_step INTEGER,
+    deadline     INTEGER,
+    version      INTEGER NOT NULL,
+    state        TEXT    NOT NULL,
+    started_at   INTEGER NOT NULL,
+    updated_at   INTEGER NOT NULL,
+    PRIMARY KEY (definition, saga_id)
+);
+CREATE INDEX sagas_updated_at ON sagas (updated_at);
+
+CREATE TABLE saga_timers (
+    definition TEXT    NOT NULL,
+    saga_id    TEXT    NOT NULL,
+    seq        INTEGER NOT NULL,
+    due_at     INTEGER NOT NULL,
+    PRIMARY KEY (definition, saga_id)
+);
+CREATE INDEX saga_timers_due_at ON saga_timers (due_at);

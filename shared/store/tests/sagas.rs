@@ -1,0 +1,138 @@
+//! Contract tests of the saga tables on both backends: state rows and due timers.
+
+use std::time::Duration;
+
+use conveyor_domain::{SagaId, Timestamp};
+use conveyor_saga::{
+    Engine, Input, Reply, SagaDefinition, SagaRepository, SagaState, SagaStatus, Step,
+};
+use conveyor_store::Backend;
+use conveyor_store::testing::on_both_backends;
+
+fn definition() -> SagaDefinition {
+    SagaDefinition::new(
+        "test-saga",
+        vec![Step::new("only", "only.requested", &["only.done"]).timeout(Duration::from_secs(5))],
+    )
+    .unwrap()
+}
+
+fn started(def: &SagaDefinition, id: &str, at_ms: i64) -> SagaState {
+    Engine::new(def)
+        .start(
+            SagaId::parse(id).unwrap(),
+            serde_json::json!({"order_id": id}),
+            Timestamp::from_millis(at_ms),
+        )
+        .state
+}
+
+#[tokio::test]
+async fn a_saga_is_stored_whole_and_its_timer_follows_its_state() {
+    on_both_backends(|store| async move {
+        let def = definition();
+        let st = started(&def, "s-1", 1_000);
+        let mut tx = store.begin().await.unwrap();
+        assert_eq!(tx.load_saga("test-saga", &st.id).await.unwrap(), None);
+        assert!(tx.create_saga(&st).await.unwrap());
+        // A second start of the same saga writes nothing.
+        let again = started(&def, "s-1", 1_500);
+        assert!(!tx.create_saga(&again).await.unwrap());
+        tx.commit().await.unwrap();
+
+        let mut tx = store.begin().await.unwrap();
+        let back = tx.load_saga("test-saga", &st.id).await.unwrap().unwrap();
+        assert_eq!(back, st);
+        assert_eq!(tx.load_saga("other-saga", &st.id).await.unwrap(), None);
+        let list = tx.list_sagas(Some("test-saga"), 10).await.unwrap();
+        assert_eq!(list.len(), 1);
+        assert_eq!(list[0].status, SagaStatus::Running);
+        assert_eq!(list[0].current_step, Some(0));
+        assert_eq!(list[0].deadline, Some(Timestamp::from_millis(6_000)));
+        // Not due before its deadline.
+        let early = tx
+            .take_due_saga_timers(Timestamp::from_millis(5_999), 10)
+            .await
+            .unwrap();
+        assert!(early.is_empty());
+
+        // The reply ends it: the row says so and no timer is left.
+        let done = Engine::new(&def)
+            .apply(
+                &back,
+                &Input::Reply(Reply::on("only.done")),
+                Timestamp::from_millis(2_000),
+            )
+            .unwrap();
+        tx.save_saga(&done.state).await.unwrap();
+        tx.commit().await.unwrap();
+        let mut tx = store.begin().await.unwrap();
+        let stored = tx.load_saga("test-saga", &st.id).await.unwrap().unwrap();
+        assert_eq!(stored.status, SagaStatus::Completed);
+        assert_eq!(stored.version, 2);
+        let list = tx.list_sagas(None, 10).await.unwrap();
+        assert_eq!((list[0].current_step, list[0].deadline), (None, None));
+        let due = tx
+            .take_due_saga_timers(Timestamp::from_millis(60_000), 10)
+            .await
+            .unwrap();
+        assert!(due.is_empty(), "{due:?}");
+        tx.commit().await.unwrap();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn due_timers_are_taken_once_oldest_first_and_a_rollback_puts_them_back() {
+    on_both_backends(|store| async move {
+        let def = definition();
+        let mut tx = store.begin().await.unwrap();
+        for (id, at) in [("s-b", 2_000), ("s-a", 1_000), ("s-c", 9_000)] {
+            tx.save_saga(&started(&def, id, at)).await.unwrap();
+        }
+        tx.commit().await.unwrap();
+        let now = Timestamp::from_millis(7_000);
+
+        let mut tx = store.begin().await.unwrap();
+        let taken = tx.take_due_saga_timers(now, 10).await.unwrap();
+        let ids: Vec<&str> = taken.iter().map(|t| t.saga.as_str()).collect();
+        assert_eq!(ids, ["s-a", "s-b"]);
+        assert_eq!(taken[0].due, Timestamp::from_millis(6_000));
+        assert_eq!(taken[0].definition, "test-saga");
+        tx.rollback().await.unwrap();
+
+        let mut tx = store.begin().await.unwrap();
+        let first = tx.take_due_saga_timers(now, 1).await.unwrap();
+        assert_eq!(first.len(), 1);
+        tx.commit().await.unwrap();
+        let mut tx = store.begin().await.unwrap();
+        let rest = tx.take_due_saga_timers(now, 10).await.unwrap();
+        assert_eq!(rest.len(), 1);
+        assert_ne!(rest[0].saga, first[0].saga);
+        assert!(tx.take_due_saga_timers(now, 10).await.unwrap().is_empty());
+        tx.commit().await.unwrap();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn overlapping_takers_on_postgres_take_disjoint_timers() {
+    let db = conveyor_store::testing::TestDb::of(Backend::Postgres).await;
+    let store = db.store().clone();
+    let def = definition();
+    let mut tx = store.begin().await.unwrap();
+    for (id, at) in [("s-1", 1_000), ("s-2", 2_000)] {
+        tx.save_saga(&started(&def, id, at)).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    let now = Timestamp::from_millis(60_000);
+    let mut one = store.begin().await.unwrap();
+    let mut two = store.begin().await.unwrap();
+    let a = one.take_due_saga_timers(now, 1).await.unwrap();
+    let b = two.take_due_saga_timers(now, 10).await.unwrap();
+    assert_eq!((a.len(), b.len()), (1, 1));
+    assert_ne!(a[0].saga, b[0].saga);
+    one.commit().await.unwrap();
+    two.commit().await.unwrap();
+    db.close().await;
+}
