@@ -48,7 +48,7 @@ impl Store {
     /// [`StoreError::Connect`] when the second connection cannot be opened, or the database
     /// error of raising the main connection's threshold.
     pub async fn checkpointing_in_background(mut self, url: &str) -> Result<Self, StoreError> {
-        if self.backend() != crate::Backend::Sqlite || crate::connect::sqlite_path(url).is_none() {
+        if self.backend() != crate::Backend::Sqlite || crate::sql::sqlite_path(url).is_none() {
             return Ok(self);
         }
         sqlx::query(&format!("PRAGMA wal_autocheckpoint = {FALLBACK_PAGES}"))

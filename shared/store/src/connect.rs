@@ -98,7 +98,7 @@ impl Store {
         };
         let mut url = url.to_owned();
         if backend == Backend::Sqlite {
-            if let Some(dir) = sqlite_path(&url)
+            if let Some(dir) = crate::sql::sqlite_path(&url)
                 .and_then(|path| Path::new(path).parent())
                 .filter(|d| !d.as_os_str().is_empty())
             {
@@ -185,17 +185,10 @@ impl Store {
     }
 }
 
-pub(crate) fn sqlite_path(url: &str) -> Option<&str> {
-    let rest = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))?;
-    let path = rest.split('?').next()?;
-    (!path.is_empty() && path != ":memory:").then_some(path)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sql::sqlite_path;
 
     #[test]
     fn finds_the_sqlite_file() {

@@ -1,4 +1,4 @@
-//! Small SQL-building helpers every repository shares.
+//! Small SQL-building helpers every repository shares, and where a SQLite URL's file is.
 
 /// `$from, $from+1, ...`: `n` placeholders for an `IN (...)` list.
 pub(crate) fn placeholders(from: usize, n: usize) -> String {
@@ -6,6 +6,15 @@ pub(crate) fn placeholders(from: usize, n: usize) -> String {
         .map(|i| format!("${i}"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// The file a `sqlite:` URL names, without its options; `None` for an in-memory database.
+pub(crate) fn sqlite_path(url: &str) -> Option<&str> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next()?;
+    (!path.is_empty() && path != ":memory:").then_some(path)
 }
 
 /// A batch size as SQL binds it.

@@ -23,9 +23,9 @@ use serde_json::json;
 
 use super::bindings;
 use super::delivery::{self, StatusBody};
-use super::publisher::CLOUDEVENTS_CONTENT_TYPE;
 use super::state::{TopicEntry, WorkerState};
 use super::subscription::Subscription;
+use crate::protocol::CLOUDEVENTS_CONTENT_TYPE;
 
 /// The router daprd talks to.
 pub fn router(state: WorkerState) -> Router {
@@ -124,8 +124,7 @@ async fn check_token(State(s): State<WorkerState>, request: Request, next: Next)
     next.run(request).await
 }
 
-/// The header (HTTP) and metadata key (gRPC) daprd sends the app token in.
-pub const TOKEN_HEADER: &str = "dapr-api-token";
+pub use crate::protocol::TOKEN_HEADER;
 
 /// Whether a callback that carries `given` may go ahead: always when no token is `expected`,
 /// else only with the same token. The same rule on both protocols.

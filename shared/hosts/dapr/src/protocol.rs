@@ -15,6 +15,13 @@
 //! Deployments set the annotation and daprd's injector hands the same value to the worker as
 //! `APP_PROTOCOL`, the variable this option falls back to.
 
+/// The header (HTTP) and metadata key (gRPC) daprd sends the app token in, and the worker sends
+/// the API token in to the sidecar.
+pub const TOKEN_HEADER: &str = "dapr-api-token";
+
+/// The content type that makes daprd take the body as the CloudEvent itself.
+pub const CLOUDEVENTS_CONTENT_TYPE: &str = "application/cloudevents+json";
+
 /// The variable daprd's injector sets from the `dapr.io/app-protocol` annotation.
 pub const APP_PROTOCOL_VARIABLE: &str = "APP_PROTOCOL";
 

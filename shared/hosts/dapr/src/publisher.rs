@@ -28,8 +28,7 @@ use super::protocol::AppProtocol;
 
 pub use grpc::MAX_BULK;
 
-/// The content type that makes daprd take the body as the CloudEvent itself.
-pub const CLOUDEVENTS_CONTENT_TYPE: &str = "application/cloudevents+json";
+pub use crate::protocol::CLOUDEVENTS_CONTENT_TYPE;
 
 /// Publishes through the sidecar, with retries and a circuit breaker.
 #[derive(Debug)]

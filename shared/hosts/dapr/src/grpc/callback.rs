@@ -34,9 +34,10 @@ use dapr::dapr::proto::runtime::v1::{
 use tonic::{Request, Response, Status};
 
 use super::envelope::{self, Fields};
-use crate::app::{TOKEN_HEADER, token_accepted};
+use crate::app::token_accepted;
 use crate::bindings;
 use crate::delivery::{self, Status as Delivery};
+use crate::protocol::TOKEN_HEADER;
 use crate::state::{TopicEntry, WorkerState};
 use crate::subscription::Subscription;
 

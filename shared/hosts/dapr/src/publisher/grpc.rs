@@ -22,8 +22,8 @@ use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Request};
 
 use super::{CLOUDEVENTS_CONTENT_TYPE, Failure, Rejected, trace_of};
-use crate::app::TOKEN_HEADER;
 use crate::config::WorkerConfig;
+use crate::protocol::TOKEN_HEADER;
 
 /// Most events in one bulk publish.
 pub const MAX_BULK: usize = 100;

@@ -11,8 +11,8 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
 use super::{CLOUDEVENTS_CONTENT_TYPE, Failure, Rejected, trace_of};
-use crate::app::TOKEN_HEADER;
 use crate::config::WorkerConfig;
+use crate::protocol::TOKEN_HEADER;
 
 /// The sidecar's HTTP publish API.
 #[derive(Debug)]
