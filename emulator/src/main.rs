@@ -138,11 +138,13 @@ fn main() -> ExitCode {
                     check,
                     redis_host,
                     redis_tls,
+                    schedules,
                 },
         } => {
             let options = r#gen::dapr::Options {
                 redis_host,
                 redis_tls,
+                schedules,
             };
             commands::generate(
                 &dir,

@@ -459,5 +459,10 @@ pub enum GenCommand {
         /// (`enableTLS: "true"`); the local run file's components stay plain.
         #[arg(long)]
         redis_tls: bool,
+        /// How the jobs are fired: cron-binding (one `bindings.cron` component per job, fired
+        /// on every replica) or jobs (no components: the workers schedule their jobs through
+        /// Dapr's Jobs API at start, and the Scheduler fires each tick at one replica).
+        #[arg(long, value_enum, default_value = "cron-binding")]
+        schedules: conveyor_dapr::Schedules,
     },
 }

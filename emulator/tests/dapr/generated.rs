@@ -419,6 +419,7 @@ fn redis_tls_and_host_change_only_the_clusters_redis() {
     let tls = dapr::render(&Options {
         redis_host: "cache.internal:6380".to_owned(),
         redis_tls: true,
+        ..Options::default()
     })
     .unwrap();
     let changed: BTreeSet<String> = plain
@@ -449,6 +450,7 @@ fn redis_tls_and_host_change_only_the_clusters_redis() {
     let bad = dapr::render(&Options {
         redis_host: "cache:tls".to_owned(),
         redis_tls: true,
+        ..Options::default()
     })
     .unwrap_err();
     assert_eq!(

@@ -1,6 +1,7 @@
 //! `conveyor worker` as daprd sees it: the tests play daprd (subscription discovery, deliveries
-//! with daprd's body and headers, cron binding probes and firings) and the sidecar's publish
-//! API, against a worker served on a real listener; and the generated `dapr/` folder.
+//! with daprd's body and headers, cron binding probes and firings, the Scheduler's job
+//! triggers) and the sidecar's publish and Jobs APIs, against a worker served on a real
+//! listener; and the generated `dapr/` folder.
 //!
 //! `CONVEYOR_BLESS=1 cargo test -p conveyor-emulator --test emulator dapr::` rewrites `dapr/`.
 
@@ -11,6 +12,7 @@ mod database;
 mod delivery;
 mod generated;
 mod harness;
+mod jobs;
 mod ordering;
 mod publish;
 mod routes;

@@ -211,6 +211,29 @@ pub enum Subscriptions {
     Declarative,
 }
 
+/// How the jobs' schedules reach daprd.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Schedules {
+    /// One `bindings.cron` component per job: every replica's sidecar fires every tick, the
+    /// worker runs it once (`POST /<job>`).
+    #[default]
+    CronBinding,
+    /// Dapr's Jobs API (the Scheduler): the worker schedules its jobs at start and the
+    /// Scheduler fires each tick at one replica (`POST /job/<job>`).
+    Jobs,
+}
+
+impl Schedules {
+    /// The flag value.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::CronBinding => "cron-binding",
+            Self::Jobs => "jobs",
+        }
+    }
+}
+
 /// Retries and circuit breaker of the sidecar publisher.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PublisherSettings {
@@ -262,6 +285,8 @@ pub struct WorkerConfig {
     pub app_api_token: Option<String>,
     /// Programmatic or declarative subscriptions.
     pub subscriptions: Subscriptions,
+    /// Cron bindings or the Jobs API.
+    pub schedules: Schedules,
     /// The publisher's retries and circuit breaker.
     pub publisher: PublisherSettings,
     /// How often the outbox relay publishes what could not be published after commit.
@@ -289,6 +314,7 @@ impl WorkerConfig {
             dapr_api_token: None,
             app_api_token: None,
             subscriptions: Subscriptions::Programmatic,
+            schedules: Schedules::CronBinding,
             publisher: PublisherSettings::default(),
             relay_every: Duration::from_secs(1),
             shutdown_timeout: Duration::from_secs(25),
@@ -337,6 +363,7 @@ impl std::fmt::Debug for WorkerConfig {
                     .map(|_| conveyor_store::redact::MASK),
             )
             .field("subscriptions", &self.subscriptions)
+            .field("schedules", &self.schedules)
             .field("relay_every", &self.relay_every)
             .finish_non_exhaustive()
     }

@@ -12,8 +12,8 @@ use conveyor_store::redact::{MASK, Redacted};
 use super::pool::PoolArgs;
 use super::values;
 use crate::config::{
-    self, ConfigError, DEFAULT_APP_PORT, DEFAULT_DAPR_HTTP_PORT, PublisherSettings, Subscriptions,
-    WorkerConfig, parse_service,
+    self, ConfigError, DEFAULT_APP_PORT, DEFAULT_DAPR_HTTP_PORT, PublisherSettings, Schedules,
+    Subscriptions, WorkerConfig, parse_service,
 };
 
 /// Log line format.
@@ -77,6 +77,12 @@ pub struct WorkerArgs {
     #[arg(long, env = "CONVEYOR_SUBSCRIPTIONS", default_value = "programmatic",
           value_parser = values::one_of::<Subscriptions>("CONVEYOR_SUBSCRIPTIONS", "--subscriptions"))]
     pub subscriptions: Subscriptions,
+    /// cron-binding (a `bindings.cron` component per job fires it on every replica) or jobs
+    /// (the worker schedules its jobs through Dapr's Jobs API at start; the Scheduler fires
+    /// each tick at one replica). Must match what `conveyor gen dapr --schedules` generated.
+    #[arg(long, env = "CONVEYOR_SCHEDULES", default_value = "cron-binding",
+          value_parser = values::one_of::<Schedules>("CONVEYOR_SCHEDULES", "--schedules"))]
+    pub schedules: Schedules,
     /// Attempts per event before a publish counts as failed.
     #[arg(long, env = "CONVEYOR_PUBLISH_ATTEMPTS", default_value_t = 3,
           value_parser = values::at_least_one::<u32>("CONVEYOR_PUBLISH_ATTEMPTS", "--publish-attempts"))]
@@ -142,6 +148,7 @@ impl WorkerArgs {
                 env,
             )?,
             subscriptions: self.subscriptions,
+            schedules: self.schedules,
             publisher: PublisherSettings {
                 attempts: self.publish_attempts.max(1),
                 failure_threshold: self.breaker_failures.max(1),
@@ -176,6 +183,7 @@ impl fmt::Debug for WorkerArgs {
             .field("dapr_api_token", &token(self.dapr_api_token.as_ref()))
             .field("app_api_token", &token(self.app_api_token.as_ref()))
             .field("pubsub", &self.pubsub)
+            .field("schedules", &self.schedules)
             .finish_non_exhaustive()
     }
 }

@@ -150,6 +150,7 @@ mod tests {
         let tls = Options {
             redis_tls: true,
             redis_host: "cache.example:6380".to_owned(),
+            ..Options::default()
         };
         for c in [
             pubsub(Target::Kubernetes, &plain, &[]),

@@ -5,16 +5,26 @@
 use conveyor_runtime::Service;
 use serde_json::{Value, json};
 
+use conveyor_dapr::Schedules;
 use conveyor_dapr::config::DEFAULT_APP_PORT;
 
+use super::Options;
+
 /// The run file's only document.
-pub(super) fn run_file() -> Value {
+pub(super) fn run_file(options: &Options) -> Value {
     let apps: Vec<Value> = Service::ALL
         .iter()
         .zip(0u16..)
         .map(|(service, i)| {
             let app_id = service.app_id();
             let app_port = DEFAULT_APP_PORT + i;
+            let mut env = json!({
+                "CONVEYOR_APP_PORT": app_port.to_string(),
+                "CONVEYOR_DATABASE_URL": format!("sqlite://.conveyor/{app_id}.db"),
+            });
+            if options.schedules != Schedules::default() {
+                env["CONVEYOR_SCHEDULES"] = json!(options.schedules.name());
+            }
             json!({
                 "appID": app_id,
                 "appDirPath": "../..",
@@ -25,10 +35,7 @@ pub(super) fn run_file() -> Value {
                 "appHealthCheckPath": "/healthz",
                 "enableAppHealthCheck": true,
                 "command": ["./target/debug/conveyor", "worker", "--service", service.name(), "--mode", "all"],
-                "env": {
-                    "CONVEYOR_APP_PORT": app_port.to_string(),
-                    "CONVEYOR_DATABASE_URL": format!("sqlite://.conveyor/{app_id}.db"),
-                },
+                "env": env,
             })
         })
         .collect();
