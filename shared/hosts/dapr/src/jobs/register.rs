@@ -84,3 +84,192 @@ pub async fn keep_registering(
         backoff = backoff.saturating_mul(2).min(MAX_BACKOFF);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::sync::Mutex;
+
+    use conveyor_runtime::publish::BoxFuture;
+    use conveyor_runtime::{
+        Context, FunctionSpec, HandlerError, JobReport, ScheduleHandler, Service, schedule,
+    };
+
+    use super::*;
+
+    /// The Scheduler as a map, with a log of the calls and a switch to refuse them.
+    #[derive(Default)]
+    struct Scheduler {
+        jobs: Mutex<BTreeMap<String, String>>,
+        calls: Mutex<Vec<String>>,
+        down: std::sync::atomic::AtomicBool,
+    }
+
+    impl Scheduler {
+        fn refusal(&self, job: &str) -> Option<JobsApiError> {
+            self.down
+                .load(std::sync::atomic::Ordering::SeqCst)
+                .then(|| JobsApiError::Unreachable {
+                    target: job.to_owned(),
+                    reason: "connection refused".to_owned(),
+                })
+        }
+    }
+
+    impl JobsApi for Scheduler {
+        fn get<'a>(
+            &'a self,
+            name: &'a str,
+        ) -> BoxFuture<'a, Result<Option<JobSpec>, JobsApiError>> {
+            Box::pin(async move {
+                self.calls.lock().unwrap().push(format!("GET {name}"));
+                if let Some(e) = self.refusal(name) {
+                    return Err(e);
+                }
+                Ok(self.jobs.lock().unwrap().get(name).map(|s| JobSpec {
+                    name: name.to_owned(),
+                    schedule: s.clone(),
+                }))
+            })
+        }
+
+        fn schedule<'a>(&'a self, job: &'a JobSpec) -> BoxFuture<'a, Result<(), JobsApiError>> {
+            Box::pin(async move {
+                self.calls
+                    .lock()
+                    .unwrap()
+                    .push(format!("POST {}", job.name));
+                self.jobs
+                    .lock()
+                    .unwrap()
+                    .insert(job.name.clone(), job.schedule.clone());
+                Ok(())
+            })
+        }
+    }
+
+    #[derive(Debug)]
+    struct Hourly;
+    impl ScheduleHandler for Hourly {
+        const SPEC: FunctionSpec =
+            FunctionSpec::on_schedule("t-hourly", Service::Order, "0 * * * *");
+        async fn run_once(
+            &self,
+            _: conveyor_domain::Timestamp,
+            _: &mut Context<'_>,
+        ) -> Result<JobReport, HandlerError> {
+            Ok(JobReport::default())
+        }
+    }
+
+    #[derive(Debug)]
+    struct Nightly;
+    impl ScheduleHandler for Nightly {
+        const SPEC: FunctionSpec =
+            FunctionSpec::on_schedule("t-nightly", Service::Order, "15 2 * * *");
+        async fn run_once(
+            &self,
+            _: conveyor_domain::Timestamp,
+            _: &mut Context<'_>,
+        ) -> Result<JobReport, HandlerError> {
+            Ok(JobReport::default())
+        }
+    }
+
+    fn entries() -> Vec<Arc<JobEntry>> {
+        vec![
+            Arc::new(JobEntry::new(schedule(Hourly))),
+            Arc::new(JobEntry::new(schedule(Nightly))),
+        ]
+    }
+
+    fn calls(scheduler: &Scheduler) -> Vec<String> {
+        std::mem::take(&mut *scheduler.calls.lock().unwrap())
+    }
+
+    #[tokio::test]
+    async fn jobs_are_scheduled_when_missing_or_changed_and_left_alone_otherwise() {
+        let scheduler = Scheduler::default();
+        let jobs = entries();
+        let done = register_all(&scheduler, &jobs).await.unwrap();
+        assert_eq!(
+            done,
+            [
+                ("t-hourly".to_owned(), Registration::Scheduled),
+                ("t-nightly".to_owned(), Registration::Scheduled)
+            ]
+        );
+        assert_eq!(
+            calls(&scheduler),
+            [
+                "GET t-hourly",
+                "POST t-hourly",
+                "GET t-nightly",
+                "POST t-nightly"
+            ]
+        );
+        assert_eq!(
+            scheduler.jobs.lock().unwrap()["t-nightly"],
+            "CRON_TZ=UTC 0 15 2 * * *"
+        );
+
+        let again = register_all(&scheduler, &jobs).await.unwrap();
+        assert!(again.iter().all(|(_, r)| *r == Registration::Unchanged));
+        assert_eq!(calls(&scheduler), ["GET t-hourly", "GET t-nightly"]);
+
+        // A schedule changed by another version: scheduled again, with the worker's.
+        scheduler
+            .jobs
+            .lock()
+            .unwrap()
+            .insert("t-hourly".to_owned(), "@every 1m".to_owned());
+        let changed = register_all(&scheduler, &jobs).await.unwrap();
+        assert_eq!(changed[0].1, Registration::Scheduled);
+        assert_eq!(changed[1].1, Registration::Unchanged);
+        assert_eq!(
+            scheduler.jobs.lock().unwrap()["t-hourly"],
+            "CRON_TZ=UTC 0 0 * * * *"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_sidecar_is_asked_again_until_it_answers_or_the_worker_stops() {
+        let scheduler = Arc::new(Scheduler::default());
+        scheduler
+            .down
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let (stop, stopped) = watch::channel(false);
+        let api: Arc<dyn JobsApi> = Arc::clone(&scheduler) as Arc<dyn JobsApi>;
+        let trying = tokio::spawn(keep_registering(
+            api,
+            entries(),
+            Duration::from_millis(10),
+            stopped.clone(),
+        ));
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        assert!(calls(&scheduler).len() >= 2, "asked again");
+        scheduler
+            .down
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+        let done = trying
+            .await
+            .unwrap()
+            .expect("scheduled once the sidecar answers");
+        assert_eq!(done.len(), 2);
+
+        // Still down at shutdown: it gives up.
+        scheduler
+            .down
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let api: Arc<dyn JobsApi> = Arc::clone(&scheduler) as Arc<dyn JobsApi>;
+        let trying = tokio::spawn(keep_registering(
+            api,
+            entries(),
+            Duration::from_secs(5),
+            stopped,
+        ));
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        stop.send(true).unwrap();
+        assert_eq!(trying.await.unwrap(), None);
+    }
+}
