@@ -139,12 +139,14 @@ fn main() -> ExitCode {
                     redis_host,
                     redis_tls,
                     app_protocol,
+                    schedules,
                 },
         } => {
             let options = r#gen::dapr::Options {
                 redis_host,
                 redis_tls,
                 app_protocol,
+                schedules,
             };
             commands::generate(
                 &dir,

@@ -463,5 +463,10 @@ pub enum GenCommand {
         /// or grpc), which the workers follow through APP_PROTOCOL.
         #[arg(long, default_value = "http")]
         app_protocol: conveyor_dapr::AppProtocol,
+        /// How the jobs are fired: cron-binding (one `bindings.cron` component per job, fired
+        /// on every replica) or jobs (no components: the workers schedule their jobs through
+        /// Dapr's Jobs API at start, and the Scheduler fires each tick at one replica).
+        #[arg(long, value_enum, default_value = "cron-binding")]
+        schedules: conveyor_dapr::Schedules,
     },
 }

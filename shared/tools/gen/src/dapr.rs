@@ -4,7 +4,7 @@
 //! |---|---|
 //! | `components/pubsub-redis.yaml` | the `pubsub.redis` component events travel on |
 //! | `components/statestore.yaml` | a `state.redis` store on the same Redis |
-//! | `components/<job>.yaml` | one `bindings.cron` input binding per job, scoped to its worker |
+//! | `components/<job>.yaml` | one `bindings.cron` input binding per job, scoped to its worker (not with `--schedules jobs`: the workers schedule their jobs through Dapr's Jobs API) |
 //! | `resiliency.yaml` | retries with exponential backoff for deliveries, circuit breakers |
 //! | `subscriptions/<function>.yaml` | declarative `Subscription`s, an alternative to `GET /dapr/subscribe` |
 //! | `kubernetes/namespace.yaml` | the namespace every cluster resource above and below lives in |
@@ -23,6 +23,7 @@ mod local;
 use std::path::{Path, PathBuf};
 
 use conveyor_dapr::AppProtocol;
+use conveyor_dapr::Schedules;
 use conveyor_runtime::cloudevent::PUBSUB_NAME;
 use conveyor_runtime::cron::CronError;
 use conveyor_runtime::{FunctionSpec, Service};
@@ -78,6 +79,10 @@ pub struct Options {
     /// How each worker's sidecar calls it: the Deployments' `dapr.io/app-protocol`, which
     /// daprd's injector hands to the worker as `APP_PROTOCOL`, so the two always agree.
     pub app_protocol: AppProtocol,
+    /// How the jobs are fired: one `bindings.cron` component per job (the default), or Dapr's
+    /// Jobs API, which the workers (told by `CONVEYOR_SCHEDULES=jobs`) schedule themselves at
+    /// start, so no component is generated for them.
+    pub schedules: Schedules,
 }
 
 impl Default for Options {
@@ -86,6 +91,7 @@ impl Default for Options {
             redis_host: CLUSTER_REDIS.to_owned(),
             redis_tls: false,
             app_protocol: AppProtocol::Http,
+            schedules: Schedules::CronBinding,
         }
     }
 }
@@ -238,7 +244,8 @@ fn components(
     files.insert(path(PUBSUB_NAME), yaml_file(&[pubsub])?);
     let statestore = components::statestore(target, options);
     files.insert(path(STATESTORE), yaml_file(&[statestore])?);
-    for spec in specs.iter().filter(|s| s.schedule().is_some()) {
+    let bindings = options.schedules == Schedules::CronBinding;
+    for spec in specs.iter().filter(|s| bindings && s.schedule().is_some()) {
         let binding = components::cron_binding(target, spec)?;
         files.insert(path(spec.name), yaml_file(&[binding])?);
     }
@@ -355,5 +362,35 @@ mod tests {
             back,
             json!({ "a": "true", "b": "5005", "c": "*/5 * * * *" })
         );
+    }
+
+    #[test]
+    fn with_the_jobs_api_no_cron_binding_is_generated_and_the_workers_are_told() {
+        let jobs = Options {
+            schedules: Schedules::Jobs,
+            ..Options::default()
+        };
+        let bindings = render(&Options::default()).unwrap();
+        let scheduled = render(&jobs).unwrap();
+        let job = conveyor_catalog::specs()
+            .into_iter()
+            .find(|s| s.schedule().is_some())
+            .unwrap();
+        for dir in ["components", "local/resources"] {
+            let path = PathBuf::from(format!("{dir}/{}.yaml", job.name));
+            assert!(bindings.contains_key(&path), "{}", path.display());
+            assert!(!scheduled.contains_key(&path), "{}", path.display());
+        }
+        assert!(scheduled.contains_key(&PathBuf::from("components/pubsub-redis.yaml")));
+        for (path, text) in [
+            ("kubernetes/order-worker.yaml", "CONVEYOR_SCHEDULES"),
+            ("local/dapr.yaml", "CONVEYOR_SCHEDULES"),
+        ] {
+            let path = PathBuf::from(path);
+            assert!(!bindings[&path].contains(text), "{}", path.display());
+            let file = &scheduled[&path];
+            assert!(file.contains(text), "{}", path.display());
+            assert!(file.contains("jobs"), "{}", path.display());
+        }
     }
 }
