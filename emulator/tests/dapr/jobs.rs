@@ -1,7 +1,8 @@
 //! Jobs through Dapr's Jobs API, as daprd and its Scheduler drive them: the worker schedules
 //! each of its jobs at start (once: a restart finds them alike and leaves them be; a sidecar
 //! that refuses at first is asked again), and the Scheduler's trigger (`POST /job/<name>`)
-//! runs the job through the pipeline, with its effects, once per tick.
+//! runs the job through the pipeline, with its effects, once per tick. Over gRPC the trigger
+//! is `OnJobEventAlpha1` (or the stable `OnJobEvent`), with the same answers.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -16,6 +17,10 @@ use conveyor_runtime::{
 };
 use serde_json::json;
 
+use conveyor_dapr::grpc::proto::runtime::JobEventRequest;
+use tonic::Code;
+
+use super::grpc_harness::{Daprd, FakeDaprApi, grpc_config, with_token};
 use super::harness::{Answer, Echoed, FakeSidecar, TestWorker, call, config};
 
 const APP_TOKEN: &str = "app-token-for-the-test";
@@ -216,4 +221,158 @@ async fn with_cron_bindings_nothing_is_scheduled_and_no_job_callback_is_served()
     tokio::time::sleep(Duration::from_millis(200)).await;
     worker.stop().await;
     assert!(sidecar.job_calls().is_empty());
+}
+
+/// The request daprd sends a gRPC app when the Scheduler triggers `job`: its name, its data
+/// (the schedule it was registered with, as a JSON `Any`) and `method: job/<name>`.
+fn job_event(job: &str) -> JobEventRequest {
+    JobEventRequest {
+        name: job.to_owned(),
+        data: Some(prost_types::Any {
+            type_url: "type.googleapis.com/google.protobuf.Value".to_owned(),
+            value: br#"{"schedule":"*/5 * * * *"}"#.to_vec(),
+        }),
+        method: format!("job/{job}"),
+        content_type: String::new(),
+        http_extension: None,
+    }
+}
+
+#[tokio::test]
+// `OnJobEventAlpha1` is deprecated in the protos, but sidecars before 1.18 call it.
+#[allow(deprecated)]
+async fn over_grpc_a_trigger_runs_the_job_once_per_tick_and_the_token_and_the_name_are_checked() {
+    // The jobs are scheduled through the HTTP Jobs API; the events go out through gRPC.
+    let sidecar = FakeSidecar::start().await;
+    let api = FakeDaprApi::start().await;
+    let job = Announce::default();
+    let runs = Arc::clone(&job.runs);
+    let functions: Vec<Arc<dyn Function>> = vec![schedule(job)];
+    let at = Timestamp::parse_rfc3339("2026-11-22T10:05:00.120Z").unwrap();
+    let config = WorkerConfig {
+        clock: Arc::new(ManualClock::new(at)),
+        schedules: Schedules::Jobs,
+        app_api_token: Some(APP_TOKEN.to_owned()),
+        dapr_http_port: sidecar.port,
+        ..grpc_config(Service::Order, Mode::Cron, &api)
+    };
+    let worker = TestWorker::start(config, &functions).await;
+    let mut daprd = Daprd::connect(&worker.base).await;
+
+    for token in [None, Some("wrong")] {
+        let refused = daprd
+            .alpha
+            .on_job_event_alpha1(with_token(job_event("test-announce"), token))
+            .await
+            .unwrap_err();
+        assert_eq!(refused.code(), Code::Unauthenticated, "{token:?}");
+        let refused = daprd
+            .app
+            .on_job_event(with_token(job_event("test-announce"), token))
+            .await
+            .unwrap_err();
+        assert_eq!(refused.code(), Code::Unauthenticated, "{token:?}");
+    }
+    assert_eq!(runs.load(Ordering::SeqCst), 0);
+
+    daprd
+        .alpha
+        .on_job_event_alpha1(with_token(job_event("test-announce"), Some(APP_TOKEN)))
+        .await
+        .expect("the tick runs");
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
+    let published = api.accepted();
+    assert_eq!(published.len(), 1, "{published:#?}");
+    assert_eq!(published[0].call, "PublishEvent");
+    assert_eq!(published[0].topic, "test.echoed");
+    assert_eq!(published[0].body["data"], json!({ "n": 1 }));
+    assert_eq!(published[0].body["source"], "order-worker");
+
+    // The Scheduler retrying the trigger, on either name: the tick has run.
+    daprd
+        .app
+        .on_job_event(with_token(job_event("test-announce"), Some(APP_TOKEN)))
+        .await
+        .expect("a duplicate is answered as done");
+    daprd
+        .alpha
+        .on_job_event_alpha1(with_token(job_event("test-announce"), Some(APP_TOKEN)))
+        .await
+        .expect("a duplicate is answered as done");
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
+    assert_eq!(api.accepted().len(), 1);
+
+    for unknown in [
+        daprd
+            .alpha
+            .on_job_event_alpha1(with_token(job_event("warehouse-nightly"), Some(APP_TOKEN)))
+            .await
+            .unwrap_err(),
+        daprd
+            .app
+            .on_job_event(with_token(job_event("warehouse-nightly"), Some(APP_TOKEN)))
+            .await
+            .unwrap_err(),
+    ] {
+        assert_eq!(unknown.code(), Code::NotFound);
+        let message = unknown.message();
+        assert!(
+            message.contains("no job named \"warehouse-nightly\" in order-worker"),
+            "{message}"
+        );
+        assert!(message.contains("it serves test-announce"), "{message}");
+        assert!(
+            message.contains("DELETE /v1.0/jobs/warehouse-nightly"),
+            "{message}"
+        );
+    }
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
+    worker.stop().await;
+}
+
+#[tokio::test]
+// `OnJobEventAlpha1` is deprecated in the protos, but sidecars before 1.18 call it.
+#[allow(deprecated)]
+async fn over_grpc_a_failed_tick_is_internal_so_the_scheduler_retries_it() {
+    let sidecar = FakeSidecar::start().await;
+    let api = FakeDaprApi::start().await;
+    let functions: Vec<Arc<dyn Function>> = vec![schedule(Failing)];
+    let config = WorkerConfig {
+        schedules: Schedules::Jobs,
+        dapr_http_port: sidecar.port,
+        ..grpc_config(Service::Order, Mode::Cron, &api)
+    };
+    let worker = TestWorker::start(config, &functions).await;
+    let mut daprd = Daprd::connect(&worker.base).await;
+    for _ in 0..2 {
+        let failed = daprd
+            .alpha
+            .on_job_event_alpha1(job_event("test-failing"))
+            .await
+            .unwrap_err();
+        assert_eq!(failed.code(), Code::Internal);
+        assert!(
+            failed.message().contains("warehouse is on fire"),
+            "{}",
+            failed.message()
+        );
+    }
+    worker.stop().await;
+}
+
+/// A job whose every run fails.
+#[derive(Debug, Default)]
+struct Failing;
+
+impl ScheduleHandler for Failing {
+    const SPEC: FunctionSpec =
+        FunctionSpec::on_schedule("test-failing", Service::Order, "*/5 * * * *");
+
+    async fn run_once(
+        &self,
+        _scheduled: Timestamp,
+        _cx: &mut Context<'_>,
+    ) -> Result<JobReport, HandlerError> {
+        Err(HandlerError::retry("warehouse is on fire"))
+    }
 }

@@ -59,8 +59,8 @@ impl JobEntry {
     }
 }
 
-/// What became of one firing, whoever fired it (a cron binding, the Jobs API over HTTP, later
-/// over gRPC); each protocol maps it to its own answer.
+/// What became of one firing, whoever fired it (a cron binding, the Jobs API over HTTP or
+/// gRPC); each protocol maps it to its own answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TickOutcome {
     /// The tick ran (or had run already: `duplicate`).

@@ -5,7 +5,8 @@
 //! with the job's schedule ([`register`]); a restart that finds them already scheduled alike
 //! changes nothing. When a tick is due, the Scheduler picks one connected replica of the app
 //! and its sidecar calls the job callback: `POST /job/<name>` over HTTP (here), or
-//! `OnJobEventAlpha1` over gRPC. Both run [`on_job_event`]: one tick of the job through the
+//! `OnJobEventAlpha1` (or the stable `OnJobEvent`) over gRPC
+//! ([`crate::grpc::callback`]). Both run [`on_job_event`]: one tick of the job through the
 //! runtime's pipeline, the same as a cron binding's firing ([`super::bindings::run_tick`]),
 //! so a tick fired twice (a Scheduler retry, a binding left over during a migration) runs once.
 //!
