@@ -9,10 +9,10 @@
 //! answered. The payment flow publishes each order's status change after commit to the
 //! sidecar stand-in, as in production.
 //!
-//! A row per [`Delivery`]: HTTP single (a `POST /<function>` per CloudEvent) and HTTP bulk
-//! (`com.dapr.event.sent.bulk` of [`daprd::BULK_ENTRIES`] entries). The gRPC deliveries
-//! (`OnTopicEvent`, `OnBulkTopicEvent`) are two more variants with their own calls in
-//! [`daprd`].
+//! A row per [`Delivery`]: HTTP single (a `POST /<function>` per CloudEvent), HTTP bulk
+//! (`com.dapr.event.sent.bulk` of [`daprd::BULK_ENTRIES`] entries), gRPC single
+//! (`OnTopicEvent`) and gRPC bulk (`OnBulkTopicEvent` of as many entries), the worker started
+//! with the matching `--app-protocol`.
 //!
 //! # Layout
 //! - [`host`] — the worker on its own runtime, and its threads' CPU time
@@ -24,7 +24,7 @@ pub mod host;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use conveyor_dapr::{Mode, WorkerConfig};
+use conveyor_dapr::{AppProtocol, Mode, WorkerConfig};
 use conveyor_domain::{Clock, SystemClock};
 use conveyor_runtime::Service;
 use conveyor_store::testing::TestDb;
@@ -39,11 +39,20 @@ pub enum Delivery {
     HttpSingle,
     /// HTTP bulk subscribe: one request per [`daprd::BULK_ENTRIES`] events.
     HttpBulk,
+    /// One `OnTopicEvent` call per event.
+    GrpcSingle,
+    /// gRPC bulk subscribe: one `OnBulkTopicEvent` call per [`daprd::BULK_ENTRIES`] events.
+    GrpcBulk,
 }
 
 impl Delivery {
     /// Every delivery the bench measures, in report order.
-    pub const ALL: [Self; 2] = [Self::HttpSingle, Self::HttpBulk];
+    pub const ALL: [Self; 4] = [
+        Self::HttpSingle,
+        Self::HttpBulk,
+        Self::GrpcSingle,
+        Self::GrpcBulk,
+    ];
 
     /// Its name in the report.
     #[must_use]
@@ -51,6 +60,17 @@ impl Delivery {
         match self {
             Self::HttpSingle => "HTTP single",
             Self::HttpBulk => "HTTP bulk (100 per request)",
+            Self::GrpcSingle => "gRPC single",
+            Self::GrpcBulk => "gRPC bulk (100 per call)",
+        }
+    }
+
+    /// The app protocol the worker runs with.
+    #[must_use]
+    pub fn protocol(self) -> AppProtocol {
+        match self {
+            Self::HttpSingle | Self::HttpBulk => AppProtocol::Http,
+            Self::GrpcSingle | Self::GrpcBulk => AppProtocol::Grpc,
         }
     }
 
@@ -60,8 +80,8 @@ impl Delivery {
     #[must_use]
     pub fn in_flight(self) -> usize {
         match self {
-            Self::HttpSingle => 10,
-            Self::HttpBulk => 2,
+            Self::HttpSingle | Self::GrpcSingle => 10,
+            Self::HttpBulk | Self::GrpcBulk => 2,
         }
     }
 }
@@ -75,11 +95,13 @@ pub enum Work {
     PaymentFlow,
 }
 
-fn worker_config(database: &str, sidecar: &daprd::Sidecar) -> WorkerConfig {
+fn worker_config(delivery: Delivery, database: &str, sidecar: &daprd::Sidecar) -> WorkerConfig {
     WorkerConfig {
         mode: Mode::Event,
         database: database.to_owned(),
+        app_protocol: delivery.protocol(),
         dapr_http_port: sidecar.port,
+        dapr_grpc_port: sidecar.port,
         app_api_token: Some(daprd::APP_TOKEN.to_owned()),
         shutdown_timeout: Duration::from_secs(10),
         ..WorkerConfig::new(Service::Order)
@@ -97,10 +119,11 @@ pub async fn noop(delivery: Delivery, events: u64) -> Result<Throughput, String>
     let function = Tuning::default().function(&recorder);
     let route = format!("/{}", function.spec().name);
     let bodies: Vec<String> = (0..events).map(|n| ping(n).body).collect();
-    let calls = daprd::calls(delivery, &bodies, TOPIC);
+    let calls = daprd::calls(delivery, &bodies, TOPIC, &route)?;
     drop(bodies);
     let sidecar = daprd::Sidecar::start().await?;
-    let worker = host::Hosted::start(worker_config(&database, &sidecar), vec![function]).await?;
+    let worker =
+        host::Hosted::start(worker_config(delivery, &database, &sidecar), vec![function]).await?;
     let measured = measure(delivery, &worker, &route, calls, events).await;
     worker.stop().await?;
     let handled = recorder.handled.load(std::sync::atomic::Ordering::Relaxed);
@@ -145,15 +168,18 @@ async fn payment_flow_on(
     let bodies: Vec<String> = (0..events)
         .map(|n| flow::payment(n, now).map(|row| row.body))
         .collect::<Result<_, _>>()?;
+    let route = format!("/{FUNCTION}");
     let calls = daprd::calls(
         delivery,
         &bodies,
         conveyor_domain::events::payment::PAYMENT_CONFIRMED,
-    );
+        &route,
+    )?;
     drop(bodies);
     let sidecar = daprd::Sidecar::start().await?;
-    let worker = host::Hosted::start(worker_config(db.url(), &sidecar), vec![function]).await?;
-    let measured = measure(delivery, &worker, &format!("/{FUNCTION}"), calls, events).await;
+    let worker =
+        host::Hosted::start(worker_config(delivery, db.url(), &sidecar), vec![function]).await?;
+    let measured = measure(delivery, &worker, &route, calls, events).await;
     worker.stop().await?;
     let throughput = measured?;
     // Each payment changes its order's status once, and that change is published.
@@ -175,10 +201,10 @@ async fn measure(
     calls: Vec<daprd::Call>,
     events: u64,
 ) -> Result<Throughput, String> {
-    let url = format!("http://{}{route}", worker.address);
+    let address = worker.address.to_string();
     let calls = Arc::new(calls);
     let (cpu0, t0) = (host::worker_cpu(), Instant::now());
-    let delivered = daprd::drive(delivery, &url, calls, delivery.in_flight()).await?;
+    let delivered = daprd::drive(delivery, &address, route, calls, delivery.in_flight()).await?;
     let (elapsed, cpu) = (t0.elapsed().as_secs_f64(), host::worker_cpu().since(cpu0));
     if delivered != events {
         return Err(format!("{delivered} of {events} events delivered"));
