@@ -22,8 +22,8 @@ mod local;
 
 use std::path::{Path, PathBuf};
 
-use conveyor_dapr::AppProtocol;
-use conveyor_dapr::Schedules;
+use conveyor_dapr::subscription::BulkJson;
+use conveyor_dapr::{AppProtocol, BulkSubscribe, Schedules};
 use conveyor_runtime::cloudevent::PUBSUB_NAME;
 use conveyor_runtime::cron::CronError;
 use conveyor_runtime::{FunctionSpec, Service};
@@ -83,6 +83,10 @@ pub struct Options {
     /// Jobs API, which the workers (told by `CONVEYOR_SCHEDULES=jobs`) schedule themselves at
     /// start, so no component is generated for them.
     pub schedules: Schedules,
+    /// daprd's bulk subscribe for every subscription: in the declarative `Subscription`s'
+    /// `bulkSubscribe`, and for the programmatic ones in the workers' environment
+    /// (`CONVEYOR_BULK_MAX_MESSAGES`, `CONVEYOR_BULK_MAX_AWAIT_MS`). `None`: one event per call.
+    pub bulk_subscribe: Option<BulkSubscribe>,
 }
 
 impl Default for Options {
@@ -92,6 +96,7 @@ impl Default for Options {
             redis_tls: false,
             app_protocol: AppProtocol::Http,
             schedules: Schedules::CronBinding,
+            bulk_subscribe: None,
         }
     }
 }
@@ -207,13 +212,14 @@ pub fn subscription_name(function: &str, topic: &str) -> String {
     format!("{function}--{}", topic.replace(['.', '_'], "-"))
 }
 
-/// The declarative subscriptions of a topic function, one per topic.
+/// The declarative subscriptions of a topic function, one per topic, with daprd's
+/// `bulkSubscribe` (as the worker lists it programmatically) when `bulk` is given.
 #[must_use]
-pub fn subscriptions(spec: &FunctionSpec) -> Vec<Value> {
+pub fn subscriptions(spec: &FunctionSpec, bulk: Option<BulkSubscribe>) -> Vec<Value> {
     spec.topics()
         .iter()
         .map(|topic| {
-            json!({
+            let mut subscription = json!({
                 "apiVersion": "dapr.io/v2alpha1",
                 "kind": "Subscription",
                 "metadata": metadata(&subscription_name(spec.name, topic), Target::Kubernetes),
@@ -224,7 +230,11 @@ pub fn subscriptions(spec: &FunctionSpec) -> Vec<Value> {
                     "deadLetterTopic": spec.dlq_name(),
                 },
                 "scopes": [spec.service.app_id()],
-            })
+            });
+            if let Some(bulk) = bulk {
+                subscription["spec"]["bulkSubscribe"] = json!(BulkJson::from(bulk));
+            }
+            subscription
         })
         .collect()
 }
@@ -266,7 +276,7 @@ pub fn render_specs(specs: &[FunctionSpec], options: &Options) -> Result<Files, 
     for spec in specs.iter().filter(|s| s.schedule().is_none()) {
         files.insert(
             PathBuf::from(format!("subscriptions/{}.yaml", spec.name)),
-            yaml_file(&subscriptions(spec))?,
+            yaml_file(&subscriptions(spec, options.bulk_subscribe))?,
         );
     }
     kubernetes::render(&mut files, options)?;
@@ -306,6 +316,41 @@ pub fn check(dir: &Path, options: &Options) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn subscriptions_carry_bulk_subscribe_only_when_it_is_given() {
+        let spec = conveyor_catalog::specs()
+            .into_iter()
+            .find(|s| s.schedule().is_none())
+            .unwrap();
+        for subscription in subscriptions(&spec, None) {
+            assert!(subscription["spec"].get("bulkSubscribe").is_none());
+        }
+        let bulk = BulkSubscribe {
+            max_messages: 100,
+            max_await_ms: 250,
+        };
+        let listed = subscriptions(&spec, Some(bulk));
+        assert_eq!(listed.len(), spec.topics().len());
+        for subscription in listed {
+            assert_eq!(
+                subscription["spec"]["bulkSubscribe"],
+                json!({ "enabled": true, "maxMessagesCount": 100, "maxAwaitDurationMs": 250 })
+            );
+        }
+        let options = Options {
+            bulk_subscribe: Some(bulk),
+            ..Options::default()
+        };
+        let files = render(&options).unwrap();
+        let rendered = &files[&PathBuf::from(format!("subscriptions/{}.yaml", spec.name))];
+        assert!(rendered.contains("maxMessagesCount: 100"), "{rendered}");
+        let worker = &files[&PathBuf::from(format!("kubernetes/{}.yaml", spec.service.app_id()))];
+        assert!(worker.contains("CONVEYOR_BULK_MAX_MESSAGES"), "{worker}");
+        let plain = render(&Options::default()).unwrap();
+        let worker = &plain[&PathBuf::from(format!("kubernetes/{}.yaml", spec.service.app_id()))];
+        assert!(!worker.contains("CONVEYOR_BULK_MAX_MESSAGES"), "{worker}");
+    }
 
     #[test]
     fn subscription_names_are_valid_kubernetes_names() {

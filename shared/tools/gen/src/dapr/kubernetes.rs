@@ -137,6 +137,16 @@ fn worker_container(service: Service, options: &Options) -> Value {
     if options.schedules != Schedules::default() {
         vars.push(env("CONVEYOR_SCHEDULES", options.schedules.name()));
     }
+    if let Some(bulk) = options.bulk_subscribe {
+        vars.push(env(
+            "CONVEYOR_BULK_MAX_MESSAGES",
+            &bulk.max_messages.to_string(),
+        ));
+        vars.push(env(
+            "CONVEYOR_BULK_MAX_AWAIT_MS",
+            &bulk.max_await_ms.to_string(),
+        ));
+    }
     vars.extend(
         SECRETS
             .iter()

@@ -30,6 +30,10 @@ pub(super) fn run_file(options: &Options) -> Value {
             if options.schedules != Schedules::default() {
                 env["CONVEYOR_SCHEDULES"] = json!(options.schedules.name());
             }
+            if let Some(bulk) = options.bulk_subscribe {
+                env["CONVEYOR_BULK_MAX_MESSAGES"] = json!(bulk.max_messages.to_string());
+                env["CONVEYOR_BULK_MAX_AWAIT_MS"] = json!(bulk.max_await_ms.to_string());
+            }
             let protocol = options.app_protocol;
             if protocol == AppProtocol::Grpc {
                 env["APP_PROTOCOL"] = json!(protocol.name());
