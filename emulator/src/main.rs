@@ -139,12 +139,20 @@ fn main() -> ExitCode {
                     redis_host,
                     redis_tls,
                     app_protocol,
+                    schedules,
+                    bulk_max_messages,
+                    bulk_max_await_ms,
                 },
         } => {
             let options = r#gen::dapr::Options {
                 redis_host,
                 redis_tls,
                 app_protocol,
+                schedules,
+                bulk_subscribe: (bulk_max_messages > 0).then_some(conveyor_dapr::BulkSubscribe {
+                    max_messages: bulk_max_messages,
+                    max_await_ms: bulk_max_await_ms,
+                }),
             };
             commands::generate(
                 &dir,

@@ -468,5 +468,18 @@ pub enum GenCommand {
         /// or grpc), which the workers follow through APP_PROTOCOL.
         #[arg(long, default_value = "http")]
         app_protocol: conveyor_dapr::AppProtocol,
+        /// How the jobs are fired: cron-binding (one `bindings.cron` component per job, fired
+        /// on every replica) or jobs (no components: the workers schedule their jobs through
+        /// Dapr's Jobs API at start, and the Scheduler fires each tick at one replica).
+        #[arg(long, value_enum, default_value = "cron-binding")]
+        schedules: conveyor_dapr::Schedules,
+        /// Events daprd may gather into one bulk delivery: the declarative Subscriptions'
+        /// `bulkSubscribe` and the workers' CONVEYOR_BULK_MAX_MESSAGES; 0 (the default)
+        /// delivers them one by one.
+        #[arg(long, default_value_t = 0)]
+        bulk_max_messages: u32,
+        /// Milliseconds daprd waits for a bulk delivery to fill (with --bulk-max-messages).
+        #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
+        bulk_max_await_ms: u32,
     },
 }

@@ -1,8 +1,10 @@
-//! The daprd side of the tests: a fake sidecar publish endpoint (a real axum server on
-//! 127.0.0.1:0) that records what the worker publishes and can be told to fail, a worker
+//! The daprd side of the tests: a fake sidecar publish endpoint and Jobs API (a real axum
+//! server on 127.0.0.1:0) that records what the worker publishes and schedules and can be told
+//! to fail, a worker
 //! served in-process on a real TCP listener, an HTTP client, CloudEvents shaped as daprd
 //! delivers them, and purpose-built functions.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU16, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -10,7 +12,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::routing::post;
+use axum::routing::{get, post};
 use conveyor_dapr::{Mode, PublisherSettings, Worker, WorkerConfig};
 use conveyor_domain::Timestamp;
 use conveyor_domain::events::DomainEvent;
@@ -46,10 +48,27 @@ pub(crate) struct Published {
     pub(crate) status: u16,
 }
 
+/// One call of the fake sidecar's Jobs API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct JobCall {
+    pub(crate) method: String,
+    pub(crate) name: String,
+    /// The request body (`Null` for a GET).
+    pub(crate) body: Value,
+    pub(crate) token: Option<String>,
+    /// The status the fake answered.
+    pub(crate) status: u16,
+}
+
 #[derive(Debug, Default)]
 struct SidecarState {
     status: AtomicU16,
     requests: Mutex<Vec<Published>>,
+    /// The jobs the fake Scheduler holds: name -> schedule.
+    jobs: Mutex<BTreeMap<String, String>>,
+    job_calls: Mutex<Vec<JobCall>>,
+    /// Schedule calls still to refuse with 500 (a Scheduler not reachable yet).
+    refuse_schedules: AtomicU32,
 }
 
 /// The sidecar's `POST /v1.0/publish/<pubsub>/<topic>`.
@@ -63,10 +82,11 @@ impl FakeSidecar {
     pub(crate) async fn start() -> Self {
         let state = Arc::new(SidecarState {
             status: AtomicU16::new(204),
-            requests: Mutex::default(),
+            ..SidecarState::default()
         });
         let app = Router::new()
             .route("/v1.0/publish/{pubsub}/{*topic}", post(publish))
+            .route("/v1.0/jobs/{name}", get(get_job).post(schedule_job))
             .with_state(Arc::clone(&state));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
@@ -93,6 +113,21 @@ impl FakeSidecar {
     /// Every request so far.
     pub(crate) fn requests(&self) -> Vec<Published> {
         self.state.requests.lock().unwrap().clone()
+    }
+
+    /// Refuses the next `n` schedule calls with 500.
+    pub(crate) fn refuse_schedules(&self, n: u32) {
+        self.state.refuse_schedules.store(n, Ordering::SeqCst);
+    }
+
+    /// Every Jobs API call so far.
+    pub(crate) fn job_calls(&self) -> Vec<JobCall> {
+        self.state.job_calls.lock().unwrap().clone()
+    }
+
+    /// The jobs the fake Scheduler holds: name -> schedule.
+    pub(crate) fn jobs(&self) -> BTreeMap<String, String> {
+        self.state.jobs.lock().unwrap().clone()
     }
 
     /// The requests it accepted (2xx).
@@ -126,6 +161,75 @@ async fn publish(
         status,
     });
     StatusCode::from_u16(status).unwrap()
+}
+
+fn token(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get("dapr-api-token")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+/// `GET /v1.0/jobs/<name>`: the job as daprd returns it, or 404.
+async fn get_job(
+    State(state): State<Arc<SidecarState>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> (StatusCode, String) {
+    let held = state.jobs.lock().unwrap().get(&name).cloned();
+    let (status, body) = match held {
+        Some(schedule) => (
+            StatusCode::OK,
+            json!({ "name": name, "schedule": schedule, "data": { "@type": "type.googleapis.com/google.protobuf.Value", "value": null } }).to_string(),
+        ),
+        None => (StatusCode::NOT_FOUND, json!({ "errorCode": "ERR_JOB_NOT_FOUND" }).to_string()),
+    };
+    state.job_calls.lock().unwrap().push(JobCall {
+        method: "GET".to_owned(),
+        name,
+        body: Value::Null,
+        token: token(&headers),
+        status: status.as_u16(),
+    });
+    (status, body)
+}
+
+/// `POST /v1.0/jobs/<name>`: holds the job; without `overwrite` an existing one is refused, as
+/// the Scheduler does.
+async fn schedule_job(
+    State(state): State<Arc<SidecarState>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
+    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let refused = state
+        .refuse_schedules
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        .is_ok();
+    let status = {
+        let mut jobs = state.jobs.lock().unwrap();
+        let schedule = body["schedule"].as_str().map(str::to_owned);
+        match schedule {
+            _ if refused => StatusCode::INTERNAL_SERVER_ERROR,
+            None => StatusCode::BAD_REQUEST,
+            Some(_) if jobs.contains_key(&name) && body["overwrite"] != true => {
+                StatusCode::CONFLICT
+            }
+            Some(schedule) => {
+                jobs.insert(name.clone(), schedule);
+                StatusCode::NO_CONTENT
+            }
+        }
+    };
+    state.job_calls.lock().unwrap().push(JobCall {
+        method: "POST".to_owned(),
+        name,
+        body,
+        token: token(&headers),
+        status: status.as_u16(),
+    });
+    status
 }
 
 /// A worker served in-process on 127.0.0.1:0, with its own SQLite database.

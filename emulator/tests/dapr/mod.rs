@@ -1,7 +1,7 @@
 //! `conveyor worker` as daprd sees it: the tests play daprd (subscription discovery, deliveries
-//! with daprd's body and headers, cron binding probes and firings, over HTTP and over gRPC)
-//! and the sidecar's publish API (HTTP and gRPC), against a worker served on a real listener;
-//! and the generated `dapr/` folder.
+//! with daprd's body and headers, cron binding probes and firings, the Scheduler's job
+//! triggers, over HTTP and over gRPC) and the sidecar's publish API (HTTP and gRPC) and Jobs
+//! API, against a worker served on a real listener; and the generated `dapr/` folder.
 //!
 //! `CONVEYOR_BLESS=1 cargo test -p conveyor-emulator --test emulator dapr::` rewrites `dapr/`.
 
@@ -15,6 +15,7 @@ mod grpc;
 mod grpc_harness;
 mod grpc_publish;
 mod harness;
+mod jobs;
 mod ordering;
 mod publish;
 mod routes;

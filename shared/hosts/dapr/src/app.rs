@@ -4,7 +4,8 @@
 //! |---|---|
 //! | `GET /dapr/subscribe` | one subscription per (topic function, topic): route `/<function>`, `deadLetterTopic` `<function>.dlq` |
 //! | `POST /<function>` | a CloudEvent (or a bulk delivery) for a topic function; answers `{"status": ...}` |
-//! | `OPTIONS /<job>`, `POST /<job>` | a job's `bindings.cron` probe and firing |
+//! | `OPTIONS /<job>`, `POST /<job>` | a job's `bindings.cron` probe and firing (`--schedules cron-binding`) |
+//! | `POST /job/<job>` | a job's trigger from Dapr's Scheduler (`--schedules jobs`) |
 //! | `GET /healthz`, `GET /metrics` | liveness and Prometheus metrics (no token) |
 //!
 //! When an app token is configured (`APP_API_TOKEN`, or the file `APP_API_TOKEN_FILE` names),
@@ -22,7 +23,9 @@ use axum::{Json, Router};
 use serde_json::json;
 
 use super::bindings;
+use super::config::Schedules;
 use super::delivery::{self, StatusBody};
+use super::jobs;
 use super::state::{TopicEntry, WorkerState};
 use super::subscription::Subscription;
 use crate::protocol::CLOUDEVENTS_CONTENT_TYPE;
@@ -43,7 +46,14 @@ pub fn router(state: WorkerState) -> Router {
             ),
         );
     }
-    for job in state.jobs() {
+    let jobs: &[Arc<bindings::JobEntry>] = match state.schedules() {
+        Schedules::CronBinding => state.jobs(),
+        Schedules::Jobs => {
+            callbacks = callbacks.route("/job/{name}", post(jobs::http_callback));
+            &[]
+        }
+    };
+    for job in jobs {
         let job = Arc::clone(job);
         let path = format!("/{}", job.function.spec().name);
         callbacks = callbacks.route(

@@ -59,20 +59,87 @@ impl JobEntry {
     }
 }
 
-/// `POST /<job>`: runs one tick with `deps`, counted in `stats`, unless one is running already.
-pub async fn fire(deps: &Deps, stats: &Stats, job: &JobEntry) -> (StatusCode, Json<Value>) {
+/// What became of one firing, whoever fired it (a cron binding, the Jobs API over HTTP or
+/// gRPC); each protocol maps it to its own answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TickOutcome {
+    /// The tick ran (or had run already: `duplicate`).
+    Ran {
+        /// The tick the firing stood for.
+        tick: Timestamp,
+        /// Another firing of the same tick ran it already.
+        duplicate: bool,
+        /// Rows the job handled.
+        processed: u64,
+        /// Whether rows were left for the next tick.
+        more: bool,
+        /// Events it staged.
+        produced: usize,
+        /// Events published after commit.
+        published: usize,
+    },
+    /// The previous tick was still running in this worker; this firing did nothing.
+    Skipped,
+    /// The tick failed; the next firing (or the Scheduler's retry) tries again.
+    Failed {
+        /// The tick the firing stood for.
+        tick: Timestamp,
+        /// Why, with its causes.
+        error: String,
+    },
+}
+
+impl TickOutcome {
+    /// Whether the firing succeeded as far as the caller's retries are concerned.
+    #[must_use]
+    pub fn succeeded(&self) -> bool {
+        !matches!(self, Self::Failed { .. })
+    }
+
+    /// The answer body for `job`.
+    #[must_use]
+    pub fn to_json(&self, job: &str) -> Value {
+        match self {
+            Self::Ran {
+                tick,
+                duplicate,
+                processed,
+                more,
+                produced,
+                published,
+            } => json!({
+                "function": job,
+                "tick": tick.to_rfc3339(),
+                "outcome": if *duplicate { "duplicate" } else { "ticked" },
+                "processed": processed,
+                "more": more,
+                "produced": produced,
+                "published": published,
+            }),
+            Self::Skipped => json!({
+                "function": job,
+                "outcome": "skipped",
+                "reason": "previous tick still running",
+            }),
+            Self::Failed { tick, error } => json!({
+                "function": job,
+                "tick": tick.to_rfc3339(),
+                "outcome": "failed",
+                "error": error,
+            }),
+        }
+    }
+}
+
+/// Runs one tick of `job` with `deps`, counted in `stats`, unless one is running already.
+pub async fn run_tick(deps: &Deps, stats: &Stats, job: &JobEntry) -> TickOutcome {
     let name = job.function.spec().name;
     let Ok(_running) = job.running.try_lock() else {
         tracing::info!(
             function = name,
             "the previous tick is still running; skipping this firing"
         );
-        return (
-            StatusCode::OK,
-            Json(
-                json!({ "function": name, "outcome": "skipped", "reason": "previous tick still running" }),
-            ),
-        );
+        return TickOutcome::Skipped;
     };
     let started = Instant::now();
     let tick = job.tick_at(deps.clock.now());
@@ -86,30 +153,32 @@ pub async fn fire(deps: &Deps, stats: &Stats, job: &JobEntry) -> (StatusCode, Js
                 "ticked"
             };
             tracing::info!(function = name, tick = %tick, outcome, processed = report.processed, more = report.more, published = handled.published, took_ms = started.elapsed().as_millis(), "tick done");
-            (
-                StatusCode::OK,
-                Json(json!({
-                    "function": name,
-                    "tick": tick.to_rfc3339(),
-                    "outcome": outcome,
-                    "processed": report.processed,
-                    "more": report.more,
-                    "produced": handled.produced.len(),
-                    "published": handled.published,
-                })),
-            )
+            TickOutcome::Ran {
+                tick,
+                duplicate: handled.duplicate,
+                processed: report.processed,
+                more: report.more,
+                produced: handled.produced.len(),
+                published: handled.published,
+            }
         }
         Err(e) => {
             tracing::error!(function = name, tick = %tick, error = %e, "tick failed; the next firing tries again");
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                Json(json!({
-                    "function": name,
-                    "tick": tick.to_rfc3339(),
-                    "outcome": "failed",
-                    "error": e.chain(),
-                })),
-            )
+            TickOutcome::Failed {
+                tick,
+                error: e.chain(),
+            }
         }
     }
+}
+
+/// `POST /<job>` (a cron binding's firing): runs one tick; 500 when it failed.
+pub async fn fire(deps: &Deps, stats: &Stats, job: &JobEntry) -> (StatusCode, Json<Value>) {
+    let outcome = run_tick(deps, stats, job).await;
+    let status = if outcome.succeeded() {
+        StatusCode::OK
+    } else {
+        StatusCode::INTERNAL_SERVER_ERROR
+    };
+    (status, Json(outcome.to_json(job.function.spec().name)))
 }

@@ -225,6 +225,29 @@ pub struct BulkSubscribe {
     pub max_await_ms: u32,
 }
 
+/// How the jobs' schedules reach daprd.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Schedules {
+    /// One `bindings.cron` component per job: every replica's sidecar fires every tick, the
+    /// worker runs it once (`POST /<job>`).
+    #[default]
+    CronBinding,
+    /// Dapr's Jobs API (the Scheduler): the worker schedules its jobs at start and the
+    /// Scheduler fires each tick at one replica (`POST /job/<job>`).
+    Jobs,
+}
+
+impl Schedules {
+    /// The flag value.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::CronBinding => "cron-binding",
+            Self::Jobs => "jobs",
+        }
+    }
+}
+
 /// Retries and circuit breaker of the sidecar publisher.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PublisherSettings {
@@ -282,6 +305,8 @@ pub struct WorkerConfig {
     pub subscriptions: Subscriptions,
     /// Bulk subscribe settings listed with every subscription; `None`: one event per call.
     pub bulk_subscribe: Option<BulkSubscribe>,
+    /// Cron bindings or the Jobs API.
+    pub schedules: Schedules,
     /// The publisher's retries and circuit breaker.
     pub publisher: PublisherSettings,
     /// How often the outbox relay publishes what could not be published after commit.
@@ -312,6 +337,7 @@ impl WorkerConfig {
             app_api_token: None,
             subscriptions: Subscriptions::Programmatic,
             bulk_subscribe: None,
+            schedules: Schedules::CronBinding,
             publisher: PublisherSettings::default(),
             relay_every: Duration::from_secs(1),
             shutdown_timeout: Duration::from_secs(25),
@@ -378,6 +404,7 @@ impl std::fmt::Debug for WorkerConfig {
             )
             .field("subscriptions", &self.subscriptions)
             .field("bulk_subscribe", &self.bulk_subscribe)
+            .field("schedules", &self.schedules)
             .field("relay_every", &self.relay_every)
             .finish_non_exhaustive()
     }

@@ -1,7 +1,7 @@
 //! conveyor-dapr: the Dapr host, `conveyor-worker` (also `conveyor worker`): one service's functions behind a Dapr sidecar on Kubernetes.
 //!
-//! daprd delivers pub/sub events and `bindings.cron` firings to the worker's app, over HTTP or
-//! gRPC (`--app-protocol`); the worker runs each through the runtime's inbox/outbox pipeline
+//! daprd delivers pub/sub events and `bindings.cron` firings (or, with `--schedules jobs`, the
+//! Jobs API's triggers) to the worker's app, over HTTP or gRPC (`--app-protocol`); the worker runs each through the runtime's inbox/outbox pipeline
 //! and publishes the events it causes through the sidecar's publish API of the same protocol.
 //! One worker per service (app ids `order-worker`, `fulfillment-worker`, `warehouse-worker`),
 //! in one of three modes: `cron` (jobs only), `event` (topic functions only) or `all`.
@@ -22,7 +22,8 @@
 //! - [`delivery`] — one pub/sub delivery (or bulk delivery) to a status
 //! - [`attempts`] — deliveries counted per event
 //! - [`keys`] — one delivery at a time per ordering key
-//! - [`bindings`] — cron binding firings
+//! - [`bindings`] — cron binding firings, and one tick of a job whoever fires it
+//! - [`jobs`] — jobs through Dapr's Jobs API: scheduling them at start, the job callback
 //! - [`publisher`] — publishing through the sidecar (HTTP or gRPC), with retries
 //! - [`breaker`] — the publisher's circuit breaker
 //! - [`worker`] — start, serve, graceful shutdown, outbox relay
@@ -36,6 +37,7 @@ pub mod config;
 pub mod delivery;
 pub mod env_file;
 pub mod grpc;
+pub mod jobs;
 pub mod keys;
 pub mod protocol;
 pub mod publisher;
@@ -44,7 +46,7 @@ pub mod subscription;
 pub mod worker;
 
 pub use config::{
-    BulkSubscribe, ConfigError, Mode, PublisherSettings, Subscriptions, WorkerConfig,
+    BulkSubscribe, ConfigError, Mode, PublisherSettings, Schedules, Subscriptions, WorkerConfig,
 };
 pub use protocol::AppProtocol;
 pub use worker::{Worker, WorkerError};

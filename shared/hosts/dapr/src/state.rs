@@ -9,7 +9,7 @@ use tokio::sync::Semaphore;
 
 use super::attempts::Attempts;
 use super::bindings::JobEntry;
-use super::config::{BulkSubscribe, Subscriptions, WorkerConfig};
+use super::config::{BulkSubscribe, Mode, Schedules, Subscriptions, WorkerConfig};
 use super::keys::KeyLocks;
 use super::subscription::Subscription;
 use conveyor_transport::metrics::Stats;
@@ -34,6 +34,9 @@ struct Inner {
     pubsub: String,
     subscriptions: Subscriptions,
     bulk_subscribe: Option<BulkSubscribe>,
+    schedules: Schedules,
+    app_id: &'static str,
+    mode: Mode,
     app_token: Option<String>,
     topics: Vec<Arc<TopicEntry>>,
     jobs: Vec<Arc<JobEntry>>,
@@ -55,6 +58,9 @@ impl WorkerState {
             pubsub: config.pubsub.clone(),
             subscriptions: config.subscriptions,
             bulk_subscribe: config.bulk_subscribe,
+            schedules: config.schedules,
+            app_id: config.app_id(),
+            mode: config.mode,
             app_token: config.app_api_token.clone().filter(|t| !t.is_empty()),
             topics: topics
                 .into_iter()
@@ -134,14 +140,38 @@ impl WorkerState {
             .find(|e| e.function.spec().name == name)
     }
 
-    /// The job named `name`.
-    pub(crate) fn job(&self, name: &str) -> Option<&Arc<JobEntry>> {
-        self.0.jobs.iter().find(|j| j.function.spec().name == name)
+    /// The jobs it serves.
+    #[must_use]
+    pub fn jobs(&self) -> &[Arc<JobEntry>] {
+        &self.0.jobs
     }
 
-    /// The jobs it serves.
-    pub(crate) fn jobs(&self) -> &[Arc<JobEntry>] {
-        &self.0.jobs
+    /// The job called `name`, if it serves one.
+    #[must_use]
+    pub fn job(&self, name: &str) -> Option<&JobEntry> {
+        self.0
+            .jobs
+            .iter()
+            .find(|j| j.function.spec().name == name)
+            .map(Arc::as_ref)
+    }
+
+    /// How its jobs are fired: cron bindings or the Jobs API.
+    #[must_use]
+    pub fn schedules(&self) -> Schedules {
+        self.0.schedules
+    }
+
+    /// Its app id.
+    #[must_use]
+    pub fn app_id(&self) -> &'static str {
+        self.0.app_id
+    }
+
+    /// Its mode.
+    #[must_use]
+    pub fn mode(&self) -> Mode {
+        self.0.mode
     }
 
     /// The token daprd must present, if one is configured.
@@ -149,7 +179,7 @@ impl WorkerState {
         self.0.app_token.as_deref()
     }
 
-    /// The names of the jobs it serves as cron bindings.
+    /// The names of the jobs it serves (as cron bindings or through the Jobs API).
     #[must_use]
     pub fn bindings(&self) -> Vec<&'static str> {
         self.0.jobs.iter().map(|j| j.function.spec().name).collect()

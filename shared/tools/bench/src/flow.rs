@@ -31,7 +31,7 @@ fn order_id(n: u64) -> Result<OrderId, String> {
     OrderId::parse(format!("ord-bench-{n}")).map_err(|e| e.to_string())
 }
 
-fn payment(n: u64, now: Timestamp) -> Result<OutboxRow, String> {
+pub(crate) fn payment(n: u64, now: Timestamp) -> Result<OutboxRow, String> {
     let paid = PaymentConfirmedEvent {
         order_id: order_id(n)?,
         payment_id: PaymentId::parse(format!("pay-bench-{n}")).map_err(|e| e.to_string())?,
@@ -56,7 +56,7 @@ fn mug() -> Result<OrderLine, String> {
 }
 
 /// Places `events` prepaid orders of 12.50 USD.
-async fn seed(db: &TestDb, events: u64, now: Timestamp) -> Result<(), String> {
+pub(crate) async fn seed(db: &TestDb, events: u64, now: Timestamp) -> Result<(), String> {
     let usd = Currency::parse("USD").map_err(|e| e.to_string())?;
     let customer = CustomerId::parse("cus-bench").map_err(|e| e.to_string())?;
     let mut n = 0;

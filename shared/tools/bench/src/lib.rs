@@ -1,8 +1,9 @@
 //! conveyor-bench: `conveyor bench`. Throughput and latency of a no-op function (decode, call,
 //! acknowledge: at-least-once intact; a stateless function, so no inbox) on the embedded broker
 //! and on Redis Streams (over plain TCP and over TLS), the worker's CPU time per event, the
-//! payment flow on PostgreSQL, the emulator's time to ready and idle memory, the Lambda
-//! binaries' cold start, and `redis-benchmark`'s XADD rate on the same machine as the ceiling.
+//! payment flow on PostgreSQL, the Dapr host under a load generator playing daprd, the
+//! emulator's time to ready and idle memory, the Lambda binaries' cold start, and
+//! `redis-benchmark`'s XADD rate on the same machine as the ceiling.
 //! Every load is bounded and stops by itself.
 //!
 //! The bench sits below the emulator: it starts what it measures through its [`emulator`] port,
@@ -12,6 +13,7 @@
 //! - [`emulator`] — the port: start an emulator, publish, read its metrics, stop it
 //! - [`plan`] — what a run measures
 //! - [`report`] — runs the plan, prints the Markdown report
+//! - [`dapr`] — the Dapr host under a load generator that plays daprd
 //! - [`flow`] — the payment flow on PostgreSQL
 //! - [`instances`] — the Redis drain with several instances on one consumer group
 //! - [`lambda`] — the Lambda binaries' sizes and spawn to first poll
@@ -42,6 +44,7 @@ use conveyor_redis::tls::RedisTls;
 
 use crate::emulator::{Emulator, Running, Setup};
 
+pub mod dapr;
 pub mod emulator;
 pub mod flow;
 pub mod instances;
@@ -140,7 +143,7 @@ impl<const C: u32> TopicHandler for Noop<C> {
     }
 }
 
-fn ping(n: u64) -> OutboxRow {
+pub(crate) fn ping(n: u64) -> OutboxRow {
     let payload = Ping {
         n,
         sent_us: now_us(),
@@ -171,7 +174,7 @@ impl CpuTime {
 
     /// The times of a `stat(5)` line: utime and stime, fields 14 and 15, in clock ticks (100 per
     /// second on Linux).
-    fn parse(stat: &str) -> Self {
+    pub(crate) fn parse(stat: &str) -> Self {
         // The command name (field 2) may hold spaces and parentheses: fields count from its end.
         let Some((_, after)) = stat.rsplit_once(')') else {
             return Self::default();
@@ -318,7 +321,7 @@ impl Default for Tuning {
 }
 
 impl Tuning {
-    fn function(self, recorder: &Arc<Recorder>) -> Arc<dyn Function> {
+    pub(crate) fn function(self, recorder: &Arc<Recorder>) -> Arc<dyn Function> {
         let recorder = Arc::clone(recorder);
         match self.concurrency {
             Concurrency::Default => conveyor_runtime::topic(Noop::<16>(recorder)),

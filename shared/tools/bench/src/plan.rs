@@ -61,6 +61,10 @@ pub enum Scenario {
     Tls,
     /// The no-op drain on Redis with 1, 2 and 4 instances on one consumer group.
     Instances,
+    /// The Dapr host (`conveyor worker`) under a load generator playing daprd: the no-op and,
+    /// with `--postgres`, the payment flow, per delivery (HTTP single, HTTP bulk, gRPC single,
+    /// gRPC bulk).
+    Dapr,
 }
 
 impl BenchPlan {

@@ -215,6 +215,9 @@ pub async fn run(plan: &BenchPlan, emulator: &dyn Emulator) -> Result<String, St
     {
         lines.extend(instances(plan, emulator, &Transport::Redis(url.clone())).await?);
     }
+    if plan.runs(Scenario::Dapr) {
+        lines.extend(dapr_host(plan).await?);
+    }
     if let Some(url) = plan.redis.as_ref().filter(|_| plan.runs(Scenario::Scaling)) {
         let transport = Transport::Redis(url.clone());
         lines.extend(scaling(plan, emulator, &transport).await?);
@@ -223,6 +226,49 @@ pub async fn run(plan: &BenchPlan, emulator: &dyn Emulator) -> Result<String, St
         }
     }
     Ok(lines.join("\n"))
+}
+
+/// The Dapr host per function and delivery, as a table of its own: deliveries/s and the
+/// worker's CPU per delivery (median, with the spread), the no-op over `--events` events and,
+/// with `--postgres`, the payment flow over `--flow-events`.
+async fn dapr_host(plan: &BenchPlan) -> Result<Vec<String>, String> {
+    use super::dapr::{self, Delivery};
+    let mut lines = vec![
+        String::new(),
+        "| Dapr host: function, delivery | deliveries/s (median) | worker CPU µs/delivery: min | median | max | of which kernel (median) |"
+            .to_owned(),
+        "|---|---|---|---|---|---|".to_owned(),
+    ];
+    let cell = |name: &str, runs: &[Throughput]| {
+        let column = |f: fn(&Throughput) -> f64| runs.iter().map(f).collect::<Vec<f64>>();
+        let (_, eps, _) = spread(&mut column(|t| t.events_per_second));
+        let (min, cpu, max) = spread(&mut column(|t| t.cpu_us_per_event));
+        let (_, kernel, _) = spread(&mut column(|t| t.kernel_us_per_event));
+        format!("| {name} | {eps:.0} | {min:.1} | {cpu:.1} | {max:.1} | {kernel:.1} |")
+    };
+    for delivery in Delivery::ALL {
+        let mut runs = Vec::new();
+        for _ in 0..plan.runs {
+            runs.push(dapr::noop(delivery, plan.events).await?);
+        }
+        lines.push(cell(&format!("no-op, {}", delivery.label()), &runs));
+    }
+    if let Some(admin) = &plan.postgres {
+        for delivery in Delivery::ALL {
+            let mut runs = Vec::new();
+            for _ in 0..plan.runs {
+                runs.push(dapr::payment_flow(delivery, admin, plan.flow_events).await?);
+            }
+            lines.push(cell(
+                &format!("payment flow on PostgreSQL, {}", delivery.label()),
+                &runs,
+            ));
+        }
+    } else {
+        lines.push(String::new());
+        lines.push("Dapr host: payment flow skipped, no --postgres given".to_owned());
+    }
+    Ok(lines)
 }
 
 /// The report's rows of a payment flow's runs.

@@ -4,7 +4,7 @@
 //! |---|---|
 //! | `components/pubsub-redis.yaml` | the `pubsub.redis` component events travel on |
 //! | `components/statestore.yaml` | a `state.redis` store on the same Redis |
-//! | `components/<job>.yaml` | one `bindings.cron` input binding per job, scoped to its worker |
+//! | `components/<job>.yaml` | one `bindings.cron` input binding per job, scoped to its worker (not with `--schedules jobs`: the workers schedule their jobs through Dapr's Jobs API) |
 //! | `resiliency.yaml` | retries with exponential backoff for deliveries, circuit breakers |
 //! | `subscriptions/<function>.yaml` | declarative `Subscription`s, an alternative to `GET /dapr/subscribe` |
 //! | `kubernetes/namespace.yaml` | the namespace every cluster resource above and below lives in |
@@ -22,7 +22,8 @@ mod local;
 
 use std::path::{Path, PathBuf};
 
-use conveyor_dapr::AppProtocol;
+use conveyor_dapr::subscription::BulkJson;
+use conveyor_dapr::{AppProtocol, BulkSubscribe, Schedules};
 use conveyor_runtime::cloudevent::PUBSUB_NAME;
 use conveyor_runtime::cron::CronError;
 use conveyor_runtime::{FunctionSpec, Service};
@@ -78,6 +79,14 @@ pub struct Options {
     /// How each worker's sidecar calls it: the Deployments' `dapr.io/app-protocol`, which
     /// daprd's injector hands to the worker as `APP_PROTOCOL`, so the two always agree.
     pub app_protocol: AppProtocol,
+    /// How the jobs are fired: one `bindings.cron` component per job (the default), or Dapr's
+    /// Jobs API, which the workers (told by `CONVEYOR_SCHEDULES=jobs`) schedule themselves at
+    /// start, so no component is generated for them.
+    pub schedules: Schedules,
+    /// daprd's bulk subscribe for every subscription: in the declarative `Subscription`s'
+    /// `bulkSubscribe`, and for the programmatic ones in the workers' environment
+    /// (`CONVEYOR_BULK_MAX_MESSAGES`, `CONVEYOR_BULK_MAX_AWAIT_MS`). `None`: one event per call.
+    pub bulk_subscribe: Option<BulkSubscribe>,
 }
 
 impl Default for Options {
@@ -86,6 +95,8 @@ impl Default for Options {
             redis_host: CLUSTER_REDIS.to_owned(),
             redis_tls: false,
             app_protocol: AppProtocol::Http,
+            schedules: Schedules::CronBinding,
+            bulk_subscribe: None,
         }
     }
 }
@@ -201,13 +212,14 @@ pub fn subscription_name(function: &str, topic: &str) -> String {
     format!("{function}--{}", topic.replace(['.', '_'], "-"))
 }
 
-/// The declarative subscriptions of a topic function, one per topic.
+/// The declarative subscriptions of a topic function, one per topic, with daprd's
+/// `bulkSubscribe` (as the worker lists it programmatically) when `bulk` is given.
 #[must_use]
-pub fn subscriptions(spec: &FunctionSpec) -> Vec<Value> {
+pub fn subscriptions(spec: &FunctionSpec, bulk: Option<BulkSubscribe>) -> Vec<Value> {
     spec.topics()
         .iter()
         .map(|topic| {
-            json!({
+            let mut subscription = json!({
                 "apiVersion": "dapr.io/v2alpha1",
                 "kind": "Subscription",
                 "metadata": metadata(&subscription_name(spec.name, topic), Target::Kubernetes),
@@ -218,7 +230,11 @@ pub fn subscriptions(spec: &FunctionSpec) -> Vec<Value> {
                     "deadLetterTopic": spec.dlq_name(),
                 },
                 "scopes": [spec.service.app_id()],
-            })
+            });
+            if let Some(bulk) = bulk {
+                subscription["spec"]["bulkSubscribe"] = json!(BulkJson::from(bulk));
+            }
+            subscription
         })
         .collect()
 }
@@ -238,7 +254,8 @@ fn components(
     files.insert(path(PUBSUB_NAME), yaml_file(&[pubsub])?);
     let statestore = components::statestore(target, options);
     files.insert(path(STATESTORE), yaml_file(&[statestore])?);
-    for spec in specs.iter().filter(|s| s.schedule().is_some()) {
+    let bindings = options.schedules == Schedules::CronBinding;
+    for spec in specs.iter().filter(|s| bindings && s.schedule().is_some()) {
         let binding = components::cron_binding(target, spec)?;
         files.insert(path(spec.name), yaml_file(&[binding])?);
     }
@@ -259,7 +276,7 @@ pub fn render_specs(specs: &[FunctionSpec], options: &Options) -> Result<Files, 
     for spec in specs.iter().filter(|s| s.schedule().is_none()) {
         files.insert(
             PathBuf::from(format!("subscriptions/{}.yaml", spec.name)),
-            yaml_file(&subscriptions(spec))?,
+            yaml_file(&subscriptions(spec, options.bulk_subscribe))?,
         );
     }
     kubernetes::render(&mut files, options)?;
@@ -299,6 +316,41 @@ pub fn check(dir: &Path, options: &Options) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn subscriptions_carry_bulk_subscribe_only_when_it_is_given() {
+        let spec = conveyor_catalog::specs()
+            .into_iter()
+            .find(|s| s.schedule().is_none())
+            .unwrap();
+        for subscription in subscriptions(&spec, None) {
+            assert!(subscription["spec"].get("bulkSubscribe").is_none());
+        }
+        let bulk = BulkSubscribe {
+            max_messages: 100,
+            max_await_ms: 250,
+        };
+        let listed = subscriptions(&spec, Some(bulk));
+        assert_eq!(listed.len(), spec.topics().len());
+        for subscription in listed {
+            assert_eq!(
+                subscription["spec"]["bulkSubscribe"],
+                json!({ "enabled": true, "maxMessagesCount": 100, "maxAwaitDurationMs": 250 })
+            );
+        }
+        let options = Options {
+            bulk_subscribe: Some(bulk),
+            ..Options::default()
+        };
+        let files = render(&options).unwrap();
+        let rendered = &files[&PathBuf::from(format!("subscriptions/{}.yaml", spec.name))];
+        assert!(rendered.contains("maxMessagesCount: 100"), "{rendered}");
+        let worker = &files[&PathBuf::from(format!("kubernetes/{}.yaml", spec.service.app_id()))];
+        assert!(worker.contains("CONVEYOR_BULK_MAX_MESSAGES"), "{worker}");
+        let plain = render(&Options::default()).unwrap();
+        let worker = &plain[&PathBuf::from(format!("kubernetes/{}.yaml", spec.service.app_id()))];
+        assert!(!worker.contains("CONVEYOR_BULK_MAX_MESSAGES"), "{worker}");
+    }
 
     #[test]
     fn subscription_names_are_valid_kubernetes_names() {
@@ -355,5 +407,35 @@ mod tests {
             back,
             json!({ "a": "true", "b": "5005", "c": "*/5 * * * *" })
         );
+    }
+
+    #[test]
+    fn with_the_jobs_api_no_cron_binding_is_generated_and_the_workers_are_told() {
+        let jobs = Options {
+            schedules: Schedules::Jobs,
+            ..Options::default()
+        };
+        let bindings = render(&Options::default()).unwrap();
+        let scheduled = render(&jobs).unwrap();
+        let job = conveyor_catalog::specs()
+            .into_iter()
+            .find(|s| s.schedule().is_some())
+            .unwrap();
+        for dir in ["components", "local/resources"] {
+            let path = PathBuf::from(format!("{dir}/{}.yaml", job.name));
+            assert!(bindings.contains_key(&path), "{}", path.display());
+            assert!(!scheduled.contains_key(&path), "{}", path.display());
+        }
+        assert!(scheduled.contains_key(&PathBuf::from("components/pubsub-redis.yaml")));
+        for (path, text) in [
+            ("kubernetes/order-worker.yaml", "CONVEYOR_SCHEDULES"),
+            ("local/dapr.yaml", "CONVEYOR_SCHEDULES"),
+        ] {
+            let path = PathBuf::from(path);
+            assert!(!bindings[&path].contains(text), "{}", path.display());
+            let file = &scheduled[&path];
+            assert!(file.contains(text), "{}", path.display());
+            assert!(file.contains("jobs"), "{}", path.display());
+        }
     }
 }

@@ -13,7 +13,8 @@ use super::pool::PoolArgs;
 use super::values;
 use crate::config::{
     self, BulkSubscribe, ConfigError, DEFAULT_APP_PORT, DEFAULT_DAPR_GRPC_PORT,
-    DEFAULT_DAPR_HTTP_PORT, PublisherSettings, Subscriptions, WorkerConfig, parse_service,
+    DEFAULT_DAPR_HTTP_PORT, PublisherSettings, Schedules, Subscriptions, WorkerConfig,
+    parse_service,
 };
 use crate::protocol::AppProtocol;
 
@@ -97,6 +98,12 @@ pub struct WorkerArgs {
     #[arg(long, env = "CONVEYOR_BULK_MAX_AWAIT_MS", default_value_t = 1000,
           value_parser = values::at_least_one::<u32>("CONVEYOR_BULK_MAX_AWAIT_MS", "--bulk-max-await-ms"))]
     pub bulk_max_await_ms: u32,
+    /// cron-binding (a `bindings.cron` component per job fires it on every replica) or jobs
+    /// (the worker schedules its jobs through Dapr's Jobs API at start; the Scheduler fires
+    /// each tick at one replica). Must match what `conveyor gen dapr --schedules` generated.
+    #[arg(long, env = "CONVEYOR_SCHEDULES", default_value = "cron-binding",
+          value_parser = values::one_of::<Schedules>("CONVEYOR_SCHEDULES", "--schedules"))]
+    pub schedules: Schedules,
     /// Attempts per event before a publish counts as failed.
     #[arg(long, env = "CONVEYOR_PUBLISH_ATTEMPTS", default_value_t = 3,
           value_parser = values::at_least_one::<u32>("CONVEYOR_PUBLISH_ATTEMPTS", "--publish-attempts"))]
@@ -168,6 +175,7 @@ impl WorkerArgs {
                 max_messages: self.bulk_max_messages,
                 max_await_ms: self.bulk_max_await_ms,
             }),
+            schedules: self.schedules,
             publisher: PublisherSettings {
                 attempts: self.publish_attempts.max(1),
                 failure_threshold: self.breaker_failures.max(1),
@@ -204,6 +212,7 @@ impl fmt::Debug for WorkerArgs {
             .field("dapr_api_token", &token(self.dapr_api_token.as_ref()))
             .field("app_api_token", &token(self.app_api_token.as_ref()))
             .field("pubsub", &self.pubsub)
+            .field("schedules", &self.schedules)
             .finish_non_exhaustive()
     }
 }

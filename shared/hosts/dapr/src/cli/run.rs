@@ -98,11 +98,15 @@ pub fn run(args: &WorkerArgs, catalog: Vec<Arc<dyn Function>>) -> Result<(), Run
         let address = listener.local_addr().map_err(RunError::Io)?;
         let c = &worker.config;
         println!(
-            "conveyor worker {} (mode {}): {} subscription(s), {} cron binding(s), database {}",
+            "conveyor worker {} (mode {}): {} subscription(s), {} job(s) as {}, database {}",
             c.app_id(),
             c.mode.name(),
             worker.state.subscriptions().len(),
             worker.state.bindings().len(),
+            match c.schedules {
+                crate::Schedules::CronBinding => "cron bindings",
+                crate::Schedules::Jobs => "Dapr jobs",
+            },
             conveyor_store::redact::url(&c.database)
         );
         println!(

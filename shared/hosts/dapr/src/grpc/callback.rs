@@ -6,18 +6,19 @@
 //! | `AppCallback.OnTopicEvent` | one event, answered `SUCCESS` / `RETRY` / `DROP` by [`crate::delivery`] |
 //! | `AppCallback.OnBulkTopicEvent`, `AppCallbackAlpha.OnBulkTopicEventAlpha1` | a bulk delivery, one status per entry |
 //! | `AppCallback.ListInputBindings`, `AppCallback.OnBindingEvent` | the jobs' cron bindings, one tick per firing |
+//! | `AppCallback.OnJobEvent`, `AppCallbackAlpha.OnJobEventAlpha1` | a Scheduler trigger (`--schedules jobs`): one tick, by [`crate::jobs::on_job_event`] |
 //! | `AppCallbackHealthCheck.HealthCheck` | daprd's app health probe |
 //!
-//! With an app token configured, the calls that carry events (`OnTopicEvent`, the bulk calls,
-//! `OnBindingEvent`) must present it as `dapr-api-token` metadata, or fail `UNAUTHENTICATED`,
+//! With an app token configured, the calls that carry work (`OnTopicEvent`, the bulk calls,
+//! `OnBindingEvent`, the job calls) must present it as `dapr-api-token` metadata, or fail `UNAUTHENTICATED`,
 //! as the HTTP routes answer 401. daprd sends no token with `ListTopicSubscriptions`,
 //! `ListInputBindings` or its health probe (its subscriber, binding and health code call them
 //! without one), so those stay open, as `GET /healthz` is on HTTP.
 //!
 //! An event for a route the worker does not serve is answered `DROP` (to the dead-letter topic,
 //! as daprd treats the HTTP 404 for an unknown route); a firing of an unknown binding fails
-//! `NOT_FOUND`. Service invocation and jobs are not served: `UNIMPLEMENTED`, which daprd
-//! takes as "not offered".
+//! `NOT_FOUND`, and so does a trigger of an unknown job (its message says how to delete it).
+//! Service invocation is not served: `UNIMPLEMENTED`, which daprd takes as "not offered".
 
 use dapr::dapr::proto::common::v1::{InvokeRequest, InvokeResponse};
 use dapr::dapr::proto::runtime::v1::app_callback_alpha_server::AppCallbackAlpha;
@@ -35,8 +36,9 @@ use tonic::{Request, Response, Status};
 
 use super::envelope::{self, Fields};
 use crate::app::token_accepted;
-use crate::bindings;
+use crate::bindings::{self, TickOutcome};
 use crate::delivery::{self, Status as Delivery};
+use crate::jobs;
 use crate::protocol::TOKEN_HEADER;
 use crate::state::{TopicEntry, WorkerState};
 use crate::subscription::Subscription;
@@ -82,6 +84,34 @@ impl Callbacks {
         match (subscribed.next(), subscribed.next()) {
             (Some(only), None) => Some(only),
             _ => None,
+        }
+    }
+
+    /// A Scheduler trigger: one tick of the job the request names, through
+    /// [`jobs::on_job_event`] as `POST /job/<name>` runs it. An empty answer when the tick ran
+    /// (or was a duplicate, or skipped), `INTERNAL` when it failed (the Scheduler retries it
+    /// under the job's failure policy), `NOT_FOUND` naming the job when the worker serves none
+    /// of that name.
+    async fn job(
+        &self,
+        request: Request<JobEventRequest>,
+        call: &str,
+    ) -> Result<Response<JobEventResponse>, Status> {
+        self.authorize(&request, call)?;
+        // daprd sends the job's name, its data and `method: job/<name>`; the name is enough.
+        let name = request.into_inner().name;
+        match jobs::on_job_event(&self.state, &name).await {
+            Ok(TickOutcome::Failed { tick, error }) => Err(Status::internal(format!(
+                "{name}: the tick of {} failed: {error}",
+                tick.to_rfc3339()
+            ))),
+            Ok(TickOutcome::Ran { .. } | TickOutcome::Skipped) => {
+                Ok(Response::new(JobEventResponse {}))
+            }
+            Err(unknown) => {
+                tracing::warn!(job = %name, call, error = %unknown, "job callback for a job this worker does not serve");
+                Err(Status::not_found(unknown.to_string()))
+            }
         }
     }
 
@@ -265,11 +295,9 @@ impl AppCallback for Callbacks {
 
     async fn on_job_event(
         &self,
-        _request: Request<JobEventRequest>,
+        request: Request<JobEventRequest>,
     ) -> Result<Response<JobEventResponse>, Status> {
-        Err(Status::unimplemented(
-            "the worker's jobs run on cron bindings, not Dapr jobs",
-        ))
+        self.job(request, "OnJobEvent").await
     }
 }
 
@@ -284,11 +312,9 @@ impl AppCallbackAlpha for Callbacks {
 
     async fn on_job_event_alpha1(
         &self,
-        _request: Request<JobEventRequest>,
+        request: Request<JobEventRequest>,
     ) -> Result<Response<JobEventResponse>, Status> {
-        Err(Status::unimplemented(
-            "the worker's jobs run on cron bindings, not Dapr jobs",
-        ))
+        self.job(request, "OnJobEventAlpha1").await
     }
 }
 

@@ -22,6 +22,7 @@ use serde_json::{Value, json};
 
 use super::{GenError, NAMESPACE, Options, Target, metadata, yaml_file};
 use conveyor_dapr::AppProtocol;
+use conveyor_dapr::Schedules;
 use conveyor_dapr::config::DEFAULT_APP_PORT;
 
 /// The worker image the Deployments run.
@@ -120,7 +121,7 @@ fn wait_for(name: &str, host: &str, port: u16) -> Value {
     })
 }
 
-fn worker_container(service: Service) -> Value {
+fn worker_container(service: Service, options: &Options) -> Value {
     let port = DEFAULT_APP_PORT.to_string();
     let mut vars = vec![
         env("CONVEYOR_SERVICE", service.name()),
@@ -133,6 +134,19 @@ fn worker_container(service: Service) -> Value {
             &WORKER_SHUTDOWN_SECS.to_string(),
         ),
     ];
+    if options.schedules != Schedules::default() {
+        vars.push(env("CONVEYOR_SCHEDULES", options.schedules.name()));
+    }
+    if let Some(bulk) = options.bulk_subscribe {
+        vars.push(env(
+            "CONVEYOR_BULK_MAX_MESSAGES",
+            &bulk.max_messages.to_string(),
+        ));
+        vars.push(env(
+            "CONVEYOR_BULK_MAX_AWAIT_MS",
+            &bulk.max_await_ms.to_string(),
+        ));
+    }
     vars.extend(
         SECRETS
             .iter()
@@ -235,7 +249,7 @@ fn deployment(service: Service, options: &Options) -> Result<Value, GenError> {
                         wait_for("redis", redis_host, redis_port),
                         wait_for("postgres", "postgres", 5432),
                     ],
-                    "containers": [worker_container(service)],
+                    "containers": [worker_container(service, options)],
                     "volumes": [secrets_volume()],
                 },
             },
@@ -361,7 +375,7 @@ pub(super) fn render(files: &mut super::Files, options: &Options) -> Result<(), 
     );
     files.insert(
         PathBuf::from("local/dapr.yaml"),
-        yaml_file(&[super::local::run_file(options.app_protocol)])?,
+        yaml_file(&[super::local::run_file(options)])?,
     );
     Ok(())
 }
