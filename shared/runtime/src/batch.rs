@@ -39,6 +39,18 @@ pub struct EventInput<'a> {
     pub deadline: Option<Timestamp>,
 }
 
+impl<'a> EventInput<'a> {
+    /// `event`'s first delivery, with no deadline (tests, and hosts that set none).
+    #[must_use]
+    pub fn first(event: &'a CloudEvent) -> Self {
+        Self {
+            event,
+            attempt: 1,
+            deadline: None,
+        }
+    }
+}
+
 /// Whether the host is stopping: no further handler should start.
 pub type Stop<'a> = &'a (dyn Fn() -> bool + Sync);
 
@@ -330,14 +342,7 @@ mod tests {
             event("b", true, at),
             event("c", false, at),
         ];
-        let inputs: Vec<EventInput<'_>> = events
-            .iter()
-            .map(|event| EventInput {
-                event,
-                attempt: 1,
-                deadline: None,
-            })
-            .collect();
+        let inputs: Vec<EventInput<'_>> = events.iter().map(EventInput::first).collect();
 
         let results = handle_events(&handler, &deps, &inputs, &|| false).await;
 

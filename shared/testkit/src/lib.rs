@@ -129,14 +129,7 @@ impl Harness {
         handler: &H,
         events: &[CloudEvent],
     ) -> Vec<Result<Handled, HandlerError>> {
-        let inputs: Vec<EventInput<'_>> = events
-            .iter()
-            .map(|event| EventInput {
-                event,
-                attempt: 1,
-                deadline: None,
-            })
-            .collect();
+        let inputs: Vec<EventInput<'_>> = events.iter().map(EventInput::first).collect();
         conveyor_runtime::batch::handle_events(handler, &self.deps, &inputs, &|| false).await
     }
 
