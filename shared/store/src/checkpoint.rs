@@ -33,9 +33,16 @@ pub(crate) struct Checkpoints {
     task: JoinHandle<()>,
 }
 
+impl Checkpoints {
+    /// Ends the task (and with it its connection).
+    pub(crate) fn stop(&self) {
+        self.task.abort();
+    }
+}
+
 impl Drop for Checkpoints {
     fn drop(&mut self) {
-        self.task.abort();
+        self.stop();
     }
 }
 

@@ -179,8 +179,11 @@ impl Store {
         &self.pool
     }
 
-    /// Closes every connection.
+    /// Closes every connection, and stops the background checkpoints if this store runs them.
     pub async fn close(&self) {
+        if let Some(checkpoints) = &self.checkpoints {
+            checkpoints.stop();
+        }
         self.pool.close().await;
     }
 }

@@ -1,5 +1,6 @@
 //! The store's contract tests: every repository operation on SQLite and PostgreSQL.
 
+mod checkpoints;
 mod connect_errors;
 mod fulfillment_contract;
 mod migrations;
