@@ -72,16 +72,7 @@ impl FakeDaprApi {
                 post(bulk_alpha),
             )
             .with_state(Arc::clone(&state));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = stopped.await;
-                })
-                .await;
-        });
+        let (port, stop) = super::harness::serve_on_loopback(app).await;
         Self {
             port,
             state,

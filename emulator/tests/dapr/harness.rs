@@ -36,6 +36,21 @@ use crate::functions::{FAST_RETRY, Ping};
 
 pub(crate) const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
+/// Serves `app` on a free loopback port until the returned sender is dropped (or sent to).
+pub(crate) async fn serve_on_loopback(app: Router) -> (u16, oneshot::Sender<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = stopped.await;
+            })
+            .await;
+    });
+    (port, stop)
+}
+
 /// One publish request the fake sidecar received.
 #[derive(Debug, Clone)]
 pub(crate) struct Published {
@@ -88,16 +103,7 @@ impl FakeSidecar {
             .route("/v1.0/publish/{pubsub}/{*topic}", post(publish))
             .route("/v1.0/jobs/{name}", get(get_job).post(schedule_job))
             .with_state(Arc::clone(&state));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = stopped.await;
-                })
-                .await;
-        });
+        let (port, stop) = serve_on_loopback(app).await;
         Self {
             port,
             state,
