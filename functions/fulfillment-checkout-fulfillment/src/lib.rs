@@ -26,8 +26,8 @@ use conveyor_domain::events::checkout::{
     FULFILLMENT_CREATE_REJECTED, FULFILLMENT_CREATE_REQUESTED, FULFILLMENT_CREATED, TopicReply,
 };
 use conveyor_domain::fulfillment::{
-    Cancellation, Fulfillment, FulfillmentRepository, PackageRepository, PicklistRepository,
-    Shipment,
+    Cancellation, Fulfillment, FulfillmentRepository, PicklistRepository,
+    shipment_of_order_for_update,
 };
 use conveyor_domain::{FulfillmentId, OrderId, PicklistId};
 use conveyor_runtime::{Context, Function, FunctionSpec, HandlerError, Service, TopicHandler};
@@ -35,11 +35,6 @@ use conveyor_runtime::{Context, Function, FunctionSpec, HandlerError, Service, T
 /// The function.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct FulfillmentCheckoutFulfillment;
-
-/// A stored fulfillment has no picklist (both are written in one transaction).
-#[derive(Debug, thiserror::Error)]
-#[error("fulfillment {0} has no picklist")]
-pub struct MissingPicklist(pub FulfillmentId);
 
 /// Another delivery opened the order's fulfillment meanwhile; the next attempt finds it.
 #[derive(Debug, thiserror::Error)]
@@ -128,27 +123,9 @@ async fn cancel(
 ) -> Result<TopicReply, HandlerError> {
     let now = cx.now();
     let replied = CheckoutReply::to(command, FULFILLMENT_CANCELLED, now);
-    // Lock order everywhere: fulfillment, picklist, package.
-    let tx = cx.tx()?;
-    let Some(fulfillment) = tx
-        .get_fulfillment_of_order_for_update(&command.order_id)
-        .await?
+    let Some(mut shipment) = shipment_of_order_for_update(cx.tx()?, &command.order_id).await?
     else {
         return Ok(replied);
-    };
-    let Some(picklist) = tx
-        .get_picklist_of_fulfillment_for_update(&fulfillment.id)
-        .await?
-    else {
-        return Err(HandlerError::drop(MissingPicklist(fulfillment.id)));
-    };
-    let package = tx
-        .get_package_of_fulfillment_for_update(&fulfillment.id)
-        .await?;
-    let mut shipment = Shipment {
-        fulfillment,
-        picklist,
-        package,
     };
     let reason = command.reason.as_deref().unwrap_or("checkout compensated");
     let id = shipment.fulfillment.id.clone();

@@ -26,8 +26,8 @@ use std::sync::Arc;
 use conveyor_domain::events::fulfillment::FulfillmentCreationFailedEvent;
 use conveyor_domain::events::order::{ORDER_STATUS_CHANGED, OrderStatusChangedEvent};
 use conveyor_domain::fulfillment::{
-    Cancellation, Fulfillment, FulfillmentRepository, OrderReaction, PackageRepository,
-    PicklistRepository, Shipment,
+    Cancellation, Fulfillment, FulfillmentRepository, OrderReaction, PicklistRepository,
+    shipment_of_order_for_update,
 };
 use conveyor_domain::{FulfillmentId, PicklistId};
 use conveyor_runtime::{Context, Function, FunctionSpec, HandlerError, Service, TopicHandler};
@@ -35,12 +35,6 @@ use conveyor_runtime::{Context, Function, FunctionSpec, HandlerError, Service, T
 /// The function.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct FulfillmentOrderStatusChanged;
-
-/// A stored fulfillment has no picklist. Both are written in one transaction, so the data is
-/// inconsistent and no retry can repair it.
-#[derive(Debug, thiserror::Error)]
-#[error("fulfillment {0} has no picklist")]
-pub struct MissingPicklist(pub FulfillmentId);
 
 impl TopicHandler for FulfillmentOrderStatusChanged {
     type Payload = OrderStatusChangedEvent;
@@ -116,28 +110,9 @@ async fn open(order: &OrderStatusChangedEvent, cx: &mut Context<'_>) -> Result<(
 }
 
 async fn cancel(order: &OrderStatusChangedEvent, cx: &mut Context<'_>) -> Result<(), HandlerError> {
-    // Lock order everywhere: fulfillment, picklist, package.
-    let tx = cx.tx()?;
-    let Some(fulfillment) = tx
-        .get_fulfillment_of_order_for_update(&order.order_id)
-        .await?
-    else {
+    let Some(mut shipment) = shipment_of_order_for_update(cx.tx()?, &order.order_id).await? else {
         tracing::debug!(order_id = %order.order_id, "cancelled order was never fulfilled");
         return Ok(());
-    };
-    let Some(picklist) = tx
-        .get_picklist_of_fulfillment_for_update(&fulfillment.id)
-        .await?
-    else {
-        return Err(HandlerError::drop(MissingPicklist(fulfillment.id)));
-    };
-    let package = tx
-        .get_package_of_fulfillment_for_update(&fulfillment.id)
-        .await?;
-    let mut shipment = Shipment {
-        fulfillment,
-        picklist,
-        package,
     };
     match shipment
         .cancel(&order.reason, cx.now())

@@ -83,6 +83,16 @@ impl From<StoreError> for HandlerError {
     }
 }
 
+impl From<conveyor_domain::fulfillment::LoadShipmentError<StoreError>> for HandlerError {
+    fn from(e: conveyor_domain::fulfillment::LoadShipmentError<StoreError>) -> Self {
+        use conveyor_domain::fulfillment::LoadShipmentError;
+        match e {
+            LoadShipmentError::Store(e) => e.into(),
+            missing @ LoadShipmentError::MissingPicklist(_) => Self::drop(missing),
+        }
+    }
+}
+
 impl From<DecodeError> for HandlerError {
     fn from(e: DecodeError) -> Self {
         Self::drop(e)

@@ -10,9 +10,11 @@
 //! - `picklist`, `package` — [`Picklist`], [`Package`]
 //! - `floor` — [`Shipment`]: a floor report applied to all three
 //! - `ports` — the repositories the store implements
+//! - `locked` — an order's shipment loaded for a change, in the lock order
 
 mod aggregate;
 mod floor;
+mod locked;
 mod package;
 mod picklist;
 mod ports;
@@ -22,6 +24,7 @@ pub use aggregate::{Cancellation, Fulfillment, FulfillmentChange, NewFulfillment
 pub use floor::{
     FloorOutcome, FloorReportError, FulfillmentEvent, Shipment, fulfillment_status_for,
 };
+pub use locked::{LoadShipmentError, shipment_of_order_for_update};
 pub use package::{Package, PackageChange};
 pub use picklist::{Picklist, PicklistLine};
 pub use ports::{FulfillmentRepository, PackageRepository, PicklistRepository};
