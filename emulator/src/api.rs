@@ -47,24 +47,27 @@ pub fn router(state: ApiState, access: Access) -> Router {
 
 async fn metrics(State(s): State<ApiState>) -> Result<String, ApiError> {
     let backlog = s.deps.store.outbox_backlog().await?;
-    let counted = s.broker.dlq_depths().await?;
-    // Every function gets a series, zero when it has no dead letters.
-    let depths: Vec<(String, i64)> = s
-        .functions
-        .iter()
-        .map(|f| {
-            let name = f.spec().name;
-            (
-                name.to_owned(),
-                counted
-                    .iter()
-                    .find(|(n, _)| n == name)
-                    .map_or(0, |(_, d)| *d),
-            )
-        })
-        .collect();
+    // Every function gets a series, zero when it has no dead letters; every topic function a
+    // consumer lag, zero when nothing waits for it.
+    let depths = per_function(&s, false, &s.broker.dlq_depths().await?);
+    let lags = per_function(&s, true, &s.broker.consumer_lags().await?);
     s.stats.set_backlogs(backlog, &depths);
+    s.stats.set_consumer_lags(&lags);
     Ok(s.stats.encode())
+}
+
+/// `counted` for each function `up` runs (only its topic functions when `topics_only`), zero
+/// for those it leaves out.
+fn per_function(s: &ApiState, topics_only: bool, counted: &[(String, i64)]) -> Vec<(String, i64)> {
+    s.functions
+        .iter()
+        .map(|f| f.spec())
+        .filter(|spec| !topics_only || spec.schedule().is_none())
+        .map(|spec| {
+            let n = counted.iter().find(|(n, _)| n == spec.name);
+            (spec.name.to_owned(), n.map_or(0, |(_, d)| *d))
+        })
+        .collect()
 }
 
 async fn functions(State(s): State<ApiState>) -> Json<Value> {

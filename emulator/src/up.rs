@@ -32,6 +32,7 @@ use conveyor_sqs::broker::SqsBroker;
 use conveyor_sqs::poller::{self, EventSource};
 use conveyor_transport::broker::{Broker, BrokerError};
 use conveyor_transport::maintenance::{self, MaintenanceSettings};
+use conveyor_transport::measure::{Measured, Timed};
 use conveyor_transport::metrics::Stats;
 use conveyor_transport::tick::TickLock;
 
@@ -132,11 +133,12 @@ pub async fn start(mut config: UpConfig) -> Result<Running, UpError> {
         .unwrap_or_else(|| Arc::new(SystemClock));
     let events = Arc::new(EventLog::new());
     let stats = Arc::new(Stats::with_journal(events.clone()));
-    // Every invocation, whichever host runs it, lands in the dashboard's event log.
+    // Every invocation, whichever host runs it, lands in the dashboard's event log, and every
+    // event's lag in the metrics.
     config.functions = config
         .functions
         .into_iter()
-        .map(|f| Recorded::wrap(f, &events))
+        .map(|f| Measured::wrap(Recorded::wrap(f, &events), &stats))
         .collect();
     let (shutdown, watch_rx) = watch::channel(false);
     let mut tasks = JoinSet::new();
@@ -161,7 +163,7 @@ pub async fn start(mut config: UpConfig) -> Result<Running, UpError> {
         }
     };
     let broker = recording(transport.broker(), &events);
-    let publisher: Arc<dyn Publisher> = broker.clone();
+    let publisher: Arc<dyn Publisher> = Timed::wrap(broker.clone(), transport.name(), &stats);
     let deps = Deps {
         store,
         publisher,
@@ -254,6 +256,15 @@ impl Transport {
             Self::Embedded(b) => b.clone(),
             Self::Redis(b) => b.clone(),
             Self::Sqs(b) => b.clone(),
+        }
+    }
+
+    /// Its name in the publish metrics' `transport` label.
+    fn name(&self) -> &'static str {
+        match self {
+            Self::Embedded(_) => "embedded",
+            Self::Redis(_) => "redis",
+            Self::Sqs(_) => "sqs",
         }
     }
 

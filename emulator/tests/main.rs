@@ -9,6 +9,7 @@ mod embedded;
 mod events;
 #[path = "support/functions.rs"]
 mod functions;
+mod metrics;
 mod operator;
 mod ordering;
 mod pool_exhausted;

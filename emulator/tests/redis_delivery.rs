@@ -2,7 +2,7 @@
 //! (delivery, retries, dead letters with reasons, poison, fan-out and redrive to one function are
 //! the conformance suite's, `tests/tests/conformance`): the dead-letter entry's wire fields,
 //! acknowledgements leaving nothing pending, a redrive of named letters through the function's
-//! inbox stream, depths, and a backlog handled in few transactions.
+//! inbox stream, depths and consumer lags, and a backlog handled in few transactions.
 
 use crate::redis_common;
 
@@ -147,7 +147,7 @@ async fn dead_letter_entries_keep_their_wire_fields_and_a_redrive_goes_through_t
 }
 
 #[tokio::test]
-async fn depths_count_entries_waiting_and_in_flight_per_function() {
+async fn depths_count_entries_waiting_and_in_flight_per_function_and_lags_those_unread() {
     let redis = TestRedis::new().await;
     let functions: Vec<Arc<dyn Function>> =
         vec![conveyor_runtime::topic(redis_common::Recorder::default())];
@@ -160,6 +160,8 @@ async fn depths_count_entries_waiting_and_in_flight_per_function() {
         .await
         .unwrap();
     assert!(broker.depths().await.unwrap().is_empty());
+    let lag = || async { broker.consumer_lags().await.unwrap() };
+    assert_eq!(lag().await, [("test-recorder".to_owned(), 0)]);
     broker
         .publish(&(1..=5).map(ping).collect::<Vec<_>>())
         .await
@@ -168,6 +170,7 @@ async fn depths_count_entries_waiting_and_in_flight_per_function() {
         broker.depths().await.unwrap(),
         [("test-recorder".to_owned(), 5)]
     );
+    assert_eq!(lag().await, [("test-recorder".to_owned(), 5)]);
     // Two taken by a consumer (pending), three not yet read: still five to go.
     let stream = redis.key("test.ping");
     redis
@@ -188,6 +191,8 @@ async fn depths_count_entries_waiting_and_in_flight_per_function() {
         broker.depths().await.unwrap(),
         [("test-recorder".to_owned(), 5)]
     );
+    // The consumer lag is the group's `lag`: only what no consumer has read yet.
+    assert_eq!(lag().await, [("test-recorder".to_owned(), 3)]);
     assert_eq!(broker.subscribers("test.ping"), ["test-recorder"]);
     assert!(broker.subscribers("test.pong").is_empty());
 }

@@ -165,7 +165,7 @@ variable "schedules_enabled" {
 }
 
 variable "alarm_actions" {
-  description = "ARNs (e.g. SNS topics) notified when a dead-letter queue receives messages, and when it is empty again."
+  description = "ARNs (e.g. SNS topics) notified when an alarm of alarms.tf fires (dead letters, oldest queued message, Lambda errors and throttles), and when it clears."
   type        = list(string)
   default     = []
 }

@@ -230,6 +230,10 @@ impl Broker for RecordingBroker {
         self.inner.depths()
     }
 
+    fn consumer_lags(&self) -> BoxFuture<'_, Result<Vec<(String, i64)>, BrokerError>> {
+        self.inner.consumer_lags()
+    }
+
     fn dlq_depths(&self) -> BoxFuture<'_, Result<Vec<(String, i64)>, BrokerError>> {
         self.inner.dlq_depths()
     }

@@ -16,6 +16,7 @@ mod grpc_harness;
 mod grpc_publish;
 mod harness;
 mod jobs;
+mod metrics;
 mod ordering;
 mod publish;
 mod routes;

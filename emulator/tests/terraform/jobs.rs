@@ -1,4 +1,5 @@
-//! What `terraform apply` creates per job, and the dead-letter queues and alarms of all.
+//! What `terraform apply` creates per job, and the dead-letter queues and alarms of all: the
+//! SLA alarms on each function's dead letters, oldest queued message, Lambda errors and throttles.
 
 use conveyor_runtime::cron::Schedule;
 use serde_json::{Value, json};
@@ -109,5 +110,73 @@ fn every_dead_letter_queue_is_encrypted_and_alarmed() {
             alarm("alarm_actions"),
             json!(["arn:aws:sns:eu-west-1:123456789012:oncall"])
         );
+    }
+}
+
+#[test]
+fn every_function_has_its_sla_alarms_at_the_generated_thresholds() {
+    let config = Config::load(
+        &terraform_dir(),
+        &[(
+            "alarm_actions",
+            json!(["arn:aws:sns:eu-west-1:123456789012:oncall"]),
+        )],
+    );
+    let topics = names(|s| s.schedule().is_none());
+    assert_eq!(
+        config.keys("aws_cloudwatch_metric_alarm", "oldest_message"),
+        topics
+    );
+    let every = names(|_| true);
+    for name in ["dlq_depth", "lambda_errors", "lambda_throttles"] {
+        assert_eq!(
+            config.keys("aws_cloudwatch_metric_alarm", name),
+            every,
+            "{name}"
+        );
+    }
+    for spec in specs() {
+        let key = Some(spec.name);
+        let fifo = if spec.ordering_key.is_some() {
+            ".fifo"
+        } else {
+            ""
+        };
+        let alarm =
+            |name: &str, path: &str| config.eval("aws_cloudwatch_metric_alarm", name, key, path);
+        assert_eq!(alarm("dlq_depth", "threshold"), 500);
+        assert_eq!(
+            alarm("dlq_depth", "dimensions"),
+            json!({ "QueueName": format!("test-{}-dlq{fifo}", spec.name) })
+        );
+        for (name, metric) in [
+            ("lambda_errors", "Errors"),
+            ("lambda_throttles", "Throttles"),
+        ] {
+            assert_eq!(alarm(name, "namespace"), "AWS/Lambda");
+            assert_eq!(alarm(name, "metric_name"), metric);
+            assert_eq!(alarm(name, "threshold"), 0);
+            assert_eq!(
+                alarm(name, "dimensions"),
+                json!({ "FunctionName": format!("test-{}", spec.name) })
+            );
+            assert_eq!(alarm(name, "comparison_operator"), "GreaterThanThreshold");
+            assert_eq!(
+                alarm(name, "alarm_actions"),
+                json!(["arn:aws:sns:eu-west-1:123456789012:oncall"])
+            );
+        }
+        if spec.schedule().is_none() {
+            assert_eq!(alarm("oldest_message", "namespace"), "AWS/SQS");
+            assert_eq!(
+                alarm("oldest_message", "metric_name"),
+                "ApproximateAgeOfOldestMessage"
+            );
+            assert_eq!(alarm("oldest_message", "threshold"), 10);
+            assert_eq!(
+                alarm("oldest_message", "dimensions"),
+                json!({ "QueueName": format!("test-{}{fifo}", spec.name) })
+            );
+        }
     }
 }

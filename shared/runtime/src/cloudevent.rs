@@ -272,6 +272,18 @@ impl CloudEvent {
             .unwrap_or_default()
     }
 
+    /// How late a handler starting at `now` is on this event: `now` minus its `time`; `None`
+    /// when it carries no readable `time`, zero when its time is ahead of `now` (clocks that
+    /// disagree).
+    #[must_use]
+    pub fn lag(&self, now: Timestamp) -> Option<std::time::Duration> {
+        let time = Timestamp::parse_rfc3339(self.time.as_deref()?).ok()?;
+        let ms = now.millis().saturating_sub(time.millis()).max(0);
+        Some(std::time::Duration::from_millis(
+            u64::try_from(ms).unwrap_or(0),
+        ))
+    }
+
     /// The topic: `topic`, else `type`.
     #[must_use]
     pub fn topic_name(&self) -> &str {
@@ -296,6 +308,22 @@ mod tests {
     #[derive(Debug, Deserialize, Serialize, PartialEq)]
     struct P {
         order_id: String,
+    }
+
+    #[test]
+    fn lag_is_now_minus_the_event_time_never_negative() {
+        let now = Timestamp::parse_rfc3339("2026-01-01T00:00:12.500Z").unwrap();
+        let lag = |time: Option<&str>| {
+            let mut event = CloudEvent::new("t", "test", &(), now).unwrap();
+            event.time = time.map(str::to_owned);
+            event.lag(now)
+        };
+        let ms = std::time::Duration::from_millis;
+        assert_eq!(lag(Some("2026-01-01T00:00:00Z")), Some(ms(12_500)));
+        assert_eq!(lag(Some("2026-01-01T01:00:00+01:00")), Some(ms(12_500)));
+        assert_eq!(lag(Some("2026-01-01T00:01:00Z")), Some(ms(0)));
+        assert_eq!(lag(Some("yesterday")), None);
+        assert_eq!(lag(None), None);
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 
 use conveyor_runtime::lambda::config::AwsSettings;
 use conveyor_runtime::lambda::dlq::SqsDeadLetter;
+use conveyor_runtime::lambda::emf::{self, BatchMetrics, Counted, Sample};
 use conveyor_runtime::lambda::sqs::SqsHost;
 use conveyor_runtime::topic;
 use conveyor_store::Backend;
@@ -324,5 +325,67 @@ async fn an_invocation_that_is_not_an_sqs_event_is_a_drop_error() {
         json!({"batchItemFailures": [{"itemIdentifier": "m-bad"}]})
     );
     assert_eq!(sorted(seen(&publisher)), [("a".to_owned(), 2)]);
+    db.close().await;
+}
+
+/// Every batch's samples, as the host handed them over.
+#[derive(Debug, Default)]
+struct Sink(std::sync::Mutex<Vec<(String, Vec<Sample>)>>);
+
+impl BatchMetrics for Sink {
+    fn batch(&self, function: &str, _at_ms: i64, samples: &[Sample]) {
+        self.0
+            .lock()
+            .unwrap()
+            .push((function.to_owned(), samples.to_vec()));
+    }
+}
+
+#[tokio::test]
+async fn each_batch_hands_its_lags_times_and_outcomes_to_the_metrics() {
+    let db = TestDb::of(Backend::Sqlite).await;
+    let (deps, _) = deps(db.store());
+    let sink = std::sync::Arc::new(Sink::default());
+    let host = SqsHost::new(topic(Probe), deps, None).with_metrics(sink.clone());
+    // An event 12 s older than the host's clock; the others carry the clock's time.
+    let mut late: serde_json::Value = serde_json::from_str(&ask("e-late", "l", "ok")).unwrap();
+    late["time"] = json!(support::probe::start().add_millis(-12_000).to_rfc3339());
+    let records = [
+        record("m-ok", &ask("e-ok", "a", "ok"), 1),
+        record("m-late", &late.to_string(), 1),
+        record("m-retry", &ask("e-retry", "r", "retry"), 1),
+    ];
+    host.handle_batch(invocation(&records)).await;
+    // Delivered again, the handled event is a duplicate.
+    host.handle_batch(invocation(&records[..1])).await;
+
+    let batches = sink.0.lock().unwrap().clone();
+    assert_eq!(batches.len(), 2);
+    let (function, first) = &batches[0];
+    assert_eq!(function, "probe");
+    let mut lags: Vec<u128> = first
+        .iter()
+        .filter_map(|s| s.lag)
+        .map(|d| d.as_millis())
+        .collect();
+    lags.sort_unstable();
+    assert_eq!(lags, [0, 0, 12_000]);
+    let mut counted: Vec<Counted> = first.iter().map(|s| s.counted).collect();
+    counted.sort_by_key(|c| format!("{c:?}"));
+    assert_eq!(
+        counted,
+        [Counted::Handled, Counted::Handled, Counted::Retried]
+    );
+    assert_eq!(batches[1].1[0].counted, Counted::Duplicate);
+    // As CloudWatch gets them: one document a batch, its counts and every lag.
+    let doc = &emf::documents("probe", 0, first)[0];
+    assert_eq!((&doc["Handled"], &doc["Retried"]), (&json!(2), &json!(1)));
+    assert!(
+        doc["EventLag"]
+            .as_array()
+            .unwrap()
+            .contains(&json!(12_000.0)),
+        "{doc}"
+    );
     db.close().await;
 }

@@ -59,6 +59,14 @@ pub trait Broker: Publisher + fmt::Debug {
     /// Messages waiting (or in flight) per function.
     fn depths(&self) -> BoxFuture<'_, Result<Vec<(String, i64)>, BrokerError>>;
 
+    /// Events not yet delivered to each function's consumer group or queue (functions without
+    /// any may be left out): on Redis the groups' `lag` from `XINFO GROUPS`, summed over the
+    /// function's streams; by default what [`Broker::depths`] counts (the embedded queue's
+    /// rows, the SQS queue's messages).
+    fn consumer_lags(&self) -> BoxFuture<'_, Result<Vec<(String, i64)>, BrokerError>> {
+        self.depths()
+    }
+
     /// Dead letters per function (functions without any may be left out).
     fn dlq_depths(&self) -> BoxFuture<'_, Result<Vec<(String, i64)>, BrokerError>>;
 }

@@ -8,6 +8,8 @@
 //!   dead-letter with a reason), and its jitter
 //! - [`metrics`] — Prometheus metrics per function and the `Journal` port for deliveries the
 //!   function never saw
+//! - [`measure`] — the metrics taken around a function (event lag) and a publisher (publish
+//!   latency), as decorators every host wraps its functions and publisher in
 //! - [`relay`] — the outbox relay loop
 //! - [`tick`] — one cron tick as every host fires it, and the `TickLock` port
 //! - [`shutdown`] — Ctrl-C or SIGTERM
@@ -20,6 +22,7 @@
 
 pub mod broker;
 pub mod maintenance;
+pub mod measure;
 pub mod metrics;
 pub mod policy;
 

@@ -104,10 +104,24 @@ async fn on_event(
 }
 
 async fn metrics(State(s): State<WorkerState>) -> Response {
+    let stats = s.stats();
     match s.deps().store.outbox_backlog().await {
-        Ok(backlog) => s.stats().set_backlogs(backlog, &[]),
+        Ok(backlog) => stats.set_backlogs(backlog, &[]),
         Err(e) => tracing::warn!(error = %e, "cannot read the outbox backlog for metrics"),
     }
+    // The worker cannot read its dead-letter topics (they live in daprd's broker): its DLQ
+    // depth is what it dropped to them since it started, every delivery it answered `DROP`.
+    let dropped: Vec<(String, i64)> = s
+        .topics()
+        .iter()
+        .map(|e| e.function.spec().name)
+        .map(|name| {
+            let n = i64::try_from(stats.dead_lettered(name)).unwrap_or(i64::MAX);
+            (name.to_owned(), n)
+        })
+        .collect();
+    stats.set_dlq_depths(&dropped);
+    stats.set_circuit("sidecar", s.sidecar().breaker().state().into());
     (
         [(
             header::CONTENT_TYPE,

@@ -6,6 +6,8 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use conveyor_transport::metrics::CircuitState;
+
 /// The breaker's state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum State {
@@ -21,6 +23,16 @@ pub enum State {
     },
     /// One trial is in flight; everything else is rejected until it reports.
     HalfOpen,
+}
+
+impl From<State> for CircuitState {
+    fn from(state: State) -> Self {
+        match state {
+            State::Closed { .. } => Self::Closed,
+            State::Open { .. } => Self::Open,
+            State::HalfOpen => Self::HalfOpen,
+        }
+    }
 }
 
 /// Whether a publish may go ahead.
@@ -131,6 +143,7 @@ mod tests {
         assert!(!b.failure(t0));
         assert_eq!(b.permit(t0), Permit::Granted);
         assert!(b.failure(t0), "third failure opens");
+        assert_eq!(CircuitState::from(b.state()), CircuitState::Open);
         assert_eq!(
             b.permit(t0 + Duration::from_secs(10)),
             Permit::Rejected(Duration::from_secs(50))
@@ -145,8 +158,10 @@ mod tests {
         assert!(matches!(b.permit(later), Permit::Rejected(_)));
         let again = later + Duration::from_secs(60);
         assert_eq!(b.permit(again), Permit::Trial);
+        assert_eq!(CircuitState::from(b.state()), CircuitState::HalfOpen);
         b.success();
         assert_eq!(b.state(), State::Closed { failures: 0 });
+        assert_eq!(CircuitState::from(b.state()), CircuitState::Closed);
         assert_eq!(b.permit(again), Permit::Granted);
     }
 

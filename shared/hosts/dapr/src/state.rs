@@ -11,7 +11,9 @@ use super::attempts::Attempts;
 use super::bindings::JobEntry;
 use super::config::{BulkSubscribe, Mode, Schedules, Subscriptions, WorkerConfig};
 use super::keys::KeyLocks;
+use super::publisher::SidecarPublisher;
 use super::subscription::Subscription;
+use conveyor_transport::measure::Measured;
 use conveyor_transport::metrics::Stats;
 
 /// A topic function the worker serves.
@@ -30,6 +32,7 @@ pub struct WorkerState(Arc<Inner>);
 #[derive(Debug)]
 struct Inner {
     deps: Deps,
+    sidecar: Arc<SidecarPublisher>,
     stats: Arc<Stats>,
     pubsub: String,
     subscriptions: Subscriptions,
@@ -45,16 +48,22 @@ struct Inner {
 }
 
 impl WorkerState {
-    /// State over `functions` (already selected for the worker's service and mode).
-    /// `publisher` is the sidecar publisher in `deps`, if it is one (for its circuit state).
+    /// State over `functions` (already selected for the worker's service and mode), recording
+    /// into `stats`; `sidecar` is the publisher in `deps` (for its circuit state).
     #[must_use]
-    pub fn new(config: &WorkerConfig, deps: Deps, functions: &[Arc<dyn Function>]) -> Self {
+    pub fn new(
+        config: &WorkerConfig,
+        deps: Deps,
+        functions: &[Arc<dyn Function>],
+        stats: Arc<Stats>,
+        sidecar: Arc<SidecarPublisher>,
+    ) -> Self {
         let (jobs, topics): (Vec<_>, Vec<_>) = functions
             .iter()
             .partition(|f| f.spec().schedule().is_some());
         Self(Arc::new(Inner {
             deps,
-            stats: Arc::new(Stats::new()),
+            sidecar,
             pubsub: config.pubsub.clone(),
             subscriptions: config.subscriptions,
             bulk_subscribe: config.bulk_subscribe,
@@ -67,7 +76,8 @@ impl WorkerState {
                 .map(|f| {
                     let permits = usize::try_from(f.spec().concurrency.max(1)).unwrap_or(1);
                     Arc::new(TopicEntry {
-                        function: Arc::clone(f),
+                        // Each event's lag is recorded as its handler starts.
+                        function: Measured::wrap(Arc::clone(f), &stats),
                         limit: Semaphore::new(permits),
                     })
                 })
@@ -78,6 +88,7 @@ impl WorkerState {
                 .collect(),
             attempts: Attempts::default(),
             keys: KeyLocks::default(),
+            stats,
         }))
     }
 
@@ -91,6 +102,12 @@ impl WorkerState {
     #[must_use]
     pub fn stats(&self) -> &Arc<Stats> {
         &self.0.stats
+    }
+
+    /// The sidecar publisher (its circuit state, for the metrics).
+    #[must_use]
+    pub fn sidecar(&self) -> &SidecarPublisher {
+        &self.0.sidecar
     }
 
     /// Deliveries seen per (function, event id).

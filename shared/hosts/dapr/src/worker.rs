@@ -14,6 +14,8 @@ use axum::Router;
 use axum::serve::ListenerExt;
 use conveyor_runtime::{Deps, Function, relay};
 use conveyor_store::Store;
+use conveyor_transport::measure::Timed;
+use conveyor_transport::metrics::Stats;
 use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
@@ -78,12 +80,13 @@ impl Worker {
         // Published outbox rows are deleted in batches in the background.
         let store = store.sweeping_outbox();
         let publisher = Arc::new(SidecarPublisher::new(&config, functions));
+        let stats = Arc::new(Stats::new());
         let deps = Deps {
             store,
-            publisher: publisher.clone(),
+            publisher: Timed::wrap(publisher.clone(), "dapr", &stats),
             clock: Arc::clone(&config.clock),
         };
-        let state = WorkerState::new(&config, deps.clone(), functions);
+        let state = WorkerState::new(&config, deps.clone(), functions, stats, publisher.clone());
         let (relay_stop, stop_rx) = watch::channel(false);
         let maintenance = tokio::spawn(conveyor_transport::maintenance::run(
             deps.store.clone(),

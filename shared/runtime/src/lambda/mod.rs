@@ -8,12 +8,14 @@
 //! envelope ([`schedule`]). Clients and configuration are built once per cold start ([`config`],
 //! [`aws`]), the database URL read from a Secrets Manager secret ([`secret`]); events leave
 //! through EventBridge ([`eventbridge`]), and those an ordered function takes also straight to
-//! its FIFO queue ([`fifo`]).
+//! its FIFO queue ([`fifo`]). Each batch's metrics (event lag, processing time, outcomes) go
+//! to CloudWatch as Embedded Metric Format log lines ([`emf`]).
 
 pub mod aws;
 pub mod config;
 mod config_error;
 pub mod dlq;
+pub mod emf;
 mod env;
 pub mod envelope;
 pub mod eventbridge;
@@ -49,11 +51,14 @@ pub mod error_type {
 pub async fn run_topic<H: TopicHandler + fmt::Debug>(handler: H) -> Result<(), Error> {
     telemetry::init(telemetry::lambda_format());
     let config = LambdaConfig::from_env(H::SPEC.name)?;
-    let host = Arc::new(sqs::SqsHost::new(
-        Arc::new(TopicFunction(handler)),
-        config.deps().await?,
-        config.dead_letter(),
-    ));
+    let host = Arc::new(
+        sqs::SqsHost::new(
+            Arc::new(TopicFunction(handler)),
+            config.deps().await?,
+            config.dead_letter(),
+        )
+        .with_metrics(Arc::new(emf::EmfStdout)),
+    );
     // The payload is decoded by the host, not the runtime, so a payload that is not an SQS
     // event is answered with a stable errorType instead of a Rust type name.
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {

@@ -11,8 +11,8 @@
 
 use std::collections::{HashMap, HashSet};
 use std::panic::AssertUnwindSafe;
-use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use conveyor_domain::Timestamp;
@@ -27,6 +27,7 @@ use crate::error::HandlerError;
 use crate::handler::{Function, Input};
 
 use super::dlq::SqsDeadLetter;
+use super::emf::{BatchMetrics, Counted, Sample};
 use super::envelope::decode_body;
 use super::error_type;
 
@@ -39,7 +40,11 @@ pub struct SqsHost {
     function: Arc<dyn Function>,
     deps: Deps,
     dead_letter: Option<SqsDeadLetter>,
+    metrics: Option<Arc<dyn BatchMetrics>>,
 }
+
+/// Where a batch's records leave their measurements, when the host emits metrics.
+type Samples = Option<Mutex<Vec<Sample>>>;
 
 /// What happened to one record.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -131,6 +136,17 @@ impl SqsHost {
             function,
             deps,
             dead_letter,
+            metrics: None,
+        }
+    }
+
+    /// This host, handing each batch's measurements to `metrics` (on Lambda, CloudWatch EMF
+    /// lines: [`super::emf`]).
+    #[must_use]
+    pub fn with_metrics(self, metrics: Arc<dyn BatchMetrics>) -> Self {
+        Self {
+            metrics: Some(metrics),
+            ..self
         }
     }
 
@@ -183,6 +199,27 @@ impl SqsHost {
         deadline: Option<Timestamp>,
     ) -> Vec<RecordOutcome> {
         let spec = self.function.spec();
+        let samples: Samples = self
+            .metrics
+            .as_ref()
+            .map(|_| Mutex::new(Vec::with_capacity(records.len())));
+        let outcomes = self
+            .outcomes_sampled(records, deadline, &spec, &samples)
+            .await;
+        if let (Some(metrics), Some(samples)) = (&self.metrics, samples) {
+            let samples = samples.into_inner().unwrap_or_else(PoisonError::into_inner);
+            metrics.batch(spec.name, wall_clock_ms(), &samples);
+        }
+        outcomes
+    }
+
+    async fn outcomes_sampled(
+        &self,
+        records: &[SqsMessage],
+        deadline: Option<Timestamp>,
+        spec: &crate::spec::FunctionSpec,
+        samples: &Samples,
+    ) -> Vec<RecordOutcome> {
         let decoded = decode_all(records);
         let groups = groups(records, &decoded, spec.ordering_key);
         // Each group takes its records' events along.
@@ -202,7 +239,7 @@ impl SqsHost {
                     for (i, event) in members {
                         let outcome = match event {
                             Some(event) if !stopped => {
-                                self.guarded(&records[i], event, deadline).await
+                                self.guarded(&records[i], event, deadline, samples).await
                             }
                             _ => RecordOutcome::Failed,
                         };
@@ -231,6 +268,7 @@ impl SqsHost {
         record: &SqsMessage,
         event: Decoded,
         deadline: Option<Timestamp>,
+        samples: &Samples,
     ) -> RecordOutcome {
         let name = self.function.spec().name;
         let message_id = record.message_id.as_deref().unwrap_or("");
@@ -243,11 +281,37 @@ impl SqsHost {
             );
             return RecordOutcome::Failed;
         }
-        match AssertUnwindSafe(self.handle_record(record, event, deadline))
+        let (lag, started) = (
+            event
+                .as_ref()
+                .ok()
+                .and_then(|e| e.lag(self.deps.clock.now())),
+            Instant::now(),
+        );
+        match AssertUnwindSafe(self.handle_counted(record, event, deadline))
             .catch_unwind()
             .await
         {
-            Ok(outcome) => outcome,
+            Ok((outcome, duplicate)) => {
+                if let Some(samples) = samples {
+                    let counted = match outcome {
+                        RecordOutcome::Done if duplicate => Counted::Duplicate,
+                        RecordOutcome::Done => Counted::Handled,
+                        RecordOutcome::DeadLettered => Counted::DeadLettered,
+                        RecordOutcome::Failed => Counted::Retried,
+                    };
+                    let sample = Sample {
+                        lag,
+                        took: started.elapsed(),
+                        counted,
+                    };
+                    samples
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .push(sample);
+                }
+                outcome
+            }
             Err(panic) => {
                 let text = crate::error::panic_text(panic.as_ref());
                 tracing::error!(function = name, message_id, panic = %text, "handler panicked; SQS will redeliver");
@@ -267,6 +331,16 @@ impl SqsHost {
         event: Result<CloudEvent, DecodeError>,
         deadline: Option<Timestamp>,
     ) -> RecordOutcome {
+        self.handle_counted(record, event, deadline).await.0
+    }
+
+    /// [`Self::handle_record`], and whether the inbox skipped the record as a duplicate.
+    async fn handle_counted(
+        &self,
+        record: &SqsMessage,
+        event: Result<CloudEvent, DecodeError>,
+        deadline: Option<Timestamp>,
+    ) -> (RecordOutcome, bool) {
         let spec = self.function.spec();
         let name = spec.name;
         let message_id = record.message_id.as_deref().unwrap_or("");
@@ -298,17 +372,17 @@ impl SqsHost {
                     produced,
                     "handled"
                 );
-                RecordOutcome::Done
+                (RecordOutcome::Done, duplicate)
             }
             // SQS delivers it again once its visibility timeout runs out.
             Decision::RetryAfter(_) => {
                 if let Err(e) = &result {
                     tracing::warn!(function = name, message_id, attempt, error = %e, "failed; SQS will redeliver");
                 }
-                RecordOutcome::Failed
+                (RecordOutcome::Failed, false)
             }
             Decision::DeadLetter { reason, attempts } => {
-                self.dead_letter(record, &reason, attempts).await
+                (self.dead_letter(record, &reason, attempts).await, false)
             }
         }
     }

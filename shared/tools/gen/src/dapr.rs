@@ -9,16 +9,21 @@
 //! | `subscriptions/<function>.yaml` | declarative `Subscription`s, an alternative to `GET /dapr/subscribe` |
 //! | `kubernetes/namespace.yaml` | the namespace every cluster resource above and below lives in |
 //! | `kubernetes/<app-id>.yaml` | a ServiceAccount, Deployment, Service and NetworkPolicy per worker |
+//! | `kubernetes/monitoring/prometheus-rule.yaml` | a `PrometheusRule` with the SLA alerts ([`alerts`]) |
+//! | `kubernetes/monitoring/pod-monitor.yaml` | a `PodMonitor` that has the Prometheus Operator scrape every worker |
 //! | `kubernetes/Dockerfile` | the worker image |
+//! | `prometheus/rules.yml`, `prometheus/rules.test.yml` | the same alerting rules as a plain rules file, and their `promtool test rules` unit tests |
 //! | `local/dapr.yaml`, `local/resources/` | the multi-app run file for `dapr run -f` and its components |
 //!
 //! Every file but the hand-written `README.md` belongs to the generator: [`write`] rewrites
 //! them and removes stale ones, [`check`] reports drift. [`Options::default`] renders the
 //! checked-in files; the options change only what the cluster sees.
 
+pub mod alerts;
 mod components;
 mod kubernetes;
 mod local;
+pub mod rule_tests;
 
 use std::path::{Path, PathBuf};
 
@@ -280,6 +285,24 @@ pub fn render_specs(specs: &[FunctionSpec], options: &Options) -> Result<Files, 
         );
     }
     kubernetes::render(&mut files, options)?;
+    // In a folder of their own: they need the Prometheus Operator's resource kinds, which
+    // `kubectl apply -f dapr/kubernetes` (not recursive) must not require.
+    files.insert(
+        PathBuf::from("kubernetes/monitoring/prometheus-rule.yaml"),
+        yaml_file(&[alerts::prometheus_rule(specs)])?,
+    );
+    files.insert(
+        PathBuf::from("kubernetes/monitoring/pod-monitor.yaml"),
+        yaml_file(&[alerts::pod_monitor()])?,
+    );
+    files.insert(
+        PathBuf::from("prometheus/rules.yml"),
+        yaml_file(&[alerts::rules_file(specs)])?,
+    );
+    files.insert(
+        PathBuf::from("prometheus/rules.test.yml"),
+        yaml_file(&[rule_tests::test_file(specs)])?,
+    );
     Ok(files)
 }
 

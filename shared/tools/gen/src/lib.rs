@@ -5,9 +5,11 @@
 //! - [`dapr`] — `dapr/`: components, cron bindings, resiliency, subscriptions, Kubernetes manifests
 //! - [`events`] — `events/`: JSON Schemas, sample payloads, CloudEvents, SQS and schedule events
 //! - [`terraform`] — `infra/terraform/functions.tf.json`: the catalog as data for the Terraform
+//! - [`sla`] — the SLA alert thresholds both deployments' alerts use
 
 pub mod dapr;
 pub mod events;
+pub mod sla;
 pub mod terraform;
 
 use std::collections::BTreeMap;

@@ -3,8 +3,9 @@
 //! The Terraform in that folder is static: every resource iterates with `for_each` over
 //! `local.functions`, which the one generated file, [`DATA_FILE`], defines from
 //! [`conveyor_catalog`]: per function its service, topics or cron (with the EventBridge form of the
-//! cron), timeout, memory, concurrency and deliveries before the DLQ. Adding a function to the
-//! catalog and running `conveyor gen terraform` is all a deployment needs.
+//! cron), timeout, memory, concurrency and deliveries before the DLQ; and `local.alarm_thresholds`,
+//! the SLA thresholds ([`crate::sla`]) the CloudWatch alarms of `alarms.tf` compare to. Adding a
+//! function to the catalog and running `conveyor gen terraform` is all a deployment needs.
 //!
 //! Files of the folder ending in `.tf.json` belong to the generator: [`write`] replaces them and
 //! [`check`] reports any that differ. Every other file (the `.tf` files, the README) is
@@ -144,8 +145,21 @@ pub fn data(specs: &[FunctionSpec]) -> Result<Value, GenError> {
     }
     Ok(json!({
         "//": "Generated from the function catalog by `conveyor gen terraform`; do not edit.",
-        "locals": { "functions": functions },
+        "locals": { "functions": functions, "alarm_thresholds": alarm_thresholds() },
     }))
+}
+
+/// What the CloudWatch alarms compare to: the age of a queue's oldest message (the event lag
+/// SQS can tell), the dead letters per function, and the Lambda errors (crashes and time-outs:
+/// a handler's failures are reported per message, not as errors) and throttles per 5 minutes.
+#[must_use]
+pub fn alarm_thresholds() -> Value {
+    json!({
+        "oldest_message_age_seconds": crate::sla::EVENT_LAG_SECONDS,
+        "dlq_depth": crate::sla::DLQ_DEPTH,
+        "lambda_errors": 0,
+        "lambda_throttles": 0,
+    })
 }
 
 /// The generated files of `infra/terraform`, relative to that folder.

@@ -153,7 +153,14 @@ impl RedisBroker {
             .map_err(|e| redis_error(&e))
     }
 
+    /// What `spec`'s group has not acknowledged (pending) plus what it has not read yet (lag).
     async fn depth_of(&self, spec: &FunctionSpec) -> Result<i64, BrokerError> {
+        self.group_count(spec, &["pending", "lag"]).await
+    }
+
+    /// The sum of the `wanted` fields of `spec`'s group in `XINFO GROUPS` over its streams. A
+    /// field Redis does not know (a `lag` it cannot tell after trimming is nil) counts nothing.
+    async fn group_count(&self, spec: &FunctionSpec, wanted: &[&str]) -> Result<i64, BrokerError> {
         let mut pipe = ::redis::pipe();
         for key in self.streams(spec) {
             pipe.cmd("XINFO").arg("GROUPS").arg(key);
@@ -175,7 +182,7 @@ impl RedisBroker {
                     .and_then(|v| wire::text(v.clone()))
                     .is_some_and(|n| n == spec.name);
                 if is_ours {
-                    for name in ["pending", "lag"] {
+                    for name in wanted {
                         if let Some(Value::Int(n)) = field(name) {
                             depth += n;
                         }
@@ -306,6 +313,19 @@ impl Broker for RedisBroker {
                 .map(|s| s.name.to_owned())
                 .zip(lengths)
                 .collect())
+        })
+    }
+
+    fn consumer_lags(&self) -> BoxFuture<'_, Result<Vec<(String, i64)>, BrokerError>> {
+        Box::pin(async move {
+            let mut out = Vec::with_capacity(self.consumers.len());
+            for spec in &self.consumers {
+                out.push((
+                    spec.name.to_owned(),
+                    self.group_count(spec, &["lag"]).await?,
+                ));
+            }
+            Ok(out)
         })
     }
 
