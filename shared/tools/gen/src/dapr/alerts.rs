@@ -60,7 +60,7 @@ fn rate(metric: &str, selector: &str) -> String {
     format!("sum by (function) (rate({metric}{{{selector}}}[{RATE_WINDOW}]))")
 }
 
-fn rule(alert: &str, expr: String, wait: &str, severity: &str, summary: &str, text: &str) -> Value {
+fn rule(alert: &str, expr: &str, wait: &str, severity: &str, summary: &str, text: &str) -> Value {
     json!({
         "alert": alert,
         "expr": expr,
@@ -77,7 +77,7 @@ fn function_rules(service: Service, selector: &str) -> Vec<Value> {
     let mut rules = vec![
         rule(
             "ConveyorEventLagHigh",
-            format!(
+            &format!(
                 "{} > {EVENT_LAG_SECONDS}",
                 p95("conveyor_event_lag_seconds", selector, "function")
             ),
@@ -88,7 +88,7 @@ fn function_rules(service: Service, selector: &str) -> Vec<Value> {
         ),
         rule(
             "ConveyorDeadLettersHigh",
-            format!("sum by (function) (conveyor_dlq_depth{{{selector}}}) > {DLQ_DEPTH}"),
+            &format!("sum by (function) (conveyor_dlq_depth{{{selector}}}) > {DLQ_DEPTH}"),
             "1m",
             "critical",
             "{{ $labels.function }}: over 500 dead letters",
@@ -96,7 +96,7 @@ fn function_rules(service: Service, selector: &str) -> Vec<Value> {
         ),
         rule(
             "ConveyorProcessingSlow",
-            format!(
+            &format!(
                 "{} > {PROCESSING_P95_SECONDS}",
                 p95("conveyor_handler_seconds", selector, "function")
             ),
@@ -107,7 +107,7 @@ fn function_rules(service: Service, selector: &str) -> Vec<Value> {
         ),
         rule(
             "ConveyorDeliverySuccessLow",
-            format!(
+            &format!(
                 "1 - {} / {received} < {DELIVERY_SUCCESS}",
                 rate("conveyor_events_dead_lettered_total", selector)
             ),
@@ -118,7 +118,7 @@ fn function_rules(service: Service, selector: &str) -> Vec<Value> {
         ),
         rule(
             "ConveyorProcessingSuccessLow",
-            format!(
+            &format!(
                 "{} / {received} < {PROCESSING_SUCCESS}",
                 rate("conveyor_events_handled_total", selector)
             ),
@@ -137,7 +137,7 @@ fn function_rules(service: Service, selector: &str) -> Vec<Value> {
 fn publishing_rule() -> Value {
     rule(
         "ConveyorPublishingSlow",
-        format!(
+        &format!(
             "{} > {PUBLISHING_P95_SECONDS}",
             p95("conveyor_publish_seconds", "", "transport")
         ),
