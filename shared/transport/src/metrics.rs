@@ -21,12 +21,13 @@
 //! | `outbox_backlog` | gauge | | committed events not yet published |
 //! | `dlq_depth` | gauge | `function` | dead letters per function |
 
+mod journal;
+mod series;
+
 use std::collections::HashMap;
-use std::fmt;
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
-use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -35,77 +36,11 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 use serde::Serialize;
 
-/// The label every per-function metric carries.
-#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct FunctionLabel {
-    /// Function name.
-    pub function: String,
-}
-
-fn label(function: &str) -> FunctionLabel {
-    FunctionLabel {
-        function: function.to_owned(),
-    }
-}
-
-/// The label of the publish metrics: which transport the outbox publisher sends to.
-#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct TransportLabel {
-    /// Transport name (`embedded`, `redis`, `sqs`, `dapr`).
-    pub transport: String,
-}
-
-/// The label of the circuit breaker gauge.
-#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct PublisherLabel {
-    /// The publisher the breaker guards (`sidecar` on the Dapr worker).
-    pub publisher: String,
-}
-
-/// Upper bounds of the latency buckets (handlers and publish calls), in seconds, 0.1 ms to
-/// 10 s: the SLA targets (publishing p95 under 10 ms, processing p95 under 100 ms) are bounds
-/// of their own, so the quantiles the alerts compare to them are not interpolated across them.
-pub const LATENCY_BUCKETS: [f64; 16] = [
-    0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
-    5.0, 10.0,
-];
-
-fn latency_histogram() -> Histogram {
-    Histogram::new(LATENCY_BUCKETS)
-}
-
-/// Upper bounds of the event lag buckets, in seconds: fine below the 1 s target, and 10 s (the
-/// alert threshold) is a bound of its own, so "lag over 10 s" reads exactly off the histogram.
-pub const EVENT_LAG_BUCKETS: [f64; 14] = [
-    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0,
-];
-
-fn lag_histogram() -> Histogram {
-    Histogram::new(EVENT_LAG_BUCKETS)
-}
-
-/// A circuit breaker's state as the `publisher_circuit_state` gauge shows it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CircuitState {
-    /// Publishing (0).
-    Closed,
-    /// Rejecting publishes (1).
-    Open,
-    /// One trial publish in flight (2).
-    HalfOpen,
-}
-
-impl CircuitState {
-    /// The gauge's value.
-    #[must_use]
-    pub fn value(self) -> i64 {
-        match self {
-            Self::Closed => 0,
-            Self::Open => 1,
-            Self::HalfOpen => 2,
-        }
-    }
-}
+pub use journal::{Journal, NoJournal};
+pub use series::{
+    CircuitState, EVENT_LAG_BUCKETS, FunctionLabel, LATENCY_BUCKETS, PublisherLabel, TransportLabel,
+};
+use series::{label, lag_histogram, latency_histogram};
 
 /// How one invocation ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -179,32 +114,6 @@ impl Handles {
         }
         self.latency.observe(took.as_secs_f64());
     }
-}
-
-/// Where a transport reports deliveries the function never saw: those past their last delivery,
-/// and entries that are not CloudEvents at all.
-pub trait Journal: Send + Sync + fmt::Debug {
-    /// A delivery dead-lettered without running the function (attempt `attempt`).
-    fn not_run(&self, function: &'static str, event_id: &str, attempt: u32, reason: &str);
-
-    /// An entry that is not a CloudEvent, shown under its transport id with its raw body.
-    fn undeliverable(
-        &self,
-        function: &'static str,
-        entry_id: &str,
-        topic: &str,
-        body: &str,
-        reason: &str,
-    );
-}
-
-/// The journal of a host that keeps none.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct NoJournal;
-
-impl Journal for NoJournal {
-    fn not_run(&self, _: &'static str, _: &str, _: u32, _: &str) {}
-    fn undeliverable(&self, _: &'static str, _: &str, _: &str, _: &str, _: &str) {}
 }
 
 /// Metrics of one host, and its journal.
@@ -450,79 +359,4 @@ impl Stats {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn counts_outcomes_per_function() {
-        let stats = Stats::new();
-        for _ in 0..510 {
-            stats.record("f", Outcome::Handled, Duration::from_millis(2));
-        }
-        stats.record("f", Outcome::DeadLettered, Duration::from_millis(1));
-        stats.record("job", Outcome::Ticked, Duration::from_millis(1));
-        stats.set_backlogs(4, &[("f".to_owned(), 1)]);
-        let text = stats.encode();
-        for line in [
-            "conveyor_events_handled_total{function=\"f\"} 510",
-            "conveyor_events_received_total{function=\"f\"} 511",
-            "conveyor_events_dead_lettered_total{function=\"f\"} 1",
-            "conveyor_cron_runs_total{function=\"job\"} 1",
-            "conveyor_handler_seconds_count{function=\"f\"} 511",
-            "conveyor_outbox_backlog 4",
-            "conveyor_dlq_depth{function=\"f\"} 1",
-        ] {
-            assert!(text.contains(line), "{line} in {text}");
-        }
-        assert!(!text.contains("conveyor_events_duplicates_skipped_total{function=\"f\"} 1"));
-    }
-
-    #[test]
-    fn counts_duplicates_apart_and_as_handled() {
-        let stats = Stats::new();
-        stats.record("f", Outcome::Handled, Duration::from_millis(1));
-        stats.record("f", Outcome::Duplicate, Duration::from_millis(1));
-        stats.record("f", Outcome::Duplicate, Duration::from_millis(1));
-        let text = stats.encode();
-        for line in [
-            "conveyor_events_handled_total{function=\"f\"} 3",
-            "conveyor_events_duplicates_skipped_total{function=\"f\"} 2",
-        ] {
-            assert!(text.contains(line), "{line} in {text}");
-        }
-    }
-
-    #[test]
-    fn event_lag_falls_in_buckets_bounded_at_the_alert_threshold() {
-        let stats = Stats::new();
-        stats.record_lag("f", Duration::from_millis(300));
-        stats.record_lag("f", Duration::from_secs(12));
-        let text = stats.encode();
-        for line in [
-            "conveyor_event_lag_seconds_count{function=\"f\"} 2",
-            "conveyor_event_lag_seconds_bucket{le=\"0.5\",function=\"f\"} 1",
-            "conveyor_event_lag_seconds_bucket{le=\"10.0\",function=\"f\"} 1",
-            "conveyor_event_lag_seconds_bucket{le=\"30.0\",function=\"f\"} 2",
-        ] {
-            assert!(text.contains(line), "{line} in {text}");
-        }
-    }
-
-    #[test]
-    fn publishes_lags_and_circuits_show_with_their_labels() {
-        let stats = Stats::new();
-        stats.record_publish("redis", Duration::from_millis(3), true);
-        stats.record_publish("redis", Duration::from_millis(4), false);
-        stats.set_consumer_lags(&[("f".to_owned(), 7)]);
-        stats.set_circuit("sidecar", CircuitState::HalfOpen);
-        let text = stats.encode();
-        for line in [
-            "conveyor_publish_seconds_count{transport=\"redis\"} 2",
-            "conveyor_publish_failed_total{transport=\"redis\"} 1",
-            "conveyor_consumer_lag{function=\"f\"} 7",
-            "conveyor_publisher_circuit_state{publisher=\"sidecar\"} 2",
-        ] {
-            assert!(text.contains(line), "{line} in {text}");
-        }
-    }
-}
+mod tests;
