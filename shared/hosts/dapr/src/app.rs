@@ -8,6 +8,11 @@
 //! | `POST /job/<job>` | a job's trigger from Dapr's Scheduler (`--schedules jobs`) |
 //! | `GET /healthz`, `GET /metrics` | liveness and Prometheus metrics (no token) |
 //!
+//! `GET /metrics` sets two gauges before it answers: each topic function's `conveyor_dlq_depth`,
+//! the deliveries this worker answered `DROP` since it started (it cannot read the dead-letter
+//! topics, which live in daprd's broker), and `conveyor_publisher_circuit_state` of the sidecar
+//! publisher's breaker.
+//!
 //! When an app token is configured (`APP_API_TOKEN`, or the file `APP_API_TOKEN_FILE` names),
 //! every daprd callback must carry it in the `dapr-api-token` header, or gets 401.
 
