@@ -1,5 +1,5 @@
 //! The metrics `up` exports, scraped from `GET /metrics` after real traffic, on the embedded
-//! broker and on Redis: each event's lag, the publisher's calls per transport, the duplicates
+//! broker and on Redis (on SQS: `sqs::metrics`): each event's lag, the publisher's calls per transport, the duplicates
 //! the inbox skipped, and the consumer lag per function.
 
 use std::sync::Arc;
@@ -17,10 +17,10 @@ use http_body_util::BodyExt;
 use tower::ServiceExt;
 
 use crate::functions::{Ping, event_row, eventually, ping};
-use crate::redis_common::{self, Recorder, TestRedis};
+use crate::redis_common::{self, Pong, TestRedis};
 
 const LISTEN: &str = "127.0.0.1:8790";
-const FUNCTION: &str = "test-recorder";
+const FUNCTION: &str = "test-metrics";
 
 async fn scrape(state: &ApiState) -> String {
     let request = Request::builder()
@@ -58,8 +58,22 @@ fn lag_bucket(le: &str) -> String {
     )
 }
 
-fn recorder() -> Arc<dyn Function> {
-    conveyor_runtime::topic(Recorder::default())
+/// Answers each ping with a pong (through the outbox and the publisher).
+#[derive(Debug, Default)]
+struct Answer;
+
+impl TopicHandler for Answer {
+    type Payload = Ping;
+    const SPEC: FunctionSpec = FunctionSpec::on_topics(FUNCTION, Service::Order, &["test.ping"])
+        .with_timeout(Duration::from_secs(30));
+
+    async fn handle(&self, ping: Ping, cx: &mut Context<'_>) -> Result<(), HandlerError> {
+        cx.publish(&Pong { n: ping.n })
+    }
+}
+
+pub(crate) fn answering() -> Arc<dyn Function> {
+    conveyor_runtime::topic(Answer)
 }
 
 /// Takes a second over each ping, one at a time, well inside its timeout; stateless, so it
@@ -86,7 +100,7 @@ impl TopicHandler for Slow {
 /// An event published half a century late, a fresh one, and the fresh one again (a duplicate
 /// for the inbox): three lags, two of them under the 10 s threshold, one over; the handlers'
 /// publishes through `transport`; nothing left for the consumer.
-async fn lags_publishes_and_duplicates(running: &Running, transport: &str) {
+pub(crate) async fn lags_publishes_and_duplicates(running: &Running, transport: &str) {
     let state = running.api_state();
     let fresh = event_row("test.ping", "test", &Ping { n: 2 }, SystemClock.now());
     running
@@ -179,7 +193,7 @@ async fn embedded_metrics_show_lag_publishes_duplicates_and_queue_depth() {
     let dir = tempfile::tempdir().unwrap();
     let running = up::start(UpConfig {
         database: format!("sqlite://{}", dir.path().join("metrics.db").display()),
-        functions: vec![recorder()],
+        functions: vec![answering()],
         relay_every: Duration::from_millis(200),
         ..UpConfig::default()
     })
@@ -195,7 +209,7 @@ async fn redis_metrics_show_lag_publishes_duplicates_and_group_lag() {
     let dir = tempfile::tempdir().unwrap();
     let running = up::start(redis_common::config(
         &dir,
-        vec![recorder()],
+        vec![answering()],
         redis.settings("metrics"),
     ))
     .await

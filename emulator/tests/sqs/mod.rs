@@ -2,11 +2,12 @@
 //! letters, poison and redrive are the conformance suite's, `tests/tests/conformance`):
 //! EventBridge -> rule -> queue -> the local event source -> the real handler -> PostgreSQL;
 //! partial batch failures; moving dead letters back and editing them; FIFO queues and their
-//! message groups.
+//! message groups; the metrics.
 
 mod batches;
 mod dlq_edit;
 mod flow;
+mod metrics;
 mod moto;
 mod ordered;
 

@@ -49,8 +49,10 @@ type Samples = Option<Mutex<Vec<Sample>>>;
 /// What happened to one record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RecordOutcome {
-    /// Handled (or a duplicate): delete it.
+    /// Handled: delete it.
     Done,
+    /// Skipped by the inbox, handled before: delete it.
+    Duplicate,
     /// Sent to the DLQ: delete it.
     DeadLettered,
     /// Report it in `batchItemFailures`.
@@ -288,14 +290,14 @@ impl SqsHost {
                 .and_then(|e| e.lag(self.deps.clock.now())),
             Instant::now(),
         );
-        match AssertUnwindSafe(self.handle_counted(record, event, deadline))
+        match AssertUnwindSafe(self.handle_record(record, event, deadline))
             .catch_unwind()
             .await
         {
-            Ok((outcome, duplicate)) => {
+            Ok(outcome) => {
                 if let Some(samples) = samples {
                     let counted = match outcome {
-                        RecordOutcome::Done if duplicate => Counted::Duplicate,
+                        RecordOutcome::Duplicate => Counted::Duplicate,
                         RecordOutcome::Done => Counted::Handled,
                         RecordOutcome::DeadLettered => Counted::DeadLettered,
                         RecordOutcome::Failed => Counted::Retried,
@@ -331,16 +333,6 @@ impl SqsHost {
         event: Result<CloudEvent, DecodeError>,
         deadline: Option<Timestamp>,
     ) -> RecordOutcome {
-        self.handle_counted(record, event, deadline).await.0
-    }
-
-    /// [`Self::handle_record`], and whether the inbox skipped the record as a duplicate.
-    async fn handle_counted(
-        &self,
-        record: &SqsMessage,
-        event: Result<CloudEvent, DecodeError>,
-        deadline: Option<Timestamp>,
-    ) -> (RecordOutcome, bool) {
         let spec = self.function.spec();
         let name = spec.name;
         let message_id = record.message_id.as_deref().unwrap_or("");
@@ -372,17 +364,21 @@ impl SqsHost {
                     produced,
                     "handled"
                 );
-                (RecordOutcome::Done, duplicate)
+                if duplicate {
+                    RecordOutcome::Duplicate
+                } else {
+                    RecordOutcome::Done
+                }
             }
             // SQS delivers it again once its visibility timeout runs out.
             Decision::RetryAfter(_) => {
                 if let Err(e) = &result {
                     tracing::warn!(function = name, message_id, attempt, error = %e, "failed; SQS will redeliver");
                 }
-                (RecordOutcome::Failed, false)
+                RecordOutcome::Failed
             }
             Decision::DeadLetter { reason, attempts } => {
-                (self.dead_letter(record, &reason, attempts).await, false)
+                self.dead_letter(record, &reason, attempts).await
             }
         }
     }

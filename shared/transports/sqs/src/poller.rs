@@ -139,6 +139,7 @@ impl EventSource {
         for (message, outcome) in messages.iter().zip(&outcomes) {
             let counted = match outcome {
                 RecordOutcome::Done => Outcome::Handled,
+                RecordOutcome::Duplicate => Outcome::Duplicate,
                 RecordOutcome::DeadLettered => Outcome::DeadLettered,
                 RecordOutcome::Failed => {
                     failed += 1;
