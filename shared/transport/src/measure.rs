@@ -18,7 +18,7 @@ use conveyor_runtime::{
 };
 use conveyor_store::OutboxRow;
 
-use crate::metrics::Stats;
+use crate::metrics::{PublishMetrics, Stats};
 
 /// A function whose events' lag is recorded before it runs.
 #[derive(Debug)]
@@ -78,8 +78,7 @@ impl Function for Measured {
 #[derive(Debug)]
 pub struct Timed {
     inner: Arc<dyn Publisher>,
-    transport: &'static str,
-    stats: Arc<Stats>,
+    metrics: PublishMetrics,
 }
 
 impl Timed {
@@ -92,8 +91,7 @@ impl Timed {
     ) -> Arc<dyn Publisher> {
         Arc::new(Self {
             inner,
-            transport,
-            stats: Arc::clone(stats),
+            metrics: stats.publishes(transport),
         })
     }
 }
@@ -107,8 +105,7 @@ impl Publisher for Timed {
             }
             let started = Instant::now();
             let result = self.inner.publish(events).await;
-            self.stats
-                .record_publish(self.transport, started.elapsed(), result.is_ok());
+            self.metrics.record(started.elapsed(), result.is_ok());
             result
         })
     }

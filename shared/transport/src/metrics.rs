@@ -116,6 +116,24 @@ impl Handles {
     }
 }
 
+/// One transport's publish metrics ([`Stats::publishes`]).
+#[derive(Debug, Clone)]
+pub struct PublishMetrics {
+    latency: Histogram,
+    failed: Counter,
+}
+
+impl PublishMetrics {
+    /// Records one publish call that took `took`; `published` is whether every event it
+    /// carried was accepted.
+    pub fn record(&self, took: Duration, published: bool) {
+        self.latency.observe(took.as_secs_f64());
+        if !published {
+            self.failed.inc();
+        }
+    }
+}
+
 /// Metrics of one host, and its journal.
 #[derive(Debug)]
 pub struct Stats {
@@ -260,14 +278,19 @@ impl Stats {
     /// Records one publish call to `transport` that took `took`; `published` is whether every
     /// event it carried was accepted.
     pub fn record_publish(&self, transport: &str, took: Duration, published: bool) {
+        self.publishes(transport).record(took, published);
+    }
+
+    /// `transport`'s publish metrics, looked up once for a publisher to keep: recording a call
+    /// then costs no label allocation and no lookup.
+    #[must_use]
+    pub fn publishes(&self, transport: &str) -> PublishMetrics {
         let l = TransportLabel {
             transport: transport.to_owned(),
         };
-        self.publish_latency
-            .get_or_create(&l)
-            .observe(took.as_secs_f64());
-        if !published {
-            self.publish_failed.get_or_create(&l).inc();
+        PublishMetrics {
+            latency: self.publish_latency.get_or_create(&l).clone(),
+            failed: self.publish_failed.get_or_create(&l).clone(),
         }
     }
 
