@@ -322,6 +322,11 @@ pub enum Command {
         #[command(subcommand)]
         command: DlqCommand,
     },
+    /// Orchestrated sagas: list, show, abort, retry.
+    Saga {
+        #[command(subcommand)]
+        command: super::saga::SagaCommand,
+    },
     /// Measure throughput, latency, CPU per event, time to ready and idle memory.
     Bench {
         /// Repetitions of each scenario.
