@@ -19,3 +19,4 @@ mod jobs;
 mod ordering;
 mod publish;
 mod routes;
+mod saga;
