@@ -4,61 +4,9 @@
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::{Value, json};
 
-use super::args::ApiArgs;
+use super::args::SagaCommand;
 use super::client::{self, ClientError};
 use super::commands::print_json;
-
-/// `saga` subcommands.
-#[derive(Debug, clap::Subcommand)]
-pub enum SagaCommand {
-    /// One line per saga, most recently changed first.
-    List {
-        /// Only sagas in this status (running, compensating, completed, compensated, failed).
-        #[arg(long)]
-        status: Option<String>,
-        /// Only sagas of this definition (such as order-checkout).
-        #[arg(long)]
-        definition: Option<String>,
-        /// At most this many.
-        #[arg(long, default_value_t = crate::sagas::DEFAULT_LIMIT)]
-        limit: usize,
-        #[command(flatten)]
-        api: ApiArgs,
-    },
-    /// One saga: its steps, attempts, deadline and compensation path.
-    Show {
-        /// The saga's id (the checkout saga's is the order's id).
-        id: String,
-        /// Its definition, when sagas of several definitions share the id.
-        #[arg(long)]
-        definition: Option<String>,
-        #[command(flatten)]
-        api: ApiArgs,
-    },
-    /// Abort a running saga: what its steps did is undone, latest first.
-    Abort {
-        /// The saga's id.
-        id: String,
-        /// Why (kept as the saga's failure).
-        #[arg(long)]
-        reason: Option<String>,
-        /// Its definition, when sagas of several definitions share the id.
-        #[arg(long)]
-        definition: Option<String>,
-        #[command(flatten)]
-        api: ApiArgs,
-    },
-    /// Retry a failed saga: its compensation that gave up is sent again, with a fresh budget.
-    Retry {
-        /// The saga's id.
-        id: String,
-        /// Its definition, when sagas of several definitions share the id.
-        #[arg(long)]
-        definition: Option<String>,
-        #[command(flatten)]
-        api: ApiArgs,
-    },
-}
 
 /// What a path segment or a query value keeps unescaped (RFC 3986's unreserved characters).
 const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC

@@ -3,7 +3,8 @@
 //! the worker's route each event the worker published through the sidecar) and the services
 //! (it answers each command). The happy path ends completed; a payment that never answers is
 //! timed out by the worker's own timer poller, whose `saga.timer_fired` reaches the sidecar
-//! within a second of the deadline, and is then refunded, the saga ending compensated.
+//! within a second of the deadline, and is then refunded, the saga ending compensated; stock
+//! refused after the payment refunds the payment alone.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -198,5 +199,55 @@ async fn a_silent_payment_is_timed_out_by_the_worker_within_a_second_and_refunde
     tx.rollback().await.unwrap();
     assert_eq!(end.status, SagaStatus::Compensated);
     assert!(published(&sidecar, "warehouse.inventory.reserve_requested", order).is_empty());
+    worker.stop().await;
+}
+
+#[tokio::test]
+async fn stock_refused_after_payment_refunds_the_payment_behind_the_sidecar() {
+    let (sidecar, worker) = start().await;
+    let order = "ord-dapr-short";
+    send(
+        &worker,
+        "start-3",
+        "order.checkout_requested",
+        &checkout_requested(order),
+    )
+    .await;
+    let pay = next(&sidecar, "payment.process_requested", order).await;
+    let confirmed = json!({
+        "order_id": order,
+        "payment_id": pay["data"]["payment_id"],
+        "amount": pay["data"]["amount"],
+        "currency": pay["data"]["currency"],
+        "timestamp": "2026-11-22T12:00:01Z",
+    });
+    send(&worker, "r-pay", "payment.confirmed", &confirmed).await;
+    let reserve = next(&sidecar, "warehouse.inventory.reserve_requested", order).await;
+    let mut rejected = reply(&reserve, "none");
+    rejected["reason"] = Value::from("out of stock: sku-mug");
+    send(
+        &worker,
+        "r-stock",
+        "warehouse.inventory.reserve_rejected",
+        &rejected,
+    )
+    .await;
+    // Only the payment is undone: the refused reservation holds nothing.
+    let refund = next(&sidecar, "payment.refund_requested", order).await;
+    assert_eq!(refund["data"]["payment_id"], pay["data"]["payment_id"]);
+    assert!(published(&sidecar, "warehouse.inventory.release_requested", order).is_empty());
+    let refunded = json!({
+        "order_id": order,
+        "payment_id": refund["data"]["payment_id"],
+        "refund_id": "ref-2",
+        "amount": refund["data"]["amount"],
+        "currency": refund["data"]["currency"],
+        "timestamp": "2026-11-22T12:00:02Z",
+    });
+    send(&worker, "r-refund-2", "payment.refunded", &refunded).await;
+    let finished = next(&sidecar, "order.checkout_finished", order).await;
+    assert_eq!(finished["data"]["outcome"], "compensated", "{finished}");
+    let reason = finished["data"]["reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("out of stock"), "{finished}");
     worker.stop().await;
 }
