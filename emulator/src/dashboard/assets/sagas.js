@@ -38,10 +38,10 @@ async function sagasView(params) {
 }
 
 function sends(step) {
-  const forward = step.attempts + (step.max_attempts ? "/" + step.max_attempts : "") + " send" + (step.attempts === 1 ? "" : "s");
+  const forward = step.attempts + (step.max_attempts ? "/" + step.max_attempts : "") + " send" + (step.attempts === 1 && !step.max_attempts ? "" : "s");
   if (!step.compensation_attempts) return forward;
   const cap = step.compensation_gives_up_after;
-  const undo = step.compensation_attempts + (cap ? "/" + cap * (1 + step.operator_retries) : "") + " compensation send" + (step.compensation_attempts === 1 ? "" : "s");
+  const undo = step.compensation_attempts + (cap ? "/" + cap * (1 + step.operator_retries) : "") + " compensation send" + (step.compensation_attempts === 1 && !cap ? "" : "s");
   return forward + " · " + undo + (step.operator_retries ? " · retried " + step.operator_retries + "x" : "");
 }
 
