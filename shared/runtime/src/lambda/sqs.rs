@@ -25,10 +25,12 @@ use crate::context::Deps;
 use crate::delivery::{self, Decision};
 use crate::error::HandlerError;
 use crate::handler::{Function, Input};
+use crate::saga::{DueTimer, Incoming, SagaRepository, TIMER_FIRED, TimerFired};
 
 use super::dlq::SqsDeadLetter;
 use super::envelope::decode_body;
 use super::error_type;
+use super::timers::{self, TimerQueue};
 
 /// Records are not started when less than this remains before the invocation's deadline.
 pub const DEADLINE_MARGIN: Duration = Duration::from_secs(1);
@@ -39,6 +41,8 @@ pub struct SqsHost {
     function: Arc<dyn Function>,
     deps: Deps,
     dead_letter: Option<SqsDeadLetter>,
+    /// A saga orchestrator's own queue, where it arms its timers ([`super::timers`]).
+    timers: Option<TimerQueue>,
 }
 
 /// What happened to one record.
@@ -131,7 +135,15 @@ impl SqsHost {
             function,
             deps,
             dead_letter,
+            timers: None,
         }
+    }
+
+    /// The host of a saga orchestrator, arming its timers on `queue` ([`super::timers`]).
+    #[must_use]
+    pub fn with_timers(mut self, queue: TimerQueue) -> Self {
+        self.timers = Some(queue);
+        self
     }
 
     /// Handles an invocation whose payload has not been decoded yet: an SQS event gets its
@@ -278,12 +290,23 @@ impl SqsHost {
             .max(1);
         let result = match event {
             Ok(event) => {
+                if let Some(outcome) = self.rearm_early(&event).await {
+                    return outcome;
+                }
                 let input = Input::Event {
                     event: &event,
                     attempt,
                     deadline,
                 };
-                self.function.invoke(&self.deps, input).await
+                let result = self.function.invoke(&self.deps, input).await;
+                if result.is_ok()
+                    && let Err(e) = self.arm_timer(&event).await
+                {
+                    // Redelivered, it is a duplicate, and the timer is armed again.
+                    tracing::warn!(function = name, message_id, error = %e, "saga timer not armed; SQS will redeliver");
+                    return RecordOutcome::Failed;
+                }
+                result
             }
             Err(e) => Err(HandlerError::from(e)),
         };
@@ -311,6 +334,81 @@ impl SqsHost {
                 self.dead_letter(record, &reason, attempts).await
             }
         }
+    }
+
+    /// A saga timer's firing that arrived before its due time (a hop of a timer more than 15
+    /// minutes away) is armed again for the time left instead of being handled.
+    async fn rearm_early(&self, event: &CloudEvent) -> Option<RecordOutcome> {
+        let queue = self.timers.as_ref()?;
+        if event.topic_name() != TIMER_FIRED {
+            return None;
+        }
+        let fired: TimerFired = event.payload().ok()?;
+        let now = self.deps.clock.now();
+        if !timers::early(&fired, now) {
+            return None;
+        }
+        let timer = DueTimer {
+            definition: fired.definition,
+            saga: fired.saga_id,
+            seq: fired.seq,
+            due: fired.due,
+        };
+        let source = self.function.spec().service.app_id();
+        Some(match queue.arm(&timer, source, now).await {
+            Ok(delay) => {
+                tracing::debug!(saga = %timer.saga, seq = timer.seq, delay, "saga timer hop: armed again");
+                RecordOutcome::Done
+            }
+            Err(e) => {
+                tracing::warn!(saga = %timer.saga, error = %e, "saga timer hop not armed; SQS will redeliver");
+                RecordOutcome::Failed
+            }
+        })
+    }
+
+    /// After an orchestrator took `event`, arms the timer its saga now waits for, if any.
+    async fn arm_timer(&self, event: &CloudEvent) -> Result<(), String> {
+        let (Some(queue), Some(codec)) = (&self.timers, self.function.saga()) else {
+            return Ok(());
+        };
+        let def = codec.definition();
+        let topic = event.topic_name();
+        let saga = if topic == TIMER_FIRED {
+            let fired: TimerFired = event.payload().map_err(|e| e.to_string())?;
+            if fired.definition != def.name() {
+                return Ok(());
+            }
+            fired.saga_id
+        } else {
+            let data: Value = event.payload().map_err(|e| e.to_string())?;
+            match codec.read(topic, &data) {
+                Ok(Incoming::Start { saga, .. } | Incoming::Reply { saga, .. }) => saga,
+                // Dropped by the function already: nothing was stored.
+                Err(_) => return Ok(()),
+            }
+        };
+        let mut tx = self.deps.store.begin().await.map_err(|e| e.to_string())?;
+        let state = tx.load_saga(def.name(), &saga).await;
+        crate::invoke::rollback(tx).await;
+        let Some(state) = state.map_err(|e| e.to_string())? else {
+            return Ok(());
+        };
+        let Some(timer) = state.timer else {
+            return Ok(());
+        };
+        let due = DueTimer {
+            definition: state.definition.clone(),
+            saga: state.id.clone(),
+            seq: timer.seq,
+            due: timer.due,
+        };
+        let source = self.function.spec().service.app_id();
+        queue
+            .arm(&due, source, self.deps.clock.now())
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
     }
 
     /// Sends the record to the DLQ with `reason`; without a DLQ, or when the send fails, it is

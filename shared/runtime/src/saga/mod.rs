@@ -12,7 +12,9 @@
 //! Timers are rows of a due-timer table. [`timers::fire_due`] takes those that fell due and
 //! stages one [`TIMER_FIRED`] event each (its id fixed by the saga and the timer's number, so a
 //! timer fired twice is handled once); [`timers::run`] polls it, which hosts with a process
-//! of their own (the emulator) run beside the orchestrator.
+//! of their own (the emulator, the Dapr worker) run beside the orchestrator. On Lambda the
+//! orchestrator arms each timer as an SQS delay message to its own queue instead (module
+//! `lambda::timers`, feature `lambda`).
 //!
 //! An operator may abort a running saga or retry a failed one ([`operate`]), through the
 //! same engine and in one transaction with the commands it sends. What the sagas do is
