@@ -25,7 +25,6 @@ use crate::context::Deps;
 use crate::delivery::{self, Decision};
 use crate::error::HandlerError;
 use crate::handler::{Function, Input};
-use crate::saga::{DueTimer, Incoming, SagaRepository, TIMER_FIRED, TimerFired};
 
 use super::dlq::SqsDeadLetter;
 use super::envelope::decode_body;
@@ -340,75 +339,26 @@ impl SqsHost {
     /// minutes away) is armed again for the time left instead of being handled.
     async fn rearm_early(&self, event: &CloudEvent) -> Option<RecordOutcome> {
         let queue = self.timers.as_ref()?;
-        if event.topic_name() != TIMER_FIRED {
-            return None;
-        }
-        let fired: TimerFired = event.payload().ok()?;
-        let now = self.deps.clock.now();
-        if !timers::early(&fired, now) {
-            return None;
-        }
-        let timer = DueTimer {
-            definition: fired.definition,
-            saga: fired.saga_id,
-            seq: fired.seq,
-            due: fired.due,
-        };
         let source = self.function.spec().service.app_id();
-        Some(match queue.arm(&timer, source, now).await {
-            Ok(delay) => {
-                tracing::debug!(saga = %timer.saga, seq = timer.seq, delay, "saga timer hop: armed again");
-                RecordOutcome::Done
-            }
-            Err(e) => {
-                tracing::warn!(saga = %timer.saga, error = %e, "saga timer hop not armed; SQS will redeliver");
-                RecordOutcome::Failed
-            }
-        })
+        let now = self.deps.clock.now();
+        Some(
+            match timers::rearm_if_early(queue, event, source, now).await? {
+                Ok(_) => RecordOutcome::Done,
+                Err(e) => {
+                    tracing::warn!(error = %e, "saga timer hop not armed; SQS will redeliver");
+                    RecordOutcome::Failed
+                }
+            },
+        )
     }
 
     /// After an orchestrator took `event`, arms the timer its saga now waits for, if any.
-    async fn arm_timer(&self, event: &CloudEvent) -> Result<(), String> {
+    async fn arm_timer(&self, event: &CloudEvent) -> Result<(), timers::ArmError> {
         let (Some(queue), Some(codec)) = (&self.timers, self.function.saga()) else {
             return Ok(());
         };
-        let def = codec.definition();
-        let topic = event.topic_name();
-        let saga = if topic == TIMER_FIRED {
-            let fired: TimerFired = event.payload().map_err(|e| e.to_string())?;
-            if fired.definition != def.name() {
-                return Ok(());
-            }
-            fired.saga_id
-        } else {
-            let data: Value = event.payload().map_err(|e| e.to_string())?;
-            match codec.read(topic, &data) {
-                Ok(Incoming::Start { saga, .. } | Incoming::Reply { saga, .. }) => saga,
-                // Dropped by the function already: nothing was stored.
-                Err(_) => return Ok(()),
-            }
-        };
-        let mut tx = self.deps.store.begin().await.map_err(|e| e.to_string())?;
-        let state = tx.load_saga(def.name(), &saga).await;
-        crate::invoke::rollback(tx).await;
-        let Some(state) = state.map_err(|e| e.to_string())? else {
-            return Ok(());
-        };
-        let Some(timer) = state.timer else {
-            return Ok(());
-        };
-        let due = DueTimer {
-            definition: state.definition.clone(),
-            saga: state.id.clone(),
-            seq: timer.seq,
-            due: timer.due,
-        };
         let source = self.function.spec().service.app_id();
-        queue
-            .arm(&due, source, self.deps.clock.now())
-            .await
-            .map(|_| ())
-            .map_err(|e| e.to_string())
+        timers::arm_after(queue, codec, &self.deps, event, source).await
     }
 
     /// Sends the record to the DLQ with `reason`; without a DLQ, or when the send fails, it is

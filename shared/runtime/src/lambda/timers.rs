@@ -22,8 +22,10 @@ use aws_sdk_sqs::error::DisplayErrorContext;
 use conveyor_domain::Timestamp;
 
 use super::aws::{AwsSettings, client_from_settings};
+use crate::cloudevent::CloudEvent;
+use crate::context::Deps;
 use crate::saga::timers::fired_event;
-use crate::saga::{DueTimer, TimerFired};
+use crate::saga::{DueTimer, Incoming, SagaCodec, SagaRepository, TIMER_FIRED, TimerFired};
 
 /// The variable naming the queue a saga orchestrator arms its timers on (its own).
 pub const TIMER_QUEUE_URL: &str = "CONVEYOR_SAGA_TIMER_QUEUE_URL";
@@ -37,6 +39,9 @@ pub enum ArmError {
     /// Its event could not be built.
     #[error("building the timer's event: {0}")]
     Event(#[source] crate::error::HandlerError),
+    /// The saga's timer could not be read.
+    #[error("reading the saga's timer: {0}")]
+    Read(String),
     /// SQS refused the message.
     #[error("SendMessage {queue}: {message}")]
     Send {
@@ -114,6 +119,82 @@ impl TimerQueue {
         tracing::debug!(saga = %timer.saga, seq = timer.seq, delay, "saga timer armed");
         Ok(delay)
     }
+}
+
+/// Arms `event` again for the time left when it is a timer's firing that arrived before its due
+/// time (a hop of a timer more than 15 minutes away); `None` for any other event, which is
+/// handled as usual.
+pub async fn rearm_if_early(
+    queue: &TimerQueue,
+    event: &CloudEvent,
+    source: &str,
+    now: Timestamp,
+) -> Option<Result<i32, ArmError>> {
+    if event.topic_name() != TIMER_FIRED {
+        return None;
+    }
+    let fired: TimerFired = event.payload().ok()?;
+    if !early(&fired, now) {
+        return None;
+    }
+    let timer = DueTimer {
+        definition: fired.definition,
+        saga: fired.saga_id,
+        seq: fired.seq,
+        due: fired.due,
+    };
+    let armed = queue.arm(&timer, source, now).await;
+    if let Ok(delay) = &armed {
+        tracing::debug!(saga = %timer.saga, seq = timer.seq, delay, "saga timer hop: armed again");
+    }
+    Some(armed)
+}
+
+/// After the orchestrator of `codec` took `event`, arms the timer its saga now waits for (read
+/// from the store), if any.
+///
+/// # Errors
+/// [`ArmError`] when the timer cannot be read or SQS refuses it.
+pub async fn arm_after(
+    queue: &TimerQueue,
+    codec: &dyn SagaCodec,
+    deps: &Deps,
+    event: &CloudEvent,
+    source: &str,
+) -> Result<(), ArmError> {
+    let def = codec.definition();
+    let topic = event.topic_name();
+    let read = |e: &dyn std::fmt::Display| ArmError::Read(e.to_string());
+    let saga = if topic == TIMER_FIRED {
+        let fired: TimerFired = event.payload().map_err(|e| read(&e))?;
+        if fired.definition != def.name() {
+            return Ok(());
+        }
+        fired.saga_id
+    } else {
+        let data: serde_json::Value = event.payload().map_err(|e| read(&e))?;
+        match codec.read(topic, &data) {
+            Ok(Incoming::Start { saga, .. } | Incoming::Reply { saga, .. }) => saga,
+            // Dropped by the function already: nothing was stored.
+            Err(_) => return Ok(()),
+        }
+    };
+    let mut tx = deps.store.begin().await.map_err(|e| read(&e))?;
+    let state = tx.load_saga(def.name(), &saga).await;
+    crate::invoke::rollback(tx).await;
+    let Some(state) = state.map_err(|e| read(&e))? else {
+        return Ok(());
+    };
+    let Some(timer) = state.timer else {
+        return Ok(());
+    };
+    let due = DueTimer {
+        definition: state.definition,
+        saga: state.id,
+        seq: timer.seq,
+        due: timer.due,
+    };
+    queue.arm(&due, source, deps.clock.now()).await.map(|_| ())
 }
 
 #[cfg(test)]
