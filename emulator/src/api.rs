@@ -1,5 +1,5 @@
 //! The emulator's HTTP API: publish, invoke, functions, dead letters, recent invocations,
-//! health and Prometheus metrics, and the dashboard ([`crate::dashboard`]), all behind the
+//! sagas ([`crate::sagas`]), health and Prometheus metrics, and the dashboard ([`crate::dashboard`]), all behind the
 //! access checks of [`crate::access`]. Errors are values turned into responses in one place
 //! ([`ApiError`], beside the state every handler shares in [`crate::http`]).
 
@@ -37,6 +37,10 @@ pub fn router(state: ApiState, access: Access) -> Router {
         .route("/dlq", get(dlq_all))
         .route("/dlq/{function}", get(dlq_list))
         .route("/dlq/{function}/redrive", post(dlq_redrive))
+        .route("/api/sagas", get(crate::sagas::list))
+        .route("/api/sagas/{id}", get(crate::sagas::show))
+        .route("/api/sagas/{id}/abort", post(crate::sagas::abort))
+        .route("/api/sagas/{id}/retry", post(crate::sagas::retry))
         .merge(crate::dashboard::routes())
         .with_state(state)
         .layer(middleware::from_fn_with_state(

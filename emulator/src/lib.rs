@@ -13,6 +13,7 @@
 //! - [`http`] — what the API's and the dashboard's handlers share: state and error responses
 //! - [`operations`] — publish, dead letters and redrive, for the API and the direct commands
 //! - [`redacted`] — `Debug` of the configurations that hold URLs or tokens, secrets masked
+//! - [`sagas`] — the sagas' operator API: list, show, abort, retry
 //! - [`scheduler`] — cron jobs on their schedules
 //! - [`up`] — wiring it all together
 
@@ -26,5 +27,6 @@ pub mod eventlog;
 pub mod http;
 pub mod operations;
 pub mod redacted;
+pub mod sagas;
 pub mod scheduler;
 pub mod up;

@@ -97,6 +97,7 @@ fn main() -> ExitCode {
                 .map(|a| commands::print_json(&a))
                 .map_err(Into::into),
         },
+        Command::Saga { command } => conveyor_emulator::cli::saga::run(command).map_err(Into::into),
         Command::Bench {
             runs,
             events,

@@ -77,6 +77,7 @@ impl fmt::Debug for Command {
             Self::Functions => f.write_str("Functions"),
             Self::Cron { .. } => f.write_str("Cron { .. }"),
             Self::Dlq { .. } => f.write_str("Dlq { .. }"),
+            Self::Saga { .. } => f.write_str("Saga { .. }"),
             Self::Gen { .. } => f.write_str("Gen { .. }"),
         }
     }

@@ -21,6 +21,7 @@ mod redis_recovery;
 mod redis_retention;
 mod redis_tick_lock;
 mod redis_tls;
+mod saga_ops;
 mod saga_timers;
 mod schema;
 mod sqs;

@@ -89,6 +89,23 @@ resource "aws_iam_role_policy" "queue" {
   })
 }
 
+# A saga orchestrator arms its timers as delay messages to its own queue.
+resource "aws_iam_role_policy" "saga_timers" {
+  for_each = local.saga_orchestrators
+
+  name = "conveyor-saga-timers"
+  role = aws_iam_role.lambda[each.key].id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Sid      = "ArmTimersOnOwnQueue"
+      Effect   = "Allow"
+      Action   = ["sqs:SendMessage"]
+      Resource = [aws_sqs_queue.queue[each.key].arn]
+    }]
+  })
+}
+
 # Network interfaces in the VPC, only when the Lambdas run in one.
 resource "aws_iam_role_policy_attachment" "vpc" {
   for_each = { for name, f in local.functions : name => f if local.in_vpc }
@@ -142,6 +159,10 @@ resource "aws_lambda_function" "fn" {
         CONVEYOR_INBOX_RETENTION_DAYS = tostring(var.inbox_retention_days)
         CONVEYOR_PRUNE_BATCHES        = tostring(var.prune_batches)
       } : {},
+      # A saga orchestrator's own queue, where its timers wait as delay messages.
+      length([for name, f in local.saga_orchestrators : name if name == each.key]) > 0 ? {
+        CONVEYOR_SAGA_TIMER_QUEUE_URL = aws_sqs_queue.queue[each.key].url
+      } : {},
     )
   }
 
@@ -162,7 +183,7 @@ resource "aws_lambda_function" "fn" {
     }
   }
 
-  depends_on = [aws_iam_role_policy.lambda, aws_iam_role_policy.database_secret, aws_iam_role_policy_attachment.vpc]
+  depends_on = [aws_iam_role_policy.lambda, aws_iam_role_policy.database_secret, aws_iam_role_policy.saga_timers, aws_iam_role_policy_attachment.vpc]
 }
 
 # Scheduler invokes jobs asynchronously: a failed run is retried by Lambda up to the catalog's

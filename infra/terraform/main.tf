@@ -38,6 +38,12 @@ locals {
   # (CONVEYOR_ORDERED_ROUTES), since a rule target can only set one fixed group.
   ordered_functions = { for name, f in local.topic_functions : name => f if f.ordering_key != null }
 
+  # Saga orchestrators (subscribed to saga.timer_fired): each arms its saga's timers as SQS delay
+  # messages to its own queue (CONVEYOR_SAGA_TIMER_QUEUE_URL), 15 minutes at most per message.
+  saga_orchestrators = {
+    for name, f in local.topic_functions : name => f if length([for t in f.topics : t if t == "saga.timer_fired"]) > 0
+  }
+
   # The sources conveyor's publishers set (the services' app ids). Rules of ordered functions
   # skip them: those events already reached the FIFO queues directly.
   conveyor_sources = ["order-worker", "fulfillment-worker", "warehouse-worker"]

@@ -217,9 +217,9 @@ fn functions(log: &Shared) -> Vec<Arc<dyn Function>> {
         .into_iter()
         .filter(|f| !replaced.contains(&f.spec().name))
         .collect();
-    all.push(conveyor_runtime::topic(OrderCheckoutSaga::with_timings(
-        TIMINGS,
-    )));
+    all.push(conveyor_runtime::orchestrator(
+        OrderCheckoutSaga::with_timings(TIMINGS),
+    ));
     all.push(conveyor_runtime::topic(Fulfillment));
     all.push(conveyor_runtime::topic(Confirmation(log.clone())));
     all.push(conveyor_runtime::topic(PaymentService(log.clone())));

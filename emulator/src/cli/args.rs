@@ -322,6 +322,11 @@ pub enum Command {
         #[command(subcommand)]
         command: DlqCommand,
     },
+    /// Orchestrated sagas: list, show, abort, retry.
+    Saga {
+        #[command(subcommand)]
+        command: SagaCommand,
+    },
     /// Measure throughput, latency, CPU per event, time to ready and idle memory.
     Bench {
         /// Repetitions of each scenario.
@@ -419,6 +424,58 @@ pub enum DlqCommand {
         queues: SqsArgs,
         #[command(flatten)]
         to: TransportArgs,
+    },
+}
+
+/// `saga` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum SagaCommand {
+    /// One line per saga, most recently changed first.
+    List {
+        /// Only sagas in this status (running, compensating, completed, compensated, failed).
+        #[arg(long)]
+        status: Option<String>,
+        /// Only sagas of this definition (such as order-checkout).
+        #[arg(long)]
+        definition: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = crate::sagas::DEFAULT_LIMIT)]
+        limit: usize,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// One saga: its steps, attempts, deadline and compensation path.
+    Show {
+        /// The saga's id (the checkout saga's is the order's id).
+        id: String,
+        /// Its definition, when sagas of several definitions share the id.
+        #[arg(long)]
+        definition: Option<String>,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Abort a running saga: what its steps did is undone, latest first.
+    Abort {
+        /// The saga's id.
+        id: String,
+        /// Why (kept as the saga's failure).
+        #[arg(long)]
+        reason: Option<String>,
+        /// Its definition, when sagas of several definitions share the id.
+        #[arg(long)]
+        definition: Option<String>,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Retry a failed saga: its compensation that gave up is sent again, with a fresh budget.
+    Retry {
+        /// The saga's id.
+        id: String,
+        /// Its definition, when sagas of several definitions share the id.
+        #[arg(long)]
+        definition: Option<String>,
+        #[command(flatten)]
+        api: ApiArgs,
     },
 }
 

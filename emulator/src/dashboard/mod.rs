@@ -7,6 +7,7 @@
 //! - [`views`] — functions, schedules, topics (samples, schemas, validation), the change cursor
 //! - [`traffic`] — the event stream with filters, one event's detail, flows
 //! - [`dlq`] — deleting and editing dead letters
+//! - sagas: the list and one saga's page (`assets/sagas.js`), over [`crate::sagas`]' API
 
 pub mod dlq;
 pub mod traffic;
@@ -21,6 +22,7 @@ use crate::http::ApiState;
 
 const INDEX: &str = include_str!("assets/index.html");
 const SCRIPT: &str = include_str!("assets/app.js");
+const SAGAS_SCRIPT: &str = include_str!("assets/sagas.js");
 const STYLE: &str = include_str!("assets/app.css");
 
 fn asset(content_type: &'static str, body: &'static str) -> impl IntoResponse {
@@ -43,6 +45,10 @@ pub fn routes() -> Router<ApiState> {
         .route(
             "/ui/app.js",
             get(|| async { asset("text/javascript; charset=utf-8", SCRIPT) }),
+        )
+        .route(
+            "/ui/sagas.js",
+            get(|| async { asset("text/javascript; charset=utf-8", SAGAS_SCRIPT) }),
         )
         .route(
             "/ui/app.css",

@@ -113,6 +113,10 @@ impl Function for Recorded {
             results
         })
     }
+
+    fn saga(&self) -> Option<&dyn conveyor_runtime::saga::SagaCodec> {
+        self.inner.saga()
+    }
 }
 
 impl Recorded {

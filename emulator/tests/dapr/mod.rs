@@ -20,3 +20,4 @@ mod metrics;
 mod ordering;
 mod publish;
 mod routes;
+mod saga;

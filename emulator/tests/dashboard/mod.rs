@@ -6,6 +6,7 @@
 mod api;
 mod browser;
 mod redis;
+mod sagas;
 mod token;
 
 use std::time::Duration;

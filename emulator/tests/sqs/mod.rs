@@ -2,7 +2,7 @@
 //! letters, poison and redrive are the conformance suite's, `tests/tests/conformance`):
 //! EventBridge -> rule -> queue -> the local event source -> the real handler -> PostgreSQL;
 //! partial batch failures; moving dead letters back and editing them; FIFO queues and their
-//! message groups; the metrics.
+//! message groups; the metrics; a saga orchestrator's timers as SQS delay messages.
 
 mod batches;
 mod dlq_edit;
@@ -10,6 +10,7 @@ mod flow;
 mod metrics;
 mod moto;
 mod ordered;
+mod saga_timers;
 
 use std::time::Duration;
 

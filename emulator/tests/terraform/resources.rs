@@ -63,6 +63,10 @@ fn every_function_has_its_lambda() {
             expected["CONVEYOR_INBOX_RETENTION_DAYS"] = json!("14");
             expected["CONVEYOR_PRUNE_BATCHES"] = json!("10");
         }
+        // A saga orchestrator's own queue, where it arms its timers; only there.
+        if spec.topics().contains(&conveyor_runtime::saga::TIMER_FIRED) {
+            expected["CONVEYOR_SAGA_TIMER_QUEUE_URL"] = json!(mock_url("queue", spec.name));
+        }
         assert_eq!(variables, expected, "{}", spec.name);
         // Every ordered function's queue, its topics and key; nothing else.
         let ordered: Vec<serde_json::Value> = specs()

@@ -140,6 +140,22 @@ fn lambda_roles_reach_only_their_own_log_group_queue_dlq_and_the_bus() {
                 }
             }
         }
+        let orchestrator = spec.topics().contains(&conveyor_runtime::saga::TIMER_FIRED);
+        if orchestrator {
+            let doc = config.eval_doc("aws_iam_role_policy", "saga_timers", n, "policy");
+            assert_eq!(
+                config.eval("aws_iam_role_policy", "saga_timers", key, "role"),
+                role_id
+            );
+            for (_, actions, resources) in statements(&doc) {
+                for action in actions {
+                    granted
+                        .entry(action)
+                        .or_default()
+                        .extend(resources.iter().cloned());
+                }
+            }
+        }
         let own = |ty: &str, name: &str| BTreeSet::from([mock_arn(ty, name, key)]);
         let log_streams = BTreeSet::from([format!(
             "{}:*",
@@ -163,6 +179,10 @@ fn lambda_roles_reach_only_their_own_log_group_queue_dlq_and_the_bus() {
                         .filter(|s| s.ordering_key.is_some())
                         .map(|s| mock_arn("aws_sqs_queue", "queue", Some(s.name))),
                 );
+                // A saga orchestrator's own queue too: its timers wait there.
+                if orchestrator {
+                    send.extend(own("aws_sqs_queue", "queue"));
+                }
                 send
             }),
         ]);

@@ -104,10 +104,16 @@ impl TopicHandler for OrderCheckoutSaga {
     }
 }
 
+impl saga::Orchestrator for OrderCheckoutSaga {
+    fn codec(&self) -> &dyn saga::SagaCodec {
+        &self.codec
+    }
+}
+
 /// The catalog entry.
 #[must_use]
 pub fn function() -> Arc<dyn Function> {
-    conveyor_runtime::topic(OrderCheckoutSaga::default())
+    conveyor_runtime::orchestrator(OrderCheckoutSaga::default())
 }
 
 #[cfg(test)]

@@ -2,5 +2,6 @@
 
 #[tokio::main]
 async fn main() -> Result<(), conveyor_runtime::lambda::Error> {
-    conveyor_runtime::lambda::run_topic(order_checkout_saga::OrderCheckoutSaga::default()).await
+    conveyor_runtime::lambda::run_orchestrator(order_checkout_saga::OrderCheckoutSaga::default())
+        .await
 }

@@ -14,6 +14,7 @@ use crate::context::{Deps, Meta};
 use crate::error::HandlerError;
 use crate::invoke::{self, Handled};
 use crate::publish::BoxFuture;
+use crate::saga;
 use crate::spec::FunctionSpec;
 
 /// What a host hands to a function.
@@ -76,11 +77,22 @@ pub trait Function: Send + Sync + fmt::Debug {
             out
         })
     }
+
+    /// The saga it orchestrates, if it is a saga orchestrator ([`orchestrator`]): how an
+    /// operator's abort or retry ([`crate::saga::operate`]) reaches the saga's own code.
+    fn saga(&self) -> Option<&dyn saga::SagaCodec> {
+        None
+    }
 }
 
 /// Wraps a [`TopicHandler`] as a [`Function`].
 #[derive(Debug, Default, Clone)]
 pub struct TopicFunction<H>(pub H);
+
+/// Wraps a saga orchestrator (a [`TopicHandler`] that is a [`saga::Orchestrator`]) as a
+/// [`Function`] that also offers its saga ([`Function::saga`]).
+#[derive(Debug, Default, Clone)]
+pub struct OrchestratorFunction<H>(pub TopicFunction<H>);
 
 /// Wraps a [`ScheduleHandler`] as a [`Function`].
 #[derive(Debug, Default, Clone)]
@@ -89,6 +101,11 @@ pub struct ScheduleFunction<H>(pub H);
 /// A topic handler as a catalog entry.
 pub fn topic<H: TopicHandler + fmt::Debug>(handler: H) -> Arc<dyn Function> {
     Arc::new(TopicFunction(handler))
+}
+
+/// A saga orchestrator as a catalog entry.
+pub fn orchestrator<H: saga::Orchestrator + fmt::Debug>(handler: H) -> Arc<dyn Function> {
+    Arc::new(OrchestratorFunction(TopicFunction(handler)))
 }
 
 /// A schedule handler as a catalog entry.
@@ -128,6 +145,33 @@ impl<H: TopicHandler + fmt::Debug> Function for TopicFunction<H> {
         stop: Stop<'a>,
     ) -> BoxFuture<'a, Vec<Result<Handled, HandlerError>>> {
         Box::pin(batch::handle_events(&self.0, deps, events, stop))
+    }
+}
+
+impl<H: saga::Orchestrator + fmt::Debug> Function for OrchestratorFunction<H> {
+    fn spec(&self) -> FunctionSpec {
+        H::SPEC
+    }
+
+    fn invoke<'a>(
+        &'a self,
+        deps: &'a Deps,
+        input: Input<'a>,
+    ) -> BoxFuture<'a, Result<Handled, HandlerError>> {
+        self.0.invoke(deps, input)
+    }
+
+    fn invoke_events<'a>(
+        &'a self,
+        deps: &'a Deps,
+        events: &'a [EventInput<'a>],
+        stop: Stop<'a>,
+    ) -> BoxFuture<'a, Vec<Result<Handled, HandlerError>>> {
+        self.0.invoke_events(deps, events, stop)
+    }
+
+    fn saga(&self) -> Option<&dyn saga::SagaCodec> {
+        Some(self.0.0.codec())
     }
 }
 

@@ -52,7 +52,7 @@ pub use cloudevent::CloudEvent;
 pub use context::{Context, Deps, Meta};
 pub use contract::{JobReport, ScheduleHandler, TopicHandler};
 pub use error::{BoxError, HandlerError};
-pub use handler::{Function, Input, schedule, topic};
+pub use handler::{Function, Input, orchestrator, schedule, topic};
 pub use invoke::Handled;
 pub use publish::{DeferredPublisher, MemoryPublisher, PublishError, Publisher};
 pub use spec::{FunctionSpec, Idempotency, RetryPolicy, Service, Trigger};

@@ -53,6 +53,15 @@ pub enum Input {
         /// The timer's number ([`crate::Timer::seq`]).
         seq: u64,
     },
+    /// An operator aborts a running saga: the step awaited is given up (its outcome unknown)
+    /// and the steps done are undone, latest first, as after a failure.
+    Abort {
+        /// Why, as the operator gave it.
+        reason: String,
+    },
+    /// An operator retries a [`SagaStatus::Failed`] saga: the compensation that gave up is
+    /// sent again, with as many sends as it had at first.
+    Retry,
 }
 
 /// A command to send: the saga's code turns it into an event on `topic`.
@@ -102,6 +111,14 @@ pub enum Effect {
     Send(Command),
     /// The saga ended: tell whoever started it.
     Finished(Outcome),
+    /// A compensation gave up: the saga is [`SagaStatus::Failed`] and waits for an operator
+    /// (nobody is told it ended; it has not).
+    Stopped {
+        /// The step whose compensation gave up.
+        step: usize,
+        /// Why.
+        reason: String,
+    },
 }
 
 /// Why an input changed nothing.
@@ -120,6 +137,12 @@ pub enum Ignored {
     },
     /// Not the current timer: a reply came first, or it fired twice.
     StaleTimer(u64),
+    /// The saga is [`SagaStatus::Failed`]: only an operator's retry moves it.
+    Stopped,
+    /// An abort of a saga that is not running (compensating, failed or finished).
+    NotAbortable(SagaStatus),
+    /// A retry of a saga that is not failed.
+    NotRetryable(SagaStatus),
 }
 
 /// The engine's answer.
@@ -154,7 +177,7 @@ impl Transition {
     pub fn commands(&self) -> impl Iterator<Item = &Command> {
         self.effects.iter().filter_map(|e| match e {
             Effect::Send(c) => Some(c),
-            Effect::Finished(_) => None,
+            Effect::Finished(_) | Effect::Stopped { .. } => None,
         })
     }
 
@@ -163,7 +186,7 @@ impl Transition {
     pub fn outcome(&self) -> Option<&Outcome> {
         self.effects.iter().find_map(|e| match e {
             Effect::Finished(o) => Some(o),
-            Effect::Send(_) => None,
+            Effect::Send(_) | Effect::Stopped { .. } => None,
         })
     }
 

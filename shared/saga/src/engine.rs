@@ -10,7 +10,11 @@
 //!   answers is *timed out*: its outcome is unknown, so it is compensated like a completed one.
 //! - On a failure or a time-out the steps that completed (or timed out) are compensated, the
 //!   latest first; a compensation is sent again after a transient failure or a time-out until
-//!   it succeeds.
+//!   it succeeds, or, when it [gives up](crate::Compensation::gives_up_after), the saga stops
+//!   as failed until an operator retries it.
+//! - An operator may abort a running saga or retry a failed one ([`Input::Abort`],
+//!   [`Input::Retry`], in `operator`); both are inputs like any other, stored with their
+//!   commands in one transaction.
 
 use conveyor_domain::{SagaId, Timestamp};
 
@@ -73,12 +77,13 @@ impl<'d> Engine<'d> {
                 found_steps: state.steps.len(),
             });
         }
-        if state.status.is_finished() {
-            return Ok(Transition::ignored(state.clone(), Ignored::Finished));
-        }
         let mut next = state.clone();
         let mut effects = Vec::new();
         let outcome = match input {
+            Input::Abort { reason } => self.on_abort(&mut next, reason, now, &mut effects),
+            Input::Retry => self.on_retry(&mut next, now, &mut effects),
+            _ if state.status.is_finished() => Err(Ignored::Finished),
+            _ if state.status == SagaStatus::Failed => Err(Ignored::Stopped),
             Input::Reply(reply) => self.on_reply(&mut next, reply, now, &mut effects),
             Input::Timer { seq } => self.on_timer(&mut next, *seq, now, &mut effects),
         };
@@ -178,7 +183,8 @@ impl<'d> Engine<'d> {
         Ok(())
     }
 
-    /// Waits the backoff after the sends so far, then sends again (at once when it is zero).
+    /// Waits the backoff after the sends so far, then sends again (at once when it is zero);
+    /// a compensation out of sends stops the saga instead.
     fn after_backoff(
         &self,
         st: &mut SagaState,
@@ -192,6 +198,10 @@ impl<'d> Engine<'d> {
             (Phase::Compensate, Some(c)) => (c.backoff, st.steps[i].compensation_attempts),
             _ => (step.retry, st.steps[i].attempts),
         };
+        if phase == Phase::Compensate && out_of_sends(&step, &st.steps[i]) {
+            stop(st, i, now, fx);
+            return;
+        }
         let wait = retry.backoff_after(sent);
         if wait.is_zero() {
             self.send(st, i, phase, now, fx);
@@ -250,7 +260,7 @@ impl<'d> Engine<'d> {
             .filter(|&i| {
                 matches!(
                     st.steps[i].status,
-                    StepStatus::Completed | StepStatus::TimedOut
+                    StepStatus::Completed | StepStatus::TimedOut | StepStatus::Aborted
                 ) && self.def.steps()[i].compensation.is_some()
             })
             .collect();
@@ -280,6 +290,30 @@ fn finish(st: &mut SagaState, status: SagaStatus, fx: &mut Vec<Effect>) {
     }));
 }
 
+/// Whether step `i`'s compensation has used every send it may (its first budget, plus one per
+/// operator retry).
+fn out_of_sends(step: &crate::Step, state: &StepState) -> bool {
+    step.compensation
+        .and_then(|c| c.gives_up_after)
+        .is_some_and(|max| {
+            let budget = u64::from(max) * (1 + u64::from(state.operator_retries));
+            u64::from(state.compensation_attempts) >= budget
+        })
+}
+
+/// Stops the saga as failed: step `i`'s compensation gave up.
+fn stop(st: &mut SagaState, i: usize, now: Timestamp, fx: &mut Vec<Effect>) {
+    let sent = st.steps[i].compensation_attempts;
+    let reason = format!("its compensation gave up after {sent} sends");
+    st.status = SagaStatus::Failed;
+    st.timer = None;
+    st.current = Some(i);
+    st.steps[i].status = StepStatus::CompensationFailed;
+    st.steps[i].reason = Some(reason.clone());
+    st.steps[i].settled_at = Some(now);
+    fx.push(Effect::Stopped { step: i, reason });
+}
+
 fn set_timer(st: &mut SagaState, step: usize, phase: Phase, purpose: TimerPurpose, due: Timestamp) {
     st.timer = Some(Timer {
         seq: st.timers_set,
@@ -295,6 +329,9 @@ fn after(now: Timestamp, wait: std::time::Duration) -> Timestamp {
     let ms = i64::try_from(wait.as_millis()).unwrap_or(i64::MAX);
     Timestamp::from_millis(now.millis().saturating_add(ms))
 }
+
+#[path = "operator.rs"]
+mod operator;
 
 #[cfg(test)]
 #[path = "engine_tests.rs"]

@@ -72,10 +72,12 @@ pub trait SagaRepository {
         limit: usize,
     ) -> impl Future<Output = Result<Vec<DueTimer>, Self::Error>> + Send;
 
-    /// The sagas of `definition` (all when `None`), most recently changed first.
+    /// The sagas of `definition` (all when `None`) in `status` (any when `None`), most recently
+    /// changed first.
     fn list_sagas(
         &mut self,
         definition: Option<&str>,
+        status: Option<SagaStatus>,
         limit: usize,
     ) -> impl Future<Output = Result<Vec<SagaSummary>, Self::Error>> + Send;
 }

@@ -19,6 +19,12 @@ pub enum SagaStatus {
     Completed,
     /// Every step that needed undoing was undone (terminal).
     Compensated,
+    /// A compensation gave up after its sends ([`Compensation::gives_up_after`]): stopped,
+    /// neither replies nor timers change it, until an operator retries it
+    /// ([`Input::Retry`](crate::Input::Retry)).
+    ///
+    /// [`Compensation::gives_up_after`]: crate::Compensation::gives_up_after
+    Failed,
 }
 
 impl SagaStatus {
@@ -36,7 +42,23 @@ impl SagaStatus {
             Self::Compensating => "compensating",
             Self::Completed => "completed",
             Self::Compensated => "compensated",
+            Self::Failed => "failed",
         }
+    }
+
+    /// Every status, in the order a saga can reach them.
+    pub const ALL: [Self; 5] = [
+        Self::Running,
+        Self::Compensating,
+        Self::Completed,
+        Self::Compensated,
+        Self::Failed,
+    ];
+
+    /// The status called `name` (as [`SagaStatus::as_str`] writes it).
+    #[must_use]
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == name)
     }
 }
 
@@ -55,10 +77,33 @@ pub enum StepStatus {
     /// No reply after every send: its outcome is unknown, so it is undone like a completed
     /// step (a reply arriving later changes nothing).
     TimedOut,
+    /// Its reply was still awaited when an operator aborted the saga: its outcome is unknown,
+    /// so it is undone like a completed step.
+    Aborted,
     /// Its compensation was sent; a reply is awaited.
     Compensating,
     /// Its compensation is done.
     Compensated,
+    /// Its compensation gave up after its sends; the saga is [`SagaStatus::Failed`].
+    CompensationFailed,
+}
+
+impl StepStatus {
+    /// The name shown (`pending`, `running`, ...).
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Running => "running",
+            Self::Completed => "completed",
+            Self::Failed => "failed",
+            Self::TimedOut => "timed_out",
+            Self::Aborted => "aborted",
+            Self::Compensating => "compensating",
+            Self::Compensated => "compensated",
+            Self::CompensationFailed => "compensation_failed",
+        }
+    }
 }
 
 /// What a step did, as stored.
@@ -70,6 +115,10 @@ pub struct StepState {
     pub attempts: u32,
     /// Compensation sends so far.
     pub compensation_attempts: u32,
+    /// Times an operator retried its compensation after it gave up (each grants a fresh
+    /// budget of sends).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub operator_retries: u32,
     /// The id its completing reply returned (payment, reservation, fulfillment, ...), for its
     /// compensation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -93,12 +142,18 @@ impl StepState {
             status: StepStatus::Pending,
             attempts: 0,
             compensation_attempts: 0,
+            operator_retries: 0,
             result: None,
             reason: None,
             started_at: None,
             settled_at: None,
         }
     }
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// What the saga's one timer does when it fires.

@@ -37,9 +37,12 @@ impl Retry {
     }
 }
 
-/// What undoes a completed step. A compensation is retried until it succeeds (with the
-/// backoff of its [`Retry`], whose `attempts` is ignored): a saga must end fully compensated,
-/// so its consumers must make compensations idempotent and able to succeed eventually.
+/// What undoes a completed step. By default a compensation is retried until it succeeds (with
+/// the backoff of its [`Retry`], whose `attempts` is ignored): a saga must end fully
+/// compensated, so its consumers must make compensations idempotent and able to succeed
+/// eventually. With [`Compensation::gives_up_after`] it is sent at most that many times; then
+/// the saga stops as [`SagaStatus::Failed`](crate::SagaStatus::Failed) until an operator
+/// retries it (which grants it as many sends again).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Compensation {
     /// The topic of the compensating command.
@@ -52,6 +55,8 @@ pub struct Compensation {
     pub timeout: Duration,
     /// The wait between sends.
     pub backoff: Retry,
+    /// Sends after which the saga stops as failed instead of sending again (`None`: never).
+    pub gives_up_after: Option<u32>,
 }
 
 impl Compensation {
@@ -65,7 +70,15 @@ impl Compensation {
             retried_on: &[],
             timeout: Duration::from_secs(30),
             backoff: Retry::DEFAULT,
+            gives_up_after: None,
         }
+    }
+
+    /// Sends it at most `sends` times (at least 1), then stops the saga as failed.
+    #[must_use]
+    pub const fn gives_up_after(mut self, sends: u32) -> Self {
+        self.gives_up_after = Some(if sends == 0 { 1 } else { sends });
+        self
     }
 
     /// Replies that report a failure to retry.

@@ -13,15 +13,8 @@ use crate::{StoreError, Tx};
 const TABLE: &str = "sagas";
 
 fn status_of(text: &str) -> Result<SagaStatus, StoreError> {
-    [
-        SagaStatus::Running,
-        SagaStatus::Compensating,
-        SagaStatus::Completed,
-        SagaStatus::Compensated,
-    ]
-    .into_iter()
-    .find(|s| s.as_str() == text)
-    .ok_or_else(|| StoreError::corrupt(TABLE, format!("unknown saga status {text:?}")))
+    SagaStatus::parse(text)
+        .ok_or_else(|| StoreError::corrupt(TABLE, format!("unknown saga status {text:?}")))
 }
 
 fn small(value: Option<usize>) -> Option<i64> {
@@ -132,13 +125,16 @@ impl SagaRepository for Tx {
     async fn list_sagas(
         &mut self,
         definition: Option<&str>,
+        status: Option<SagaStatus>,
         limit: usize,
     ) -> Result<Vec<SagaSummary>, StoreError> {
         let rows = sqlx::query(
             "SELECT definition, saga_id, status, current_step, deadline, updated_at FROM sagas \
-             WHERE ($1 = '' OR definition = $1) ORDER BY updated_at DESC, saga_id LIMIT $2",
+             WHERE ($1 = '' OR definition = $1) AND ($2 = '' OR status = $2) \
+             ORDER BY updated_at DESC, saga_id LIMIT $3",
         )
         .bind(definition.unwrap_or(""))
+        .bind(status.map_or("", SagaStatus::as_str))
         .bind(sql_limit(limit))
         .fetch_all(self.conn())
         .await?;

@@ -44,7 +44,7 @@ async fn a_saga_is_stored_whole_and_its_timer_follows_its_state() {
         let back = tx.load_saga("test-saga", &st.id).await.unwrap().unwrap();
         assert_eq!(back, st);
         assert_eq!(tx.load_saga("other-saga", &st.id).await.unwrap(), None);
-        let list = tx.list_sagas(Some("test-saga"), 10).await.unwrap();
+        let list = tx.list_sagas(Some("test-saga"), None, 10).await.unwrap();
         assert_eq!(list.len(), 1);
         assert_eq!(list[0].status, SagaStatus::Running);
         assert_eq!(list[0].current_step, Some(0));
@@ -70,8 +70,19 @@ async fn a_saga_is_stored_whole_and_its_timer_follows_its_state() {
         let stored = tx.load_saga("test-saga", &st.id).await.unwrap().unwrap();
         assert_eq!(stored.status, SagaStatus::Completed);
         assert_eq!(stored.version, 2);
-        let list = tx.list_sagas(None, 10).await.unwrap();
+        let list = tx.list_sagas(None, None, 10).await.unwrap();
         assert_eq!((list[0].current_step, list[0].deadline), (None, None));
+        // Filtered by status: it is completed, not running.
+        let completed = tx
+            .list_sagas(None, Some(SagaStatus::Completed), 10)
+            .await
+            .unwrap();
+        assert_eq!(completed.len(), 1);
+        let running = tx
+            .list_sagas(Some("test-saga"), Some(SagaStatus::Running), 10)
+            .await
+            .unwrap();
+        assert!(running.is_empty(), "{running:?}");
         let due = tx
             .take_due_saga_timers(Timestamp::from_millis(60_000), 10)
             .await

@@ -72,6 +72,10 @@ impl Function for Measured {
         }
         self.inner.invoke_events(deps, events, stop)
     }
+
+    fn saga(&self) -> Option<&dyn conveyor_runtime::saga::SagaCodec> {
+        self.inner.saga()
+    }
 }
 
 /// A publisher whose calls are timed under a transport's name.

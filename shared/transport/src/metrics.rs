@@ -254,6 +254,8 @@ impl Stats {
             "Dead letters per function",
             stats.dlq_depth.clone(),
         );
+        // Sagas: counted where an orchestrator applies its inputs (a separate set, shared).
+        conveyor_runtime::saga::metrics::register(&mut registry);
         Self { registry, ..stats }
     }
 

@@ -333,6 +333,8 @@ async function render() {
     else if (page === "events") content = await eventsView(params);
     else if (page === "flow" && arg) content = await flowView(arg);
     else if (page === "dlq") content = await dlqView(params);
+    else if (page === "sagas" && arg) content = await sagaView(arg);
+    else if (page === "sagas") content = await sagasView(params);
     else if (page === "schedules") content = await schedulesView();
     else if (page === "send") content = await sendView(params);
     else content = await functionsView();

@@ -5,6 +5,12 @@
 //! handlers in flight finish (up to the configured timeout, which must stay below the pod's
 //! termination grace period), stops the maintenance loop (inbox rows past their retention,
 //! see [`conveyor_transport::maintenance`]), gives the relay one last pass and closes the store.
+//!
+//! A worker that runs a saga orchestrator (a function subscribed to `saga.timer_fired`) also
+//! polls the due-timer table ([`conveyor_runtime::saga::timers`], every 200 ms) and publishes
+//! each timer that fell due through the sidecar, which delivers it to the orchestrator like any
+//! event; several replicas take disjoint timers (PostgreSQL's `SKIP LOCKED`), and a timer taken
+//! twice is handled once (its event id is fixed).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -12,7 +18,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::serve::ListenerExt;
-use conveyor_runtime::{Deps, Function, relay};
+use conveyor_runtime::{Deps, Function, relay, saga};
 use conveyor_store::Store;
 use conveyor_transport::measure::Timed;
 use conveyor_transport::metrics::Stats;
@@ -57,6 +63,7 @@ pub struct Worker {
     relay: JoinHandle<()>,
     maintenance: JoinHandle<()>,
     registration: Option<JoinHandle<()>>,
+    timers: Option<JoinHandle<()>>,
 }
 
 impl Worker {
@@ -108,6 +115,18 @@ impl Worker {
                     }
                 })
             });
+        // A saga orchestrator's timers: one poller serves every orchestrator of the worker.
+        let timers = functions
+            .iter()
+            .find(|f| f.spec().topics().contains(&saga::TIMER_FIRED))
+            .map(|orchestrator| {
+                tokio::spawn(saga::timers::run(
+                    deps.clone(),
+                    orchestrator.spec().service.app_id(),
+                    saga::timers::DEFAULT_EVERY,
+                    stop_rx.clone(),
+                ))
+            });
         let relay = tokio::spawn(conveyor_transport::relay::run(
             deps.clone(),
             config.relay_every,
@@ -122,6 +141,7 @@ impl Worker {
             relay,
             maintenance,
             registration,
+            timers,
         })
     }
 
@@ -180,6 +200,9 @@ impl Worker {
         }
         let _ = self.relay.await;
         let _ = self.maintenance.await;
+        if let Some(timers) = self.timers {
+            let _ = timers.await;
+        }
         // Rows already published must be gone before the last pass, which takes every row.
         self.deps.store.flush_outbox_deletes().await;
         let last = relay::relay_once(&self.deps, Duration::ZERO, conveyor_transport::relay::BATCH);

@@ -71,6 +71,8 @@ pub struct LambdaConfig {
     pub migrate: bool,
     /// FIFO queues events also go to directly (the ordered functions').
     pub ordered_routes: Vec<QueueRoute>,
+    /// A saga orchestrator's own queue, where it arms its timers.
+    pub timer_queue_url: Option<String>,
 }
 
 impl LambdaConfig {
@@ -141,6 +143,7 @@ impl LambdaConfig {
                 .transpose()
                 .map_err(ConfigError::Routes)?
                 .unwrap_or_default(),
+            timer_queue_url: var(super::timers::TIMER_QUEUE_URL),
         })
     }
 

@@ -9,7 +9,8 @@
 //! [`aws`]), the database URL read from a Secrets Manager secret ([`secret`]); events leave
 //! through EventBridge ([`eventbridge`]), and those an ordered function takes also straight to
 //! its FIFO queue ([`fifo`]). Each batch's metrics (event lag, processing time, outcomes) go
-//! to CloudWatch as Embedded Metric Format log lines ([`emf`]).
+//! to CloudWatch as Embedded Metric Format log lines ([`emf`]). A saga orchestrator arms its
+//! timers as SQS delay messages to its own queue ([`timers`]).
 
 pub mod aws;
 pub mod config;
@@ -23,6 +24,7 @@ pub mod fifo;
 pub mod schedule;
 pub mod secret;
 pub mod sqs;
+pub mod timers;
 
 use std::fmt;
 use std::sync::Arc;
@@ -32,7 +34,9 @@ use serde_json::Value;
 
 pub use lambda_runtime::Error;
 
-use crate::handler::{ScheduleFunction, ScheduleHandler, TopicFunction, TopicHandler};
+use crate::handler::{
+    OrchestratorFunction, ScheduleFunction, ScheduleHandler, TopicFunction, TopicHandler,
+};
 use crate::telemetry;
 use config::LambdaConfig;
 
@@ -64,6 +68,37 @@ pub async fn run_topic<H: TopicHandler + fmt::Debug>(handler: H) -> Result<(), E
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let host = Arc::clone(&host);
         // Boxed: the nested future is too deep for the compiler to lay out inline.
+        Box::pin(async move { host.handle_invocation(event).await })
+    }))
+    .await
+}
+
+/// Runs a saga orchestrator as a Lambda fed by SQS, arming its saga's timers on its own queue
+/// (`CONVEYOR_SAGA_TIMER_QUEUE_URL`, see [`timers`]).
+///
+/// # Errors
+/// A configuration or connection error at cold start, or a Runtime API failure.
+pub async fn run_orchestrator<H: crate::saga::Orchestrator + fmt::Debug>(
+    handler: H,
+) -> Result<(), Error> {
+    telemetry::init(telemetry::lambda_format());
+    let config = LambdaConfig::from_env(H::SPEC.name)?;
+    let mut host = sqs::SqsHost::new(
+        Arc::new(OrchestratorFunction(TopicFunction(handler))),
+        config.deps().await?,
+        config.dead_letter(),
+    );
+    match &config.timer_queue_url {
+        Some(url) => host = host.with_timers(timers::TimerQueue::from_env(url)),
+        None => tracing::error!(
+            function = H::SPEC.name,
+            "{} is not set: this orchestrator's saga timers will not fire",
+            timers::TIMER_QUEUE_URL
+        ),
+    }
+    let host = Arc::new(host);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        let host = Arc::clone(&host);
         Box::pin(async move { host.handle_invocation(event).await })
     }))
     .await

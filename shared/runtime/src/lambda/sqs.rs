@@ -30,6 +30,7 @@ use super::dlq::SqsDeadLetter;
 use super::emf::{BatchMetrics, Counted, Sample};
 use super::envelope::decode_body;
 use super::error_type;
+use super::timers::{self, TimerQueue};
 
 /// Records are not started when less than this remains before the invocation's deadline.
 pub const DEADLINE_MARGIN: Duration = Duration::from_secs(1);
@@ -41,6 +42,8 @@ pub struct SqsHost {
     deps: Deps,
     dead_letter: Option<SqsDeadLetter>,
     metrics: Option<Arc<dyn BatchMetrics>>,
+    /// A saga orchestrator's own queue, where it arms its timers ([`super::timers`]).
+    timers: Option<TimerQueue>,
 }
 
 /// Where a batch's records leave their measurements, when the host emits metrics.
@@ -139,6 +142,7 @@ impl SqsHost {
             deps,
             dead_letter,
             metrics: None,
+            timers: None,
         }
     }
 
@@ -150,6 +154,13 @@ impl SqsHost {
             metrics: Some(metrics),
             ..self
         }
+    }
+
+    /// The host of a saga orchestrator, arming its timers on `queue` ([`super::timers`]).
+    #[must_use]
+    pub fn with_timers(mut self, queue: TimerQueue) -> Self {
+        self.timers = Some(queue);
+        self
     }
 
     /// Handles an invocation whose payload has not been decoded yet: an SQS event gets its
@@ -344,12 +355,23 @@ impl SqsHost {
             .max(1);
         let result = match event {
             Ok(event) => {
+                if let Some(outcome) = self.rearm_early(&event).await {
+                    return outcome;
+                }
                 let input = Input::Event {
                     event: &event,
                     attempt,
                     deadline,
                 };
-                self.function.invoke(&self.deps, input).await
+                let result = self.function.invoke(&self.deps, input).await;
+                if result.is_ok()
+                    && let Err(e) = self.arm_timer(&event).await
+                {
+                    // Redelivered, it is a duplicate, and the timer is armed again.
+                    tracing::warn!(function = name, message_id, error = %e, "saga timer not armed; SQS will redeliver");
+                    return RecordOutcome::Failed;
+                }
+                result
             }
             Err(e) => Err(HandlerError::from(e)),
         };
@@ -381,6 +403,32 @@ impl SqsHost {
                 self.dead_letter(record, &reason, attempts).await
             }
         }
+    }
+
+    /// A saga timer's firing that arrived before its due time (a hop of a timer more than 15
+    /// minutes away) is armed again for the time left instead of being handled.
+    async fn rearm_early(&self, event: &CloudEvent) -> Option<RecordOutcome> {
+        let queue = self.timers.as_ref()?;
+        let source = self.function.spec().service.app_id();
+        let now = self.deps.clock.now();
+        Some(
+            match timers::rearm_if_early(queue, event, source, now).await? {
+                Ok(_) => RecordOutcome::Done,
+                Err(e) => {
+                    tracing::warn!(error = %e, "saga timer hop not armed; SQS will redeliver");
+                    RecordOutcome::Failed
+                }
+            },
+        )
+    }
+
+    /// After an orchestrator took `event`, arms the timer its saga now waits for, if any.
+    async fn arm_timer(&self, event: &CloudEvent) -> Result<(), timers::ArmError> {
+        let (Some(queue), Some(codec)) = (&self.timers, self.function.saga()) else {
+            return Ok(());
+        };
+        let source = self.function.spec().service.app_id();
+        timers::arm_after(queue, codec, &self.deps, event, source).await
     }
 
     /// Sends the record to the DLQ with `reason`; without a DLQ, or when the send fails, it is

@@ -12,19 +12,32 @@
 //! Timers are rows of a due-timer table. [`timers::fire_due`] takes those that fell due and
 //! stages one [`TIMER_FIRED`] event each (its id fixed by the saga and the timer's number, so a
 //! timer fired twice is handled once); [`timers::run`] polls it, which hosts with a process
-//! of their own (the emulator) run beside the orchestrator.
+//! of their own (the emulator, the Dapr worker) run beside the orchestrator. On Lambda the
+//! orchestrator arms each timer as an SQS delay message to its own queue instead (module
+//! `lambda::timers`, feature `lambda`).
+//!
+//! An operator may abort a running saga or retry a failed one ([`operate`]), through the
+//! same engine and in one transaction with the commands it sends. What the sagas do is
+//! counted in [`metrics`].
 //!
 //! # Layout
 //! - this module — the timer event, the codec trait, [`orchestrate`]
 //! - [`timers`] — the due-timer poller
+//! - [`operate`] — an operator's abort or retry
+//! - [`metrics`] — counters and step latency per definition
 
+pub mod metrics;
+pub mod operate;
 pub mod timers;
+
+pub use operate::{OperateError, Operation, operate};
 
 use conveyor_domain::SagaId;
 use conveyor_domain::events::{DomainEvent, Validate, ValidationError};
 pub use conveyor_saga::{
     Command, Compensation, DefinitionError, Effect, Engine, Ignored, Input, Outcome, Phase, Reply,
-    Retry, SagaDefinition, SagaState, SagaStatus, Step, StepState, StepStatus, Transition,
+    Retry, SagaDefinition, SagaState, SagaStatus, Step, StepState, StepStatus, Timer, TimerPurpose,
+    Transition,
 };
 pub use conveyor_saga::{DueTimer, SagaRepository, SagaSummary};
 use serde::{Deserialize, Serialize};
@@ -119,6 +132,13 @@ pub trait SagaCodec: Send + Sync {
     ) -> Result<Option<Outgoing>, HandlerError>;
 }
 
+/// A topic handler that orchestrates a saga: it offers its codec, so an operator's action
+/// ([`operate`]) reaches the saga's own code. Wrapped by [`crate::handler::orchestrator`].
+pub trait Orchestrator: crate::contract::TopicHandler {
+    /// The saga's code.
+    fn codec(&self) -> &dyn SagaCodec;
+}
+
 /// What [`orchestrate`] did with one event.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Orchestrated {
@@ -169,6 +189,7 @@ pub async fn orchestrate<C: SagaCodec + ?Sized>(
         tracing::debug!(saga = def.name(), %saga, %topic, ?why, "input changes nothing");
     } else {
         store_and_stage(codec, &t, cx).await?;
+        metrics::observe(&state, &t);
     }
     Ok(Orchestrated::Applied(Box::new(t)))
 }
@@ -201,6 +222,7 @@ async fn start<C: SagaCodec + ?Sized>(
         return Ok(Orchestrated::AlreadyStarted(t.state.id));
     }
     stage(codec, &t, cx)?;
+    metrics::observe_start(&t.state);
     Ok(Orchestrated::Applied(Box::new(t)))
 }
 
@@ -223,6 +245,8 @@ fn stage<C: SagaCodec + ?Sized>(
         let event = match effect {
             Effect::Send(command) => Some(codec.command(&t.state, command)?),
             Effect::Finished(outcome) => codec.finished(&t.state, outcome)?,
+            // A stopped saga has not ended: nobody is told; an operator retries it.
+            Effect::Stopped { .. } => None,
         };
         if let Some(event) = event {
             cx.publish_keyed(&event, Some(t.state.id.as_str()))?;
