@@ -65,8 +65,10 @@ pub struct UpConfig {
     pub sqs: Option<SqsSettings>,
     /// The clock handlers and jobs read; the system clock when `None` (tests pass a manual one).
     pub clock: Option<Arc<dyn Clock>>,
-    /// Retention of inbox rows and dead letters, and how often they are pruned.
+    /// Retention of inbox rows, dead letters and stored events, and how often they are pruned.
     pub maintenance: MaintenanceSettings,
+    /// Append published events to the event store.
+    pub event_store: bool,
 }
 
 impl Default for UpConfig {
@@ -82,6 +84,7 @@ impl Default for UpConfig {
             sqs: None,
             clock: None,
             maintenance: MaintenanceSettings::default(),
+            event_store: true,
         }
     }
 }
@@ -125,7 +128,8 @@ pub async fn start(mut config: UpConfig) -> Result<Running, UpError> {
         .await?
         .sweeping_outbox()
         .checkpointing_in_background(&config.database)
-        .await?;
+        .await?
+        .with_event_store(config.event_store);
     let clock: Arc<dyn Clock> = config
         .clock
         .clone()

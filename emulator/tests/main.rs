@@ -20,6 +20,7 @@ mod redis_recovery;
 mod redis_retention;
 mod redis_tick_lock;
 mod redis_tls;
+mod replay;
 mod saga_timers;
 mod schema;
 mod sqs;

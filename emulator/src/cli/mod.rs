@@ -7,6 +7,7 @@
 //! - [`client`] — the operator commands over HTTP
 //! - [`commands`] — the local commands and output formatting
 //! - [`migrate`] — `conveyor migrate`: the migrations as a step of their own
+//! - [`replay`] — `conveyor events replay`: stored events delivered again
 
 //! - [`sqs`] — SQS settings from the arguments, and `dlq redrive --sqs`
 
@@ -17,6 +18,7 @@ pub mod args;
 pub mod client;
 pub mod commands;
 pub mod migrate;
+pub mod replay;
 
 pub mod sqs;
 pub mod start;

@@ -9,6 +9,7 @@ mod dlq_edit;
 mod flow;
 mod moto;
 mod ordered;
+mod replay;
 
 use std::time::Duration;
 

@@ -1,6 +1,7 @@
 //! The maintenance loop of the long-running hosts (`conveyor up`, the Dapr worker): every few
 //! minutes, one bounded pruning run ([`conveyor_runtime::maintenance::prune`]) of the inbox
-//! rows past their retention and, where the embedded broker runs, of its dead letters. A run
+//! rows past their retention, where the embedded broker runs of its dead letters, and of the
+//! event store (whose day partitions on PostgreSQL are made ahead by the same run). A run
 //! that stops at its bound is followed by the next one soon after, so a backlog is worked off in
 //! short runs instead of one long one. The loop ends with the host's shutdown signal.
 
@@ -49,10 +50,14 @@ pub async fn run(
             .await
         {
             Ok(pruned) => {
-                if pruned.inbox + pruned.dead_letters > 0 {
+                if pruned.inbox + pruned.dead_letters + pruned.events > 0
+                    || pruned.partitions_dropped > 0
+                {
                     tracing::info!(
                         inbox = pruned.inbox,
                         dead_letters = pruned.dead_letters,
+                        events = pruned.events,
+                        event_partitions = pruned.partitions_dropped,
                         more = pruned.more,
                         "pruned rows past their retention"
                     );

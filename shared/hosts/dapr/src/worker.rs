@@ -67,7 +67,9 @@ impl Worker {
         config: WorkerConfig,
         functions: &[Arc<dyn Function>],
     ) -> Result<Self, WorkerError> {
-        let store = Store::connect_with(&config.database, config.pool).await?;
+        let store = Store::connect_with(&config.database, config.pool)
+            .await?
+            .with_event_store(config.event_store);
         if config.migrate {
             store.migrate().await.map_err(WorkerError::Migrate)?;
         } else {

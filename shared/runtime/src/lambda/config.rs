@@ -69,6 +69,8 @@ pub struct LambdaConfig {
     pub dlq_url: Option<String>,
     /// Run migrations at cold start.
     pub migrate: bool,
+    /// Append published events to the event store (`CONVEYOR_EVENT_STORE`).
+    pub event_store: bool,
     /// FIFO queues events also go to directly (the ordered functions').
     pub ordered_routes: Vec<QueueRoute>,
 }
@@ -136,6 +138,7 @@ impl LambdaConfig {
             event_bus,
             dlq_url: var(DLQ_URL),
             migrate,
+            event_store: crate::event_store::enabled(&var)?,
             ordered_routes: var(super::fifo::ORDERED_ROUTES)
                 .map(|text| super::fifo::parse_routes(&text))
                 .transpose()
@@ -190,7 +193,9 @@ impl LambdaConfig {
         } else {
             Store::connect_with(url, self.pool).await
         };
-        opened.map_err(ConfigError::Store)
+        opened
+            .map(|store| store.with_event_store(self.event_store))
+            .map_err(ConfigError::Store)
     }
 
     /// The DLQ client, if a DLQ URL is configured.
