@@ -134,6 +134,8 @@ pub async fn start(mut config: UpConfig) -> Result<Running, UpError> {
         .clock
         .clone()
         .unwrap_or_else(|| Arc::new(SystemClock));
+    // The event store's partitions of today and the days ahead, before any handler appends.
+    conveyor_transport::maintenance::prepare_event_store(&store, clock.now()).await;
     let events = Arc::new(EventLog::new());
     let stats = Arc::new(Stats::with_journal(events.clone()));
     // Every invocation, whichever host runs it, lands in the dashboard's event log.

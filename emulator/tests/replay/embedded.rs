@@ -1,22 +1,17 @@
 //! Replay on the embedded broker: each function's queue in the emulator's SQLite file.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use conveyor_embedded::consumer::ConsumerSettings;
 use conveyor_emulator::cli::args::Transport;
 use conveyor_emulator::up::{self, UpConfig};
-use conveyor_store::Store;
 
-use super::{Seen, args, functions, publish, scenario};
+use super::{Seen, args, functions, scenario};
 
 #[tokio::test]
 async fn replay_on_the_embedded_broker() {
     let dir = tempfile::tempdir().unwrap();
     let database = format!("sqlite://{}", dir.path().join("replay.db").display());
-    let store = Store::open(&database).await.unwrap();
-    let ids = publish(&store).await;
-    store.close().await;
     let seen = Seen::default();
     let running = up::start(UpConfig {
         database: database.clone(),
@@ -30,7 +25,6 @@ async fn replay_on_the_embedded_broker() {
     })
     .await
     .unwrap();
-    scenario(&running, &seen, &ids, &args(&database, Transport::Embedded)).await;
+    scenario(&running, &seen, &args(&database, Transport::Embedded)).await;
     running.shutdown().await;
-    drop(Arc::clone(&seen));
 }

@@ -1,6 +1,6 @@
 //! `conveyor events replay` end to end on each transport (the embedded broker here and in
-//! [`embedded`], Redis Streams in [`redis`], SQS in `crate::sqs::replay`): events published
-//! through the outbox are in the event store; replayed with their original ids every
+//! [`embedded`], Redis Streams in [`redis`], SQS in `crate::sqs::replay`): the events a
+//! function published (through its outbox) are in the event store; replayed with their original ids every
 //! subscriber's inbox skips them; replayed as new to one function only, that function handles
 //! them again (each naming its original in `replayof`) and the other does not; a replay stopped
 //! at its limit continues where it stopped when run again; a dry run delivers nothing.
@@ -10,19 +10,56 @@ mod redis;
 
 use std::sync::{Arc, Mutex};
 
-use conveyor_domain::Timestamp;
+use conveyor_domain::events::{DomainEvent, Validate, ValidationError};
+use conveyor_domain::{Clock, SystemClock};
 use conveyor_emulator::cli::args::{RedisTlsArgs, ReplayArgs, SqsArgs, Transport};
 use conveyor_emulator::cli::replay;
 use conveyor_emulator::up::Running;
 use conveyor_runtime::{Context, Function, FunctionSpec, HandlerError, Service, TopicHandler};
-use conveyor_store::Store;
+use conveyor_store::events::EventQuery;
+use serde::{Deserialize, Serialize};
 
-use crate::functions::{FAST_RETRY, Ping, event_row, eventually};
+use crate::functions::{FAST_RETRY, event_row, eventually};
 
 /// The replayed topic.
 const TOPIC: &str = "test.replayed";
+/// The topic the seeder consumes.
+const SEED: &str = "test.replay_seed";
 /// Events published before the replays.
 const EVENTS: u32 = 5;
+
+/// The payload of both topics.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Tick {
+    n: u32,
+}
+
+impl Validate for Tick {
+    fn validate(&self) -> Result<(), ValidationError> {
+        Ok(())
+    }
+}
+
+impl DomainEvent for Tick {
+    fn topic(&self) -> &'static str {
+        TOPIC
+    }
+}
+
+/// Publishes one event on the replayed topic per seed: the events the event store keeps.
+#[derive(Debug, Default)]
+pub(crate) struct Seeder;
+
+impl TopicHandler for Seeder {
+    type Payload = Tick;
+    const SPEC: FunctionSpec =
+        FunctionSpec::on_topics("test-replay-seeder", Service::Order, &[SEED])
+            .with_retry(FAST_RETRY);
+
+    async fn handle(&self, tick: Tick, cx: &mut Context<'_>) -> Result<(), HandlerError> {
+        cx.publish(&tick)
+    }
+}
 
 /// What a recorder saw: its function, the event id, and the `replayof` it carried.
 pub(crate) type Seen = Arc<Mutex<Vec<(&'static str, String, Option<String>)>>>;
@@ -34,11 +71,11 @@ macro_rules! recorder {
         pub(crate) struct $name(pub(crate) Seen);
 
         impl TopicHandler for $name {
-            type Payload = Ping;
+            type Payload = Tick;
             const SPEC: FunctionSpec =
                 FunctionSpec::on_topics($function, Service::Order, &[TOPIC]).with_retry(FAST_RETRY);
 
-            async fn handle(&self, _ping: Ping, cx: &mut Context<'_>) -> Result<(), HandlerError> {
+            async fn handle(&self, _tick: Tick, cx: &mut Context<'_>) -> Result<(), HandlerError> {
                 self.0.lock().unwrap().push((
                     Self::SPEC.name,
                     cx.event_id().to_owned(),
@@ -53,43 +90,49 @@ macro_rules! recorder {
 recorder!(RecorderA, "test-replay-a");
 recorder!(RecorderB, "test-replay-b");
 
-/// The two recorders, sharing one record.
+/// The seeder and the two recorders, sharing one record.
 pub(crate) fn functions(seen: &Seen) -> Vec<Arc<dyn Function>> {
     vec![
+        conveyor_runtime::topic(Seeder),
         conveyor_runtime::topic(RecorderA(Arc::clone(seen))),
         conveyor_runtime::topic(RecorderB(Arc::clone(seen))),
     ]
 }
 
-/// The time of the `i`th event.
-fn at(i: u32) -> Timestamp {
-    Timestamp::parse_rfc3339("2026-12-05T10:00:00Z")
-        .unwrap()
-        .add_minutes(i64::from(i))
-}
-
-/// Stages the events through the outbox (so they are stored, and the relay of a running
-/// emulator publishes them); returns their ids in order.
-pub(crate) async fn publish(store: &Store) -> Vec<String> {
-    let mut ids = Vec::new();
-    for n in 1..=EVENTS {
-        let row = event_row(TOPIC, "test", &Ping { n }, at(n));
-        let mut tx = store.begin().await.unwrap();
-        tx.outbox_stage(std::slice::from_ref(&row), at(n))
+/// Has the seeder publish the events; returns their ids in store order once all are stored.
+async fn seed(running: &Running) -> Vec<String> {
+    let now = SystemClock.now();
+    let seeds: Vec<_> = (1..=EVENTS)
+        .map(|n| event_row(SEED, "test", &Tick { n }, now))
+        .collect();
+    running.broker.publish(&seeds).await.unwrap();
+    let query = EventQuery {
+        topic: Some(TOPIC.to_owned()),
+        limit: 100,
+        ..EventQuery::default()
+    };
+    eventually("the seeder's events to be stored", || async {
+        running
+            .deps
+            .store
+            .events_query(&query)
             .await
-            .unwrap();
-        tx.commit().await.unwrap();
-        ids.push(row.id);
-    }
-    ids
+            .unwrap()
+            .events
+            .len()
+            == seeds.len()
+    })
+    .await;
+    let page = running.deps.store.events_query(&query).await.unwrap();
+    page.events.into_iter().map(|e| e.id).collect()
 }
 
 /// Replay arguments over `database` on `transport`, covering every published event.
 pub(crate) fn args(database: &str, transport: Transport) -> ReplayArgs {
     ReplayArgs {
         topic: TOPIC.to_owned(),
-        from: at(0),
-        to: at(EVENTS + 1),
+        from: SystemClock.now().add_minutes(-60),
+        to: SystemClock.now().add_minutes(60),
         function: None,
         correlation_id: None,
         as_new: false,
@@ -119,10 +162,12 @@ async fn duplicates(running: &Running, function: &str) -> u64 {
     running.events.totals(function).duplicates
 }
 
-/// The scenario every transport runs: `running` runs both recorders over the database of
-/// `base` (whose transport fields say how to reach their queues), `ids` were published.
-pub(crate) async fn scenario(running: &Running, seen: &Seen, ids: &[String], base: &ReplayArgs) {
+/// The scenario every transport runs: `running` runs [`functions`] over the database of
+/// `base` (whose transport fields say how to reach their queues).
+pub(crate) async fn scenario(running: &Running, seen: &Seen, base: &ReplayArgs) {
     let catalog = functions(seen);
+    let ids = seed(running).await;
+    let ids = ids.as_slice();
     eventually("both recorders to handle every event once", || async {
         seen_by(seen, "test-replay-a").len() == ids.len()
             && seen_by(seen, "test-replay-b").len() == ids.len()

@@ -7,14 +7,13 @@ use conveyor_emulator::cli::args::{ReplayArgs, Transport};
 use conveyor_emulator::up::{self, UpConfig};
 use conveyor_store::testing::TestDb;
 
-use super::{Seen, args, functions, publish, scenario};
+use super::{Seen, args, functions, scenario};
 use crate::redis_common::{TestRedis, redis_url};
 
 #[tokio::test]
 async fn replay_on_redis_streams() {
     let db = TestDb::postgres().await;
     let redis = TestRedis::new().await;
-    let ids = publish(db.store()).await;
     let seen = Seen::default();
     let running = up::start(UpConfig {
         database: db.url().to_owned(),
@@ -30,7 +29,7 @@ async fn replay_on_redis_streams() {
         redis_prefix: redis.prefix.clone(),
         ..args(db.url(), Transport::Redis)
     };
-    scenario(&running, &seen, &ids, &base).await;
+    scenario(&running, &seen, &base).await;
     // The replayed events went through the functions' inbox streams.
     assert_eq!(redis.xlen("test-replay-a.inbox").await, 5 + 5);
     assert_eq!(redis.xlen("test-replay-b.inbox").await, 5);

@@ -7,13 +7,12 @@ use conveyor_emulator::up::{self, UpConfig};
 use conveyor_store::testing::TestDb;
 
 use super::moto::Moto;
-use crate::replay::{Seen, args, functions, publish, scenario};
+use crate::replay::{Seen, args, functions, scenario};
 
 #[tokio::test]
 async fn replay_on_sqs_queues() {
     let moto = Moto::start();
     let db = TestDb::postgres().await;
-    let ids = publish(db.store()).await;
     let seen = Seen::default();
     let prefix = format!("replay-{:08x}-", rand::random::<u32>());
     let running = up::start(UpConfig {
@@ -33,7 +32,7 @@ async fn replay_on_sqs_queues() {
         },
         ..args(db.url(), Transport::Sqs)
     };
-    scenario(&running, &seen, &ids, &base).await;
+    scenario(&running, &seen, &base).await;
     running.shutdown().await;
     db.close().await;
 }

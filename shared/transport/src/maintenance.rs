@@ -36,6 +36,18 @@ impl Default for MaintenanceSettings {
     }
 }
 
+/// Makes the event store's day partitions of `now`'s day and the days ahead (PostgreSQL), as a
+/// host starts, before any handler appends; a failure (a role that may not create tables) is
+/// logged, not fatal: appends then land in the DEFAULT partition.
+pub async fn prepare_event_store(store: &Store, now: conveyor_domain::Timestamp) {
+    if let Err(e) = store
+        .events_prepare(now, maintenance::PARTITIONS_AHEAD)
+        .await
+    {
+        tracing::warn!(error = %e, "could not make the event store's partitions; events go to its DEFAULT partition until they are made");
+    }
+}
+
 /// Runs at once, then every `settings.every` (sooner while rows past retention remain), until
 /// `shutdown` turns `true`. `dead_letters`: the store holds the embedded broker's tables.
 pub async fn run(

@@ -79,6 +79,8 @@ impl Worker {
         }
         // Published outbox rows are deleted in batches in the background.
         let store = store.sweeping_outbox();
+        // The event store's partitions of today and the days ahead, before any handler appends.
+        conveyor_transport::maintenance::prepare_event_store(&store, config.clock.now()).await;
         let publisher = Arc::new(SidecarPublisher::new(&config, functions));
         let deps = Deps {
             store,

@@ -3,7 +3,8 @@
 //! PostgreSQL: `conveyor.events` is partitioned by range of `time`, one partition per UTC day
 //! (`conveyor.events_pYYYYMMDD`), and a DEFAULT partition for rows no day covers.
 //! [`Store::events_prepare`] makes the partitions of today and the days ahead (the maintenance
-//! loop calls it at start and on every run); a day's rows that reached the DEFAULT partition
+//! hosts call it at start, before any handler runs, and the maintenance loop on every run); a
+//! day's rows that reached the DEFAULT partition
 //! before its partition existed are moved into it as it is made. Retention drops whole
 //! partitions whose day ended before the cutoff (no row-by-row delete, no bloat), and deletes
 //! the DEFAULT partition's older rows in batches.
@@ -77,6 +78,21 @@ async fn prepare(
             continue;
         }
         let (name, from, to) = partition(day);
+        // Rows of the day in the DEFAULT partition (rare: its partition was not made ahead) are
+        // moved first, with the table locked: a query planned before the attach would read
+        // neither where they were nor where they go. Made ahead, a day has no rows yet and
+        // attaching takes only a lock that lets reads and appends go on.
+        let strays: bool = sqlx::query_scalar(&format!(
+            "SELECT EXISTS (SELECT 1 FROM conveyor.events_default WHERE time >= {from} AND time < {to})"
+        ))
+        .persistent(false)
+        .fetch_one(&mut *conn)
+        .await?;
+        if strays {
+            sqlx::query("LOCK TABLE conveyor.events IN ACCESS EXCLUSIVE MODE")
+                .execute(&mut *conn)
+                .await?;
+        }
         // Made apart, filled from the DEFAULT partition, then attached: attaching checks that
         // the DEFAULT partition no longer holds the day's rows.
         let statements = [
