@@ -6,6 +6,8 @@
 mod api;
 mod browser;
 mod redis;
+mod stored;
+mod stored_page;
 mod token;
 
 use std::time::Duration;
