@@ -130,12 +130,10 @@ fn main() -> ExitCode {
                 &outcome,
                 args.dry_run,
             ));
-            if outcome.more {
-                if let Some(id) = &outcome.id {
-                    eprintln!(
-                        "more events remain: run the same command again, or add --resume {id}"
-                    );
-                }
+            if outcome.more
+                && let Some(id) = &outcome.id
+            {
+                eprintln!("more events remain: run the same command again, or add --resume {id}");
             }
             Ok(())
         }),

@@ -138,7 +138,7 @@ impl LambdaConfig {
             event_bus,
             dlq_url: var(DLQ_URL),
             migrate,
-            event_store: crate::event_store::enabled(&var)?,
+            event_store: crate::event_store::enabled(var)?,
             ordered_routes: var(super::fifo::ORDERED_ROUTES)
                 .map(|text| super::fifo::parse_routes(&text))
                 .transpose()
