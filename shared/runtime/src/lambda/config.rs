@@ -230,7 +230,7 @@ mod tests {
 
     #[test]
     fn every_configuration_error_names_what_to_set() {
-        let cases: [(&[(&str, &str)], &str); 8] = [
+        let cases: [(&[(&str, &str)], &str); 9] = [
             (
                 &[],
                 "CONVEYOR_EVENT_BUS is not set: set it to the EventBridge bus name, or set CONVEYOR_PUBLISH=outbox to leave events in the outbox for a relay",
@@ -258,6 +258,10 @@ mod tests {
             (
                 &[BUS, DB, ("CONVEYOR_MIGRATE", "no")],
                 "CONVEYOR_MIGRATE is \"no\": set it to false to skip migrations",
+            ),
+            (
+                &[BUS, DB, ("CONVEYOR_EVENT_STORE", "off")],
+                "CONVEYOR_EVENT_STORE is \"off\": set it to false to keep no event store",
             ),
             (
                 &[BUS, DB, ("CONVEYOR_ORDERED_ROUTES", "{}")],
@@ -291,6 +295,7 @@ mod tests {
         );
         assert_eq!(config.pool.max_connections(), 2);
         assert!(!config.migrate);
+        assert!(config.event_store, "the event store is on unless switched off");
         assert!(config.event_bus.is_none());
         assert!(!format!("{config:?}").contains("ignored"));
     }
