@@ -3,6 +3,7 @@
 //!
 //! # Layout
 //! - [`action`] — publish and dead letters, on Redis directly or over HTTP
+//! - [`aws`] — AWS client settings from the SQS options
 //! - [`args`] — clap definitions (every option has an environment fallback)
 //! - [`client`] — the operator commands over HTTP
 //! - [`commands`] — the local commands and output formatting
@@ -15,6 +16,7 @@
 
 pub mod action;
 pub mod args;
+pub mod aws;
 pub mod client;
 pub mod commands;
 pub mod migrate;

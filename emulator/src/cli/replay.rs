@@ -86,7 +86,7 @@ pub async fn run(
         Transport::Sqs => {
             let settings = SqsSettings {
                 queue_prefix: args.sqs.queue_prefix.clone(),
-                ..SqsSettings::new(super::sqs::aws_settings(&args.sqs, "SQS"))
+                ..SqsSettings::new(super::aws::aws_settings(&args.sqs, "SQS"))
             };
             Arc::new(
                 SqsBroker::connect(settings, &functions)

@@ -295,7 +295,10 @@ mod tests {
         );
         assert_eq!(config.pool.max_connections(), 2);
         assert!(!config.migrate);
-        assert!(config.event_store, "the event store is on unless switched off");
+        assert!(
+            config.event_store,
+            "the event store is on unless switched off"
+        );
         assert!(config.event_bus.is_none());
         assert!(!format!("{config:?}").contains("ignored"));
     }
