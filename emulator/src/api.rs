@@ -117,7 +117,14 @@ async fn publish(
     Path(topic): Path<String>,
     body: axum::body::Bytes,
 ) -> ApiResult {
-    let answer = operations::publish(s.broker.as_ref(), &topic, &body, s.deps.clock.now()).await?;
+    let answer = operations::publish(
+        s.broker.as_ref(),
+        Some(&s.deps.store),
+        &topic,
+        &body,
+        s.deps.clock.now(),
+    )
+    .await?;
     Ok(Json(answer))
 }
 

@@ -24,6 +24,7 @@ impl Emulator for Up {
                 functions: setup.functions,
                 consumer: setup.consumer,
                 redis: setup.redis,
+                event_store: setup.event_store,
                 ..UpConfig::default()
             })
             .await

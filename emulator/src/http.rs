@@ -82,7 +82,7 @@ impl From<operations::PublishError> for ApiError {
         let status = match &e {
             E::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             E::NotJson(_) | E::Invalid(_) => StatusCode::BAD_REQUEST,
-            E::Transport(_) => StatusCode::SERVICE_UNAVAILABLE,
+            E::Transport(_) | E::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
         };
         Self(status, e.to_string())
     }

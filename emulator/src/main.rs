@@ -9,7 +9,8 @@ use conveyor_catalog as catalog;
 use conveyor_dapr as dapr;
 use conveyor_emulator::cli::action::{self, Action};
 use conveyor_emulator::cli::args::{
-    Cli, Command, CronCommand, DlqCommand, GenCommand, LogFormat, Transport, UpArgs, WorkerArgs,
+    Cli, Command, CronCommand, DlqCommand, EventsCommand, GenCommand, LogFormat, Transport, UpArgs,
+    WorkerArgs,
 };
 use conveyor_emulator::cli::{client, commands, migrate, start};
 use conveyor_emulator::{api, up};
@@ -122,6 +123,21 @@ fn main() -> ExitCode {
             };
             run_bench(&plan)
         }
+        Command::Events {
+            command: EventsCommand::Replay(args),
+        } => run_async(async move {
+            let outcome = conveyor_emulator::cli::replay::run(&args, &catalog::all()).await?;
+            commands::print_json(&conveyor_emulator::cli::replay::report(
+                &outcome,
+                args.dry_run,
+            ));
+            if outcome.more
+                && let Some(id) = &outcome.id
+            {
+                eprintln!("more events remain: run the same command again, or add --resume {id}");
+            }
+            Ok(())
+        }),
         Command::Gen {
             what: GenCommand::Events { dir, check },
         } => commands::generate(&dir, check, r#gen::events::check, |d| {
@@ -243,8 +259,12 @@ fn run_up(args: UpArgs) -> Result<(), commands::CommandError> {
             (None, Some(r)) => start::Target::Redis(r.url.clone()),
             (None, None) => start::Target::Embedded,
         };
-        let maintenance = MaintenanceSettings { retention: Retention::from_env()?, ..MaintenanceSettings::default() };
-        let config = up::UpConfig { database: args.database.clone(), pool: args.pool.options(), functions, subscribers: catalog::all(), redis, sqs, maintenance, ..up::UpConfig::default() };
+        let mut retention = Retention::from_env()?;
+        if let Some(days) = args.event_retention_days {
+            retention.events = std::time::Duration::from_secs(u64::from(days) * 86_400);
+        }
+        let maintenance = MaintenanceSettings { retention, ..MaintenanceSettings::default() };
+        let config = up::UpConfig { database: args.database.clone(), pool: args.pool.options(), functions, subscribers: catalog::all(), redis, sqs, maintenance, event_store: args.event_store, ..up::UpConfig::default() };
         // Bound first: a taken port is reported before anything is opened.
         let listener = tokio::net::TcpListener::bind(args.http).await.map_err(|source| commands::CommandError::Listen { address: args.http, source })?;
         let address = listener.local_addr().map_err(commands::CommandError::Io)?;

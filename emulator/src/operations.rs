@@ -28,6 +28,9 @@ pub enum PublishError {
     /// The transport refused it.
     #[error(transparent)]
     Transport(#[from] BrokerError),
+    /// The event store could not keep it (it was not published).
+    #[error("the event store: {0}")]
+    Store(#[from] conveyor_store::StoreError),
 }
 
 /// A CloudEvent from a body: a full CloudEvent is taken as is (its topic set to `topic`),
@@ -54,12 +57,14 @@ pub fn to_cloudevent(topic: &str, body: &[u8], now: Timestamp) -> Result<CloudEv
 }
 
 /// Publishes `body` (see [`to_cloudevent`]) to `topic`; answers the event id, the topic and
-/// the functions subscribed to it.
+/// the functions subscribed to it. With `store`, the event is first appended to its event store
+/// (when it keeps one), as every event conveyor publishes is.
 ///
 /// # Errors
 /// [`PublishError`].
 pub async fn publish(
     broker: &dyn Broker,
+    store: Option<&conveyor_store::Store>,
     topic: &str,
     body: &[u8],
     now: Timestamp,
@@ -69,6 +74,11 @@ pub async fn publish(
         topic: topic.to_owned(),
         ..event.into_outbox_row()
     };
+    if let Some(store) = store.filter(|s| s.keeps_events()) {
+        let mut tx = store.begin().await?;
+        tx.events_append(std::slice::from_ref(&row), now).await?;
+        tx.commit().await?;
+    }
     broker
         .publish(std::slice::from_ref(&row))
         .await

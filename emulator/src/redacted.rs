@@ -9,7 +9,7 @@ use std::fmt;
 
 use conveyor_store::redact::Redacted;
 
-use crate::cli::args::{ApiArgs, Command, TransportArgs, UpArgs};
+use crate::cli::args::{ApiArgs, Command, EventsCommand, ReplayArgs, TransportArgs, UpArgs};
 use crate::up::UpConfig;
 
 fn url(value: Option<&String>) -> Option<Redacted<'_>> {
@@ -26,6 +26,20 @@ impl fmt::Debug for UpArgs {
             .field("functions", &self.functions)
             .field("service", &self.service)
             .field("http", &self.http)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for ReplayArgs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReplayArgs")
+            .field("topic", &self.topic)
+            .field("from", &self.from)
+            .field("to", &self.to)
+            .field("function", &self.function)
+            .field("as_new", &self.as_new)
+            .field("database", &Redacted(&self.database))
+            .field("redis", &url(self.redis.as_ref()))
             .finish_non_exhaustive()
     }
 }
@@ -79,6 +93,9 @@ impl fmt::Debug for Command {
             Self::Dlq { .. } => f.write_str("Dlq { .. }"),
             Self::Saga { .. } => f.write_str("Saga { .. }"),
             Self::Gen { .. } => f.write_str("Gen { .. }"),
+            Self::Events {
+                command: EventsCommand::Replay(args),
+            } => f.debug_tuple("EventsReplay").field(args).finish(),
         }
     }
 }
@@ -128,6 +145,20 @@ mod tests {
             vec!["dlq", "list", "--redis", &redis],
             vec!["bench", "--redis", &redis, "--postgres", &db],
             vec!["migrate", "--database", &db],
+            vec![
+                "events",
+                "replay",
+                "--topic",
+                "t",
+                "--from",
+                "2026-12-05T00:00:00Z",
+                "--to",
+                "2026-12-06T00:00:00Z",
+                "--database",
+                &db,
+                "--redis",
+                &redis,
+            ],
         ] {
             let cli = Cli::try_parse_from(std::iter::once("conveyor").chain(args.clone()))
                 .unwrap_or_else(|e| panic!("{args:?}: {e}"));

@@ -66,8 +66,10 @@ pub struct UpConfig {
     pub sqs: Option<SqsSettings>,
     /// The clock handlers and jobs read; the system clock when `None` (tests pass a manual one).
     pub clock: Option<Arc<dyn Clock>>,
-    /// Retention of inbox rows and dead letters, and how often they are pruned.
+    /// Retention of inbox rows, dead letters and stored events, and how often they are pruned.
     pub maintenance: MaintenanceSettings,
+    /// Append published events to the event store.
+    pub event_store: bool,
 }
 
 impl Default for UpConfig {
@@ -83,6 +85,7 @@ impl Default for UpConfig {
             sqs: None,
             clock: None,
             maintenance: MaintenanceSettings::default(),
+            event_store: true,
         }
     }
 }
@@ -126,11 +129,14 @@ pub async fn start(mut config: UpConfig) -> Result<Running, UpError> {
         .await?
         .sweeping_outbox()
         .checkpointing_in_background(&config.database)
-        .await?;
+        .await?
+        .with_event_store(config.event_store);
     let clock: Arc<dyn Clock> = config
         .clock
         .clone()
         .unwrap_or_else(|| Arc::new(SystemClock));
+    // The event store's partitions of today and the days ahead, before any handler appends.
+    conveyor_transport::maintenance::prepare_event_store(&store, clock.now()).await;
     let events = Arc::new(EventLog::new());
     let stats = Arc::new(Stats::with_journal(events.clone()));
     // Every invocation, whichever host runs it, lands in the dashboard's event log, and every

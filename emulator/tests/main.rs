@@ -3,6 +3,7 @@
 
 mod access;
 mod api;
+mod bench_store;
 mod dapr;
 mod dashboard;
 mod embedded;
@@ -21,6 +22,7 @@ mod redis_recovery;
 mod redis_retention;
 mod redis_tick_lock;
 mod redis_tls;
+mod replay;
 mod saga_ops;
 mod saga_timers;
 mod schema;

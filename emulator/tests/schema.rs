@@ -1,6 +1,7 @@
 //! What `conveyor up` creates in a fresh PostgreSQL database on each transport, and its
-//! maintenance loop: the embedded broker's tables exist only where that broker runs, and an
-//! inbox row past its retention is pruned at start.
+//! maintenance loop: the embedded broker's tables exist only where that broker runs, the event
+//! store's day partitions are made at start, and an inbox row past its retention is pruned at
+//! start.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,7 +15,7 @@ use conveyor_store::testing::TestDb;
 async fn tables(store: &Store) -> Vec<String> {
     conveyor_store::sqlx::query_scalar(
         "SELECT table_schema || '.' || table_name FROM information_schema.tables \
-         WHERE table_schema = 'conveyor' ORDER BY 1",
+         WHERE table_schema = 'conveyor' AND table_name NOT LIKE 'events\\_p%' ORDER BY 1",
     )
     .fetch_all(store.pool())
     .await
@@ -43,8 +44,11 @@ async fn the_embedded_broker_creates_its_tables_and_the_loop_prunes_at_start() {
     assert_eq!(
         tables(db.store()).await,
         [
+            "conveyor.events",
+            "conveyor.events_default",
             "conveyor.inbox",
             "conveyor.outbox",
+            "conveyor.replays",
             "conveyor.saga_timers",
             "conveyor.sagas"
         ]
@@ -62,12 +66,28 @@ async fn the_embedded_broker_creates_its_tables_and_the_loop_prunes_at_start() {
         tables(db.store()).await,
         [
             "conveyor.dead_letters",
+            "conveyor.events",
+            "conveyor.events_default",
             "conveyor.inbox",
             "conveyor.outbox",
             "conveyor.queue",
+            "conveyor.replays",
             "conveyor.saga_timers",
             "conveyor.sagas"
         ]
+    );
+    // The event store's day partitions, of the clock's day and the three after, made at start.
+    let days: Vec<String> = db
+        .store()
+        .day_partitions()
+        .await
+        .unwrap()
+        .iter()
+        .map(|d| Timestamp::from_millis(d * 86_400_000).to_rfc3339()[..10].to_owned())
+        .collect();
+    assert_eq!(
+        days,
+        ["2026-11-22", "2026-11-23", "2026-11-24", "2026-11-25"]
     );
     let mut left = inbox_rows(db.store()).await;
     for _ in 0..100 {
@@ -100,8 +120,11 @@ async fn redis_streams_leave_the_production_schema_alone() {
     assert_eq!(
         tables(db.store()).await,
         [
+            "conveyor.events",
+            "conveyor.events_default",
             "conveyor.inbox",
             "conveyor.outbox",
+            "conveyor.replays",
             "conveyor.saga_timers",
             "conveyor.sagas"
         ]
@@ -137,8 +160,11 @@ async fn conveyor_migrate_reads_the_url_from_the_file_its_file_variable_names() 
     assert_eq!(
         tables(db.store()).await,
         [
+            "conveyor.events",
+            "conveyor.events_default",
             "conveyor.inbox",
             "conveyor.outbox",
+            "conveyor.replays",
             "conveyor.saga_timers",
             "conveyor.sagas"
         ]

@@ -232,6 +232,7 @@ fn variables_and_outputs_are_the_documented_ones() {
         "log_retention_days",
         "reserve_concurrency",
         "inbox_retention_days",
+        "event_retention_days",
         "prune_batches",
     ] {
         assert!(vars.contains(required), "variable {required}");

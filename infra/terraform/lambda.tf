@@ -157,6 +157,7 @@ resource "aws_lambda_function" "fn" {
       # What the maintenance job keeps and how much one run deletes; no other function prunes.
       each.key == local.maintenance_function ? {
         CONVEYOR_INBOX_RETENTION_DAYS = tostring(var.inbox_retention_days)
+        CONVEYOR_EVENT_RETENTION_DAYS = tostring(var.event_retention_days)
         CONVEYOR_PRUNE_BATCHES        = tostring(var.prune_batches)
       } : {},
       # A saga orchestrator's own queue, where its timers wait as delay messages.

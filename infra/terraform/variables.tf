@@ -147,6 +147,17 @@ variable "inbox_retention_days" {
   }
 }
 
+variable "event_retention_days" {
+  description = "Days the event store keeps an event before the conveyor-maintenance job removes it (CONVEYOR_EVENT_RETENTION_DAYS); on PostgreSQL whole day partitions are dropped."
+  type        = number
+  default     = 365
+
+  validation {
+    condition     = var.event_retention_days >= 1 && var.event_retention_days <= 36500 && floor(var.event_retention_days) == var.event_retention_days
+    error_message = "event_retention_days must be a whole number of days from 1 to 36500."
+  }
+}
+
 variable "prune_batches" {
   description = "Most statements of 1,000 inbox rows one run of the conveyor-maintenance job (every 5 minutes) deletes (CONVEYOR_PRUNE_BATCHES)."
   type        = number

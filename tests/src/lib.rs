@@ -84,7 +84,7 @@ impl Flow {
         let function = catalog::find(job).expect("job in the catalog");
         let scheduled = h.now();
         let input = Input::Tick {
-            meta: Meta::for_tick(job, scheduled, 1),
+            meta: Box::new(Meta::for_tick(job, scheduled, 1)),
             scheduled,
         };
         let result = function.invoke(&h.deps, input).await;

@@ -6,6 +6,7 @@ mod child_stock;
 mod compensation_flow;
 mod embedded_durability;
 mod emulator_flow;
+mod event_store;
 mod faults;
 mod instances;
 mod payment_flow;

@@ -113,7 +113,7 @@ fn on_redis(url: &str, prefix: &str, tls: RedisTls, action: Action) -> Result<Va
             })?;
         match action {
             Action::Publish { topic, body } => {
-                operations::publish(&broker, &topic, &body, SystemClock.now())
+                operations::publish(&broker, None, &topic, &body, SystemClock.now())
                     .await
                     .map_err(|e| ClientError::Http(e.to_string()))
             }

@@ -174,6 +174,13 @@ pub struct UpArgs {
     pub demo: bool,
     #[command(flatten)]
     pub sqs: SqsUpArgs,
+    /// Append every published event to the event store (`false`: keep none, e.g. to measure
+    /// what it costs).
+    #[arg(long, env = "CONVEYOR_EVENT_STORE", default_value_t = true, action = clap::ArgAction::Set)]
+    pub event_store: bool,
+    /// Days the event store keeps an event (also read from the environment by the worker).
+    #[arg(long, env = "CONVEYOR_EVENT_RETENTION_DAYS", value_parser = clap::value_parser!(u32).range(1..=36_500))]
+    pub event_retention_days: Option<u32>,
 }
 
 impl Default for UpArgs {
@@ -203,6 +210,8 @@ impl Default for UpArgs {
             log_format: LogFormat::Text,
             demo: false,
             sqs: SqsUpArgs::default(),
+            event_store: true,
+            event_retention_days: None,
         }
     }
 }
@@ -378,6 +387,78 @@ pub enum Command {
         #[command(subcommand)]
         what: GenCommand,
     },
+    /// The event store: replay stored events.
+    Events {
+        #[command(subcommand)]
+        command: EventsCommand,
+    },
+}
+
+/// `conveyor events ...`.
+#[derive(Debug, Subcommand)]
+pub enum EventsCommand {
+    /// Delivers stored events of a topic and time range again, to every subscriber of the topic
+    /// or to one function, through the function's own queue (no running emulator needed).
+    Replay(ReplayArgs),
+}
+
+/// `conveyor events replay`.
+// Debug: in crate::redacted (the URLs without their passwords).
+#[derive(Clone, clap::Args)]
+pub struct ReplayArgs {
+    /// The topic whose events are replayed.
+    #[arg(long)]
+    pub topic: String,
+    /// Events at or after this time (RFC 3339, e.g. 2026-12-05T10:00:00Z).
+    #[arg(long, value_parser = parse_time)]
+    pub from: conveyor_domain::Timestamp,
+    /// Events before this time (RFC 3339).
+    #[arg(long, value_parser = parse_time)]
+    pub to: conveyor_domain::Timestamp,
+    /// Deliver to this function only (else to every subscriber of the topic).
+    #[arg(long)]
+    pub function: Option<String>,
+    /// Only the events of this flow.
+    #[arg(long)]
+    pub correlation_id: Option<String>,
+    /// Deliver as new events (new ids, `replayof` naming the original) so they are handled
+    /// again; by default the original ids go out and the inbox skips what was handled.
+    #[arg(long)]
+    pub as_new: bool,
+    /// List what would be replayed; deliver and record nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Most events this run delivers; a replay with more left is continued by running it again.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub limit: u32,
+    /// Events delivered between two records of the replay's progress.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub page: u16,
+    /// Continue this replay (by default an unfinished replay of the same arguments continues).
+    #[arg(long)]
+    pub resume: Option<String>,
+    /// The database holding the event store (and the embedded broker's queues).
+    #[arg(long, env = "CONVEYOR_DATABASE_URL", default_value = crate::up::DEFAULT_DATABASE)]
+    pub database: String,
+    /// The transport the functions consume from (default: Redis with --redis, else embedded).
+    #[arg(long, env = "CONVEYOR_TRANSPORT", value_enum)]
+    pub transport: Option<Transport>,
+    /// Redis server (`--transport redis`).
+    #[arg(long, env = "CONVEYOR_REDIS_URL")]
+    pub redis: Option<String>,
+    /// Redis key prefix, as `up` uses it.
+    #[arg(long, env = "CONVEYOR_REDIS_PREFIX", default_value = "")]
+    pub redis_prefix: String,
+    #[command(flatten)]
+    pub redis_tls: RedisTlsArgs,
+    #[command(flatten)]
+    pub sqs: SqsArgs,
+}
+
+/// An RFC 3339 time.
+pub fn parse_time(text: &str) -> Result<conveyor_domain::Timestamp, String> {
+    conveyor_domain::Timestamp::parse_rfc3339(text)
+        .map_err(|e| format!("{text:?} is not an RFC 3339 time such as 2026-12-05T10:00:00Z: {e}"))
 }
 
 /// `cron` subcommands.

@@ -79,6 +79,9 @@ pub enum CommandError {
     /// A retention variable does not parse.
     #[error(transparent)]
     Retention(#[from] conveyor_runtime::maintenance::RetentionError),
+    /// `conveyor events replay` failed.
+    #[error(transparent)]
+    Replay(#[from] super::replay::ReplayCommandError),
 }
 
 /// The functions `--functions` / `--service` select (all when neither is given).

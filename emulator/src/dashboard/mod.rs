@@ -8,8 +8,10 @@
 //! - [`traffic`] — the event stream with filters, one event's detail, flows
 //! - [`dlq`] — deleting and editing dead letters
 //! - sagas: the list and one saga's page (`assets/sagas.js`), over [`crate::sagas`]' API
+//! - [`stored`] — the event store's query API (`/api/store/events`)
 
 pub mod dlq;
+pub mod stored;
 pub mod traffic;
 pub mod views;
 
@@ -63,6 +65,7 @@ pub fn routes() -> Router<ApiState> {
         .route("/api/events", get(traffic::events))
         .route("/api/events/{id}", get(traffic::event))
         .route("/api/flows/{correlation_id}", get(traffic::flow))
+        .route("/api/store/events", get(stored::events))
         .route(
             "/dlq/{function}/{id}",
             delete(dlq::delete_one).put(dlq::edit),

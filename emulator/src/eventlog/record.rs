@@ -213,6 +213,14 @@ impl Broker for RecordingBroker {
         self.inner.redrive(function, ids)
     }
 
+    fn deliver<'a>(
+        &'a self,
+        function: &'a str,
+        events: &'a [OutboxRow],
+    ) -> BoxFuture<'a, Result<usize, BrokerError>> {
+        self.inner.deliver(function, events)
+    }
+
     fn delete_dead_letters<'a>(
         &'a self,
         function: &'a str,

@@ -102,6 +102,12 @@ async fn with_a_token_every_request_needs_it_and_the_operator_commands_send_it()
     );
     let (status, _, body) = http("POST", &format!("{base}/publish/test.ping"), &right, PING).await;
     assert_eq!(status, 200, "{body}");
+    // The event store's API too: refused without the token, and the published event is there.
+    let store = format!("{base}/api/store/events?topic=test.ping");
+    assert_eq!(http("GET", &store, &[], "").await.0, 401);
+    let (status, _, body) = http("GET", &store, &right, "").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["events"].as_array().map(Vec::len), Some(1), "{body}");
 
     // The browser: opened once with the token, it keeps a strict cookie and loses the token
     // from its address bar.

@@ -7,6 +7,8 @@ mod api;
 mod browser;
 mod redis;
 mod sagas;
+mod stored;
+mod stored_page;
 mod token;
 
 use std::time::Duration;

@@ -10,6 +10,7 @@ mod flow;
 mod metrics;
 mod moto;
 mod ordered;
+mod replay;
 mod saga_timers;
 
 use std::time::Duration;

@@ -61,6 +61,7 @@ fn every_function_has_its_lambda() {
         // The maintenance job's retention (see retention.rs).
         if spec.name == "conveyor-maintenance" {
             expected["CONVEYOR_INBOX_RETENTION_DAYS"] = json!("14");
+            expected["CONVEYOR_EVENT_RETENTION_DAYS"] = json!("365");
             expected["CONVEYOR_PRUNE_BATCHES"] = json!("10");
         }
         // A saga orchestrator's own queue, where it arms its timers; only there.

@@ -64,12 +64,16 @@ fn only_the_maintenance_job_gets_the_retention_and_it_follows_the_variables() {
     for spec in specs() {
         let env = environment(&defaults, spec.name);
         let (days, batches) = (&env[INBOX_RETENTION_DAYS], &env[PRUNE_BATCHES]);
+        let events = &env["CONVEYOR_EVENT_RETENTION_DAYS"];
         if spec.name == MAINTENANCE {
-            assert_eq!((days, batches), (&json!("14"), &json!("10")));
+            assert_eq!(
+                (days, batches, events),
+                (&json!("14"), &json!("10"), &json!("365"))
+            );
         } else {
             assert_eq!(
-                (days, batches),
-                (&Value::Null, &Value::Null),
+                (days, batches, events),
+                (&Value::Null, &Value::Null, &Value::Null),
                 "{}",
                 spec.name
             );
@@ -80,9 +84,11 @@ fn only_the_maintenance_job_gets_the_retention_and_it_follows_the_variables() {
         &[
             ("inbox_retention_days", json!(30)),
             ("prune_batches", json!(50)),
+            ("event_retention_days", json!(90)),
         ],
     );
     let env = environment(&tuned, MAINTENANCE);
+    assert_eq!(env["CONVEYOR_EVENT_RETENTION_DAYS"], "90");
     assert_eq!(env[INBOX_RETENTION_DAYS], "30");
     assert_eq!(env[PRUNE_BATCHES], "50");
 }
@@ -94,6 +100,10 @@ fn a_retention_shorter_than_sqs_keeps_messages_fails_the_plan() {
         let (held, messages) = validate(&config, "inbox_retention_days", &json!(days));
         assert_eq!(held, holds, "{days}");
         assert!(messages[0].contains("from 14 (SQS keeps a message up to 14 days"));
+    }
+    for (days, holds) in [(1.0, true), (365.0, true), (0.0, false), (2.5, false)] {
+        let (held, _) = validate(&config, "event_retention_days", &json!(days));
+        assert_eq!(held, holds, "{days}");
     }
     for (batches, holds) in [(1, true), (10, true), (0, false)] {
         let (held, _) = validate(&config, "prune_batches", &json!(batches));

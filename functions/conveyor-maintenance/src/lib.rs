@@ -6,7 +6,10 @@
 //!   before the scheduled time (14 days by default, `CONVEYOR_INBOX_RETENTION_DAYS`: longer
 //!   than SQS keeps any message, so a redelivery still finds its row), oldest first, in at most
 //!   `CONVEYOR_PRUNE_BATCHES` (10) statements of 1,000 rows per run; the report says when more
-//!   remain. Publishes nothing. See [`conveyor_runtime::maintenance`].
+//!   remain. Then keeps the event store: makes its day partitions of today and the next 3 days
+//!   (PostgreSQL) and removes what is older than its retention (365 days by default,
+//!   `CONVEYOR_EVENT_RETENTION_DAYS`; whole day partitions on PostgreSQL), in the same bounds.
+//!   Publishes nothing. See [`conveyor_runtime::maintenance`].
 //! - **Where it matters**: on AWS, where no process runs between invocations. `conveyor up` and
 //!   the Dapr worker also prune in their own maintenance loop (which covers a worker that runs
 //!   no jobs, and the embedded broker's dead letters); two pruners at once take disjoint rows.
@@ -54,7 +57,12 @@ impl ScheduleHandler for ConveyorMaintenance {
         scheduled: Timestamp,
         cx: &mut Context<'_>,
     ) -> Result<JobReport, HandlerError> {
-        Ok(maintenance::prune_inbox(cx.tx()?, scheduled, &self.retention).await?)
+        let inbox = maintenance::prune_inbox(cx.tx()?, scheduled, &self.retention).await?;
+        let events = maintenance::prune_events(cx.tx()?, scheduled, &self.retention).await?;
+        Ok(JobReport {
+            processed: inbox.processed + events.processed,
+            more: inbox.more || events.more,
+        })
     }
 }
 

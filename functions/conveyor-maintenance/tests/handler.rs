@@ -1,6 +1,7 @@
 //! conveyor-maintenance against SQLite and PostgreSQL with a manual clock: inbox rows past the
 //! retention go, younger ones stay, a redelivery inside the window is still a duplicate, and a
-//! run prunes a bounded number of rows and says when more remain.
+//! run prunes a bounded number of rows and says when more remain; the event store is kept
+//! within its retention (and its day partitions made) by the tick and by the hosts' loop.
 
 use conveyor_domain::events::Validate;
 use conveyor_domain::events::ValidationError;
@@ -197,6 +198,62 @@ async fn the_hosts_run_prunes_dead_letters_too_each_statement_bounded() {
             (0, 1, false)
         );
         assert!(store.dead_letters(None, 10).await.unwrap().is_empty());
+        h
+    })
+    .await;
+}
+
+/// Stores one event at the harness's time.
+async fn store_event(h: &Harness, id: &str) {
+    let row =
+        conveyor_store::OutboxRow::bare(id.to_owned(), "test.anything".to_owned(), "{}".to_owned());
+    let mut tx = h.store().begin().await.unwrap();
+    tx.events_append(&[row], h.now()).await.unwrap();
+    tx.commit().await.unwrap();
+}
+
+async fn stored_ids(h: &Harness) -> Vec<String> {
+    let query = conveyor_store::events::EventQuery {
+        limit: 100,
+        ..conveyor_store::events::EventQuery::default()
+    };
+    let page = h.store().events_query(&query).await.unwrap();
+    page.events.into_iter().map(|e| e.id).collect()
+}
+
+#[tokio::test]
+async fn the_event_store_is_kept_within_its_retention_by_the_tick_and_by_the_hosts_loop() {
+    on_both_backends(|h| async move {
+        let job = ConveyorMaintenance {
+            retention: Retention {
+                events: std::time::Duration::from_secs(30 * 86_400),
+                ..Retention::default()
+            },
+        };
+        store_event(&h, "old").await;
+        h.advance_minutes(20 * DAY_MINUTES);
+        store_event(&h, "young").await;
+        // Ten days later "old" is past 30 days: the tick removes it (on PostgreSQL from the
+        // DEFAULT partition: no day partition existed when it was stored).
+        h.advance_minutes(10 * DAY_MINUTES + 1);
+        let report = tick(&h, &job).await;
+        assert!(!report.more);
+        assert_eq!(stored_ids(&h).await, ["young"]);
+        if h.backend() == conveyor_store::Backend::Postgres {
+            // The tick made the partitions of its day and the three after.
+            assert_eq!(h.store().day_partitions().await.unwrap().len(), 4);
+        }
+
+        // The long-running hosts' loop does the same with its own retention.
+        h.advance_minutes(21 * DAY_MINUTES);
+        let pruned = maintenance::prune(h.store(), h.now(), &job.retention, false)
+            .await
+            .unwrap();
+        assert_eq!(stored_ids(&h).await, Vec::<String>::new());
+        assert_eq!(pruned.events, 1, "{pruned:?}");
+        if h.backend() == conveyor_store::Backend::Postgres {
+            assert_eq!(pruned.partitions_made, 4, "{pruned:?}");
+        }
         h
     })
     .await;

@@ -69,6 +69,10 @@ pub struct CloudEvent {
     /// Pub/sub component name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pubsubname: Option<String>,
+    /// Extension: on an event replayed from the event store as a new event, the id of the
+    /// event it replays.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replayof: Option<String>,
     /// Publishing app id (`order-worker`, ...).
     #[serde(default)]
     pub source: String,
@@ -236,6 +240,7 @@ impl CloudEvent {
             dataschema: None,
             id: uuid::Uuid::now_v7().to_string(),
             pubsubname: Some(PUBSUB_NAME.to_owned()),
+            replayof: None,
             source: source.to_owned(),
             specversion: SPEC_VERSION.to_owned(),
             time: Some(time.to_rfc3339()),

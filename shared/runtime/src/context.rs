@@ -46,6 +46,8 @@ pub struct Meta<'a> {
     pub causation_id: Option<Cow<'a, str>>,
     /// The topic the event came on (empty for a tick).
     pub topic: Cow<'a, str>,
+    /// On an event replayed from the event store as a new event, the id of the original.
+    pub replay_of: Option<Cow<'a, str>>,
 }
 
 impl<'a> Meta<'a> {
@@ -82,6 +84,11 @@ impl<'a> Meta<'a> {
                 .filter(|c| !c.is_empty())
                 .map(Cow::Borrowed),
             topic: Cow::Borrowed(event.topic_name()),
+            replay_of: event
+                .replayof
+                .as_deref()
+                .filter(|r| !r.is_empty())
+                .map(Cow::Borrowed),
         }
     }
 
@@ -101,6 +108,7 @@ impl<'a> Meta<'a> {
             tracestate: None,
             causation_id: None,
             topic: Cow::Borrowed(""),
+            replay_of: None,
         }
     }
 
@@ -192,6 +200,13 @@ impl<'a> Context<'a> {
     #[must_use]
     pub fn causation_id(&self) -> Option<&str> {
         self.meta.causation_id.as_deref()
+    }
+
+    /// On an event replayed as a new event (`conveyor events replay --as-new`), the id of the
+    /// event it replays.
+    #[must_use]
+    pub fn replay_of(&self) -> Option<&str> {
+        self.meta.replay_of.as_deref()
     }
 
     /// The incoming trace.

@@ -31,8 +31,9 @@ pub enum Input<'a> {
     },
     /// A schedule tick.
     Tick {
-        /// Identity of the run (see [`Meta::for_tick`]).
-        meta: Meta<'a>,
+        /// Identity of the run (see [`Meta::for_tick`]); boxed, since events, far more common,
+        /// need none.
+        meta: Box<Meta<'a>>,
         /// The time the tick was scheduled for.
         scheduled: Timestamp,
     },

@@ -17,6 +17,7 @@
 //! - [`invoke`], [`relay`]: inbox/outbox pipeline and the outbox relay
 //! - [`batch`] — several events of one function in one transaction
 //! - `fault` — a fault point for the durability tests (debug builds only)
+//! - [`event_store`] — the event store's on/off switch every host reads
 //! - [`delivery`] — after a delivery: acknowledge, retry after a jittered backoff, or
 //!   dead-letter with the reason (the one decision every host makes)
 //! - [`maintenance`] — retention of inbox rows and dead letters, and the bounded pruning run
@@ -34,6 +35,7 @@ pub mod contract;
 pub mod cron;
 pub mod delivery;
 pub mod error;
+pub mod event_store;
 mod fault;
 pub mod handler;
 pub mod invoke;

@@ -5,6 +5,9 @@
 //! An inbox row is what makes a redelivered event a duplicate, so it must outlive every
 //! redelivery: SQS keeps a message up to 14 days, hence the default [`Retention::inbox`] of 14
 //! days. Dead letters (the embedded broker's, `conveyor up` only) are kept 30 days by default.
+//! The event store ([`conveyor_store::events`]) keeps events 365 days by default; on PostgreSQL
+//! each run also makes the day partitions of today and the next [`PARTITIONS_AHEAD`] days, and
+//! retention drops whole days.
 //! Published outbox rows are never kept (they are deleted as they are published), and
 //! unpublished ones are never pruned: that would lose events.
 
@@ -20,6 +23,8 @@ use crate::contract::JobReport;
 pub const INBOX_RETENTION_DAYS: &str = "CONVEYOR_INBOX_RETENTION_DAYS";
 /// Environment variable: days a dead letter of the embedded broker is kept.
 pub const DEAD_LETTER_RETENTION_DAYS: &str = "CONVEYOR_DEAD_LETTER_RETENTION_DAYS";
+/// Environment variable: days the event store keeps an event.
+pub const EVENT_RETENTION_DAYS: &str = "CONVEYOR_EVENT_RETENTION_DAYS";
 /// Environment variable: pruning statements (of 1,000 rows each) per run and table.
 pub const PRUNE_BATCHES: &str = "CONVEYOR_PRUNE_BATCHES";
 
@@ -27,6 +32,10 @@ pub const PRUNE_BATCHES: &str = "CONVEYOR_PRUNE_BATCHES";
 pub const DEFAULT_INBOX_DAYS: u32 = 14;
 /// Default days a dead letter is kept.
 pub const DEFAULT_DEAD_LETTER_DAYS: u32 = 30;
+/// Default days the event store keeps an event.
+pub const DEFAULT_EVENT_DAYS: u32 = 365;
+/// Day partitions of the event store made ahead of today (PostgreSQL).
+pub const PARTITIONS_AHEAD: u32 = 3;
 /// Default pruning statements per run and table.
 pub const DEFAULT_BATCHES: u32 = 10;
 
@@ -58,6 +67,8 @@ pub struct Retention {
     pub inbox: Duration,
     /// How long a dead letter is kept after it failed.
     pub dead_letters: Duration,
+    /// How long the event store keeps an event after its time.
+    pub events: Duration,
     /// Statements of at most [`PRUNE_BATCH`] rows one run makes per table.
     pub batches: u32,
 }
@@ -67,6 +78,7 @@ impl Default for Retention {
         Self {
             inbox: days(DEFAULT_INBOX_DAYS),
             dead_letters: days(DEFAULT_DEAD_LETTER_DAYS),
+            events: days(DEFAULT_EVENT_DAYS),
             batches: DEFAULT_BATCHES,
         }
     }
@@ -77,7 +89,8 @@ fn days(n: u32) -> Duration {
 }
 
 impl Retention {
-    /// Reads [`INBOX_RETENTION_DAYS`], [`DEAD_LETTER_RETENTION_DAYS`] and [`PRUNE_BATCHES`];
+    /// Reads [`INBOX_RETENTION_DAYS`], [`DEAD_LETTER_RETENTION_DAYS`],
+    /// [`EVENT_RETENTION_DAYS`] and [`PRUNE_BATCHES`];
     /// unset or empty variables keep their defaults.
     ///
     /// # Errors
@@ -114,6 +127,7 @@ impl Retention {
                 "days",
                 DEFAULT_DEAD_LETTER_DAYS,
             )?),
+            events: days(read(EVENT_RETENTION_DAYS, "days", DEFAULT_EVENT_DAYS)?),
             batches: read(PRUNE_BATCHES, "statements", DEFAULT_BATCHES)?,
         })
     }
@@ -122,6 +136,12 @@ impl Retention {
     #[must_use]
     pub fn inbox_cutoff(&self, now: Timestamp) -> Timestamp {
         cutoff(now, self.inbox)
+    }
+
+    /// Stored events older than this instant are removed at `now`.
+    #[must_use]
+    pub fn event_cutoff(&self, now: Timestamp) -> Timestamp {
+        cutoff(now, self.events)
     }
 
     /// Dead letters that failed before this instant are pruned at `now`.
@@ -143,6 +163,12 @@ pub struct Pruned {
     pub inbox: u64,
     /// Dead letters deleted.
     pub dead_letters: u64,
+    /// Stored events deleted one by one (SQLite; PostgreSQL's DEFAULT partition).
+    pub events: u64,
+    /// Day partitions of the event store dropped (PostgreSQL).
+    pub partitions_dropped: usize,
+    /// Day partitions of the event store made (PostgreSQL).
+    pub partitions_made: usize,
     /// A table still had rows past retention when the run reached its bound.
     pub more: bool,
 }
@@ -170,9 +196,32 @@ pub async fn prune_inbox(
     Ok(report)
 }
 
-/// One maintenance run of a long-running host at `now`: the inbox and, with `dead_letters`
-/// (the embedded broker's tables exist), the dead letters, each statement committed on its
-/// own so no run holds locks for long.
+/// Keeps the event store within the tick's transaction: its day partitions made ahead (on
+/// PostgreSQL), then at most `retention.batches` statements of [`PRUNE_BATCH`] rows of what is
+/// past its retention (whole day partitions dropped on PostgreSQL). What the scheduled
+/// `conveyor-maintenance` does for the event store on hosts without a maintenance loop (Lambda).
+///
+/// # Errors
+/// The database error.
+pub async fn prune_events(
+    tx: &mut Tx,
+    now: Timestamp,
+    retention: &Retention,
+) -> Result<JobReport, StoreError> {
+    tx.events_prepare(now, PARTITIONS_AHEAD).await?;
+    let pruned = tx
+        .events_prune(retention.event_cutoff(now), PRUNE_BATCH, retention.batches)
+        .await?;
+    Ok(JobReport {
+        processed: pruned.rows,
+        more: pruned.more,
+    })
+}
+
+/// One maintenance run of a long-running host at `now`: the inbox, with `dead_letters` (the
+/// embedded broker's tables exist) the dead letters, and the event store (its day partitions
+/// made ahead, then what is past its retention), each statement committed on its own so no run
+/// holds locks for long.
 ///
 /// # Errors
 /// The first database error; what was deleted before it stays deleted.
@@ -197,6 +246,13 @@ pub async fn prune(
         pruned.dead_letters = letters;
         pruned.more |= more;
     }
+    pruned.partitions_made = store.events_prepare(now, PARTITIONS_AHEAD).await?.len();
+    let events = store
+        .events_prune(retention.event_cutoff(now), PRUNE_BATCH, retention.batches)
+        .await?;
+    pruned.events = events.rows;
+    pruned.partitions_dropped = events.partitions.len();
+    pruned.more |= events.more;
     Ok(pruned)
 }
 
@@ -244,6 +300,9 @@ mod tests {
             r.dead_letter_cutoff(now),
             Timestamp::from_millis(70 * DAY_MS)
         );
+        assert_eq!(r.events, days(365));
+        let later = Timestamp::from_millis(400 * DAY_MS);
+        assert_eq!(r.event_cutoff(later), Timestamp::from_millis(35 * DAY_MS));
     }
 
     #[test]
@@ -251,11 +310,13 @@ mod tests {
         let r = Retention::from_lookup(lookup(&[
             (INBOX_RETENTION_DAYS, "21"),
             (DEAD_LETTER_RETENTION_DAYS, " 7 "),
+            (EVENT_RETENTION_DAYS, "30"),
             (PRUNE_BATCHES, "3"),
         ]))
         .unwrap();
         assert_eq!(r.inbox, days(21));
         assert_eq!(r.dead_letters, days(7));
+        assert_eq!(r.events, days(30));
         assert_eq!(r.batches, 3);
         for bad in ["0", "two weeks", "-3", "40000"] {
             let e = Retention::from_lookup(lookup(&[(INBOX_RETENTION_DAYS, bad)])).unwrap_err();

@@ -67,6 +67,8 @@ pub struct Store {
     pub(crate) reauth: Option<std::sync::Arc<crate::credentials::Reauth>>,
     /// The background checkpoints of a SQLite file's log, when started.
     pub(crate) checkpoints: Option<std::sync::Arc<crate::checkpoint::Checkpoints>>,
+    /// Whether staged events are appended to the event store ([`crate::events`]).
+    pub(crate) event_store: bool,
 }
 
 impl Store {
@@ -146,6 +148,7 @@ impl Store {
             sweeper: None,
             reauth: None,
             checkpoints: None,
+            event_store: true,
         })
     }
 

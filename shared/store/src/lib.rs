@@ -17,6 +17,7 @@
 //! - [`queue`] — the embedded broker's durable queue and dead letters
 //! - [`redact`] — connection URLs with their passwords masked, for logs and errors
 //! - [`inbox`], [`outbox`]: idempotency and transactional publishing
+//! - [`events`] — the event store: every published event, queries, retention, replay progress
 //! - [`saga`] — [`SagaRepository`](conveyor_saga::SagaRepository): saga state and due timers
 //! - [`sweeper`] — published outbox rows deleted in batches in the background
 //! - [`checkpoint`] — a SQLite file's write-ahead log checkpointed in the background
@@ -27,6 +28,7 @@ pub mod checkpoint;
 pub mod connect;
 pub mod credentials;
 pub mod error;
+pub mod events;
 pub mod fulfillment;
 pub mod inbox;
 pub mod migrate;

@@ -76,6 +76,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(9, "0009_dead_letters_failed_at", EmbeddedBroker),
     migration!(10, "0010_sagas", Core),
     migration!(11, "0011_queue_walk", EmbeddedBroker),
+    migration!(12, "0012_event_store", Core),
 ];
 
 /// A migration a run applied.

@@ -66,7 +66,8 @@ impl OutboxRow {
 }
 
 impl Tx {
-    /// Stages events; they become visible to the relay only if the transaction commits.
+    /// Stages events; they become visible to the relay only if the transaction commits. They
+    /// are appended to the event store in the same transaction ([`Tx::events_append`]).
     ///
     /// # Errors
     /// The database error.
@@ -98,7 +99,7 @@ impl Tx {
             }
             q.execute(self.conn()).await?;
         }
-        Ok(())
+        self.events_append(rows, now).await
     }
 
     /// Claims up to `limit` rows staged at or before `older_than`, oldest first. On PostgreSQL

@@ -10,6 +10,7 @@ use crate::{Backend, Store, StoreError};
 pub struct Tx {
     inner: Transaction<'static, Any>,
     backend: Backend,
+    event_store: bool,
 }
 
 impl Store {
@@ -22,6 +23,7 @@ impl Store {
         Ok(Tx {
             inner: self.reauthenticating(|| self.pool().begin()).await?,
             backend: self.backend(),
+            event_store: self.keeps_events(),
         })
     }
 }
@@ -36,6 +38,12 @@ impl Tx {
     #[must_use]
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// Whether this transaction appends the events it stages to the event store.
+    #[must_use]
+    pub fn event_store(&self) -> bool {
+        self.event_store
     }
 
     /// Marks a savepoint: a failing statement after it can be undone with

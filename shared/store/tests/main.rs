@@ -2,6 +2,7 @@
 
 mod checkpoints;
 mod connect_errors;
+mod event_store;
 mod fulfillment_contract;
 mod migrations;
 mod order_compensation;

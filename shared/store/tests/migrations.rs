@@ -47,7 +47,8 @@ async fn the_core_set_has_no_broker_table_and_the_broker_set_adds_them() {
             "0004_warehouse",
             "0007_refunds_notifications",
             "0008_inbox_received_at",
-            "0010_sagas"
+            "0010_sagas",
+            "0012_event_store"
         ]
     );
     let core = tables(store).await;
@@ -73,7 +74,7 @@ async fn the_core_set_has_no_broker_table_and_the_broker_set_adds_them() {
     let all = tables(store).await;
     assert!(all.contains(&"conveyor.queue".to_owned()), "{all:?}");
     assert!(all.contains(&"conveyor.dead_letters".to_owned()), "{all:?}");
-    assert_eq!(versions(store).await, (1..=11).collect::<Vec<_>>());
+    assert_eq!(versions(store).await, (1..=12).collect::<Vec<_>>());
     db.close().await;
 }
 
@@ -136,14 +137,14 @@ async fn a_database_migrated_before_the_split_upgrades_on_every_host() {
         // A Lambda or the worker: only what is new in the core set.
         assert_eq!(
             names(&store.migrate().await.unwrap()),
-            ["0008_inbox_received_at", "0010_sagas"]
+            ["0008_inbox_received_at", "0010_sagas", "0012_event_store"]
         );
         // `conveyor up` on the embedded broker: its tables are there, only its new indexes run.
         assert_eq!(
             names(&store.migrate_embedded_broker().await.unwrap()),
             ["0009_dead_letters_failed_at", "0011_queue_walk"]
         );
-        assert_eq!(versions(store).await, (1..=11).collect::<Vec<_>>());
+        assert_eq!(versions(store).await, (1..=12).collect::<Vec<_>>());
     }
     sqlite.close().await;
     postgres.close().await;

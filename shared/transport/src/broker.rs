@@ -1,11 +1,13 @@
 //! What the emulator needs from a transport, whichever it is (the embedded queue or Redis
 //! Streams, or SQS): publish with fan-out to subscribers, one function's dead letters (list, edit,
-//! delete), and redrive to that function only. The HTTP API and the operator commands work through this trait.
+//! delete), redrive to that function only, and delivery of given events to one function only
+//! (a replay from the event store). The HTTP API and the operator commands work through this trait.
 
 use std::fmt;
 
 use conveyor_runtime::Publisher;
 use conveyor_runtime::publish::BoxFuture;
+use conveyor_store::OutboxRow;
 use conveyor_store::queue::DeadLetter;
 
 /// A transport failure, with its cause as text.
@@ -36,6 +38,15 @@ pub trait Broker: Publisher + fmt::Debug {
         &'a self,
         function: &'a str,
         ids: Option<&'a [String]>,
+    ) -> BoxFuture<'a, Result<usize, BrokerError>>;
+
+    /// Delivers `events` to `function` only, through its own queue (the embedded broker's
+    /// queue, its Redis inbox stream, its SQS queue), with their ids as they are: the function's
+    /// inbox drops an event it handled before. Returns how many were delivered.
+    fn deliver<'a>(
+        &'a self,
+        function: &'a str,
+        events: &'a [OutboxRow],
     ) -> BoxFuture<'a, Result<usize, BrokerError>>;
 
     /// Deletes dead letters of `function` (all, or those in `ids`) without delivering them.

@@ -13,7 +13,8 @@
 //! - [`relay`] — the outbox relay loop
 //! - [`tick`] — one cron tick as every host fires it, and the `TickLock` port
 //! - [`shutdown`] — Ctrl-C or SIGTERM
-//! - [`maintenance`] — the periodic pruning loop of inbox rows and dead letters
+//! - [`maintenance`] — the periodic pruning loop of inbox rows, dead letters and stored events
+//! - [`replay`] — stored events delivered again, bounded and resumable
 //!
 //! # Layering
 //! domain < store < runtime < transport (this crate) and the function crates < the transports
@@ -27,5 +28,6 @@ pub mod metrics;
 pub mod policy;
 
 pub mod relay;
+pub mod replay;
 pub mod shutdown;
 pub mod tick;

@@ -30,7 +30,15 @@ pub async fn fire(
 ) -> Result<Handled, HandlerError> {
     let started = std::time::Instant::now();
     let name = job.spec().name;
-    let result = job.invoke(deps, Input::Tick { meta, scheduled }).await;
+    let result = job
+        .invoke(
+            deps,
+            Input::Tick {
+                meta: Box::new(meta),
+                scheduled,
+            },
+        )
+        .await;
     let outcome = match &result {
         Ok(h) if h.duplicate => Outcome::Duplicate,
         Ok(_) => Outcome::Ticked,

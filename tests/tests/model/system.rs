@@ -163,7 +163,7 @@ impl System {
             }
             let scheduled = self.h.now();
             let input = Input::Tick {
-                meta: Meta::for_tick(spec.name, scheduled, 1),
+                meta: Box::new(Meta::for_tick(spec.name, scheduled, 1)),
                 scheduled,
             };
             if let Err(e) = function.invoke(&self.h.deps, input).await {

@@ -106,6 +106,47 @@ async function eventsView(params) {
   ];
 }
 
+// ---- Stored events (the event store) -----------------------------------------------------------
+const STORE_FILTERS = [["topic", "topic"], ["from", "from (RFC 3339)"], ["to", "to (RFC 3339)"], ["order_id", "order id"], ["correlation_id", "correlation id"]];
+
+async function storedView(params) {
+  const query = new URLSearchParams();
+  for (const [k] of STORE_FILTERS) if (params.get(k)) query.set(k, params.get(k));
+  if (params.get("after")) query.set("after", params.get("after"));
+  query.set("order", "desc");
+  query.set("limit", "100");
+  const data = await api("GET", "/api/store/events?" + query);
+  const form = h("form", { class: "filters", id: "store-filters", onsubmit: (e) => {
+    e.preventDefault();
+    const q = new URLSearchParams();
+    for (const [k] of STORE_FILTERS) { const v = form.elements[k].value.trim(); if (v) q.set(k, v); }
+    location.hash = "#/stored?" + q;
+  } },
+  STORE_FILTERS.map(([k, label]) => h("input", { name: k, id: "s-" + k, placeholder: label, value: params.get(k) || "" })),
+  h("button", { type: "submit" }, "Search"),
+  link("#/stored", "clear"));
+  const next = new URLSearchParams(params);
+  if (data.next) next.set("after", data.next);
+  return [
+    h("h2", {}, "Stored events"),
+    data.enabled ? null : h("p", { class: "muted", id: "store-off" }, "The event store is off (--event-store false): nothing new is stored."),
+    form,
+    h("table", { id: "stored" },
+      h("thead", {}, h("tr", {}, ["Time", "Topic", "Order", "Correlation", "Caused by", "Source", "Id"].map((c) => h("th", {}, c)))),
+      h("tbody", {}, data.events.map((e) => h("tr", { "data-stored": e.id },
+        h("td", {}, new Date(e.time).toLocaleString()),
+        h("td", {}, e.topic),
+        h("td", {}, e.order_id ? link("#/stored?order_id=" + enc(e.order_id), e.order_id) : "-"),
+        h("td", {}, e.correlation_id ? link("#/stored?correlation_id=" + enc(e.correlation_id), e.correlation_id.slice(0, 13)) : "-"),
+        h("td", {}, e.causation_id ? e.causation_id.slice(0, 13) : "-"),
+        h("td", {}, e.source),
+        h("td", {}, h("details", {}, h("summary", {}, e.id.slice(0, 13)), h("pre", {}, JSON.stringify(e.event, null, 2)))),
+      )))),
+    data.events.length ? null : h("p", { class: "muted" }, "No stored events match."),
+    data.next ? link("#/stored?" + next, "older events", { id: "store-next" }) : null,
+  ];
+}
+
 async function eventView(id) {
   const d = await api("GET", "/api/events/" + enc(id));
   const s = d.summary;
@@ -332,6 +373,7 @@ async function render() {
     if (page === "events" && arg) content = await eventView(arg);
     else if (page === "events") content = await eventsView(params);
     else if (page === "flow" && arg) content = await flowView(arg);
+    else if (page === "stored") content = await storedView(params);
     else if (page === "dlq") content = await dlqView(params);
     else if (page === "sagas" && arg) content = await sagaView(arg);
     else if (page === "sagas") content = await sagasView(params);

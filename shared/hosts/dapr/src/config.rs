@@ -315,8 +315,10 @@ pub struct WorkerConfig {
     pub shutdown_timeout: Duration,
     /// "Now" (tests pin it).
     pub clock: Arc<dyn Clock>,
-    /// Retention of inbox rows, and how often they are pruned.
+    /// Retention of inbox rows and stored events, and how often they are pruned.
     pub maintenance: conveyor_transport::maintenance::MaintenanceSettings,
+    /// Append published events to the event store (`CONVEYOR_EVENT_STORE`).
+    pub event_store: bool,
 }
 
 impl WorkerConfig {
@@ -343,6 +345,7 @@ impl WorkerConfig {
             shutdown_timeout: Duration::from_secs(25),
             clock: Arc::new(SystemClock),
             maintenance: conveyor_transport::maintenance::MaintenanceSettings::default(),
+            event_store: true,
         }
     }
 

@@ -76,7 +76,9 @@ impl Worker {
         config: WorkerConfig,
         functions: &[Arc<dyn Function>],
     ) -> Result<Self, WorkerError> {
-        let store = Store::connect_with(&config.database, config.pool).await?;
+        let store = Store::connect_with(&config.database, config.pool)
+            .await?
+            .with_event_store(config.event_store);
         if config.migrate {
             store.migrate().await.map_err(WorkerError::Migrate)?;
         } else {
@@ -86,6 +88,8 @@ impl Worker {
         }
         // Published outbox rows are deleted in batches in the background.
         let store = store.sweeping_outbox();
+        // The event store's partitions of today and the days ahead, before any handler appends.
+        conveyor_transport::maintenance::prepare_event_store(&store, config.clock.now()).await;
         let publisher = Arc::new(SidecarPublisher::new(&config, functions));
         let stats = Arc::new(Stats::new());
         let deps = Deps {

@@ -27,6 +27,7 @@ pub(super) fn decode(text: &str) -> Option<CloudEvent> {
         dataschema: None,
         id: String::new(),
         pubsubname: None,
+        replayof: None,
         source: String::new(),
         specversion: String::new(),
         time: None,
@@ -109,6 +110,7 @@ fn slot<'e>(event: &'e mut CloudEvent, key: &str) -> Option<(u8, Slot<'e>)> {
         "type" => (13, Slot::Required(&mut event.ty)),
         "causationid" => (14, Slot::Optional(&mut event.causationid)),
         "dataschema" => (15, Slot::Optional(&mut event.dataschema)),
+        "replayof" => (16, Slot::Optional(&mut event.replayof)),
         _ => return None,
     })
 }
@@ -127,7 +129,7 @@ fn plain(bytes: &[u8]) -> bool {
 
 /// The envelope's fields already read: a second occurrence is serde's "duplicate field" error.
 #[derive(Default)]
-struct Seen(u16);
+struct Seen(u32);
 
 impl Seen {
     fn has(&self, bit: u8) -> bool {

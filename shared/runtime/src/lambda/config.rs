@@ -69,6 +69,8 @@ pub struct LambdaConfig {
     pub dlq_url: Option<String>,
     /// Run migrations at cold start.
     pub migrate: bool,
+    /// Append published events to the event store (`CONVEYOR_EVENT_STORE`).
+    pub event_store: bool,
     /// FIFO queues events also go to directly (the ordered functions').
     pub ordered_routes: Vec<QueueRoute>,
     /// A saga orchestrator's own queue, where it arms its timers.
@@ -138,6 +140,7 @@ impl LambdaConfig {
             event_bus,
             dlq_url: var(DLQ_URL),
             migrate,
+            event_store: crate::event_store::enabled(var)?,
             ordered_routes: var(super::fifo::ORDERED_ROUTES)
                 .map(|text| super::fifo::parse_routes(&text))
                 .transpose()
@@ -193,7 +196,9 @@ impl LambdaConfig {
         } else {
             Store::connect_with(url, self.pool).await
         };
-        opened.map_err(ConfigError::Store)
+        opened
+            .map(|store| store.with_event_store(self.event_store))
+            .map_err(ConfigError::Store)
     }
 
     /// The DLQ client, if a DLQ URL is configured.
@@ -228,7 +233,7 @@ mod tests {
 
     #[test]
     fn every_configuration_error_names_what_to_set() {
-        let cases: [(&[(&str, &str)], &str); 8] = [
+        let cases: [(&[(&str, &str)], &str); 9] = [
             (
                 &[],
                 "CONVEYOR_EVENT_BUS is not set: set it to the EventBridge bus name, or set CONVEYOR_PUBLISH=outbox to leave events in the outbox for a relay",
@@ -256,6 +261,10 @@ mod tests {
             (
                 &[BUS, DB, ("CONVEYOR_MIGRATE", "no")],
                 "CONVEYOR_MIGRATE is \"no\": set it to false to skip migrations",
+            ),
+            (
+                &[BUS, DB, ("CONVEYOR_EVENT_STORE", "off")],
+                "CONVEYOR_EVENT_STORE is \"off\": set it to false to keep no event store",
             ),
             (
                 &[BUS, DB, ("CONVEYOR_ORDERED_ROUTES", "{}")],
@@ -289,6 +298,10 @@ mod tests {
         );
         assert_eq!(config.pool.max_connections(), 2);
         assert!(!config.migrate);
+        assert!(
+            config.event_store,
+            "the event store is on unless switched off"
+        );
         assert!(config.event_bus.is_none());
         assert!(!format!("{config:?}").contains("ignored"));
     }

@@ -46,6 +46,9 @@ pub enum ConfigError {
         "{MIGRATE} is {0:?}: set it to false to skip migrations at cold start, or true (the default)"
     )]
     Migrate(String),
+    /// The event store switch is neither `true` nor `false`.
+    #[error(transparent)]
+    EventStore(#[from] crate::event_store::SwitchError),
     /// The ordered functions' routes are not a JSON list of routes.
     #[error(
         "{ORDERED_ROUTES} is not a JSON list of routes ({0}): set it to [{{\"queue_url\": ..., \"topics\": [...], \"key\": ...}}] as the Terraform writes it, or unset it"

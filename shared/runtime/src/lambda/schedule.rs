@@ -44,7 +44,16 @@ pub async fn handle_tick(
     let name = function.spec().name;
     let scheduled = scheduled_time(&event.payload).unwrap_or_else(|| deps.clock.now());
     let meta = Meta::for_tick(name, scheduled, attempt(&event.payload));
-    match function.invoke(deps, Input::Tick { meta, scheduled }).await {
+    match function
+        .invoke(
+            deps,
+            Input::Tick {
+                meta: Box::new(meta),
+                scheduled,
+            },
+        )
+        .await
+    {
         Ok(handled) => {
             let report = handled.report.unwrap_or_default();
             tracing::info!(function = name, scheduled = %scheduled, duplicate = handled.duplicate, processed = report.processed, more = report.more, "tick done");

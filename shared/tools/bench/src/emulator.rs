@@ -32,6 +32,8 @@ pub struct Setup {
     pub consumer: ConsumerSettings,
     /// Redis Streams instead of the embedded broker.
     pub redis: Option<RedisSettings>,
+    /// Append published events to the event store.
+    pub event_store: bool,
 }
 
 /// Starts the emulator the bench measures.

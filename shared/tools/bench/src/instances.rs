@@ -64,6 +64,7 @@ pub async fn drain(
                 instance: format!("{}-{i}", settings.instance),
                 ..settings
             }),
+            event_store: tuning.event_store,
         };
         match emulator.start(setup).await {
             Ok(r) => running.push(r),

@@ -52,6 +52,7 @@ pub mod lambda;
 pub mod plan;
 pub mod process;
 pub mod report;
+pub mod store_cost;
 pub mod tls;
 
 /// Most events one run publishes.
@@ -287,6 +288,8 @@ pub struct Tuning {
     /// On Redis, entries a function with an inbox handles in one transaction
     /// ([`RedisSettings::tx_batch`]).
     pub tx_batch: usize,
+    /// Published events appended to the event store (the emulator's default).
+    pub event_store: bool,
 }
 
 /// The concurrency limits the bench declares no-op functions with (a limit is part of a
@@ -316,6 +319,7 @@ impl Default for Tuning {
             batch: 500,
             concurrency: Concurrency::Wide,
             tx_batch: conveyor_redis::DEFAULT_TX_BATCH,
+            event_store: true,
         }
     }
 }
@@ -371,6 +375,7 @@ async fn start(
                 idle_poll: Duration::from_millis(20),
             },
             redis: redis_settings(transport, prefix, tuning),
+            event_store: tuning.event_store,
         })
         .await
 }

@@ -55,6 +55,8 @@ pub enum Scenario {
     Flow,
     /// `order-payment-confirmed` on the embedded default: the embedded broker on SQLite.
     EmbeddedFlow,
+    /// `order-payment-confirmed` on PostgreSQL with the event store on and off, in turn.
+    EventStore,
     /// The release Lambda binaries: sizes and spawn -> first Runtime API poll.
     Lambda,
     /// The no-op drain on Redis over TLS beside plain TCP, on a `redis-server` the bench starts.

@@ -164,6 +164,20 @@ pub async fn run(plan: &BenchPlan, emulator: &dyn Emulator) -> Result<String, St
             &runs,
         ));
     }
+    if let Some(admin) = plan
+        .postgres
+        .as_ref()
+        .filter(|_| plan.runs(Scenario::EventStore))
+    {
+        let transport = plan
+            .redis
+            .as_ref()
+            .map_or(Transport::Embedded, |url| Transport::Redis(url.clone()));
+        lines.extend(
+            super::store_cost::compare(emulator, &transport, admin, plan.flow_events, plan.runs)
+                .await?,
+        );
+    }
     if plan.runs(Scenario::EmbeddedFlow) {
         let mut runs = Vec::new();
         for _ in 0..plan.runs {

@@ -171,6 +171,50 @@ impl Broker for EmbeddedBroker {
         })
     }
 
+    fn deliver<'a>(
+        &'a self,
+        function: &'a str,
+        events: &'a [OutboxRow],
+    ) -> BoxFuture<'a, Result<usize, BrokerError>> {
+        Box::pin(async move {
+            let Some(field) = self
+                .subscribers
+                .values()
+                .flatten()
+                .find(|(name, _)| *name == function)
+                .map(|(_, field)| *field)
+            else {
+                return Err(BrokerError {
+                    transport: "embedded",
+                    message: format!("{function} subscribes to no topic here"),
+                });
+            };
+            let keys: Vec<Option<String>> = events
+                .iter()
+                .map(|row| field.and_then(|f| row.data_field(f)).map(str::to_owned))
+                .collect();
+            let messages: Vec<Enqueue<'_>> = events
+                .iter()
+                .zip(&keys)
+                .map(|(row, key)| Enqueue {
+                    function,
+                    event_id: &row.id,
+                    topic: &row.topic,
+                    body: &row.body,
+                    ordering_key: key.as_deref(),
+                })
+                .collect();
+            if !messages.is_empty() {
+                self.store
+                    .queue_push(&messages, self.clock.now())
+                    .await
+                    .map_err(|e| embedded_error(&e))?;
+                self.wake(function);
+            }
+            Ok(messages.len())
+        })
+    }
+
     fn delete_dead_letters<'a>(
         &'a self,
         function: &'a str,

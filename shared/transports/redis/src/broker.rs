@@ -276,6 +276,30 @@ impl Broker for RedisBroker {
         })
     }
 
+    fn deliver<'a>(
+        &'a self,
+        function: &'a str,
+        events: &'a [OutboxRow],
+    ) -> BoxFuture<'a, Result<usize, BrokerError>> {
+        Box::pin(async move {
+            if events.is_empty() {
+                return Ok(0);
+            }
+            let inbox = self.settings.inbox_key(function);
+            let mut pipe = ::redis::pipe();
+            for row in events {
+                let mut cmd = xadd(&inbox, self.settings.maxlen, row.body.as_bytes());
+                cmd.arg("topic").arg(&row.topic);
+                pipe.add_command(cmd);
+            }
+            let _: Vec<Value> = pipe
+                .query_async(&mut self.connection())
+                .await
+                .map_err(|e| redis_error(&e))?;
+            Ok(events.len())
+        })
+    }
+
     fn delete_dead_letters<'a>(
         &'a self,
         function: &'a str,

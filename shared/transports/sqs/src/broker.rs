@@ -227,6 +227,42 @@ impl Broker for SqsBroker {
         })
     }
 
+    fn deliver<'a>(
+        &'a self,
+        function: &'a str,
+        events: &'a [OutboxRow],
+    ) -> BoxFuture<'a, Result<usize, BrokerError>> {
+        Box::pin(async move {
+            let subscription = self.subscription(function)?;
+            // A route of this one queue, taking every topic the events carry.
+            let mut topics: Vec<String> = events.iter().map(|r| r.topic.clone()).collect();
+            topics.sort();
+            topics.dedup();
+            let route = QueueRoute {
+                queue_url: subscription.queues.queue_url.clone(),
+                topics,
+                key: self
+                    .routes
+                    .iter()
+                    .find(|r| r.queue_url == subscription.queues.queue_url)
+                    .and_then(|r| r.key.clone()),
+            };
+            let (failed, reason) = fifo::send(&self.client, &[route], events).await;
+            if failed.is_empty() {
+                Ok(events.len())
+            } else {
+                Err(BrokerError {
+                    transport: "SQS",
+                    message: format!(
+                        "{} of {} events were not sent to {function}'s queue: {reason}",
+                        failed.len(),
+                        events.len()
+                    ),
+                })
+            }
+        })
+    }
+
     fn delete_dead_letters<'a>(
         &'a self,
         function: &'a str,

@@ -20,6 +20,9 @@ pub enum RunError {
     /// A retention variable is wrong.
     #[error(transparent)]
     Retention(#[from] RetentionError),
+    /// The event store switch is wrong.
+    #[error(transparent)]
+    EventStore(#[from] conveyor_runtime::event_store::SwitchError),
     /// The worker could not start or serve.
     #[error(transparent)]
     Worker(#[from] WorkerError),
@@ -74,6 +77,7 @@ pub fn run(args: &WorkerArgs, catalog: Vec<Arc<dyn Function>>) -> Result<(), Run
     init_logs(args.log_format);
     let mut config = args.config()?;
     config.maintenance.retention = Retention::from_env()?;
+    config.event_store = conveyor_runtime::event_store::enabled_from_env()?;
     let functions = config.mode.select(config.service, catalog);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

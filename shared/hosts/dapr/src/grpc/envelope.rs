@@ -110,6 +110,7 @@ pub fn cloud_event(fields: &Fields<'_>) -> Result<CloudEvent, DecodeError> {
         dataschema: text(ext, "dataschema"),
         id: fields.id.to_owned(),
         pubsubname: non_empty(fields.pubsub_name).or_else(|| text(ext, "pubsubname")),
+        replayof: text(ext, "replayof"),
         source: fields.source.to_owned(),
         specversion: fields.spec_version.to_owned(),
         time: text(ext, "time"),
