@@ -172,34 +172,13 @@ pub async fn run(
     }
     while in_flight.join_next().await.is_some() {}
     if let (Some(h), Some(rx)) = (handoff, handed) {
-        give_back(h, rx, &deps.store, broker.clock().now()).await;
+        h.give_back(rx, &deps.store, broker.clock().now()).await;
     }
     // Every handler is done: the acker writes what is left and ends with the channel.
     drop(acks);
     if let Err(e) = acker.await {
         tracing::error!(function = spec.name, error = %e, "the acker failed; unacknowledged messages will be delivered again");
     }
-}
-
-/// Stops taking hand-overs: messages handed over but not started go back to the queue, and the
-/// receiving end back to the broker for the next consumer of the function.
-async fn give_back(
-    handoff: &Handoff,
-    mut rx: mpsc::UnboundedReceiver<Leased>,
-    store: &Store,
-    now: conveyor_domain::Timestamp,
-) {
-    handoff.set_idle(false);
-    let mut unstarted = Vec::new();
-    while let Ok(m) = rx.try_recv() {
-        unstarted.push(m.seq);
-    }
-    if !unstarted.is_empty() {
-        if let Err(e) = store.queue_unlease(&unstarted, now).await {
-            tracing::warn!(error = %e, messages = unstarted.len(), "could not release handed messages; they come back when their lease ends");
-        }
-    }
-    handoff.put_back(rx);
 }
 
 /// Most messages a function with an inbox handles in one transaction (one invocation of its

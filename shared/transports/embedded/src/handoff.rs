@@ -11,7 +11,9 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError};
 
+use conveyor_domain::Timestamp;
 use conveyor_runtime::FunctionSpec;
+use conveyor_store::Store;
 use conveyor_store::queue::Leased;
 use tokio::sync::mpsc;
 
@@ -65,6 +67,34 @@ impl Handoff {
         *self.receiver.lock().unwrap_or_else(PoisonError::into_inner) = Some(receiver);
     }
 
+    /// A consumer stops taking hand-overs: the messages handed to it but not started go back to
+    /// the queue, their delivery uncounted, and the receiving end back here for the function's
+    /// next consumer.
+    pub async fn give_back(
+        &self,
+        mut receiver: mpsc::UnboundedReceiver<Leased>,
+        store: &Store,
+        now: Timestamp,
+    ) {
+        self.set_idle(false);
+        let mut unstarted = Vec::new();
+        while let Ok(m) = receiver.try_recv() {
+            unstarted.push(m.seq);
+        }
+        if !unstarted.is_empty() {
+            if let Err(e) = store.queue_unlease(&unstarted, now).await {
+                tracing::warn!(error = %e, messages = unstarted.len(), "could not release handed messages; they come back when their lease ends");
+            }
+        }
+        self.put_back(receiver);
+    }
+
+    /// Whether the consumer waits idle, unclaimed.
+    #[must_use]
+    pub fn is_idle(&self) -> bool {
+        self.idle.load(Ordering::Acquire)
+    }
+
     /// The consumer is waiting with free capacity (`true`), or busy again (`false`).
     pub fn set_idle(&self, idle: bool) {
         self.idle.store(idle, Ordering::Release);
@@ -100,7 +130,7 @@ mod tests {
             topic: "t".to_owned(),
             body: "{}".to_owned(),
             attempts: 1,
-            enqueued_at: conveyor_domain::Timestamp::from_millis(0),
+            enqueued_at: Timestamp::from_millis(0),
         }
     }
 
