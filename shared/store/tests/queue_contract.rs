@@ -339,7 +339,7 @@ async fn a_message_pushed_leased_is_hidden_until_its_lease_ends_or_it_is_unlease
         };
         // Alone (one statement) and in a batch (one transaction), the leased ones come back.
         let alone = store
-            .queue_push(&[handed.clone()], at(1_000))
+            .queue_push(std::slice::from_ref(&handed), at(1_000))
             .await
             .unwrap();
         assert_eq!(
