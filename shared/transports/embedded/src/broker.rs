@@ -112,13 +112,13 @@ impl Publisher for EmbeddedBroker {
             let mut messages: Vec<Enqueue<'_>> = Vec::with_capacity(planned.len());
             for (function, row, key) in &planned {
                 let mut leased_until = None;
-                if let Some(handoff) = self.handoffs.get(function).filter(|_| key.is_none()) {
-                    if claimed.contains(function) || handoff.claim() {
-                        if !claimed.contains(function) {
-                            claimed.push(function);
-                        }
-                        leased_until = Some(now.add_millis(handoff.lease_millis()));
+                if let Some(handoff) = self.handoffs.get(function).filter(|_| key.is_none())
+                    && (claimed.contains(function) || handoff.claim())
+                {
+                    if !claimed.contains(function) {
+                        claimed.push(function);
                     }
+                    leased_until = Some(now.add_millis(handoff.lease_millis()));
                 }
                 messages.push(Enqueue {
                     function,

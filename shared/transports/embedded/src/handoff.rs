@@ -81,10 +81,10 @@ impl Handoff {
         while let Ok(m) = receiver.try_recv() {
             unstarted.push(m.seq);
         }
-        if !unstarted.is_empty() {
-            if let Err(e) = store.queue_unlease(&unstarted, now).await {
-                tracing::warn!(error = %e, messages = unstarted.len(), "could not release handed messages; they come back when their lease ends");
-            }
+        if !unstarted.is_empty()
+            && let Err(e) = store.queue_unlease(&unstarted, now).await
+        {
+            tracing::warn!(error = %e, messages = unstarted.len(), "could not release handed messages; they come back when their lease ends");
         }
         self.put_back(receiver);
     }
