@@ -106,6 +106,7 @@ async fn embedded_a_message_that_gets_no_connection_in_time_is_retried_not_dead_
                 topic: "test.ping",
                 body: &event.body,
                 ordering_key: None,
+                leased_until: None,
             }],
             now,
         )

@@ -153,6 +153,7 @@ async fn the_hosts_run_prunes_dead_letters_too_each_statement_bounded() {
                     topic: "test.anything",
                     body: "{}",
                     ordering_key: None,
+                    leased_until: None,
                 }],
                 h.now(),
             )

@@ -127,9 +127,13 @@ impl Store {
                 .await
                 .map_err(|e| StoreError::connect(&url, e))?,
             // One connection: SQLite has one writer anyway, and a single connection turns lock
-            // contention into queueing instead of SQLITE_BUSY errors.
+            // contention into queueing instead of SQLITE_BUSY errors. No ping before each
+            // acquire: the connection is a file in this process, and sqlx pings it on every
+            // release already (a broken one is dropped there), so a second ping per statement
+            // would only add a round trip to the connection's thread on every path.
             Backend::Sqlite => AnyPoolOptions::new()
                 .max_connections(1)
+                .test_before_acquire(false)
                 .acquire_timeout(pool.acquire_timeout(backend))
                 .after_connect(|conn, _| {
                     Box::pin(async move {

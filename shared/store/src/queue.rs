@@ -64,6 +64,9 @@ pub struct Enqueue<'a> {
     pub body: &'a str,
     /// Messages of one function with the same key are delivered one at a time, oldest first.
     pub ordering_key: Option<&'a str>,
+    /// Leased at once until then, as one delivery: for a consumer that waits idle and is
+    /// handed the message in memory instead of leasing it (see [`Store::queue_push`]).
+    pub leased_until: Option<Timestamp>,
 }
 
 const LEASED_COLUMNS: &str = "seq, function, event_id, topic, body, attempts, enqueued_at";
@@ -78,6 +81,44 @@ fn leased(row: &AnyRow) -> Result<Leased, StoreError> {
         attempts: u32::try_from(row.try_get::<i64, _>("attempts")?).unwrap_or(u32::MAX),
         enqueued_at: Timestamp::from_millis(row.try_get("enqueued_at")?),
     })
+}
+
+/// Inserts one message; returns it as leased when it was pushed leased.
+async fn push_one<'c, E>(
+    executor: E,
+    m: &Enqueue<'_>,
+    now: Timestamp,
+) -> Result<Option<Leased>, StoreError>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Any>,
+{
+    let (visible_at, attempts) = m.leased_until.map_or((now, 0_i64), |until| (until, 1));
+    let row = sqlx::query(
+        "INSERT INTO queue (function, event_id, topic, body, attempts, visible_at, enqueued_at, ordering_key) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING seq",
+    )
+    .bind(m.function)
+    .bind(m.event_id)
+    .bind(m.topic)
+    .bind(m.body)
+    .bind(attempts)
+    .bind(visible_at.millis())
+    .bind(now.millis())
+    .bind(m.ordering_key)
+    .fetch_one(executor)
+    .await?;
+    if m.leased_until.is_none() {
+        return Ok(None);
+    }
+    Ok(Some(Leased {
+        seq: row.try_get("seq")?,
+        function: m.function.to_owned(),
+        event_id: m.event_id.to_owned(),
+        topic: m.topic.to_owned(),
+        body: m.body.to_owned(),
+        attempts: 1,
+        enqueued_at: now,
+    }))
 }
 
 fn dead_letter(row: &AnyRow) -> Result<DeadLetter, StoreError> {
@@ -95,7 +136,11 @@ fn dead_letter(row: &AnyRow) -> Result<DeadLetter, StoreError> {
 }
 
 impl Store {
-    /// Enqueues messages, visible at once, in one transaction.
+    /// Enqueues messages in one transaction (a lone message in one statement), visible at once
+    /// or, with [`Enqueue::leased_until`], leased already; returns those leased, in the order
+    /// given, for the caller to hand to their consumer. A leased message that never reaches its
+    /// consumer (the process dies) is delivered again when its lease ends, as after a crash
+    /// mid-handler.
     ///
     /// # Errors
     /// The database error; nothing was enqueued.
@@ -103,23 +148,38 @@ impl Store {
         &self,
         messages: &[Enqueue<'_>],
         now: Timestamp,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Vec<Leased>, StoreError> {
+        let mut leased = Vec::new();
+        if let [one] = messages {
+            leased.extend(push_one(self.pool(), one, now).await?);
+            return Ok(leased);
+        }
         let mut tx = self.begin().await?;
         for m in messages {
-            sqlx::query(
-                "INSERT INTO queue (function, event_id, topic, body, visible_at, enqueued_at, ordering_key) \
-                 VALUES ($1, $2, $3, $4, $5, $5, $6)",
-            )
-            .bind(m.function)
-            .bind(m.event_id)
-            .bind(m.topic)
-            .bind(m.body)
-            .bind(now.millis())
-            .bind(m.ordering_key)
-            .execute(tx.conn())
-                .await?;
+            leased.extend(push_one(tx.conn(), m, now).await?);
         }
-        tx.commit().await
+        tx.commit().await?;
+        Ok(leased)
+    }
+
+    /// Makes messages leased by [`Store::queue_push`] but never delivered visible again, their
+    /// delivery uncounted (a consumer that stops with handed messages it did not start).
+    ///
+    /// # Errors
+    /// The database error; the messages come back when their lease ends.
+    pub async fn queue_unlease(&self, seqs: &[i64], now: Timestamp) -> Result<(), StoreError> {
+        for chunk in seqs.chunks(500) {
+            let sql = format!(
+                "UPDATE queue SET visible_at = $1, attempts = attempts - 1 WHERE seq IN ({}) AND attempts > 0",
+                placeholders(2, chunk.len())
+            );
+            let mut q = sqlx::query(&sql).bind(now.millis());
+            for seq in chunk {
+                q = q.bind(*seq);
+            }
+            q.execute(self.pool()).await?;
+        }
+        Ok(())
     }
 
     /// Leases up to `limit` visible messages of `function` until `lease_until`, oldest first,

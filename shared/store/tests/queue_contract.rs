@@ -15,6 +15,7 @@ fn msg<'a>(function: &'a str, event_id: &'a str) -> Enqueue<'a> {
         topic: "t",
         body: event_id,
         ordering_key: None,
+        leased_until: None,
     }
 }
 
@@ -325,6 +326,80 @@ async fn a_delivery_whose_lease_ran_out_does_not_dead_letter_the_message_again()
         assert_eq!(letters.len(), 1);
         assert_eq!(letters[0].attempts, 2);
         assert!(store.queue_depths().await.unwrap().is_empty());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_message_pushed_leased_is_hidden_until_its_lease_ends_or_it_is_unleased() {
+    on_both_backends(|store| async move {
+        let handed = Enqueue {
+            leased_until: Some(at(31_000)),
+            ..msg("f", "handed")
+        };
+        // Alone (one statement) and in a batch (one transaction), the leased ones come back.
+        let alone = store
+            .queue_push(std::slice::from_ref(&handed), at(1_000))
+            .await
+            .unwrap();
+        assert_eq!(
+            alone
+                .iter()
+                .map(|m| (m.event_id.as_str(), m.attempts, m.enqueued_at))
+                .collect::<Vec<_>>(),
+            [("handed", 1, at(1_000))]
+        );
+        let batch = store
+            .queue_push(
+                &[
+                    msg("f", "plain"),
+                    Enqueue {
+                        event_id: "handed-too",
+                        ..handed.clone()
+                    },
+                ],
+                at(1_000),
+            )
+            .await
+            .unwrap();
+        assert_eq!(ids(&batch), ["handed-too"]);
+        assert!(batch[0].seq > alone[0].seq, "queue order is kept");
+
+        assert_eq!(
+            ids(&store
+                .queue_lease("f", 10, at(2_000), at(32_000))
+                .await
+                .unwrap()),
+            ["plain"],
+            "a message handed over is leased already"
+        );
+        // The consumer stopped before starting the second: back at once, its delivery uncounted.
+        store
+            .queue_unlease(&[batch[0].seq], at(3_000))
+            .await
+            .unwrap();
+        let back = store
+            .queue_lease("f", 10, at(3_000), at(33_000))
+            .await
+            .unwrap();
+        assert_eq!(
+            back.iter()
+                .map(|m| (m.event_id.as_str(), m.attempts))
+                .collect::<Vec<_>>(),
+            [("handed-too", 1)]
+        );
+        // The first was never settled: its lease ends and it is delivered again.
+        let again = store
+            .queue_lease("f", 10, at(31_000), at(61_000))
+            .await
+            .unwrap();
+        assert_eq!(
+            again
+                .iter()
+                .map(|m| (m.event_id.as_str(), m.attempts))
+                .collect::<Vec<_>>(),
+            [("handed", 2)]
+        );
     })
     .await;
 }

@@ -74,6 +74,7 @@ async fn dead_letter(store: &Store, event_id: &str, failed_at: Timestamp) {
                 topic: "t",
                 body: "{}",
                 ordering_key: None,
+                leased_until: None,
             }],
             failed_at,
         )

@@ -1,5 +1,5 @@
 //! Fan-out publishing into the store's queue, with in-process wake-ups so consumers do not poll
-//! an idle queue fast.
+//! an idle queue fast, and messages handed straight to idle consumers ([`crate::handoff`]).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -11,6 +11,7 @@ use conveyor_store::queue::Enqueue;
 use conveyor_store::{OutboxRow, Store};
 use tokio::sync::Notify;
 
+use crate::handoff::Handoff;
 use conveyor_transport::broker::{Broker, BrokerError};
 
 /// The embedded broker: who subscribes to what, and how to wake them.
@@ -21,6 +22,7 @@ pub struct EmbeddedBroker {
     /// topic -> (function, the payload field that orders its events).
     subscribers: HashMap<&'static str, Vec<(&'static str, Option<&'static str>)>>,
     wakers: HashMap<&'static str, Arc<Notify>>,
+    handoffs: HashMap<&'static str, Handoff>,
 }
 
 impl EmbeddedBroker {
@@ -30,9 +32,11 @@ impl EmbeddedBroker {
         let mut subscribers: HashMap<&'static str, Vec<(&'static str, Option<&'static str>)>> =
             HashMap::new();
         let mut wakers = HashMap::new();
+        let mut handoffs = HashMap::new();
         for f in functions {
             let spec = f.spec();
             wakers.insert(spec.name, Arc::new(Notify::new()));
+            handoffs.insert(spec.name, Handoff::new(&spec));
             for topic in spec.topics() {
                 subscribers
                     .entry(*topic)
@@ -45,7 +49,14 @@ impl EmbeddedBroker {
             clock,
             subscribers,
             wakers,
+            handoffs,
         }
+    }
+
+    /// Where `function`'s consumer is handed messages published while it waits idle.
+    #[must_use]
+    pub fn handoff(&self, function: &str) -> Option<&Handoff> {
+        self.handoffs.get(function)
     }
 
     /// The queue's clock: when messages become available, retries fall due and leases end.
@@ -94,27 +105,64 @@ impl Publisher for EmbeddedBroker {
                     planned.push((function, row, key));
                 }
             }
-            let messages: Vec<Enqueue<'_>> = planned
-                .iter()
-                .map(|(function, row, key)| Enqueue {
+            // A subscriber waiting idle is claimed once per publish and gets its messages
+            // without an ordering key leased to it already, handed over in memory.
+            let now = self.clock.now();
+            let mut claimed: Vec<&'static str> = Vec::new();
+            let mut messages: Vec<Enqueue<'_>> = Vec::with_capacity(planned.len());
+            for (function, row, key) in &planned {
+                let mut leased_until = None;
+                if let Some(handoff) = self.handoffs.get(function).filter(|_| key.is_none())
+                    && (claimed.contains(function) || handoff.claim())
+                {
+                    if !claimed.contains(function) {
+                        claimed.push(function);
+                    }
+                    leased_until = Some(now.add_millis(handoff.lease_millis()));
+                }
+                messages.push(Enqueue {
                     function,
                     event_id: &row.id,
                     topic: &row.topic,
                     body: &row.body,
                     ordering_key: key.as_deref(),
-                })
-                .collect();
+                    leased_until,
+                });
+            }
             if messages.is_empty() {
                 return Ok(());
             }
-            self.store
-                .queue_push(&messages, self.clock.now())
-                .await
-                .map_err(|e| PublishError::Transport {
-                    target: "embedded queue".to_owned(),
-                    source: Box::new(e),
-                })?;
-            for m in &messages {
+            let leased = match self.store.queue_push(&messages, now).await {
+                Ok(leased) => leased,
+                Err(e) => {
+                    // The claimed consumers wait for a hand-over that will not come: wake them.
+                    for function in claimed {
+                        self.wake(function);
+                    }
+                    return Err(PublishError::Transport {
+                        target: "embedded queue".to_owned(),
+                        source: Box::new(e),
+                    });
+                }
+            };
+            let mut orphans = Vec::new();
+            for message in leased {
+                let handed = self
+                    .handoffs
+                    .get(message.function.as_str())
+                    .map(|h| h.hand(message));
+                if let Some(Err(message)) = handed {
+                    orphans.push(message.seq);
+                }
+            }
+            if !orphans.is_empty() {
+                // The consumer stopped between its claim and now: the messages go back to the
+                // queue for whoever consumes it next (else their lease would hold them back).
+                if let Err(e) = self.store.queue_unlease(&orphans, now).await {
+                    tracing::warn!(error = %e, messages = orphans.len(), "could not release handed messages; they come back when their lease ends");
+                }
+            }
+            for m in messages.iter().filter(|m| m.leased_until.is_none()) {
                 self.wake(m.function);
             }
             Ok(())

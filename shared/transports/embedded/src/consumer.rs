@@ -1,7 +1,9 @@
 //! One function's consume loop on the embedded broker: lease a batch, handle each message under
 //! the function's concurrency limit, then ack, retry later with backoff and jitter, or
 //! dead-letter. A message whose lease runs out (a crash, a hang) is delivered again; the inbox
-//! makes the redelivery harmless.
+//! makes the redelivery harmless. A consumer waiting idle is handed what is published for it in
+//! memory, leased already ([`crate::handoff`]): the publish's insert is the only write on the
+//! way to the handler.
 //!
 //! A function with an inbox gets up to [`TX_BATCH`] leased messages at once, in one
 //! invocation: their inbox rows, effects and outgoing events commit in one transaction (a
@@ -30,6 +32,7 @@ use tokio::task::JoinSet;
 use tracing::Instrument;
 
 use super::broker::EmbeddedBroker;
+use crate::handoff::{Handoff, lease_millis};
 use conveyor_transport::metrics::{Outcome, Stats};
 use conveyor_transport::policy::{self, Decision};
 
@@ -78,9 +81,10 @@ pub async fn run(
     let spec = function.spec();
     let permits = Arc::new(Semaphore::new(spec.concurrency.max(1) as usize));
     let waker = broker.waker(spec.name);
-    let lease_ms = i64::try_from(spec.timeout.as_millis())
-        .unwrap_or(i64::MAX)
-        .saturating_add(5_000);
+    let lease_ms = lease_millis(&spec);
+    // Messages published while this consumer waits idle come over in memory, already leased.
+    let handoff = broker.handoff(spec.name);
+    let mut handed = handoff.and_then(Handoff::take);
     let (acks, acked) = mpsc::unbounded_channel();
     let acker = tokio::spawn(acker(deps.store.clone(), acked, waker.clone()));
     let mut in_flight = JoinSet::new();
@@ -91,35 +95,57 @@ pub async fn run(
             .available_permits()
             .saturating_mul(together(&spec))
             .min(settings.batch);
-        let leased = if free == 0 {
-            Vec::new()
-        } else {
+        // Messages handed over while this loop was busy come first.
+        let mut leased = Vec::new();
+        if let Some(rx) = handed.as_mut() {
+            while let Ok(m) = rx.try_recv() {
+                leased.push(m);
+            }
+        }
+        let wanted = free.saturating_sub(leased.len());
+        if wanted > 0 {
             let now = broker.clock().now();
             match deps
                 .store
-                .queue_lease(spec.name, free as i64, now, now.add_millis(lease_ms))
+                .queue_lease(spec.name, wanted as i64, now, now.add_millis(lease_ms))
                 .await
             {
-                Ok(leased) => leased,
+                Ok(more) => leased.extend(more),
                 Err(e) => {
                     tracing::warn!(function = spec.name, error = %e, "lease failed; retrying");
-                    Vec::new()
                 }
             }
-        };
+        }
         if leased.is_empty() {
+            // Idle with room to spare: a publish may hand its message over instead of waking.
+            let idle = handoff.filter(|_| free > 0 && handed.is_some());
+            if let Some(h) = idle {
+                h.set_idle(true);
+            }
             let notified = async {
                 match &waker {
                     Some(w) => w.notified().await,
                     None => std::future::pending().await,
                 }
             };
+            let received = async {
+                match handed.as_mut() {
+                    Some(rx) => rx.recv().await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 () = notified => {}
+                Some(m) = received => leased.push(m),
                 () = tokio::time::sleep(settings.idle_poll) => {}
                 _ = shutdown.changed() => {}
             }
-            continue;
+            if let Some(h) = idle {
+                h.set_idle(false);
+            }
+            if leased.is_empty() {
+                continue;
+            }
         }
         let mut leased = leased.into_iter().peekable();
         while leased.peek().is_some() {
@@ -145,6 +171,9 @@ pub async fn run(
         }
     }
     while in_flight.join_next().await.is_some() {}
+    if let (Some(h), Some(rx)) = (handoff, handed) {
+        h.give_back(rx, &deps.store, broker.clock().now()).await;
+    }
     // Every handler is done: the acker writes what is left and ends with the channel.
     drop(acks);
     if let Err(e) = acker.await {

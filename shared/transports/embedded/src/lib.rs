@@ -33,6 +33,8 @@
 //! # Layout
 //! - [`broker`] — publishing (fan-out) and wake-ups
 //! - [`consumer`] — one function's consume loop: lease, handle, ack / retry / dead-letter
+//! - [`handoff`] — a published message handed straight to an idle consumer, leased already
 
 pub mod broker;
 pub mod consumer;
+pub mod handoff;
