@@ -6,6 +6,8 @@
 
 use std::time::Duration;
 
+use conveyor_store::Backend;
+
 use crate::context::Deps;
 use crate::error::HandlerError;
 use crate::publish::describe;
@@ -25,6 +27,18 @@ pub async fn relay_once(deps: &Deps, grace: Duration, limit: i64) -> Result<usiz
         tx.commit().await?;
         return Ok(0);
     }
+    // On PostgreSQL the claim's row locks keep concurrent relays off these rows until they are
+    // settled. SQLite has one connection, which the publish may need (the embedded broker
+    // writes its queue in the same database), and one relay: the claim ends before the publish,
+    // and the rows are settled in a second transaction. A crash in between publishes them again,
+    // as any crash between a publish and its row's deletion does; the inbox absorbs it.
+    let mut held = match deps.store.backend() {
+        Backend::Postgres => Some(tx),
+        Backend::Sqlite => {
+            tx.commit().await?;
+            None
+        }
+    };
     rows.iter_mut().for_each(describe);
     let (sent, failed): (Vec<String>, Vec<String>) = match deps.publisher.publish(&rows).await {
         Ok(()) => (rows.iter().map(|r| r.id.clone()).collect(), Vec::new()),
@@ -35,6 +49,10 @@ pub async fn relay_once(deps: &Deps, grace: Duration, limit: i64) -> Result<usiz
                 .map(|r| r.id.clone())
                 .partition(|id| !failed.contains(&id.as_str()))
         }
+    };
+    let mut tx = match held.take() {
+        Some(tx) => tx,
+        None => deps.store.begin().await?,
     };
     tx.outbox_delete(&sent).await?;
     tx.outbox_bump_attempts(&failed).await?;
@@ -83,6 +101,84 @@ mod tests {
         assert_eq!(publisher.rows(), [staged.clone(), not_an_event]);
         // Read back from the table, the row carries its cause as it was staged.
         assert_eq!(publisher.rows()[0].causation_id.as_deref(), Some("evt-0"));
+        db.close().await;
+    }
+
+    /// Publishes into the store's own queue, as the embedded broker does.
+    #[derive(Debug)]
+    struct IntoQueue(conveyor_store::Store);
+
+    impl crate::publish::Publisher for IntoQueue {
+        fn publish<'a>(
+            &'a self,
+            events: &'a [OutboxRow],
+        ) -> crate::publish::BoxFuture<'a, Result<(), crate::publish::PublishError>> {
+            Box::pin(async move {
+                let messages: Vec<_> = events
+                    .iter()
+                    .map(|row| conveyor_store::queue::Enqueue {
+                        function: "f",
+                        event_id: &row.id,
+                        topic: &row.topic,
+                        body: &row.body,
+                        ordering_key: None,
+                        leased_until: None,
+                    })
+                    .collect();
+                self.0
+                    .queue_push(&messages, Timestamp::from_millis(0))
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| crate::publish::PublishError::Transport {
+                        target: "queue".to_owned(),
+                        source: Box::new(e),
+                    })
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn on_sqlite_a_publish_that_writes_the_same_database_is_not_starved_by_the_relay() {
+        let db = TestDb::of(Backend::Sqlite).await;
+        let deps = Deps {
+            store: db.store().clone(),
+            publisher: Arc::new(IntoQueue(db.store().clone())),
+            clock: Arc::new(ManualClock::new(Timestamp::from_millis(10_000))),
+        };
+        let row = CloudEvent::new("t", "w", &serde_json::json!({}), Timestamp::from_millis(0))
+            .unwrap()
+            .into_outbox_row();
+        let mut tx = db.store().begin().await.unwrap();
+        tx.outbox_stage(std::slice::from_ref(&row), Timestamp::from_millis(0))
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+
+        // Holding its claim across the publish, the relay would wait for the one connection
+        // until the pool's acquire timeout, and the publish would fail.
+        let relayed = tokio::time::timeout(
+            Duration::from_secs(5),
+            relay_once(&deps, Duration::ZERO, 10),
+        )
+        .await
+        .expect("the relay does not wait on its own connection");
+        assert_eq!(relayed.unwrap(), 1);
+        let queued = db
+            .store()
+            .queue_lease(
+                "f",
+                10,
+                Timestamp::from_millis(0),
+                Timestamp::from_millis(1),
+            )
+            .await
+            .unwrap();
+        assert_eq!(queued.len(), 1, "published into the queue");
+        assert_eq!(
+            relay_once(&deps, Duration::ZERO, 10).await.unwrap(),
+            0,
+            "the row is settled"
+        );
         db.close().await;
     }
 }
