@@ -250,6 +250,7 @@ impl Broker for EmbeddedBroker {
                     topic: &row.topic,
                     body: &row.body,
                     ordering_key: key.as_deref(),
+                    leased_until: None,
                 })
                 .collect();
             if !messages.is_empty() {
