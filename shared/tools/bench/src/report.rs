@@ -28,6 +28,18 @@ fn row(name: &str, unit: &str, values: &mut [f64]) -> String {
     format!("| {name} | {min:.1} | {median:.1} | {max:.1} | {unit} |")
 }
 
+/// ` --only a,b` as typed on the command line (empty for all scenarios).
+fn only_option(only: &[Scenario]) -> String {
+    if only.is_empty() {
+        return String::new();
+    }
+    let names: Vec<String> = only
+        .iter()
+        .filter_map(|s| clap::ValueEnum::to_possible_value(s).map(|v| v.get_name().to_owned()))
+        .collect();
+    format!(" --only {}", names.join(","))
+}
+
 /// Runs the plan and returns the report.
 ///
 /// # Errors
@@ -49,16 +61,7 @@ pub async fn run(plan: &BenchPlan, emulator: &dyn Emulator) -> Result<String, St
                 .as_ref()
                 .map(|p| format!(" --postgres {p} --flow-events {}", plan.flow_events))
                 .unwrap_or_default(),
-            if plan.only.is_empty() {
-                String::new()
-            } else {
-                let names: Vec<String> = plan
-                    .only
-                    .iter()
-                    .map(|s| format!("{s:?}").to_lowercase())
-                    .collect();
-                format!(" --only {}", names.join(","))
-            },
+            only_option(&plan.only),
             if plan.runs(Scenario::Lambda) {
                 format!(" --lambda-dir {}", plan.lambda_dir.display())
             } else {
@@ -471,6 +474,15 @@ fn host_port(url: &str) -> (String, u16) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_command_line_names_scenarios_as_typed() {
+        assert_eq!(
+            super::only_option(&[super::Scenario::EmbeddedFlow, super::Scenario::EventStore]),
+            " --only embedded-flow,event-store"
+        );
+        assert_eq!(super::only_option(&[]), "");
+    }
+
     #[test]
     fn finds_host_and_port() {
         assert_eq!(
