@@ -9,6 +9,7 @@ mod emulator_flow;
 mod faults;
 mod instances;
 mod payment_flow;
+mod saga_crash;
 mod saga_flow;
 mod stock_holds;
 mod tls_postgres;
