@@ -25,6 +25,16 @@ pub async fn relay_once(deps: &Deps, grace: Duration, limit: i64) -> Result<usiz
         tx.commit().await?;
         return Ok(0);
     }
+    // SQLite has one connection: held across the publish, it would starve a publisher that
+    // writes to the same database (the embedded broker) until the pool's acquire timeout. So
+    // there the claim ends before the publish; a row another relay publishes meanwhile is
+    // published twice at worst, and consumers drop the repeat by its event id.
+    let held = if deps.store.backend() == conveyor_store::Backend::Sqlite {
+        tx.commit().await?;
+        None
+    } else {
+        Some(tx)
+    };
     rows.iter_mut().for_each(describe);
     let (sent, failed): (Vec<String>, Vec<String>) = match deps.publisher.publish(&rows).await {
         Ok(()) => (rows.iter().map(|r| r.id.clone()).collect(), Vec::new()),
@@ -35,6 +45,10 @@ pub async fn relay_once(deps: &Deps, grace: Duration, limit: i64) -> Result<usiz
                 .map(|r| r.id.clone())
                 .partition(|id| !failed.contains(&id.as_str()))
         }
+    };
+    let mut tx = match held {
+        Some(tx) => tx,
+        None => deps.store.begin().await?,
     };
     tx.outbox_delete(&sent).await?;
     tx.outbox_bump_attempts(&failed).await?;

@@ -195,8 +195,6 @@ impl Life {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "stalls after the restart: the child's SQLite connections wait out their 30 s \
-            acquire timeout in cycles (passes in 66 to 92 s when they do not)"]
 async fn sigkill_with_a_thousand_sagas_in_flight_ends_each_whole_with_no_effect_twice() {
     let began = Instant::now();
     let dir = tempfile::tempdir().unwrap();

@@ -26,7 +26,9 @@ const POLL: Duration = Duration::from_millis(100);
 /// Answers sent at once.
 const AT_ONCE: usize = 2;
 
-/// What the played payment service did, by order id.
+/// What the played payment service did, by order id: what it answered (whether or not the
+/// answer reached the child: a kill can cut the call after the child stored it), and which
+/// answers the child is known to have accepted (not sent again).
 #[derive(Debug, Default, Clone)]
 pub(super) struct Ledger {
     /// Payments captured.
@@ -35,6 +37,8 @@ pub(super) struct Ledger {
     pub(super) declined: BTreeSet<String>,
     /// Payments refunded.
     pub(super) refunded: BTreeSet<String>,
+    /// Answers the child accepted, by topic and order.
+    accepted: BTreeSet<(&'static str, String)>,
 }
 
 /// Whether the played service declines `order`'s payment.
@@ -115,50 +119,59 @@ async fn publish(base: String, topic: &'static str, order: String) -> (String, b
 
 /// Sends `topic`'s answer to each of `orders`, a few at once; the orders whose answer was
 /// accepted.
-async fn answer_all(base: &str, topic: &'static str, orders: Vec<String>) -> Vec<String> {
+async fn answer_all(
+    base: &str,
+    topic: &'static str,
+    orders: Vec<String>,
+) -> Vec<(&'static str, String)> {
     let mut sent = tokio::task::JoinSet::new();
     let mut accepted = Vec::new();
     for order in orders {
         if sent.len() >= AT_ONCE
             && let Some(done) = sent.join_next().await
         {
-            accepted.extend(done.ok().filter(|(_, ok)| *ok).map(|(o, _)| o));
+            accepted.extend(done.ok().filter(|(_, ok)| *ok).map(|(o, _)| (topic, o)));
         }
         sent.spawn(publish(base.to_owned(), topic, order));
     }
     while let Some(done) = sent.join_next().await {
-        accepted.extend(done.ok().filter(|(_, ok)| *ok).map(|(o, _)| o));
+        accepted.extend(done.ok().filter(|(_, ok)| *ok).map(|(o, _)| (topic, o)));
     }
     accepted
+}
+
+/// `orders` not yet answered on `topic`, recorded as answered there.
+fn to_answer(ledger: &Mutex<Ledger>, topic: &'static str, orders: Vec<String>) -> Vec<String> {
+    let mut l = ledger.lock().unwrap();
+    let todo: Vec<_> = orders
+        .into_iter()
+        .filter(|o| !l.accepted.contains(&(topic, o.clone())))
+        .collect();
+    let answered = match topic {
+        PAYMENT_FAILED => &mut l.declined,
+        PAYMENT_CONFIRMED => &mut l.captured,
+        _ => &mut l.refunded,
+    };
+    answered.extend(todo.iter().cloned());
+    todo
 }
 
 /// Answers the sagas of the child at `base`, until aborted.
 pub(super) async fn play(store: Store, base: String, ledger: Arc<Mutex<Ledger>>) {
     loop {
-        let waiting = at_payment(&store, SagaStatus::Running).await;
-        let (declined, paid): (Vec<_>, Vec<_>) = {
-            let l = ledger.lock().unwrap();
-            waiting
-                .into_iter()
-                .filter(|o| !l.captured.contains(o) && !l.declined.contains(o))
-                .partition(|o| declines(o))
-        };
-        let declined = answer_all(&base, PAYMENT_FAILED, declined).await;
-        let captured = answer_all(&base, PAYMENT_CONFIRMED, paid).await;
+        let (declined, paid): (Vec<_>, Vec<_>) = at_payment(&store, SagaStatus::Running)
+            .await
+            .into_iter()
+            .partition(|o| declines(o));
         let undoing = at_payment(&store, SagaStatus::Compensating).await;
-        let undoing: Vec<_> = {
-            let l = ledger.lock().unwrap();
-            undoing
-                .into_iter()
-                .filter(|o| !l.refunded.contains(o))
-                .collect()
-        };
-        let refunded = answer_all(&base, PAYMENT_REFUNDED, undoing).await;
-        {
-            let mut l = ledger.lock().unwrap();
-            l.declined.extend(declined);
-            l.captured.extend(captured);
-            l.refunded.extend(refunded);
+        for (topic, orders) in [
+            (PAYMENT_FAILED, declined),
+            (PAYMENT_CONFIRMED, paid),
+            (PAYMENT_REFUNDED, undoing),
+        ] {
+            let todo = to_answer(&ledger, topic, orders);
+            let accepted = answer_all(&base, topic, todo).await;
+            ledger.lock().unwrap().accepted.extend(accepted);
         }
         tokio::time::sleep(POLL).await;
     }
