@@ -99,4 +99,49 @@ mod tests {
         assert_eq!(publisher.rows()[0].causation_id.as_deref(), Some("evt-0"));
         db.close().await;
     }
+
+    /// A transport that writes to the relay's own database, as the embedded broker does.
+    #[derive(Debug)]
+    struct SameDatabase(conveyor_store::Store);
+
+    impl crate::publish::Publisher for SameDatabase {
+        fn publish<'a>(
+            &'a self,
+            _events: &'a [OutboxRow],
+        ) -> crate::publish::BoxFuture<'a, Result<(), crate::PublishError>> {
+            Box::pin(async move {
+                let tx = self.0.begin().await.expect("a connection for the publish");
+                tx.commit().await.expect("commit");
+                Ok(())
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn on_sqlite_a_transport_writing_to_the_same_database_gets_the_connection() {
+        let db = TestDb::of(Backend::Sqlite).await;
+        let deps = Deps {
+            store: db.store().clone(),
+            publisher: Arc::new(SameDatabase(db.store().clone())),
+            clock: Arc::new(ManualClock::new(Timestamp::from_millis(10_000))),
+        };
+        let row = OutboxRow::bare("e-1".to_owned(), "t".to_owned(), "{}".to_owned());
+        let mut tx = db.store().begin().await.unwrap();
+        tx.outbox_stage(&[row], Timestamp::from_millis(0))
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+
+        // Its one connection held across the publish, the relay waited out the acquire
+        // timeout (30 s).
+        let relayed = tokio::time::timeout(
+            Duration::from_secs(5),
+            relay_once(&deps, Duration::ZERO, 10),
+        )
+        .await
+        .expect("the relay does not wait for its own connection");
+        assert_eq!(relayed.unwrap(), 1);
+        assert_eq!(db.store().outbox_backlog().await.unwrap(), 0);
+        db.close().await;
+    }
 }
