@@ -10,6 +10,7 @@ mod event_store;
 mod faults;
 mod instances;
 mod payment_flow;
+mod saga_crash;
 mod saga_flow;
 mod stock_holds;
 mod tls_postgres;
