@@ -17,7 +17,7 @@ use conveyor_embedded::consumer::ConsumerSettings;
 use conveyor_emulator::demo;
 use conveyor_emulator::up::{self, UpConfig};
 use conveyor_redis::RedisSettings;
-use conveyor_runtime::Meta;
+use conveyor_runtime::{Meta, Trigger};
 use conveyor_store::Store;
 use conveyor_store::testing::TestDb;
 use conveyor_testkit::seed;
@@ -62,7 +62,13 @@ async fn run_demo(database: &str, redis: Option<RedisSettings>) {
     let running = up::start(UpConfig {
         clock: Some(clock.clone() as Arc<dyn Clock>),
         database: database.to_owned(),
-        functions: catalog::all(),
+        // The jobs are ticked by the test at the manual clock's minutes; the emulator's own
+        // scheduler would race it for the same minute (a second tick of a minute is a
+        // duplicate, with no report).
+        functions: catalog::all()
+            .into_iter()
+            .filter(|f| matches!(f.spec().trigger, Trigger::Topics(_)))
+            .collect(),
         consumer: ConsumerSettings {
             batch: 32,
             idle_poll: Duration::from_millis(50),
