@@ -30,6 +30,13 @@ fn ids(leased: &[conveyor_store::queue::Leased]) -> Vec<&str> {
     leased.iter().map(|m| m.event_id.as_str()).collect()
 }
 
+fn ids_and_attempts(leased: &[conveyor_store::queue::Leased]) -> Vec<(&str, u32)> {
+    leased
+        .iter()
+        .map(|m| (m.event_id.as_str(), m.attempts))
+        .collect()
+}
+
 #[tokio::test]
 async fn one_key_at_a_time_in_order_and_a_failing_message_holds_its_key_back() {
     on_both_backends(|store| async move {
@@ -98,13 +105,7 @@ async fn leases_in_order_hides_leased_messages_and_redelivers_expired_leases() {
             .queue_lease("f", 1, at(1_000), at(31_000))
             .await
             .unwrap();
-        assert_eq!(
-            first
-                .iter()
-                .map(|m| (m.event_id.as_str(), m.attempts))
-                .collect::<Vec<_>>(),
-            [("a", 1)]
-        );
+        assert_eq!(ids_and_attempts(&first), [("a", 1)]);
         let rest = store
             .queue_lease("f", 10, at(1_000), at(31_000))
             .await
@@ -128,13 +129,7 @@ async fn leases_in_order_hides_leased_messages_and_redelivers_expired_leases() {
             .queue_lease("f", 10, at(31_000), at(61_000))
             .await
             .unwrap();
-        assert_eq!(
-            again
-                .iter()
-                .map(|m| (m.event_id.as_str(), m.attempts))
-                .collect::<Vec<_>>(),
-            [("a", 2)]
-        );
+        assert_eq!(ids_and_attempts(&again), [("a", 2)]);
         assert_eq!(
             store.queue_depths().await.unwrap(),
             vec![("f".to_owned(), 1), ("g".to_owned(), 1)]
@@ -211,12 +206,7 @@ async fn retry_delays_and_dead_letters_redrive_to_one_function() {
             .queue_lease("f", 10, at(7_000), at(37_000))
             .await
             .unwrap();
-        assert_eq!(
-            back.iter()
-                .map(|m| (m.event_id.as_str(), m.attempts))
-                .collect::<Vec<_>>(),
-            [("a", 1)]
-        );
+        assert_eq!(ids_and_attempts(&back), [("a", 1)]);
         // g's own copy is untouched by f's redrive.
         assert_eq!(
             store
@@ -382,24 +372,13 @@ async fn a_message_pushed_leased_is_hidden_until_its_lease_ends_or_it_is_unlease
             .queue_lease("f", 10, at(3_000), at(33_000))
             .await
             .unwrap();
-        assert_eq!(
-            back.iter()
-                .map(|m| (m.event_id.as_str(), m.attempts))
-                .collect::<Vec<_>>(),
-            [("handed-too", 1)]
-        );
+        assert_eq!(ids_and_attempts(&back), [("handed-too", 1)]);
         // The first was never settled: its lease ends and it is delivered again.
         let again = store
             .queue_lease("f", 10, at(31_000), at(61_000))
             .await
             .unwrap();
-        assert_eq!(
-            again
-                .iter()
-                .map(|m| (m.event_id.as_str(), m.attempts))
-                .collect::<Vec<_>>(),
-            [("handed", 2)]
-        );
+        assert_eq!(ids_and_attempts(&again), [("handed", 2)]);
     })
     .await;
 }
