@@ -6,7 +6,7 @@
 //! fulfillment rejected), a step that never answers (payment, confirmation): each ends
 //! completed, or compensated with exactly the steps before (and a timed-out step itself) undone
 //! in reverse, each compensation applied once; the choreographed payment functions leave the
-//! saga's orders alone.
+//! saga's orders alone, and order-checkout-finished records each outcome on its order once.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -24,9 +24,11 @@ use conveyor_domain::events::payment::{
     PaymentRefundedEvent, ProcessPaymentRequestedEvent, RefundRequestedEvent,
 };
 use conveyor_domain::fulfillment::FulfillmentStatus;
+use conveyor_domain::order::{CHECKOUT_COMPENSATED_REASON, CHECKOUT_COMPLETED_REASON, OrderStatus};
 use conveyor_domain::warehouse::ReservationStatus;
 use conveyor_domain::{
-    Clock, Currency, CustomerId, Money, OrderId, ProductId, Quantity, SagaId, SystemClock,
+    Clock, Currency, CustomerId, Money, OrderId, PaymentId, ProductId, Quantity, SagaId,
+    SystemClock,
 };
 use conveyor_embedded::consumer::ConsumerSettings;
 use conveyor_emulator::up::{self, UpConfig};
@@ -226,8 +228,8 @@ fn functions(log: &Shared) -> Vec<Arc<dyn Function>> {
     all
 }
 
-fn checkout(order: &str, sku: &str, now: conveyor_domain::Timestamp) -> CloudEvent {
-    let request = CheckoutRequestedEvent {
+fn request(order: &str, sku: &str, now: conveyor_domain::Timestamp) -> CheckoutRequestedEvent {
+    CheckoutRequestedEvent {
         order_id: OrderId::parse(order).unwrap(),
         customer_id: CustomerId::parse("cus-saga").unwrap(),
         items: vec![OrderLine {
@@ -238,8 +240,40 @@ fn checkout(order: &str, sku: &str, now: conveyor_domain::Timestamp) -> CloudEve
         total: Money::from_minor(1299).unwrap(),
         currency: Currency::parse("USD").unwrap(),
         timestamp: now,
-    };
+    }
+}
+
+fn checkout(order: &str, sku: &str, now: conveyor_domain::Timestamp) -> CloudEvent {
+    let request = request(order, sku, now);
     CloudEvent::new(CHECKOUT_REQUESTED, "order-service", &request, now).unwrap()
+}
+
+/// The order's status and its one history row's reason: the saga's outcome recorded once by
+/// order-checkout-finished, and nothing else (the choreographed payment functions skipped it).
+async fn assert_order_ended(store: &Store, order: &str, outcome: CheckoutOutcome) {
+    let id = OrderId::parse(order).unwrap();
+    let row = seed::order::load(store, &id).await.unwrap();
+    let history = seed::order::history(store, &id).await;
+    assert_eq!(history.len(), 1, "{order}: {history:?}");
+    let change = &history[0];
+    assert_eq!(change.from, OrderStatus::Pending, "{order}");
+    match outcome {
+        CheckoutOutcome::Completed => {
+            assert_eq!(row.status, OrderStatus::Confirmed, "{order}");
+            let paid = PaymentId::parse(&format!("pay-{order}")).unwrap();
+            assert_eq!(row.payment_id.as_ref(), Some(&paid), "{order}");
+            assert_eq!(change.reason, CHECKOUT_COMPLETED_REASON, "{order}");
+        }
+        CheckoutOutcome::Compensated => {
+            assert_eq!(row.status, OrderStatus::Cancelled, "{order}");
+            assert_eq!(row.payment_id, None, "{order}");
+            assert!(
+                change.reason.starts_with(CHECKOUT_COMPENSATED_REASON),
+                "{order}: {}",
+                change.reason
+            );
+        }
+    }
 }
 
 async fn saga(store: &Store, order: &str) -> Option<SagaState> {
@@ -323,6 +357,12 @@ async fn run_checkouts(database: &str) {
         ("ord-s-confirm-mute", "sku-mug"),
         ("ord-s-pay-silent", "sku-mug"),
     ];
+    // The order service holds each order, pending, when it asks for the checkout.
+    let placed: Vec<_> = orders
+        .iter()
+        .map(|(o, sku)| seed::order::of_checkout(&request(o, sku, now)))
+        .collect();
+    seed::order::insert_all(&store, &placed).await;
     let mut events: Vec<_> = orders
         .iter()
         .map(|(o, sku)| checkout(o, sku, now).into_outbox_row())
@@ -372,6 +412,7 @@ async fn run_checkouts(database: &str) {
         assert_eq!(log.confirmations[order], 1, "{order}");
         assert!(!log.refunds.contains_key(order), "{order}");
         assert_eq!(log.finished[order], [CheckoutOutcome::Completed], "{order}");
+        assert_order_ended(&store, order, CheckoutOutcome::Completed).await;
     }
 
     // Step 1 fails: nothing to undo.
@@ -445,10 +486,11 @@ async fn run_checkouts(database: &str) {
             [CheckoutOutcome::Compensated],
             "{order}"
         );
+        assert_order_ended(&store, order, CheckoutOutcome::Compensated).await;
     }
     // Only the two completed checkouts hold stock; the choreographed functions, which also
-    // consume the payment replies, left the saga's orders alone (they have no order row: had
-    // they not, their retries would have ended as dead letters).
+    // consume the payment replies, left the saga's orders alone (each order's history has the
+    // saga's outcome only).
     assert_eq!(
         seed::warehouse::inventory(&store, "sku-mug")
             .await

@@ -167,16 +167,22 @@ impl SagaCodec for CheckoutCodec {
         outcome: &Outcome,
     ) -> Result<Option<Outgoing>, HandlerError> {
         let start = request(state)?;
-        let outcome_kind = if outcome.status == SagaStatus::Completed {
-            CheckoutOutcome::Completed
+        let (outcome_kind, payment_id) = if outcome.status == SagaStatus::Completed {
+            // The id the payment service confirmed, which is the one the saga asked for.
+            let paid = match state.step(PAYMENT).result.as_deref() {
+                Some(id) => PaymentId::parse(id).map_err(HandlerError::drop)?,
+                None => payment_id_of(&start.order_id)?,
+            };
+            (CheckoutOutcome::Completed, Some(paid))
         } else {
-            CheckoutOutcome::Compensated
+            (CheckoutOutcome::Compensated, None)
         };
         outgoing(&CheckoutFinishedEvent {
             order_id: start.order_id,
             customer_id: start.customer_id,
             outcome: outcome_kind,
             reason: outcome.reason.clone(),
+            payment_id,
             timestamp: state.updated_at,
         })
         .map(Some)

@@ -15,6 +15,7 @@ pub fn all() -> Vec<Arc<dyn Function>> {
         notification_dispatch::function(),
         order_checkout_saga::function(),
         order_checkout_confirmation::function(),
+        order_checkout_finished::function(),
         order_session_cleanup::function(),
         order_cart_cleanup::function(),
         order_order_cleanup::function(),

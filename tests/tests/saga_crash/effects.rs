@@ -1,10 +1,12 @@
 //! What the checkout sagas left in the database once every one ended: each saga completed or
 //! compensated as a whole, and each command and compensation applied at most once, matching
-//! the saga's end (a reservation, a fulfillment, a confirmation, a refund).
+//! the saga's end (a reservation, a fulfillment, a confirmation, a refund); the order records
+//! that end once (confirmed or cancelled).
 
 use std::collections::BTreeMap;
 
 use conveyor_domain::fulfillment::FulfillmentStatus;
+use conveyor_domain::order::OrderStatus;
 use conveyor_domain::warehouse::{MovementKind, ReservationStatus};
 use conveyor_domain::{OrderId, SagaId};
 use conveyor_runtime::saga::{SagaRepository, SagaState, SagaStatus, StepStatus};
@@ -94,6 +96,10 @@ pub(super) async fn assert_whole(store: &Store, checkouts: &[Checkout], ledger: 
         assert!(moved(MovementKind::Reserve) <= 1, "{id} reserved twice");
         assert!(moved(MovementKind::Release) <= 1, "{id} released twice");
         assert!(confirmed <= 1, "{id} confirmed {confirmed} times");
+        let order = OrderId::parse(id).unwrap();
+        let history = seed::order::history(store, &order).await;
+        assert_eq!(history.len(), 1, "{id}: the outcome recorded once: {history:?}");
+        let status = seed::order::load(store, &order).await.unwrap().status;
         match s.status {
             SagaStatus::Completed => {
                 ends.completed += 1;
@@ -107,6 +113,7 @@ pub(super) async fn assert_whole(store: &Store, checkouts: &[Checkout], ledger: 
                 assert_eq!(f.status, FulfillmentStatus::Created, "{id}");
                 assert_eq!(s.step(FULFILLMENT).result.as_deref(), Some(f.id.as_str()));
                 assert_eq!(confirmed, 1, "{id}");
+                assert_eq!(status, OrderStatus::Confirmed, "{id}");
             }
             SagaStatus::Compensated => {
                 ends.compensated += 1;
@@ -129,6 +136,7 @@ pub(super) async fn assert_whole(store: &Store, checkouts: &[Checkout], ledger: 
                     "{id}"
                 );
                 assert_eq!(confirmed, 0, "{id}");
+                assert_eq!(status, OrderStatus::Cancelled, "{id}");
             }
             other => panic!("{id} ended {other:?}, neither completed nor compensated: {s:?}"),
         }

@@ -5,7 +5,8 @@
 //! The payment service is played from the test through the child's HTTP API. Every saga ends
 //! completed or compensated as a whole, and no command or compensation was applied twice: each
 //! order has at most one reservation, stock movement of each kind, fulfillment, confirmation
-//! and refund, and exactly those its saga's end calls for.
+//! and refund, and exactly those its saga's end calls for; the order (seeded pending, as the
+//! order service holds it) is confirmed or cancelled once, by order-checkout-finished.
 //!
 //! # Layout
 //! - this module — the checkouts, the kill and the restart
@@ -48,6 +49,7 @@ const FUNCTIONS: &[&str] = &[
     "warehouse-checkout-inventory",
     "fulfillment-checkout-fulfillment",
     "order-checkout-confirmation",
+    "order-checkout-finished",
 ];
 
 /// How a checkout is meant to go.
@@ -78,10 +80,10 @@ fn checkout(n: usize) -> Checkout {
     Checkout { order, kind }
 }
 
-fn requested(c: &Checkout) -> Vec<u8> {
+fn request(c: &Checkout) -> CheckoutRequestedEvent {
     let sku = if c.kind == Kind::Short { SHORT } else { SKU };
     let price = Money::from_major_f64(payments::AMOUNT).unwrap();
-    let request = CheckoutRequestedEvent {
+    CheckoutRequestedEvent {
         order_id: OrderId::parse(&c.order).unwrap(),
         customer_id: CustomerId::parse("cus-crash").unwrap(),
         items: vec![OrderLine {
@@ -92,8 +94,11 @@ fn requested(c: &Checkout) -> Vec<u8> {
         total: price,
         currency: Currency::parse("USD").unwrap(),
         timestamp: SystemClock.now(),
-    };
-    serde_json::to_vec(&request).unwrap()
+    }
+}
+
+fn requested(c: &Checkout) -> Vec<u8> {
+    serde_json::to_vec(&request(c)).unwrap()
 }
 
 /// Publishes the checkouts `start, start + PUBLISHERS, ...` not yet accepted, each until the
@@ -212,6 +217,12 @@ async fn sigkill_with_a_thousand_sagas_in_flight_ends_each_whole_with_no_effect_
         env: Vec::new(),
     };
     let checkouts: Arc<Vec<Checkout>> = Arc::new((0..SAGAS).map(checkout).collect());
+    // The order service holds each order, pending, when it asks for the checkout.
+    let placed: Vec<_> = checkouts
+        .iter()
+        .map(|c| seed::order::of_checkout(&request(c)))
+        .collect();
+    seed::order::insert_all(&store, &placed).await;
     let accepted = Arc::new(Mutex::new(BTreeSet::new()));
     let ledger = Arc::new(Mutex::new(Ledger::default()));
 

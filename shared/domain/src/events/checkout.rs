@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::order::OrderLine;
 use super::{DomainEvent, Validate, ValidationError, fixed_topic};
-use crate::{Currency, CustomerId, Money, OrderId, Timestamp};
+use crate::{Currency, CustomerId, Money, OrderId, PaymentId, Timestamp};
 
 /// The checkout saga's definition name: choreographed functions skip orders that have a
 /// saga of this name (their payment replies belong to the saga).
@@ -224,6 +224,9 @@ pub struct CheckoutFinishedEvent {
     /// Why it was compensated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The payment the checkout captured (completed only; a compensated checkout refunded it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment_id: Option<PaymentId>,
     /// When it ended.
     pub timestamp: Timestamp,
 }

@@ -420,6 +420,7 @@ pub fn checkout_finished() -> CheckoutFinishedEvent {
         customer_id: id(CUSTOMER_ID),
         outcome: CheckoutOutcome::Completed,
         reason: None,
+        payment_id: Some(id("pay-ord-1003")),
         timestamp: at("12:00:05"),
     }
 }

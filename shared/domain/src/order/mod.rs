@@ -3,6 +3,7 @@
 
 mod aggregate;
 mod cart;
+mod checkout;
 mod compensation;
 mod lifecycle;
 mod ports;
@@ -12,6 +13,7 @@ mod sweep;
 pub use crate::status::order::{OrderStatus, PaymentMethod};
 pub use aggregate::{ConfirmPaymentError, Order, PlaceOrderError, StatusChange};
 pub use cart::{CART_ABANDONED_AFTER_DAYS, Cart, CartItem, CartStatus};
+pub use checkout::{CHECKOUT_COMPENSATED_REASON, CHECKOUT_COMPLETED_REASON};
 pub use compensation::{BrokenFlow, Compensation, RefundRequest};
 pub use lifecycle::{COD_COLLECTED_REASON, RESERVATION_EXPIRED_REASON, UNPAID_REASON};
 pub use ports::{

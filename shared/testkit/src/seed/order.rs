@@ -1,5 +1,6 @@
 //! Orders, sessions and carts of the order service.
 
+use conveyor_domain::events::checkout::CheckoutRequestedEvent;
 use conveyor_domain::events::order::OrderLine;
 use conveyor_domain::order::{
     Cart, CartItem, CartRepository, Order, OrderRepository, OrderStatus, PaymentMethod, Session,
@@ -71,6 +72,24 @@ pub async fn insert_all(store: &Store, orders: &[Order]) {
         tx.insert_order(order).await.expect("insert order");
     }
     tx.commit().await.expect("commit");
+}
+
+/// The pending prepaid order a checkout request announces, as the order service holds it
+/// when it publishes the request.
+///
+/// # Panics
+/// On a request the order cannot be placed from (test data).
+#[must_use]
+pub fn of_checkout(request: &CheckoutRequestedEvent) -> Order {
+    Order::place(
+        request.order_id.clone(),
+        request.customer_id.clone(),
+        PaymentMethod::Prepaid,
+        request.currency.clone(),
+        request.items.clone(),
+        request.timestamp,
+    )
+    .expect("a checkout request places a valid order")
 }
 
 /// A prepaid order placed `minutes_ago` before `now`, still pending (unpaid).

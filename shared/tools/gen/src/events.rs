@@ -136,7 +136,7 @@ topic_table! {
     payment::PAYMENT_PROCESS_REQUESTED => ProcessPaymentRequestedEvent from "order-worker" to "notification-dispatch";
     payment::PAYMENT_REFUNDED => PaymentRefundedEvent from "payment-service" to "order-checkout-saga";
     checkout::CHECKOUT_REQUESTED => CheckoutRequestedEvent from "order-service" to "order-checkout-saga";
-    checkout::CHECKOUT_FINISHED => CheckoutFinishedEvent from "order-worker" to "notification-dispatch";
+    checkout::CHECKOUT_FINISHED => CheckoutFinishedEvent from "order-worker" to "order-checkout-finished";
     checkout::INVENTORY_RESERVE_REQUESTED => CheckoutCommand from "order-worker" to "warehouse-checkout-inventory";
     checkout::INVENTORY_RESERVED => CheckoutReply from "warehouse-worker" to "order-checkout-saga";
     checkout::INVENTORY_RESERVE_REJECTED => CheckoutReply from "warehouse-worker" to "order-checkout-saga";
