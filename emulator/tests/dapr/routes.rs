@@ -85,8 +85,8 @@ async fn each_mode_exposes_only_its_callbacks() {
     let worker = TestWorker::start(config(Service::Order, Mode::Event, &sidecar), &event).await;
     let subs = call("GET", &worker.url("/dapr/subscribe"), &[], b"").await;
     // payment.confirmed, payment.failed, order-compensation's 2, notification-dispatch's 4,
-    // order-checkout-saga's 12 and order-checkout-confirmation's 1.
-    assert_eq!(subs.json().as_array().unwrap().len(), 21);
+    // order-checkout-saga's 12, order-checkout-confirmation's 1 and order-checkout-finished's 1.
+    assert_eq!(subs.json().as_array().unwrap().len(), 22);
     // daprd does not start a binding whose probe gets 404.
     assert_eq!(status(&worker, "OPTIONS", job_route).await, 404);
     assert_eq!(status(&worker, "POST", job_route).await, 404);
@@ -96,7 +96,7 @@ async fn each_mode_exposes_only_its_callbacks() {
     assert_eq!(all.len(), cron.len() + event.len());
     let worker = TestWorker::start(config(Service::Order, Mode::All, &sidecar), &all).await;
     let subs = call("GET", &worker.url("/dapr/subscribe"), &[], b"").await;
-    assert_eq!(subs.json().as_array().unwrap().len(), 21);
+    assert_eq!(subs.json().as_array().unwrap().len(), 22);
     assert_eq!(status(&worker, "OPTIONS", job_route).await, 200);
     worker.stop().await;
 }

@@ -134,7 +134,7 @@ fn variables_switch_reserved_concurrency_tracing_migrations_and_the_vpc() {
 fn every_topic_function_has_queue_dlq_mapping_and_rule() {
     let config = config();
     let topic_functions = names(|s| s.schedule().is_none());
-    assert_eq!(topic_functions.len(), 14);
+    assert_eq!(topic_functions.len(), 15);
     for (ty, name) in [
         ("aws_sqs_queue", "queue"),
         ("aws_sqs_queue_redrive_allow_policy", "dlq"),

@@ -80,7 +80,7 @@ mod tests {
     #[test]
     fn names_are_unique_kebab_case_and_prefixed_by_their_service() {
         let specs = specs();
-        assert_eq!(specs.len(), 26);
+        assert_eq!(specs.len(), 27);
         let names: BTreeSet<&str> = specs.iter().map(|s| s.name).collect();
         assert_eq!(names.len(), specs.len(), "duplicate function names");
         for s in &specs {
