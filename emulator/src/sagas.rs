@@ -127,7 +127,7 @@ async fn find(
         if definition.is_some_and(|d| d != name) {
             continue;
         }
-        if let Some(state) = tx.load_saga(name, &saga).await? {
+        if let Some(state) = tx.read_saga(name, &saga).await? {
             found.push((state, f.spec().name));
         }
     }

@@ -50,6 +50,14 @@ pub trait SagaRepository {
         saga: &SagaId,
     ) -> impl Future<Output = Result<Option<SagaState>, Self::Error>> + Send;
 
+    /// The saga as last committed, without a lock: for views and for a check that it exists,
+    /// which must not wait for (or hold up) the orchestrator handling one of its inputs.
+    fn read_saga(
+        &mut self,
+        definition: &str,
+        saga: &SagaId,
+    ) -> impl Future<Output = Result<Option<SagaState>, Self::Error>> + Send;
+
     /// Stores a new saga and its timer; `false` (nothing written) when a saga of that
     /// definition and id exists already, so two starts of one saga start it once.
     fn create_saga(

@@ -42,6 +42,26 @@ fn summary(r: &AnyRow) -> Result<SagaSummary, StoreError> {
     })
 }
 
+/// The saga's stored state; `lock` is appended to the query (a row lock, or nothing).
+async fn select_state(
+    tx: &mut Tx,
+    definition: &str,
+    saga: &SagaId,
+    lock: &str,
+) -> Result<Option<SagaState>, StoreError> {
+    let sql = format!("SELECT state FROM sagas WHERE definition = $1 AND saga_id = $2{lock}");
+    let row = sqlx::query(&sql)
+        .bind(definition)
+        .bind(saga.as_str())
+        .fetch_optional(tx.conn())
+        .await?;
+    row.map(|r| {
+        let text: String = r.try_get("state")?;
+        serde_json::from_str(&text).map_err(|e| StoreError::corrupt(TABLE, e))
+    })
+    .transpose()
+}
+
 impl SagaRepository for Tx {
     type Error = StoreError;
 
@@ -50,20 +70,16 @@ impl SagaRepository for Tx {
         definition: &str,
         saga: &SagaId,
     ) -> Result<Option<SagaState>, StoreError> {
-        let sql = format!(
-            "SELECT state FROM sagas WHERE definition = $1 AND saga_id = $2{}",
-            self.backend().for_update()
-        );
-        let row = sqlx::query(&sql)
-            .bind(definition)
-            .bind(saga.as_str())
-            .fetch_optional(self.conn())
-            .await?;
-        row.map(|r| {
-            let text: String = r.try_get("state")?;
-            serde_json::from_str(&text).map_err(|e| StoreError::corrupt(TABLE, e))
-        })
-        .transpose()
+        let lock = self.backend().for_update();
+        select_state(self, definition, saga, lock).await
+    }
+
+    async fn read_saga(
+        &mut self,
+        definition: &str,
+        saga: &SagaId,
+    ) -> Result<Option<SagaState>, StoreError> {
+        select_state(self, definition, saga, "").await
     }
 
     async fn create_saga(&mut self, state: &SagaState) -> Result<bool, StoreError> {

@@ -147,3 +147,40 @@ async fn overlapping_takers_on_postgres_take_disjoint_timers() {
     two.commit().await.unwrap();
     db.close().await;
 }
+
+#[tokio::test]
+async fn a_read_on_postgres_neither_waits_for_nor_holds_the_saga_s_lock() {
+    let db = conveyor_store::testing::TestDb::of(Backend::Postgres).await;
+    let store = db.store().clone();
+    let def = definition();
+    let st = started(&def, "s-1", 1_000);
+    let mut tx = store.begin().await.unwrap();
+    tx.save_saga(&st).await.unwrap();
+    tx.commit().await.unwrap();
+
+    // The orchestrator holds the row while it handles an input.
+    let mut handling = store.begin().await.unwrap();
+    let locked = handling.load_saga("test-saga", &st.id).await.unwrap();
+    assert_eq!(locked.as_ref(), Some(&st));
+    let mut view = store.begin().await.unwrap();
+    let seen = tokio::time::timeout(
+        Duration::from_secs(5),
+        view.read_saga("test-saga", &st.id),
+    )
+    .await
+    .expect("a read does not wait for the lock")
+    .unwrap();
+    assert_eq!(seen, Some(st.clone()));
+    assert_eq!(view.read_saga("other-saga", &st.id).await.unwrap(), None);
+    handling.commit().await.unwrap();
+
+    // While the view's transaction is still open, the orchestrator takes the lock at once.
+    let mut next = store.begin().await.unwrap();
+    tokio::time::timeout(Duration::from_secs(5), next.load_saga("test-saga", &st.id))
+        .await
+        .expect("the read held no lock")
+        .unwrap();
+    next.commit().await.unwrap();
+    view.rollback().await.unwrap();
+    db.close().await;
+}

@@ -195,7 +195,8 @@ pub async fn orchestrate<C: SagaCodec + ?Sized>(
 }
 
 /// Whether a saga of `definition` with the id `saga` was ever started, read in the handler's
-/// transaction: how a choreographed function tells an entity on a saga's path (whose events
+/// transaction without a lock (the orchestrator handling one of its inputs is not waited
+/// for): how a choreographed function tells an entity on a saga's path (whose events
 /// the saga consumes) from one of its own. An id that cannot be a saga id has none.
 ///
 /// # Errors
@@ -208,7 +209,7 @@ pub async fn exists(
     let Ok(id) = SagaId::parse(saga) else {
         return Ok(false);
     };
-    Ok(cx.tx()?.load_saga(definition, &id).await?.is_some())
+    Ok(cx.tx()?.read_saga(definition, &id).await?.is_some())
 }
 
 async fn start<C: SagaCodec + ?Sized>(
