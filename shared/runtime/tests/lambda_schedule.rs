@@ -1,11 +1,16 @@
 //! The Lambda host's schedule invocations, on SQLite and PostgreSQL: every input shape runs one
-//! tick, a repeated tick runs once, and failures carry stable error types.
+//! tick, a repeated tick runs once, failures carry stable error types, and each invocation
+//! ends with a relay pass over what handlers left in the outbox.
 
 use crate::support;
 
 use conveyor_runtime::lambda::schedule::handle_tick;
-use conveyor_runtime::{MemoryPublisher, schedule, topic};
-use conveyor_store::Backend;
+use std::sync::Arc;
+
+use conveyor_domain::{Clock, ManualClock};
+use conveyor_runtime::publish::DeferredPublisher;
+use conveyor_runtime::{Deps, MemoryPublisher, schedule, topic};
+use conveyor_store::{Backend, OutboxRow};
 use conveyor_store::testing::TestDb;
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{Value, json};
@@ -124,6 +129,62 @@ async fn failures_come_back_with_stable_error_types() {
             .unwrap();
         assert_eq!(done["duplicate"], false);
         assert_eq!(ticks(&publisher).len(), 1);
+        db.close().await;
+    }
+}
+
+#[tokio::test]
+async fn a_job_invocation_ends_by_publishing_what_handlers_left_in_the_outbox() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let db = TestDb::of(backend).await;
+        let (deps, publisher) = deps(db.store());
+        let now = deps.clock.now();
+        // Two rows a handler committed but could not publish, long enough ago, and one staged
+        // a moment ago by an invocation that may still publish it itself.
+        let left: Vec<_> = ["left-1", "left-2"]
+            .map(|id| OutboxRow::bare(id.to_owned(), "t".to_owned(), "{}".to_owned()))
+            .to_vec();
+        let young = OutboxRow::bare("young".to_owned(), "t".to_owned(), "{}".to_owned());
+        let mut tx = db.store().begin().await.unwrap();
+        tx.outbox_stage(&left, now.add_millis(-61_000)).await.unwrap();
+        tx.outbox_stage(std::slice::from_ref(&young), now.add_millis(-1_000))
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+
+        let done = handle_tick(
+            schedule(Job(Ending::Ok)).as_ref(),
+            &deps,
+            input(json!({"scheduled_time": "2026-11-22T12:00:00Z"})),
+        )
+        .await
+        .unwrap();
+        assert_eq!(done["relayed"], 2, "{backend:?}");
+        let ids: Vec<String> = publisher.rows().into_iter().map(|r| r.id).collect();
+        assert!(ids.contains(&"left-1".to_owned()) && ids.contains(&"left-2".to_owned()));
+        assert!(!ids.contains(&"young".to_owned()), "{ids:?}");
+        assert_eq!(db.store().outbox_backlog().await.unwrap(), 1);
+
+        // A failing job still relays; publishing deferred elsewhere relays nothing.
+        let at = |ms| Deps {
+            clock: Arc::new(ManualClock::new(now.add_millis(ms))),
+            ..deps.clone()
+        };
+        let deferred = Deps {
+            publisher: Arc::new(DeferredPublisher),
+            ..at(1_000)
+        };
+        let aged = at(62_000);
+        let tick = || input(json!({"scheduled_time": "2026-11-22T12:01:00Z"}));
+        handle_tick(schedule(Job(Ending::Ok)).as_ref(), &deferred, tick())
+            .await
+            .unwrap();
+        assert_eq!(db.store().outbox_backlog().await.unwrap(), 2, "the tick's own event and young");
+        let failing = input(json!({"scheduled_time": "2026-11-22T12:02:00Z"}));
+        handle_tick(schedule(Job(Ending::Retry)).as_ref(), &aged, failing)
+            .await
+            .unwrap_err();
+        assert_eq!(db.store().outbox_backlog().await.unwrap(), 0);
         db.close().await;
     }
 }

@@ -1,5 +1,14 @@
 //! A job invocation: EventBridge Scheduler's input (`{"scheduled_time": ...}`), a classic
 //! "Scheduled Event" envelope (`time`), or Scheduler's envelope with `"detail": "{}"` as a string.
+//!
+//! Each invocation ends with a bounded outbox relay pass ([`RELAY_GRACE`], [`RELAY_LIMIT`]):
+//! on AWS no process runs between invocations, so the events a handler committed but could not
+//! publish (EventBridge failing after the SDK's retries, an invocation cut off between its
+//! commit and its publish) and those an operator's action staged are published by the next job
+//! that runs, whichever it is. warehouse-reservation-expiry runs every minute, so such a row
+//! waits about two minutes at most (the grace, then the next minute's job).
+
+use std::time::Duration;
 
 use conveyor_domain::Timestamp;
 use lambda_runtime::{Diagnostic, LambdaEvent};
@@ -10,6 +19,34 @@ use crate::error::HandlerError;
 use crate::handler::{Function, Input};
 
 use super::error_type;
+
+/// A row younger than this is left to the invocation that staged it (a Lambda's timeout is at
+/// most 15 minutes, the functions' is 30 s; this covers the publish after their commit).
+pub const RELAY_GRACE: Duration = Duration::from_secs(60);
+
+/// Most rows one invocation's relay pass publishes.
+pub const RELAY_LIMIT: i64 = 500;
+
+/// The relay pass that ends a job invocation: how many rows it published (0 when publishing
+/// is deferred to a relay elsewhere, `CONVEYOR_PUBLISH=outbox`). A failure is logged: it does
+/// not fail the job, whose tick has run.
+pub async fn relay_pass(deps: &Deps) -> usize {
+    if deps.publisher.is_deferred() {
+        return 0;
+    }
+    match crate::relay::relay_once(deps, RELAY_GRACE, RELAY_LIMIT).await {
+        Ok(n) => {
+            if n > 0 {
+                tracing::info!(relayed = n, "outbox rows left behind published");
+            }
+            n
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "outbox relay pass failed; the next invocation tries again");
+            0
+        }
+    }
+}
 
 /// The tick time an input names, if any.
 #[must_use]
@@ -44,7 +81,7 @@ pub async fn handle_tick(
     let name = function.spec().name;
     let scheduled = scheduled_time(&event.payload).unwrap_or_else(|| deps.clock.now());
     let meta = Meta::for_tick(name, scheduled, attempt(&event.payload));
-    match function
+    let outcome = function
         .invoke(
             deps,
             Input::Tick {
@@ -52,8 +89,9 @@ pub async fn handle_tick(
                 scheduled,
             },
         )
-        .await
-    {
+        .await;
+    let relayed = relay_pass(deps).await;
+    match outcome {
         Ok(handled) => {
             let report = handled.report.unwrap_or_default();
             tracing::info!(function = name, scheduled = %scheduled, duplicate = handled.duplicate, processed = report.processed, more = report.more, "tick done");
@@ -64,6 +102,7 @@ pub async fn handle_tick(
                 "processed": report.processed,
                 "more": report.more,
                 "published": handled.produced.len(),
+                "relayed": relayed,
             }))
         }
         Err(e) => {
