@@ -56,6 +56,12 @@ impl ApiError {
     pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
         Self(status, message.into())
     }
+
+    /// What the response says.
+    #[must_use]
+    pub fn message(&self) -> &str {
+        &self.1
+    }
 }
 
 impl IntoResponse for ApiError {

@@ -260,7 +260,7 @@ async fn assert_order_ended(store: &Store, order: &str, outcome: CheckoutOutcome
     match outcome {
         CheckoutOutcome::Completed => {
             assert_eq!(row.status, OrderStatus::Confirmed, "{order}");
-            let paid = PaymentId::parse(&format!("pay-{order}")).unwrap();
+            let paid = PaymentId::parse(format!("pay-{order}")).unwrap();
             assert_eq!(row.payment_id.as_ref(), Some(&paid), "{order}");
             assert_eq!(change.reason, CHECKOUT_COMPLETED_REASON, "{order}");
         }

@@ -523,7 +523,7 @@ pub enum SagaCommand {
         #[arg(long, default_value_t = crate::sagas::DEFAULT_LIMIT)]
         limit: usize,
         #[command(flatten)]
-        api: ApiArgs,
+        to: SagaTarget,
     },
     /// One saga: its steps, attempts, deadline and compensation path.
     Show {
@@ -533,7 +533,7 @@ pub enum SagaCommand {
         #[arg(long)]
         definition: Option<String>,
         #[command(flatten)]
-        api: ApiArgs,
+        to: SagaTarget,
     },
     /// Abort a running saga: what its steps did is undone, latest first.
     Abort {
@@ -546,7 +546,7 @@ pub enum SagaCommand {
         #[arg(long)]
         definition: Option<String>,
         #[command(flatten)]
-        api: ApiArgs,
+        to: SagaTarget,
     },
     /// Retry a failed saga: its compensation that gave up is sent again, with a fresh budget.
     Retry {
@@ -556,8 +556,21 @@ pub enum SagaCommand {
         #[arg(long)]
         definition: Option<String>,
         #[command(flatten)]
-        api: ApiArgs,
+        to: SagaTarget,
     },
+}
+
+/// Where `conveyor saga` finds the sagas: a running emulator's API, or a database.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SagaTarget {
+    /// The emulator's API.
+    #[command(flatten)]
+    pub api: ApiArgs,
+    /// Work on this database directly (postgres://... or sqlite:...) instead of an emulator's
+    /// API: the sagas of the Dapr workers or the Lambdas that share it. An abort's or a retry's
+    /// commands stay in its outbox, for the relay of the host that runs the orchestrator.
+    #[arg(long, conflicts_with = "api")]
+    pub database: Option<String>,
 }
 
 /// `gen` subcommands.

@@ -38,6 +38,9 @@ pub enum ClientError {
     /// The emulator answered with an error.
     #[error("{0}")]
     Http(String),
+    /// Working on a database directly (`--database`) failed, or was refused.
+    #[error("{0}")]
+    Database(String),
 }
 
 fn url(api: &str, path: &str) -> Result<String, ClientError> {

@@ -1,12 +1,21 @@
 //! `conveyor saga list | show | abort | retry`: a running emulator's sagas, through its HTTP
-//! API ([`crate::sagas`]). `list` prints one line per saga, the others the saga as JSON.
+//! API ([`crate::sagas`]), or with `--database` the sagas on that database, through the same
+//! [`Desk`] the API uses. `list` prints one line per saga, the others the saga as JSON.
 
+use std::sync::Arc;
+
+use conveyor_domain::SystemClock;
+use conveyor_runtime::DeferredPublisher;
+use conveyor_runtime::saga::Operation;
+use conveyor_runtime::{Deps, Function};
+use conveyor_store::Store;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::{Value, json};
 
-use super::args::SagaCommand;
+use super::args::{SagaCommand, SagaTarget};
 use super::client::{self, ClientError};
 use super::commands::print_json;
+use crate::sagas::Desk;
 
 /// What a path segment or a query value keeps unescaped (RFC 3986's unreserved characters).
 const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
@@ -39,48 +48,130 @@ fn path(id: &str, action: &str, definition: Option<String>) -> String {
     format!("/api/sagas/{}{action}{q}", escape(id))
 }
 
-/// Runs one `saga` subcommand against the emulator at its `--api`.
+/// Runs one `saga` subcommand: against the emulator at its `--api`, or, with `--database`,
+/// straight on that database over the catalog's orchestrators.
 ///
 /// # Errors
-/// [`ClientError`]: unreachable, or the emulator's refusal (an unknown saga, an abort of a saga
-/// that is not running, a retry of one that is not failed) with its reason.
+/// [`ClientError`]: unreachable, or the refusal (an unknown saga, an abort of a saga that is not
+/// running, a retry of one that is not failed) with its reason.
 pub fn run(command: SagaCommand) -> Result<(), ClientError> {
-    match command {
+    if let Some(url) = target(&command).database.clone() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| ClientError::Database(e.to_string()))?;
+        let functions = conveyor_catalog::all();
+        let answer = runtime.block_on(on_database(&command, &url, &functions))?;
+        print(&command, &answer);
+        return Ok(());
+    }
+    let answer = match command {
         SagaCommand::List {
             status,
             definition,
             limit,
-            api,
+            to,
         } => {
             let q = query(&[
                 ("status", status),
                 ("definition", definition),
                 ("limit", Some(limit.to_string())),
             ]);
-            print_sagas(&client::get(&api, &format!("/api/sagas{q}"))?);
+            client::get(&to.api, &format!("/api/sagas{q}"))?
         }
-        SagaCommand::Show {
-            id,
-            definition,
-            api,
-        } => print_json(&client::get(&api, &path(&id, "", definition))?),
+        SagaCommand::Show { id, definition, to } => {
+            client::get(&to.api, &path(&id, "", definition))?
+        }
         SagaCommand::Abort {
             id,
             reason,
             definition,
-            api,
+            to,
         } => {
             let body = json!({ "reason": reason }).to_string().into_bytes();
-            let answer = client::post(&api, &path(&id, "/abort", definition), Some(body))?;
-            print_json(&answer);
+            client::post(&to.api, &path(&id, "/abort", definition), Some(body))?
         }
-        SagaCommand::Retry {
-            id,
-            definition,
-            api,
-        } => print_json(&client::post(&api, &path(&id, "/retry", definition), None)?),
-    }
+        SagaCommand::Retry { id, definition, to } => {
+            client::post(&to.api, &path(&id, "/retry", definition), None)?
+        }
+    };
+    print_answer(matches!(answer, Value::Array(_)), &answer);
     Ok(())
+}
+
+fn target(command: &SagaCommand) -> &SagaTarget {
+    match command {
+        SagaCommand::List { to, .. }
+        | SagaCommand::Show { to, .. }
+        | SagaCommand::Abort { to, .. }
+        | SagaCommand::Retry { to, .. } => to,
+    }
+}
+
+fn print(command: &SagaCommand, answer: &Value) {
+    print_answer(matches!(command, SagaCommand::List { .. }), answer);
+}
+
+fn print_answer(listing: bool, answer: &Value) {
+    if listing {
+        print_sagas(answer);
+    } else {
+        print_json(answer);
+    }
+}
+
+/// Runs `command` on the database at `url` over the orchestrators among `functions`, without
+/// an emulator: what the API answers. An abort's or a retry's commands are left in the
+/// database's outbox (no transport is reached from here), for the relay of the host that runs
+/// the orchestrator: the Dapr worker's (within a second), the Lambdas' (their next job
+/// invocation), or `conveyor up`'s.
+///
+/// # Errors
+/// [`ClientError::Database`]: the database cannot be reached, or the refusal with its reason.
+pub async fn on_database(
+    command: &SagaCommand,
+    url: &str,
+    functions: &[Arc<dyn Function>],
+) -> Result<Value, ClientError> {
+    let store = Store::connect(url)
+        .await
+        .map_err(|e| ClientError::Database(e.to_string()))?;
+    let deps = Deps {
+        store: store.clone(),
+        publisher: Arc::new(DeferredPublisher),
+        clock: Arc::new(SystemClock),
+    };
+    let desk = Desk::new(&deps, functions);
+    let answer = match command {
+        SagaCommand::List {
+            status,
+            definition,
+            limit,
+            ..
+        } => {
+            desk.list(status.as_deref(), definition.as_deref(), Some(*limit))
+                .await
+        }
+        SagaCommand::Show { id, definition, .. } => desk.show(id, definition.as_deref()).await,
+        SagaCommand::Abort {
+            id,
+            reason,
+            definition,
+            ..
+        } => {
+            let reason = reason
+                .clone()
+                .filter(|r| !r.trim().is_empty())
+                .unwrap_or_else(|| "no reason given".to_owned());
+            desk.act(id, definition.as_deref(), Operation::Abort { reason })
+                .await
+        }
+        SagaCommand::Retry { id, definition, .. } => {
+            desk.act(id, definition.as_deref(), Operation::Retry).await
+        }
+    };
+    store.close().await;
+    answer.map_err(|e| ClientError::Database(e.message().to_owned()))
 }
 
 /// One line per saga.

@@ -1,6 +1,7 @@
 //! The sagas' operator surface on a running emulator (embedded broker on SQLite): the HTTP API
 //! (list, show, abort, retry and their refusals), the `conveyor saga` commands against it, the
-//! saga metrics on `/metrics` after sagas ran, and the dashboard's saga pages. Each test runs
+//! saga metrics on `/metrics` after sagas ran, and the dashboard's saga pages; and the same
+//! commands with `--database`, straight on a database with no emulator. Each test runs
 //! one test saga of its own name (so the process-wide saga metrics are told apart), whose
 //! steps the test answers by publishing their replies.
 //!
@@ -9,6 +10,7 @@
 
 mod api;
 mod cli;
+mod database;
 mod metrics;
 
 use std::sync::Arc;

@@ -34,9 +34,12 @@ pub struct UnknownOrder(pub OrderId);
 impl TopicHandler for OrderCheckoutFinished {
     type Payload = CheckoutFinishedEvent;
 
-    const SPEC: FunctionSpec =
-        FunctionSpec::on_topics("order-checkout-finished", Service::Order, &[CHECKOUT_FINISHED])
-            .ordered_by("order_id");
+    const SPEC: FunctionSpec = FunctionSpec::on_topics(
+        "order-checkout-finished",
+        Service::Order,
+        &[CHECKOUT_FINISHED],
+    )
+    .ordered_by("order_id");
 
     async fn handle(
         &self,

@@ -17,7 +17,7 @@ fn finished(order: &str, outcome: CheckoutOutcome) -> CheckoutFinishedEvent {
         order_id: id(order),
         outcome,
         reason: (!completed).then(|| "stock short for sku-mug".to_owned()),
-        payment_id: completed.then(|| PaymentId::parse(&format!("pay-{order}")).unwrap()),
+        payment_id: completed.then(|| PaymentId::parse(format!("pay-{order}")).unwrap()),
         ..samples::checkout_finished()
     }
 }
@@ -36,17 +36,18 @@ async fn each_outcome_moves_the_pending_order_once_and_publishes_nothing() {
     on_both_backends(|h| async move {
         for (order, outcome, to) in [
             ("ord-ok", CheckoutOutcome::Completed, OrderStatus::Confirmed),
-            ("ord-undone", CheckoutOutcome::Compensated, OrderStatus::Cancelled),
+            (
+                "ord-undone",
+                CheckoutOutcome::Compensated,
+                OrderStatus::Cancelled,
+            ),
         ] {
             seeded(&h, order, OrderStatus::Pending).await;
             let event = h.event(CHECKOUT_FINISHED, &finished(order, outcome));
             // The outcome delivered twice (a second event id): the second changes nothing.
             let again = h.event(CHECKOUT_FINISHED, &finished(order, outcome));
             for e in [&event, &event, &again] {
-                let handled = h
-                    .deliver_event(&OrderCheckoutFinished, e, 1)
-                    .await
-                    .unwrap();
+                let handled = h.deliver_event(&OrderCheckoutFinished, e, 1).await.unwrap();
                 assert_eq!(handled.produced.len(), 0, "{order}");
             }
             let loaded = seed::order::load(h.store(), &id(order)).await.unwrap();
@@ -92,8 +93,18 @@ async fn an_unknown_order_is_retried_and_one_that_moved_on_is_dropped_untouched(
         assert_eq!(err.to_string(), "Retry: order ord-missing not found");
 
         for (order, status, outcome, to) in [
-            ("ord-c", OrderStatus::Cancelled, CheckoutOutcome::Completed, "confirmed"),
-            ("ord-s", OrderStatus::Shipped, CheckoutOutcome::Compensated, "cancelled"),
+            (
+                "ord-c",
+                OrderStatus::Cancelled,
+                CheckoutOutcome::Completed,
+                "confirmed",
+            ),
+            (
+                "ord-s",
+                OrderStatus::Shipped,
+                CheckoutOutcome::Compensated,
+                "cancelled",
+            ),
         ] {
             let placed = seed::order::prepaid_placed(order, h.now(), 1);
             let moved = seed::order::in_status(placed, status);

@@ -7,11 +7,11 @@ use crate::support;
 use conveyor_runtime::lambda::schedule::handle_tick;
 use std::sync::Arc;
 
-use conveyor_domain::{Clock, ManualClock};
-use conveyor_runtime::publish::DeferredPublisher;
+use conveyor_domain::ManualClock;
+use conveyor_runtime::DeferredPublisher;
 use conveyor_runtime::{Deps, MemoryPublisher, schedule, topic};
-use conveyor_store::{Backend, OutboxRow};
 use conveyor_store::testing::TestDb;
+use conveyor_store::{Backend, OutboxRow};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{Value, json};
 use support::probe::{Ending, Job, Probe, TICKED, Ticked, deps};
@@ -146,7 +146,9 @@ async fn a_job_invocation_ends_by_publishing_what_handlers_left_in_the_outbox() 
             .to_vec();
         let young = OutboxRow::bare("young".to_owned(), "t".to_owned(), "{}".to_owned());
         let mut tx = db.store().begin().await.unwrap();
-        tx.outbox_stage(&left, now.add_millis(-61_000)).await.unwrap();
+        tx.outbox_stage(&left, now.add_millis(-61_000))
+            .await
+            .unwrap();
         tx.outbox_stage(std::slice::from_ref(&young), now.add_millis(-1_000))
             .await
             .unwrap();
@@ -179,7 +181,11 @@ async fn a_job_invocation_ends_by_publishing_what_handlers_left_in_the_outbox() 
         handle_tick(schedule(Job(Ending::Ok)).as_ref(), &deferred, tick())
             .await
             .unwrap();
-        assert_eq!(db.store().outbox_backlog().await.unwrap(), 2, "the tick's own event and young");
+        assert_eq!(
+            db.store().outbox_backlog().await.unwrap(),
+            2,
+            "the tick's own event and young"
+        );
         let failing = input(json!({"scheduled_time": "2026-11-22T12:02:00Z"}));
         handle_tick(schedule(Job(Ending::Retry)).as_ref(), &aged, failing)
             .await

@@ -163,13 +163,10 @@ async fn a_read_on_postgres_neither_waits_for_nor_holds_the_saga_s_lock() {
     let locked = handling.load_saga("test-saga", &st.id).await.unwrap();
     assert_eq!(locked.as_ref(), Some(&st));
     let mut view = store.begin().await.unwrap();
-    let seen = tokio::time::timeout(
-        Duration::from_secs(5),
-        view.read_saga("test-saga", &st.id),
-    )
-    .await
-    .expect("a read does not wait for the lock")
-    .unwrap();
+    let seen = tokio::time::timeout(Duration::from_secs(5), view.read_saga("test-saga", &st.id))
+        .await
+        .expect("a read does not wait for the lock")
+        .unwrap();
     assert_eq!(seen, Some(st.clone()));
     assert_eq!(view.read_saga("other-saga", &st.id).await.unwrap(), None);
     handling.commit().await.unwrap();

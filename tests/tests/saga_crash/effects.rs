@@ -98,7 +98,11 @@ pub(super) async fn assert_whole(store: &Store, checkouts: &[Checkout], ledger: 
         assert!(confirmed <= 1, "{id} confirmed {confirmed} times");
         let order = OrderId::parse(id).unwrap();
         let history = seed::order::history(store, &order).await;
-        assert_eq!(history.len(), 1, "{id}: the outcome recorded once: {history:?}");
+        assert_eq!(
+            history.len(),
+            1,
+            "{id}: the outcome recorded once: {history:?}"
+        );
         let status = seed::order::load(store, &order).await.unwrap().status;
         match s.status {
             SagaStatus::Completed => {

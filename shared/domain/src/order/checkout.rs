@@ -80,10 +80,13 @@ mod tests {
         let mut order = pending();
         let finished = samples::checkout_finished();
         let change = order.finish_checkout(&finished).unwrap().unwrap();
-        assert_eq!((change.from, change.to), (OrderStatus::Pending, OrderStatus::Confirmed));
+        assert_eq!(
+            (change.from, change.to),
+            (OrderStatus::Pending, OrderStatus::Confirmed)
+        );
         assert_eq!(change.reason, CHECKOUT_COMPLETED_REASON);
         assert_eq!(change.at, finished.timestamp);
-        let paid = Some(PaymentId::parse(&format!("pay-{}", samples::CHECKOUT_ORDER_ID)).unwrap());
+        let paid = Some(PaymentId::parse(format!("pay-{}", samples::CHECKOUT_ORDER_ID)).unwrap());
         assert_eq!(change.payment_id, paid);
         assert_eq!(order.payment_id, paid);
         assert_eq!(order.finish_checkout(&finished).unwrap(), None);
@@ -111,7 +114,10 @@ mod tests {
         let err = order
             .finish_checkout(&samples::checkout_finished())
             .unwrap_err();
-        assert_eq!(err.to_string(), "order cannot move from cancelled to confirmed");
+        assert_eq!(
+            err.to_string(),
+            "order cannot move from cancelled to confirmed"
+        );
         assert_eq!(order.status, OrderStatus::Cancelled);
     }
 }
