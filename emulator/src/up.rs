@@ -7,7 +7,8 @@
 //! embedded broker's dead letters) past their retention. On Redis the streams are also trimmed
 //! by age ([`conveyor_redis::retention`]).
 //! When a saga orchestrator runs, so does the poller that fires its timers
-//! ([`conveyor_runtime::saga::timers`]).
+//! ([`conveyor_runtime::saga::timers`]); on SQS there is none, as on Lambda: the orchestrator's
+//! host arms each timer as a delay message on its own queue ([`conveyor_sqs::poller`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -208,11 +209,12 @@ pub async fn start(mut config: UpConfig) -> Result<Running, UpError> {
     }
     // A saga orchestrator's timers: the due-timer table polled here, each firing published to
     // the orchestrator as an event (one poller serves every orchestrator; timers carry their
-    // saga's definition).
+    // saga's definition). Not on SQS: there, as on Lambda, they are SQS delay messages.
     if let Some(orchestrator) = config
         .functions
         .iter()
         .find(|f| f.spec().topics().contains(&saga::TIMER_FIRED))
+        .filter(|_| !matches!(transport, Transport::Sqs(_)))
     {
         tasks.spawn(saga::timers::run(
             deps.clone(),
