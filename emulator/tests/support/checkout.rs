@@ -259,7 +259,7 @@ impl PaymentService {
         })
     }
 
-    fn finished(&self, f: CheckoutFinishedEvent, cx: &mut Context<'_>) -> HandlerResult {
+    fn finished(&self, f: &CheckoutFinishedEvent, cx: &mut Context<'_>) -> HandlerResult {
         let held = {
             let mut log = self.0.lock().unwrap();
             note(&mut log.finished, &f.order_id, cx.event_id(), f.outcome);
@@ -311,7 +311,7 @@ impl TopicHandler for PaymentService {
                 cx,
             ),
             _ => self.finished(
-                serde_json::from_value(data).map_err(HandlerError::drop)?,
+                &serde_json::from_value(data).map_err(HandlerError::drop)?,
                 cx,
             ),
         }
