@@ -4,7 +4,7 @@
 mod access;
 mod api;
 mod bench_store;
-#[path = "support/checkout.rs"]
+#[path = "support/checkout/mod.rs"]
 mod checkout;
 mod dapr;
 mod dashboard;
