@@ -2,7 +2,9 @@
 //! list, show, abort, retry. Listing and showing read the `sagas` table; abort and retry go
 //! through [`conveyor_runtime::saga::operate`], which applies them with the engine in one
 //! transaction with the commands they send, as the orchestrator applies a reply. The sagas are
-//! those of the orchestrators this emulator runs ([`Function::saga`]).
+//! those of the orchestrators this emulator runs ([`Function::saga`]). On SQS the timer an
+//! action sets is armed as a delay message on the orchestrator's queue, as the orchestrator's
+//! host arms the others.
 //!
 //! - `GET /api/sagas?status=&definition=&limit=` — most recently changed first
 //! - `GET /api/sagas/{id}?definition=` — one saga, its steps named from its definition
@@ -16,6 +18,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use conveyor_domain::{SagaId, Timestamp};
 use conveyor_runtime::Function;
+use conveyor_runtime::lambda::timers::arm_state;
 use conveyor_runtime::saga::{
     OperateError, Operation, SagaCodec, SagaRepository, SagaState, SagaStatus, TimerPurpose,
 };
@@ -274,6 +277,13 @@ async fn operate(
     let t = conveyor_runtime::saga::operate(&s.deps, codec, source, &state.id, op)
         .await
         .map_err(|e| refused(&e))?;
+    // On SQS, as on Lambda, no poller fires the timer the action set: it is armed here, on the
+    // orchestrator's queue. Missed, it is armed when the saga's next event arrives.
+    if let Some(queue) = s.saga_timers.get(f.spec().name)
+        && let Err(e) = arm_state(queue, &t.state, source, s.deps.clock.now()).await
+    {
+        tracing::warn!(saga = %t.state.id, error = %e, "the timer of an operator's action was not armed");
+    }
     Ok(Json(detail(s, &t.state, f.spec().name)))
 }
 

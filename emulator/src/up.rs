@@ -38,6 +38,7 @@ use conveyor_transport::metrics::Stats;
 use conveyor_transport::tick::TickLock;
 
 use crate::eventlog::EventLog;
+use crate::http::SagaTimers;
 
 /// Where state lives by default.
 pub const DEFAULT_DATABASE: &str = conveyor_store::connect::LOCAL_DATABASE;
@@ -115,6 +116,8 @@ pub struct Running {
     pub events: Arc<EventLog>,
     /// The functions.
     pub functions: Vec<Arc<dyn Function>>,
+    /// On SQS, each saga orchestrator's queue, where its timers are armed.
+    saga_timers: Arc<SagaTimers>,
     shutdown: watch::Sender<bool>,
     tasks: JoinSet<()>,
 }
@@ -236,6 +239,7 @@ pub async fn start(mut config: UpConfig) -> Result<Running, UpError> {
         watch_rx,
     ));
     Ok(Running {
+        saga_timers: Arc::new(transport.saga_timers(&config.functions)),
         deps,
         broker,
         stats,
@@ -274,6 +278,22 @@ impl Transport {
             Self::Redis(_) => "redis",
             Self::Sqs(_) => "sqs",
         }
+    }
+
+    /// On SQS, where each saga orchestrator arms its timers: its own queue. Empty elsewhere
+    /// (the due-timer poller fires them).
+    fn saga_timers(&self, functions: &[Arc<dyn Function>]) -> SagaTimers {
+        let Self::Sqs(b) = self else {
+            return SagaTimers::new();
+        };
+        functions
+            .iter()
+            .filter_map(|f| {
+                let name = f.spec().name;
+                let queues = b.queues(name)?;
+                Some((name, poller::timer_queue(f.as_ref(), b.settings(), queues)?))
+            })
+            .collect()
     }
 
     /// On Redis a tick fires once across every instance sharing the server.
@@ -337,6 +357,7 @@ impl Running {
             stats: Arc::clone(&self.stats),
             events: Arc::clone(&self.events),
             functions: self.functions.clone(),
+            saga_timers: Arc::clone(&self.saga_timers),
         }
     }
 

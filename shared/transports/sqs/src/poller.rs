@@ -74,6 +74,19 @@ fn epoch_ms() -> u64 {
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
+/// Where `function`, when it is a saga orchestrator, arms its timers: its own queue, as
+/// `CONVEYOR_SAGA_TIMER_QUEUE_URL` names it on Lambda. `None` for any other function.
+#[must_use]
+pub fn timer_queue(
+    function: &dyn Function,
+    settings: &SqsSettings,
+    queues: &FunctionQueues,
+) -> Option<TimerQueue> {
+    function
+        .saga()
+        .map(|_| TimerQueue::new(&queues.queue_url, &settings.sqs))
+}
+
 impl EventSource {
     /// The event source of `function` over `queues`. Records the adapter drops go to the DLQ.
     /// A saga orchestrator arms its timers on its own queue (`queues.queue_url`).
@@ -88,8 +101,8 @@ impl EventSource {
         let name = function.spec().name;
         let dead_letter = SqsDeadLetter::new(name, &queues.dlq_url, &settings.sqs);
         let mut host = SqsHost::new(Arc::clone(&function), deps, Some(dead_letter));
-        if function.saga().is_some() {
-            host = host.with_timers(TimerQueue::new(&queues.queue_url, &settings.sqs));
+        if let Some(timers) = timer_queue(function.as_ref(), settings, &queues) {
+            host = host.with_timers(timers);
         }
         Self {
             host,
