@@ -1,11 +1,13 @@
 //! What every HTTP handler shares, the API's and the dashboard's alike: the state
 //! ([`ApiState`]) and the error response ([`ApiError`]), the one place errors become responses.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use conveyor_runtime::lambda::timers::TimerQueue;
 use conveyor_runtime::{Deps, Function};
 use serde_json::json;
 
@@ -27,7 +29,13 @@ pub struct ApiState {
     pub events: Arc<EventLog>,
     /// The functions this emulator runs.
     pub functions: Vec<Arc<dyn Function>>,
+    /// On SQS, each saga orchestrator's queue, where an operator's action arms the timer it
+    /// sets (no poller fires it there).
+    pub saga_timers: Arc<SagaTimers>,
 }
+
+/// Saga orchestrators' timer queues, by function name.
+pub type SagaTimers = BTreeMap<&'static str, TimerQueue>;
 
 impl ApiState {
     /// The function called `name`, or 404 naming where the list is.

@@ -2,7 +2,9 @@
 //! list, show, abort, retry. Listing and showing read the `sagas` table; abort and retry go
 //! through [`conveyor_runtime::saga::operate`], which applies them with the engine in one
 //! transaction with the commands they send, as the orchestrator applies a reply. The sagas are
-//! those of the orchestrators this emulator runs ([`Function::saga`]).
+//! those of the orchestrators this emulator runs ([`Function::saga`]). On SQS the timer an
+//! action sets is armed as a delay message on the orchestrator's queue, as the orchestrator's
+//! host arms the others.
 //!
 //! The same operations run without an emulator through [`Desk`], straight on a database: how
 //! `conveyor saga ... --database <url>` reaches the sagas of Dapr workers and Lambdas. There
@@ -20,6 +22,7 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use conveyor_domain::{SagaId, Timestamp};
+use conveyor_runtime::lambda::timers::{TimerQueue, arm_state};
 use conveyor_runtime::saga::{
     OperateError, Operation, SagaCodec, SagaRepository, SagaState, SagaStatus, TimerPurpose,
 };
@@ -27,7 +30,7 @@ use conveyor_runtime::{Deps, Function};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::http::{ApiError, ApiState};
+use crate::http::{ApiError, ApiState, SagaTimers};
 
 /// Sagas listed when no `limit` is given.
 pub const DEFAULT_LIMIT: usize = 100;
@@ -60,6 +63,18 @@ struct AbortRequest {
 pub struct Desk<'a> {
     deps: &'a Deps,
     functions: &'a [Arc<dyn Function>],
+    timers: Timers<'a>,
+}
+
+/// Where an action arms the timer it sets, when no due-timer poller fires it (SQS, Lambda).
+#[derive(Debug, Clone, Copy)]
+pub enum Timers<'a> {
+    /// A poller fires timers from the database (embedded broker, Redis, the Dapr worker).
+    Polled,
+    /// Each orchestrator's own queue, by function name (`up --transport sqs`).
+    ByFunction(&'a SagaTimers),
+    /// The queue of the orchestrator acted on (its Lambda's `CONVEYOR_SAGA_TIMER_QUEUE_URL`).
+    Queue(&'a TimerQueue),
 }
 
 impl<'a> Desk<'a> {
@@ -67,11 +82,29 @@ impl<'a> Desk<'a> {
     /// through `deps`' publisher (a deferred one leaves the commands to a relay).
     #[must_use]
     pub fn new(deps: &'a Deps, functions: &'a [Arc<dyn Function>]) -> Self {
-        Self { deps, functions }
+        Self {
+            deps,
+            functions,
+            timers: Timers::Polled,
+        }
+    }
+
+    /// The same, arming the timer an action sets on `timers`.
+    #[must_use]
+    pub fn arming(self, timers: Timers<'a>) -> Self {
+        Self { timers, ..self }
     }
 
     fn of(s: &'a ApiState) -> Self {
-        Self::new(&s.deps, &s.functions)
+        Self::new(&s.deps, &s.functions).arming(Timers::ByFunction(&s.saga_timers))
+    }
+
+    fn timer_queue(self, function: &str) -> Option<&'a TimerQueue> {
+        match self.timers {
+            Timers::Polled => None,
+            Timers::ByFunction(map) => map.get(function),
+            Timers::Queue(queue) => Some(queue),
+        }
     }
 
     fn orchestrators(self) -> impl Iterator<Item = &'a Arc<dyn Function>> {
@@ -288,6 +321,13 @@ impl Desk<'_> {
         let t = conveyor_runtime::saga::operate(self.deps, codec, source, &state.id, op)
             .await
             .map_err(|e| refused(&e))?;
+        // On SQS and Lambda no poller fires the timer the action set: it is armed here, on the
+        // orchestrator's queue. Missed, it is armed when the saga's next event arrives.
+        if let Some(queue) = self.timer_queue(f.spec().name)
+            && let Err(e) = arm_state(queue, &t.state, source, self.deps.clock.now()).await
+        {
+            tracing::warn!(saga = %t.state.id, error = %e, "the timer of an operator's action was not armed");
+        }
         Ok(self.detail(&t.state, f.spec().name))
     }
 }

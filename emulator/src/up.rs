@@ -7,7 +7,8 @@
 //! embedded broker's dead letters) past their retention. On Redis the streams are also trimmed
 //! by age ([`conveyor_redis::retention`]).
 //! When a saga orchestrator runs, so does the poller that fires its timers
-//! ([`conveyor_runtime::saga::timers`]).
+//! ([`conveyor_runtime::saga::timers`]); on SQS there is none, as on Lambda: the orchestrator's
+//! host arms each timer as a delay message on its own queue ([`conveyor_sqs::poller`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,6 +38,7 @@ use conveyor_transport::metrics::Stats;
 use conveyor_transport::tick::TickLock;
 
 use crate::eventlog::EventLog;
+use crate::http::SagaTimers;
 
 /// Where state lives by default.
 pub const DEFAULT_DATABASE: &str = conveyor_store::connect::LOCAL_DATABASE;
@@ -114,6 +116,8 @@ pub struct Running {
     pub events: Arc<EventLog>,
     /// The functions.
     pub functions: Vec<Arc<dyn Function>>,
+    /// On SQS, each saga orchestrator's queue, where its timers are armed.
+    saga_timers: Arc<SagaTimers>,
     shutdown: watch::Sender<bool>,
     tasks: JoinSet<()>,
 }
@@ -208,11 +212,12 @@ pub async fn start(mut config: UpConfig) -> Result<Running, UpError> {
     }
     // A saga orchestrator's timers: the due-timer table polled here, each firing published to
     // the orchestrator as an event (one poller serves every orchestrator; timers carry their
-    // saga's definition).
+    // saga's definition). Not on SQS: there, as on Lambda, they are SQS delay messages.
     if let Some(orchestrator) = config
         .functions
         .iter()
         .find(|f| f.spec().topics().contains(&saga::TIMER_FIRED))
+        .filter(|_| !matches!(transport, Transport::Sqs(_)))
     {
         tasks.spawn(saga::timers::run(
             deps.clone(),
@@ -234,6 +239,7 @@ pub async fn start(mut config: UpConfig) -> Result<Running, UpError> {
         watch_rx,
     ));
     Ok(Running {
+        saga_timers: Arc::new(transport.saga_timers(&config.functions)),
         deps,
         broker,
         stats,
@@ -272,6 +278,22 @@ impl Transport {
             Self::Redis(_) => "redis",
             Self::Sqs(_) => "sqs",
         }
+    }
+
+    /// On SQS, where each saga orchestrator arms its timers: its own queue. Empty elsewhere
+    /// (the due-timer poller fires them).
+    fn saga_timers(&self, functions: &[Arc<dyn Function>]) -> SagaTimers {
+        let Self::Sqs(b) = self else {
+            return SagaTimers::new();
+        };
+        functions
+            .iter()
+            .filter_map(|f| {
+                let name = f.spec().name;
+                let queues = b.queues(name)?;
+                Some((name, poller::timer_queue(f.as_ref(), b.settings(), queues)?))
+            })
+            .collect()
     }
 
     /// On Redis a tick fires once across every instance sharing the server.
@@ -335,6 +357,7 @@ impl Running {
             stats: Arc::clone(&self.stats),
             events: Arc::clone(&self.events),
             functions: self.functions.clone(),
+            saga_timers: Arc::clone(&self.saga_timers),
         }
     }
 

@@ -4,6 +4,8 @@
 mod access;
 mod api;
 mod bench_store;
+#[path = "support/checkout/mod.rs"]
+mod checkout;
 mod dapr;
 mod dashboard;
 mod embedded;

@@ -1,6 +1,8 @@
 //! The flows across functions: in one process, through a running emulator, and through
 //! `conveyor up` as a child process.
 
+#[path = "../../emulator/tests/support/checkout/mod.rs"]
+mod checkout;
 mod child;
 mod child_stock;
 mod compensation_flow;

@@ -571,6 +571,12 @@ pub struct SagaTarget {
     /// commands stay in its outbox, for the relay of the host that runs the orchestrator.
     #[arg(long, conflicts_with = "api")]
     pub database: Option<String>,
+    /// With --database, for an orchestrator on Lambda: its own queue's URL (its
+    /// CONVEYOR_SAGA_TIMER_QUEUE_URL), where an abort or a retry arms the timer it sets as a
+    /// delay message (the AWS settings come from the environment, as the Lambda's do). Without
+    /// it the timer is left to the hosts' due-timer poller (Dapr worker, `conveyor up`).
+    #[arg(long, requires = "database")]
+    pub saga_timer_queue: Option<String>,
 }
 
 /// `gen` subcommands.

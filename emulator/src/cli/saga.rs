@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use conveyor_domain::SystemClock;
 use conveyor_runtime::DeferredPublisher;
+use conveyor_runtime::lambda::timers::TimerQueue;
 use conveyor_runtime::saga::Operation;
 use conveyor_runtime::{Deps, Function};
 use conveyor_store::Store;
@@ -15,7 +16,7 @@ use serde_json::{Value, json};
 use super::args::{SagaCommand, SagaTarget};
 use super::client::{self, ClientError};
 use super::commands::print_json;
-use crate::sagas::Desk;
+use crate::sagas::{Desk, Timers};
 
 /// What a path segment or a query value keeps unescaped (RFC 3986's unreserved characters).
 const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
@@ -55,13 +56,15 @@ fn path(id: &str, action: &str, definition: Option<String>) -> String {
 /// [`ClientError`]: unreachable, or the refusal (an unknown saga, an abort of a saga that is not
 /// running, a retry of one that is not failed) with its reason.
 pub fn run(command: SagaCommand) -> Result<(), ClientError> {
-    if let Some(url) = target(&command).database.clone() {
+    let to = target(&command);
+    if let Some(url) = to.database.clone() {
+        let timers = to.saga_timer_queue.as_deref().map(TimerQueue::from_env);
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(|e| ClientError::Database(e.to_string()))?;
         let functions = conveyor_catalog::all();
-        let answer = runtime.block_on(on_database(&command, &url, &functions))?;
+        let answer = runtime.block_on(on_database(&command, &url, &functions, timers.as_ref()))?;
         print(&command, &answer);
         return Ok(());
     }
@@ -124,7 +127,8 @@ fn print_answer(listing: bool, answer: &Value) {
 /// an emulator: what the API answers. An abort's or a retry's commands are left in the
 /// database's outbox (no transport is reached from here), for the relay of the host that runs
 /// the orchestrator: the Dapr worker's (within a second), the Lambdas' (their next job
-/// invocation), or `conveyor up`'s.
+/// invocation), or `conveyor up`'s. The timer the action sets is armed on `timers` when given
+/// (an orchestrator on Lambda, which no due-timer poller serves).
 ///
 /// # Errors
 /// [`ClientError::Database`]: the database cannot be reached, or the refusal with its reason.
@@ -132,6 +136,7 @@ pub async fn on_database(
     command: &SagaCommand,
     url: &str,
     functions: &[Arc<dyn Function>],
+    timers: Option<&TimerQueue>,
 ) -> Result<Value, ClientError> {
     let store = Store::connect(url)
         .await
@@ -141,7 +146,10 @@ pub async fn on_database(
         publisher: Arc::new(DeferredPublisher),
         clock: Arc::new(SystemClock),
     };
-    let desk = Desk::new(&deps, functions);
+    let desk = match timers {
+        Some(queue) => Desk::new(&deps, functions).arming(Timers::Queue(queue)),
+        None => Desk::new(&deps, functions),
+    };
     let answer = match command {
         SagaCommand::List {
             status,

@@ -28,6 +28,7 @@ use conveyor_runtime::saga::{
     SagaCodec, SagaDefinition, SagaMessage, SagaState, Step,
 };
 use conveyor_runtime::{Context, Function, FunctionSpec, HandlerError, Service, TopicHandler};
+use conveyor_sqs::SqsSettings;
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -97,12 +98,13 @@ impl SagaCodec for Codec {
 pub(crate) struct OpsSaga<const N: usize>;
 
 fn codec_of<const N: usize>() -> &'static Codec {
-    static CODECS: std::sync::OnceLock<[Codec; 3]> = std::sync::OnceLock::new();
+    static CODECS: std::sync::OnceLock<[Codec; 4]> = std::sync::OnceLock::new();
     &CODECS.get_or_init(|| {
         [
             Codec::new("test-ops-api", Duration::from_secs(60)),
             Codec::new("test-ops-cli", Duration::from_secs(60)),
             Codec::new("test-ops-metrics", Duration::from_millis(1_500)),
+            Codec::new("test-ops-sqs", Duration::from_secs(60)),
         ]
     })[N]
 }
@@ -110,7 +112,12 @@ fn codec_of<const N: usize>() -> &'static Codec {
 impl<const N: usize> TopicHandler for OpsSaga<N> {
     type Payload = SagaMessage;
     const SPEC: FunctionSpec = FunctionSpec::on_topics(
-        ["test-ops-api", "test-ops-cli", "test-ops-metrics"][N],
+        [
+            "test-ops-api",
+            "test-ops-cli",
+            "test-ops-metrics",
+            "test-ops-sqs",
+        ][N],
         Service::Order,
         &[START, FIRST_DONE, SECOND_DONE, UNDONE, saga::TIMER_FIRED],
     );
@@ -136,6 +143,12 @@ pub(crate) struct App {
 }
 
 pub(crate) async fn spawn(function: Arc<dyn Function>) -> App {
+    spawn_on(function, None).await
+}
+
+/// The emulator running `function` alone, on its own SQLite file, on the embedded broker or
+/// on the SQS queues of `sqs`.
+pub(crate) async fn spawn_on(function: Arc<dyn Function>, sqs: Option<SqsSettings>) -> App {
     let dir = tempfile::tempdir().unwrap();
     let running = up::start(UpConfig {
         database: format!("sqlite://{}", dir.path().join("sagas.db").display()),
@@ -145,6 +158,7 @@ pub(crate) async fn spawn(function: Arc<dyn Function>) -> App {
             idle_poll: Duration::from_millis(20),
         },
         relay_every: Duration::from_millis(100),
+        sqs,
         ..UpConfig::default()
     })
     .await

@@ -2,7 +2,8 @@
 //! letters, poison and redrive are the conformance suite's, `tests/tests/conformance`):
 //! EventBridge -> rule -> queue -> the local event source -> the real handler -> PostgreSQL;
 //! partial batch failures; moving dead letters back and editing them; FIFO queues and their
-//! message groups; the metrics; a saga orchestrator's timers as SQS delay messages.
+//! message groups; the metrics; a saga orchestrator's timers as SQS delay messages, an
+//! operator's included; the checkout saga's scenarios end to end.
 
 mod batches;
 mod dlq_edit;
@@ -11,6 +12,8 @@ mod metrics;
 mod moto;
 mod ordered;
 mod replay;
+mod saga;
+mod saga_ops;
 mod saga_timers;
 
 use std::time::Duration;

@@ -25,7 +25,9 @@ use super::aws::{AwsSettings, client_from_settings};
 use crate::cloudevent::CloudEvent;
 use crate::context::Deps;
 use crate::saga::timers::fired_event;
-use crate::saga::{DueTimer, Incoming, SagaCodec, SagaRepository, TIMER_FIRED, TimerFired};
+use crate::saga::{
+    DueTimer, Incoming, SagaCodec, SagaRepository, SagaState, TIMER_FIRED, TimerFired,
+};
 
 /// The variable naming the queue a saga orchestrator arms its timers on (its own).
 pub const TIMER_QUEUE_URL: &str = "CONVEYOR_SAGA_TIMER_QUEUE_URL";
@@ -185,16 +187,30 @@ pub async fn arm_after(
     let Some(state) = state.map_err(|e| read(&e))? else {
         return Ok(());
     };
-    let Some(timer) = state.timer else {
+    arm_state(queue, &state, source, deps.clock.now()).await
+}
+
+/// Arms the timer `state` waits for, if any (after a change made outside the orchestrator's
+/// host, such as an operator's abort or retry).
+///
+/// # Errors
+/// [`ArmError`] when SQS refuses it.
+pub async fn arm_state(
+    queue: &TimerQueue,
+    state: &SagaState,
+    source: &str,
+    now: Timestamp,
+) -> Result<(), ArmError> {
+    let Some(timer) = &state.timer else {
         return Ok(());
     };
     let due = DueTimer {
-        definition: state.definition,
-        saga: state.id,
+        definition: state.definition.clone(),
+        saga: state.id.clone(),
         seq: timer.seq,
         due: timer.due,
     };
-    queue.arm(&due, source, deps.clock.now()).await.map(|_| ())
+    queue.arm(&due, source, now).await.map(|_| ())
 }
 
 #[cfg(test)]

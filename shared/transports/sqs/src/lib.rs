@@ -3,7 +3,8 @@
 //! `SqsEvent` Lambda would send and runs through the same Lambda adapter
 //! ([`conveyor_runtime::lambda::sqs::SqsHost`]); the records it does not report as failed are
 //! deleted, the failed ones reappear after the visibility timeout, so the queue's redrive
-//! policy moves what keeps failing to the DLQ, in SQS itself. Jobs fire on the local scheduler.
+//! policy moves what keeps failing to the DLQ, in SQS itself. Jobs fire on the local scheduler;
+//! a saga orchestrator's timers are SQS delay messages on its own queue, as on Lambda.
 //!
 //! Queue names follow `infra/terraform`: `<prefix><function>` and `<prefix><function>-dlq`, with
 //! `.fifo` for a function with an ordering key, where Terraform's prefix is `<environment>-`.

@@ -3,6 +3,10 @@
 //! did not report in `batchItemFailures` (`DeleteMessageBatch`), and leave the failed records to
 //! reappear after the visibility timeout. A response naming an unknown or empty id fails the
 //! whole batch, as `ReportBatchItemFailures` does.
+//!
+//! A saga orchestrator's host arms its timers as SQS delay messages on the orchestrator's own
+//! queue, as `run_orchestrator` does on Lambda with `CONVEYOR_SAGA_TIMER_QUEUE_URL`
+//! ([`conveyor_runtime::lambda::timers`]): the firings come back through this same poller.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -11,6 +15,7 @@ use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
 use conveyor_runtime::lambda::dlq::SqsDeadLetter;
 use conveyor_runtime::lambda::sqs::{RecordOutcome, SqsHost};
+use conveyor_runtime::lambda::timers::TimerQueue;
 use conveyor_runtime::{Deps, Function};
 use lambda_runtime::{Context, LambdaEvent};
 use tokio::sync::watch;
@@ -69,8 +74,22 @@ fn epoch_ms() -> u64 {
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
+/// Where `function`, when it is a saga orchestrator, arms its timers: its own queue, as
+/// `CONVEYOR_SAGA_TIMER_QUEUE_URL` names it on Lambda. `None` for any other function.
+#[must_use]
+pub fn timer_queue(
+    function: &dyn Function,
+    settings: &SqsSettings,
+    queues: &FunctionQueues,
+) -> Option<TimerQueue> {
+    function
+        .saga()
+        .map(|_| TimerQueue::new(&queues.queue_url, &settings.sqs))
+}
+
 impl EventSource {
     /// The event source of `function` over `queues`. Records the adapter drops go to the DLQ.
+    /// A saga orchestrator arms its timers on its own queue (`queues.queue_url`).
     #[must_use]
     pub fn new(
         function: Arc<dyn Function>,
@@ -81,8 +100,12 @@ impl EventSource {
     ) -> Self {
         let name = function.spec().name;
         let dead_letter = SqsDeadLetter::new(name, &queues.dlq_url, &settings.sqs);
+        let mut host = SqsHost::new(Arc::clone(&function), deps, Some(dead_letter));
+        if let Some(timers) = timer_queue(function.as_ref(), settings, &queues) {
+            host = host.with_timers(timers);
+        }
         Self {
-            host: SqsHost::new(Arc::clone(&function), deps, Some(dead_letter)),
+            host,
             function,
             client: settings.sqs_client(),
             invoked_arn: lambda_arn(&queues.queue_arn, &settings.queue_prefix, name),
