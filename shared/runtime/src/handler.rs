@@ -105,8 +105,22 @@ pub fn topic<H: TopicHandler + fmt::Debug>(handler: H) -> Arc<dyn Function> {
 }
 
 /// A saga orchestrator as a catalog entry.
+///
+/// An orchestrator cannot be ordered (`ordered_by`), which the compiler checks: an ordered
+/// function's queue is FIFO on SQS, and a FIFO queue takes no per-message delay, which the
+/// orchestrator's timers on Lambda are.
 pub fn orchestrator<H: saga::Orchestrator + fmt::Debug>(handler: H) -> Arc<dyn Function> {
+    const { assert_unordered(&H::SPEC) };
     Arc::new(OrchestratorFunction(TopicFunction(handler)))
+}
+
+/// Refuses (at compile time, in a `const` block) an ordered orchestrator: see
+/// [`orchestrator`].
+pub(crate) const fn assert_unordered(spec: &FunctionSpec) {
+    assert!(
+        spec.ordering_key.is_none(),
+        "a saga orchestrator cannot be ordered: its SQS queue would be FIFO, which takes no delay messages for its timers"
+    );
 }
 
 /// A schedule handler as a catalog entry.

@@ -81,6 +81,7 @@ pub async fn run_topic<H: TopicHandler + fmt::Debug>(handler: H) -> Result<(), E
 pub async fn run_orchestrator<H: crate::saga::Orchestrator + fmt::Debug>(
     handler: H,
 ) -> Result<(), Error> {
+    const { crate::handler::assert_unordered(&H::SPEC) };
     telemetry::init(telemetry::lambda_format());
     let config = LambdaConfig::from_env(H::SPEC.name)?;
     let mut host = sqs::SqsHost::new(
