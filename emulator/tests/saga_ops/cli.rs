@@ -5,7 +5,7 @@ use std::process::Output;
 
 use serde_json::Value;
 
-use super::{App, OpsSaga, START, has_status, saga_when, send, spawn};
+use super::{App, OpsSaga, START, has_status, saga_when, send, spawn, stdout};
 
 async fn serve(app: &App) -> (String, tokio::sync::oneshot::Sender<()>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -25,22 +25,7 @@ async fn serve(app: &App) -> (String, tokio::sync::oneshot::Sender<()>) {
 }
 
 async fn conveyor(api: &str, args: &[&str]) -> Output {
-    tokio::process::Command::new(env!("CARGO_BIN_EXE_conveyor"))
-        .args(args)
-        .args(["--api", api])
-        .env_remove("CONVEYOR_API_TOKEN")
-        .output()
-        .await
-        .unwrap()
-}
-
-fn stdout(output: &Output) -> String {
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
+    super::conveyor(args, &["--api", api]).await
 }
 
 #[tokio::test]

@@ -17,24 +17,11 @@ use conveyor_store::testing::TestDb;
 use order_checkout_saga::OrderCheckoutSaga;
 use serde_json::Value;
 
-async fn conveyor(database: &str, args: &[&str]) -> Output {
-    tokio::process::Command::new(env!("CARGO_BIN_EXE_conveyor"))
-        .arg("saga")
-        .args(args)
-        .args(["--database", database])
-        .env_remove("CONVEYOR_API")
-        .output()
-        .await
-        .unwrap()
-}
+use super::stdout;
 
-fn stdout(output: &Output) -> String {
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
+async fn conveyor(database: &str, args: &[&str]) -> Output {
+    let args: Vec<&str> = ["saga"].iter().chain(args).copied().collect();
+    super::conveyor(&args, &["--database", database]).await
 }
 
 fn refused(output: &Output) -> String {

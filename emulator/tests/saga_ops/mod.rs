@@ -230,3 +230,26 @@ pub(crate) async fn saga_when(state: &ApiState, id: &str, check: impl Fn(&Value)
 pub(crate) fn has_status(status: &'static str) -> impl Fn(&Value) -> bool {
     move |v: &Value| v["status"] == status
 }
+
+/// `conveyor <args> <target>` as an operator runs it (the binary, without the environment's
+/// API address or token), with what it printed.
+pub(crate) async fn conveyor(args: &[&str], target: &[&str]) -> std::process::Output {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_conveyor"))
+        .args(args)
+        .args(target)
+        .env_remove("CONVEYOR_API")
+        .env_remove("CONVEYOR_API_TOKEN")
+        .output()
+        .await
+        .unwrap()
+}
+
+/// What a command that succeeded printed; its stderr when it failed.
+pub(crate) fn stdout(output: &std::process::Output) -> String {
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}

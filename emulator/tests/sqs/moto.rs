@@ -75,6 +75,20 @@ impl Moto {
     pub(crate) fn url(&self) -> &str {
         &self.url
     }
+
+    /// Creates the standard queue `name`; its URL.
+    pub(crate) async fn queue(&self, name: &str) -> String {
+        self.aws()
+            .sqs_client()
+            .create_queue()
+            .queue_name(name)
+            .send()
+            .await
+            .unwrap()
+            .queue_url()
+            .unwrap()
+            .to_owned()
+    }
 }
 
 impl Drop for Moto {

@@ -62,15 +62,7 @@ async fn an_abort_on_the_database_arms_its_timer_on_the_lambda_orchestrator_s_qu
 
     let moto = Moto::start();
     let client = moto.aws().sqs_client();
-    let queue = client
-        .create_queue()
-        .queue_name("ops-db-order-checkout-saga")
-        .send()
-        .await
-        .unwrap()
-        .queue_url()
-        .unwrap()
-        .to_owned();
+    let queue = moto.queue("ops-db-order-checkout-saga").await;
     let db = TestDb::postgres().await;
     let deps = Deps {
         store: db.store().clone(),

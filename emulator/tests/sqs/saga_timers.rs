@@ -82,15 +82,7 @@ fn fired_of(message: &aws_sdk_sqs::types::Message) -> (CloudEvent, TimerFired) {
 async fn the_orchestrator_arms_its_timers_as_delay_messages_on_its_own_queue() {
     let moto = Moto::start();
     let client = moto.aws().sqs_client();
-    let queue = client
-        .create_queue()
-        .queue_name("order-checkout-saga-timers")
-        .send()
-        .await
-        .unwrap()
-        .queue_url()
-        .unwrap()
-        .to_owned();
+    let queue = moto.queue("order-checkout-saga-timers").await;
     let db = TestDb::sqlite().await;
     let publisher = Arc::new(MemoryPublisher::new());
     let deps = Deps {
@@ -175,15 +167,7 @@ async fn the_orchestrator_arms_its_timers_as_delay_messages_on_its_own_queue() {
 async fn a_firing_before_its_due_time_is_armed_again_for_the_time_left() {
     let moto = Moto::start();
     let client = moto.aws().sqs_client();
-    let queue = client
-        .create_queue()
-        .queue_name("order-checkout-saga-hops")
-        .send()
-        .await
-        .unwrap()
-        .queue_url()
-        .unwrap()
-        .to_owned();
+    let queue = moto.queue("order-checkout-saga-hops").await;
     let db = TestDb::sqlite().await;
     let deps = Deps {
         store: db.store().clone(),
