@@ -1,12 +1,12 @@
-//! The orchestrated checkout end to end in a running emulator (`up`, embedded broker, SQLite
-//! and PostgreSQL): the whole catalog, the checkout saga with short timings, and the external
-//! payment service played by a test function that answers `payment.process_requested` and
-//! `payment.refund_requested` the way each order's id asks. Orders cover the happy path, a
-//! payment reply delivered twice, a failure at each step (payment declined, stock short,
-//! fulfillment rejected), a step that never answers (payment, confirmation): each ends
-//! completed, or compensated with exactly the steps before (and a timed-out step itself) undone
-//! in reverse, each compensation applied once; the choreographed payment functions leave the
-//! saga's orders alone.
+//! The orchestrated checkout end to end in a running emulator (`up`): on the embedded broker
+//! with SQLite and with PostgreSQL, and on Redis Streams with PostgreSQL. The whole catalog,
+//! the checkout saga with short timings, and the external payment service played by a test
+//! function that answers `payment.process_requested` and `payment.refund_requested` the way
+//! each order's id asks. Orders cover the happy path, a payment reply delivered twice, a
+//! failure at each step (payment declined, stock short, fulfillment rejected), a step that
+//! never answers (payment, confirmation): each ends completed, or compensated with exactly the
+//! steps before (and a timed-out step itself) undone in reverse, each compensation applied
+//! once; the choreographed payment functions leave the saga's orders alone.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -30,6 +30,7 @@ use conveyor_domain::{
 };
 use conveyor_embedded::consumer::ConsumerSettings;
 use conveyor_emulator::up::{self, UpConfig};
+use conveyor_redis::RedisSettings;
 use conveyor_runtime::saga::{
     Retry, SagaMessage, SagaRepository, SagaState, SagaStatus, StepStatus,
 };
@@ -39,6 +40,8 @@ use conveyor_runtime::{
 use conveyor_store::Store;
 use conveyor_store::testing::TestDb;
 use conveyor_testkit::seed;
+use conveyor_tests::published::Streams;
+use conveyor_tests::stack::shared_redis;
 use fulfillment_checkout_fulfillment::FulfillmentCheckoutFulfillment;
 use order_checkout_confirmation::{LoggingSender, OrderCheckoutConfirmation};
 use order_checkout_saga::{NAME, OrderCheckoutSaga, Timings};
@@ -294,7 +297,8 @@ fn undone_in_order(state: &SagaState, path: &[usize]) {
     }
 }
 
-async fn run_checkouts(database: &str) {
+/// Runs every checkout on `database`, over the embedded broker or, given `redis`, Redis Streams.
+async fn run_checkouts(database: &str, redis: Option<RedisSettings>) {
     use StepStatus::{Compensated, Completed, Failed, Pending};
     let log = Shared::default();
     let running = up::start(UpConfig {
@@ -305,6 +309,7 @@ async fn run_checkouts(database: &str) {
             idle_poll: Duration::from_millis(20),
         },
         relay_every: Duration::from_millis(100),
+        redis,
         ..UpConfig::default()
     })
     .await
@@ -475,13 +480,38 @@ impl Log {
 #[tokio::test]
 async fn the_checkout_saga_completes_or_compensates_in_reverse_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
-    run_checkouts(&format!("sqlite://{}", dir.path().join("emu.db").display())).await;
+    run_checkouts(
+        &format!("sqlite://{}", dir.path().join("emu.db").display()),
+        None,
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn the_checkout_saga_completes_or_compensates_in_reverse_on_postgres() {
     let db = TestDb::postgres().await;
     let url = db.url().to_owned();
-    run_checkouts(&url).await;
+    run_checkouts(&url, None).await;
     db.close().await;
+}
+
+#[tokio::test]
+async fn the_checkout_saga_completes_or_compensates_in_reverse_on_redis_and_postgres() {
+    let url = shared_redis();
+    // A prefix of its own: tests in parallel on the shared server never see each other's streams.
+    let streams = Streams::connect(
+        &url,
+        &format!("test-saga-{}:", uuid::Uuid::new_v4().simple()),
+    )
+    .await;
+    let settings = RedisSettings {
+        prefix: streams.prefix.clone(),
+        block: Duration::from_millis(100),
+        ..RedisSettings::new(&url)
+    };
+    let db = TestDb::postgres().await;
+    let database = db.url().to_owned();
+    run_checkouts(&database, Some(settings)).await;
+    db.close().await;
+    streams.clear().await;
 }
