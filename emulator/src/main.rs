@@ -108,6 +108,7 @@ fn main() -> ExitCode {
             only,
             postgres,
             flow_events,
+            sagas,
             lambda_dir,
         } => {
             let plan = conveyor_bench::report::BenchPlan {
@@ -119,6 +120,7 @@ fn main() -> ExitCode {
                 only,
                 postgres,
                 flow_events,
+                sagas,
                 lambda_dir,
             };
             run_bench(&plan)

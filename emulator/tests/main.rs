@@ -3,6 +3,7 @@
 
 mod access;
 mod api;
+mod bench_saga;
 mod bench_store;
 #[path = "support/checkout/mod.rs"]
 mod checkout;

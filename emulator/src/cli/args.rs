@@ -362,6 +362,9 @@ pub enum Command {
         /// Orders (and payments) per payment-flow run.
         #[arg(long, default_value_t = 20_000)]
         flow_events: u64,
+        /// Checkouts per saga run (`--only saga`, with `--postgres`).
+        #[arg(long, default_value_t = conveyor_bench::saga::DEFAULT_SAGAS)]
+        sagas: u64,
         /// Where the release Lambda binaries are: `target/lambda` after `cargo lambda build
         /// --release`, or `target/release`.
         #[arg(long, default_value = "target/lambda")]

@@ -202,3 +202,33 @@ async fn write_timer(tx: &mut Tx, state: &SagaState) -> Result<(), StoreError> {
     }
     Ok(())
 }
+
+impl crate::Store {
+    /// How many sagas of `definition` are in each status, in [`SagaStatus::ALL`]'s order (a
+    /// status no saga is in is left out): one grouped count, for a watcher that polls progress
+    /// without loading the sagas.
+    ///
+    /// # Errors
+    /// The database error, or a status this version does not know.
+    pub async fn saga_counts(
+        &self,
+        definition: &str,
+    ) -> Result<Vec<(SagaStatus, u64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT status, COUNT(*) AS n FROM sagas WHERE definition = $1 GROUP BY status",
+        )
+        .bind(definition)
+        .fetch_all(self.pool())
+        .await?;
+        let mut counts = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let n: i64 = r.try_get("n")?;
+            counts.push((
+                status_of(&r.try_get::<String, _>("status")?)?,
+                u64::try_from(n).map_err(|e| StoreError::corrupt(TABLE, e))?,
+            ));
+        }
+        counts.sort_by_key(|(s, _)| SagaStatus::ALL.iter().position(|a| a == s));
+        Ok(counts)
+    }
+}

@@ -94,6 +94,35 @@ async fn a_saga_is_stored_whole_and_its_timer_follows_its_state() {
 }
 
 #[tokio::test]
+async fn sagas_are_counted_per_status_of_one_definition() {
+    on_both_backends(|store| async move {
+        let def = definition();
+        let mut tx = store.begin().await.unwrap();
+        for (id, at) in [("s-1", 1_000), ("s-2", 1_100), ("s-3", 1_200)] {
+            tx.save_saga(&started(&def, id, at)).await.unwrap();
+        }
+        tx.commit().await.unwrap();
+        let back = started(&def, "s-2", 1_100);
+        let done = Engine::new(&def)
+            .apply(
+                &back,
+                &Input::Reply(Reply::on("only.done")),
+                Timestamp::from_millis(2_000),
+            )
+            .unwrap();
+        let mut tx = store.begin().await.unwrap();
+        tx.save_saga(&done.state).await.unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(
+            store.saga_counts("test-saga").await.unwrap(),
+            [(SagaStatus::Running, 2), (SagaStatus::Completed, 1)]
+        );
+        assert!(store.saga_counts("other-saga").await.unwrap().is_empty());
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn due_timers_are_taken_once_oldest_first_and_a_rollback_puts_them_back() {
     on_both_backends(|store| async move {
         let def = definition();

@@ -1,9 +1,9 @@
 //! conveyor-bench: `conveyor bench`. Throughput and latency of a no-op function (decode, call,
 //! acknowledge: at-least-once intact; a stateless function, so no inbox) on the embedded broker
 //! and on Redis Streams (over plain TCP and over TLS), the worker's CPU time per event, the
-//! payment flow on PostgreSQL, the Dapr host under a load generator playing daprd, the
-//! emulator's time to ready and idle memory, the Lambda binaries' cold start, and
-//! `redis-benchmark`'s XADD rate on the same machine as the ceiling.
+//! payment flow and the orchestrated checkout saga on PostgreSQL, the Dapr host under a load
+//! generator playing daprd, the emulator's time to ready and idle memory, the Lambda binaries'
+//! cold start, and `redis-benchmark`'s XADD rate on the same machine as the ceiling.
 //! Every load is bounded and stops by itself.
 //!
 //! The bench sits below the emulator: it starts what it measures through its [`emulator`] port,
@@ -15,6 +15,7 @@
 //! - [`report`] — runs the plan, prints the Markdown report
 //! - [`dapr`] — the Dapr host under a load generator that plays daprd
 //! - [`flow`] — the payment flow on PostgreSQL
+//! - [`saga`] — the checkout saga on PostgreSQL: sagas ended per second
 //! - [`instances`] — the Redis drain with several instances on one consumer group
 //! - [`lambda`] — the Lambda binaries' sizes and spawn to first poll
 //! - [`process`] — whole processes: start-up, idle memory, the XADD ceiling
@@ -52,6 +53,7 @@ pub mod lambda;
 pub mod plan;
 pub mod process;
 pub mod report;
+pub mod saga;
 pub mod store_cost;
 pub mod tls;
 

@@ -22,6 +22,8 @@ pub struct BenchPlan {
     pub postgres: Option<String>,
     /// Events per payment-flow run.
     pub flow_events: u64,
+    /// Checkouts per saga run.
+    pub sagas: u64,
     /// Where the release Lambda binaries are (`target/lambda` or `target/release`).
     pub lambda_dir: std::path::PathBuf,
 }
@@ -34,6 +36,7 @@ impl std::fmt::Debug for BenchPlan {
             .field("redis", &self.redis.as_deref().map(Redacted))
             .field("postgres", &self.postgres.as_deref().map(Redacted))
             .field("only", &self.only)
+            .field("sagas", &self.sagas)
             .finish_non_exhaustive()
     }
 }
@@ -67,6 +70,9 @@ pub enum Scenario {
     /// with `--postgres`, the payment flow, per delivery (HTTP single, HTTP bulk, gRPC single,
     /// gRPC bulk).
     Dapr,
+    /// The orchestrated checkout on PostgreSQL (via Redis with `--redis`): sagas ended per
+    /// second and the worker's CPU per saga.
+    Saga,
 }
 
 impl BenchPlan {

@@ -59,7 +59,15 @@ pub async fn run(plan: &BenchPlan, emulator: &dyn Emulator) -> Result<String, St
                 .unwrap_or_default(),
             plan.postgres
                 .as_ref()
-                .map(|p| format!(" --postgres {p} --flow-events {}", plan.flow_events))
+                .map(|p| format!(
+                    " --postgres {p} --flow-events {}{}",
+                    plan.flow_events,
+                    if plan.runs(Scenario::Saga) {
+                        format!(" --sagas {}", plan.sagas)
+                    } else {
+                        String::new()
+                    }
+                ))
                 .unwrap_or_default(),
             only_option(&plan.only),
             if plan.runs(Scenario::Lambda) {
@@ -190,6 +198,15 @@ pub async fn run(plan: &BenchPlan, emulator: &dyn Emulator) -> Result<String, St
             "payment flow on the embedded default (SQLite)",
             &runs,
         ));
+    }
+    if let Some(admin) = plan.postgres.as_ref().filter(|_| plan.runs(Scenario::Saga)) {
+        let transport = plan
+            .redis
+            .as_ref()
+            .map_or(Transport::Embedded, |url| Transport::Redis(url.clone()));
+        lines.extend(
+            super::saga::measure(emulator, &transport, admin, plan.sagas, plan.runs).await?,
+        );
     }
     if plan.runs(Scenario::Startup) {
         let (mut ready, mut rss) = (Vec::new(), Vec::new());
