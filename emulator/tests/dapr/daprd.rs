@@ -139,88 +139,77 @@ async fn route(sidecar: Arc<FakeSidecar>, shared: Arc<Shared>, mut stopped: watc
     }
 }
 
+/// An event as daprd delivers it: the published CloudEvent with daprd's `topic` and
+/// `pubsubname`, and the headers daprd sends.
+struct Message {
+    id: String,
+    body: Vec<u8>,
+    pubsub: String,
+    traceparent: Option<String>,
+}
+
 /// Starts one delivery of `published` per subscription on its topic.
 fn fan_out(shared: &Arc<Shared>, published: &Published) {
     let mut event = published.body.clone();
     event["topic"] = Value::from(published.topic.as_str());
     event["pubsubname"] = Value::from(published.pubsub.as_str());
-    let body = event.to_string().into_bytes();
-    let id = event["id"].as_str().unwrap_or_default().to_owned();
+    let message = Arc::new(Message {
+        id: event["id"].as_str().unwrap_or_default().to_owned(),
+        body: event.to_string().into_bytes(),
+        pubsub: published.pubsub.clone(),
+        traceparent: published.traceparent.clone(),
+    });
     for (base, subscriptions) in &shared.subscribers {
         for s in subscriptions
             .iter()
             .filter(|s| s.topic == published.topic && s.pubsubname == published.pubsub)
         {
             shared.in_flight.fetch_add(1, Ordering::SeqCst);
-            let shared = Arc::clone(shared);
-            let url = format!("{base}{}", s.route);
-            let delivery = Delivery {
-                route: s.route.clone(),
-                topic: s.topic.clone(),
-                id: id.clone(),
-                status: String::new(),
-            };
-            let (body, dead_letter_topic) = (body.clone(), s.dead_letter_topic.clone());
-            let headers = Headers {
-                pubsub: published.pubsub.clone(),
-                traceparent: published.traceparent.clone(),
-            };
+            let (shared, message) = (Arc::clone(shared), Arc::clone(&message));
+            let (url, subscription) = (format!("{base}{}", s.route), s.clone());
             tokio::spawn(async move {
-                deliver(&shared, &url, &body, &headers, delivery, dead_letter_topic).await;
+                deliver(&shared, &url, &subscription, &message).await;
                 shared.in_flight.fetch_sub(1, Ordering::SeqCst);
             });
         }
     }
 }
 
-/// What daprd's delivery headers carry of the publish.
-struct Headers {
-    pubsub: String,
-    traceparent: Option<String>,
-}
-
-/// Delivers `body` to `url` until it is answered `SUCCESS` or dead-lettered.
-async fn deliver(
-    shared: &Shared,
-    url: &str,
-    body: &[u8],
-    headers: &Headers,
-    delivery: Delivery,
-    dead_letter_topic: String,
-) {
-    let mut headers_sent = vec![
+/// Delivers `message` to `url` (`subscription`'s route) until it is answered `SUCCESS` or
+/// dead-lettered.
+async fn deliver(shared: &Shared, url: &str, subscription: &Subscription, message: &Message) {
+    let mut headers = vec![
         ("content-type", "application/cloudevents+json"),
-        ("pubsubName", headers.pubsub.as_str()),
+        ("pubsubName", message.pubsub.as_str()),
     ];
-    if let Some(t) = headers.traceparent.as_deref() {
-        headers_sent.push(("traceparent", t));
+    if let Some(t) = message.traceparent.as_deref() {
+        headers.push(("traceparent", t));
     }
-    let headers = headers_sent;
     for n in 1..=DELIVERIES {
-        let answer = call("POST", url, &headers, body).await;
+        let answer = call("POST", url, &headers, &message.body).await;
         let status = if answer.status == 200 {
             answer.json()["status"].as_str().unwrap_or("?").to_owned()
         } else {
             format!("HTTP {}", answer.status)
         };
         let delivery = Delivery {
-            status: status.clone(),
-            ..delivery.clone()
+            route: subscription.route.clone(),
+            topic: subscription.topic.clone(),
+            id: message.id.clone(),
+            status,
         };
         shared.deliveries.lock().unwrap().push(delivery.clone());
-        match status.as_str() {
-            "SUCCESS" => return,
-            "DROP" => {}
-            _ if n < DELIVERIES => {
-                tokio::time::sleep(BACKOFF).await;
-                continue;
-            }
-            _ => {}
+        let retry = !matches!(delivery.status.as_str(), "SUCCESS" | "DROP");
+        if retry && n < DELIVERIES {
+            tokio::time::sleep(BACKOFF).await;
+            continue;
         }
-        shared.dead_letters.lock().unwrap().push(DeadLetter {
-            dead_letter_topic,
-            delivery,
-        });
+        if delivery.status != "SUCCESS" {
+            shared.dead_letters.lock().unwrap().push(DeadLetter {
+                dead_letter_topic: subscription.dead_letter_topic.clone(),
+                delivery,
+            });
+        }
         return;
     }
 }
