@@ -14,8 +14,8 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use conveyor_dapr::{Mode, PublisherSettings, Worker, WorkerConfig};
-use conveyor_domain::Timestamp;
 use conveyor_domain::events::DomainEvent;
+use conveyor_domain::{Clock, SystemClock, Timestamp};
 use conveyor_gen::compact_json;
 use conveyor_runtime::{
     Context, Function, FunctionSpec, HandlerError, JobReport, ScheduleHandler, Service,
@@ -61,6 +61,8 @@ pub(crate) struct Published {
     pub(crate) body: Value,
     /// The status the fake answered.
     pub(crate) status: u16,
+    /// When the fake received it.
+    pub(crate) received: Timestamp,
 }
 
 /// One call of the fake sidecar's Jobs API.
@@ -121,6 +123,17 @@ impl FakeSidecar {
         self.state.requests.lock().unwrap().clone()
     }
 
+    /// The requests received after the first `from`.
+    pub(crate) fn requests_since(&self, from: usize) -> Vec<Published> {
+        let requests = self.state.requests.lock().unwrap();
+        requests.get(from..).unwrap_or_default().to_vec()
+    }
+
+    /// How many requests it received.
+    pub(crate) fn request_count(&self) -> usize {
+        self.state.requests.lock().unwrap().len()
+    }
+
     /// Refuses the next `n` schedule calls with 500.
     pub(crate) fn refuse_schedules(&self, n: u32) {
         self.state.refuse_schedules.store(n, Ordering::SeqCst);
@@ -165,6 +178,7 @@ async fn publish(
         traceparent: header("traceparent"),
         body: serde_json::from_slice(&body).unwrap_or(Value::Null),
         status,
+        received: SystemClock.now(),
     });
     StatusCode::from_u16(status).unwrap()
 }

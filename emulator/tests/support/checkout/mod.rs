@@ -1,22 +1,28 @@
-//! The orchestrated checkout end to end in a running emulator (`up`), whichever transport it
-//! runs on: the whole catalog, the checkout saga with the test's timings, the saga's consumers
-//! wrapped to misbehave as an order's id asks, and the external payment service played by a
-//! function that answers `payment.process_requested` and `payment.refund_requested` the way
-//! each order's id asks. [`run`] starts one checkout per [`Scenario`], waits for every saga to
-//! end and every queue to drain, and asserts how each ended: the saga's state (its steps'
-//! statuses, sends, the compensation path in reverse), the services' rows, what the played
-//! services saw (each command and compensation applied once), `order.checkout_finished`, and
-//! the order it ended (confirmed or cancelled once, by order-checkout-finished).
+//! The orchestrated checkout end to end, wherever conveyor runs it: the whole catalog, the
+//! checkout saga with the test's timings, the saga's consumers wrapped to misbehave as an
+//! order's id asks, and the external payment service played by a function that answers
+//! `payment.process_requested` and `payment.refund_requested` the way each order's id asks.
+//! [`run_on`] starts a deployment of those functions (a [`Host`]: a running emulator, [`Up`],
+//! or the Dapr workers of `emulator/tests/dapr/checkout.rs`), starts one checkout per
+//! [`Scenario`], waits for every saga to end and everything published to be delivered, and
+//! asserts how each ended: the saga's state (its steps' statuses, sends, the compensation path
+//! in reverse), the services' rows, what the played services saw (each command and
+//! compensation applied once), `order.checkout_finished`, and the order it ended (confirmed or
+//! cancelled once, by order-checkout-finished).
 //!
-//! Shared by the embedded broker's test (`tests/tests/saga_flow.rs`) and the Lambda adapter's
-//! on moto (`emulator/tests/sqs/saga.rs`).
+//! Shared by the embedded broker's test (`tests/tests/saga_flow.rs`), the Lambda adapter's on
+//! moto (`emulator/tests/sqs/saga.rs`) and the Dapr workers' (`emulator/tests/dapr/checkout.rs`).
 //!
+//! - `host` — what a deployment must do for a run, and the emulator's
 //! - `services` — the played services and the saga's wrapped consumers, and what they saw
 //! - `ended` — the assertions on how each checkout ended
 
 mod ended;
+mod host;
 mod services;
 
+use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use conveyor_domain::events::checkout::{CHECKOUT_REQUESTED, CheckoutRequestedEvent};
@@ -25,15 +31,15 @@ use conveyor_domain::{
     Clock, Currency, CustomerId, Money, OrderId, ProductId, Quantity, SagaId, SystemClock,
     Timestamp,
 };
-use conveyor_emulator::eventlog::ATTEMPTS;
 use conveyor_emulator::up::{self, UpConfig};
-use conveyor_runtime::CloudEvent;
 use conveyor_runtime::saga::{SagaRepository, SagaState};
+use conveyor_runtime::{CloudEvent, Function};
 use conveyor_store::Store;
 use conveyor_testkit::seed;
 use order_checkout_saga::{NAME, Timings};
 
 use ended::Ended;
+pub(crate) use host::{Host, Up};
 use services::{Shared, functions};
 
 /// The checkouts, each named by what its order's id asks of the played services.
@@ -175,7 +181,7 @@ where
 pub(crate) struct Took {
     /// From the first checkout published to the last saga ended.
     pub(crate) sagas: Duration,
-    /// From the start of `up` to its shutdown.
+    /// From the start of the deployment to its shutdown.
     pub(crate) total: Duration,
     /// Timer firings the orchestrator handled.
     pub(crate) timers: usize,
@@ -183,24 +189,44 @@ pub(crate) struct Took {
     pub(crate) broadcast_timers: usize,
 }
 
-/// Runs every [`Scenario`] in `up` started from `config` (its functions replaced), the saga on
-/// `timings`, orders named `ord-<prefix>-<scenario>`; every saga must end, and every queue and
-/// the outbox drain, within `within`. Then asserts how each ended.
+/// Runs every [`Scenario`] in `up` started from `config` (its functions replaced); see
+/// [`run_on`].
 pub(crate) async fn run(
     config: UpConfig,
     timings: Timings,
     prefix: &str,
     within: Duration,
 ) -> Took {
+    let start = |functions| async move {
+        Up(up::start(UpConfig {
+            functions,
+            ..config
+        })
+        .await
+        .unwrap())
+    };
+    run_on(start, timings, prefix, within).await
+}
+
+/// Runs every [`Scenario`] on the deployment `start` makes of the checkout's functions (the
+/// catalog, the saga on `timings` and its consumers wrapped, the played services), orders
+/// named `ord-<prefix>-<scenario>`; every saga must end, and everything published be
+/// delivered, within `within`. Then asserts how each ended.
+pub(crate) async fn run_on<H, F, Fut>(
+    start: F,
+    timings: Timings,
+    prefix: &str,
+    within: Duration,
+) -> Took
+where
+    H: Host,
+    F: FnOnce(Vec<Arc<dyn Function>>) -> Fut,
+    Fut: Future<Output = H>,
+{
     let started = std::time::Instant::now();
     let log = Shared::default();
-    let running = up::start(UpConfig {
-        functions: functions(&log, timings),
-        ..config
-    })
-    .await
-    .unwrap();
-    let store = running.deps.store.clone();
+    let host = start(functions(&log, timings)).await;
+    let store = host.store().clone();
     let now = SystemClock.now();
     seed::warehouse::product(&store, MUG, 100, 5, now).await;
     seed::warehouse::product(&store, SHORT, 0, 5, now).await;
@@ -218,7 +244,7 @@ pub(crate) async fn run(
     // The order service announces one checkout twice: it starts one saga.
     events.push(checkout(&Scenario::Ok.order(prefix), MUG, now).into_outbox_row());
     let published = std::time::Instant::now();
-    running.broker.publish(&events).await.unwrap();
+    host.publish(&events).await;
 
     for scenario in Scenario::ALL {
         let order = scenario.order(prefix);
@@ -236,10 +262,8 @@ pub(crate) async fn run(
         log.lock().unwrap().late.contains_key(&late)
     })
     .await;
-    let broker = running.broker.clone();
-    until("queues and outbox to drain", within, || async {
-        broker.depths().await.unwrap().iter().all(|(_, n)| *n == 0)
-            && store.outbox_backlog().await.unwrap() == 0
+    until("everything published to be delivered", within, || {
+        host.drained()
     })
     .await;
 
@@ -259,15 +283,10 @@ pub(crate) async fn run(
         seed::warehouse::inventory(&store, MUG).await.reserved.get(),
         2
     );
-    let letters = running.broker.dead_letters(None, 10).await.unwrap();
+    let letters = host.dead_letters().await;
     assert!(letters.is_empty(), "{letters:?}");
-    let timers = running
-        .events
-        .latest_attempts(ATTEMPTS)
-        .iter()
-        .filter(|a| a.function == NAME_OF_SAGA && a.event_id.starts_with("saga-timer/"))
-        .count();
-    running.shutdown().await;
+    let timers = host.timers();
+    host.shutdown().await;
     Took {
         sagas,
         total: started.elapsed(),
