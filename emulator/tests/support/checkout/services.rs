@@ -13,8 +13,8 @@ use conveyor_domain::events::checkout::{
     FULFILLMENT_CREATE_REJECTED, FULFILLMENT_CREATE_REQUESTED, INVENTORY_RESERVE_REQUESTED,
 };
 use conveyor_domain::events::payment::{
-    PAYMENT_PROCESS_REQUESTED, PAYMENT_REFUND_REQUESTED, PaymentConfirmedEvent, PaymentFailedEvent,
-    PaymentRefundedEvent, ProcessPaymentRequestedEvent, RefundRequestedEvent,
+    PAYMENT_PROCESS_REQUESTED, PAYMENT_REFUND_REQUESTED, PaymentConfirmedEvent,
+    ProcessPaymentRequestedEvent, RefundRequestedEvent,
 };
 use conveyor_runtime::saga::{SagaMessage, TIMER_FIRED};
 use conveyor_runtime::{
@@ -89,17 +89,9 @@ pub(super) type Shared = Arc<Mutex<Log>>;
 struct PaymentService(Shared);
 
 impl PaymentService {
-    fn process(&self, p: ProcessPaymentRequestedEvent, cx: &mut Context<'_>) -> HandlerResult {
+    fn process(&self, p: &ProcessPaymentRequestedEvent, cx: &mut Context<'_>) -> HandlerResult {
         let order = p.order_id.to_string();
-        let confirmed = PaymentConfirmedEvent {
-            order_id: p.order_id.clone(),
-            payment_id: p.payment_id.clone(),
-            amount: p.amount,
-            currency: p.currency.clone(),
-            payment_method: None,
-            transaction_id: None,
-            timestamp: cx.now(),
-        };
+        let confirmed = p.confirmed(cx.now());
         {
             let mut log = self.0.lock().unwrap();
             note(&mut log.payments, &p.order_id, cx.event_id(), p.attempt);
@@ -111,15 +103,7 @@ impl PaymentService {
             return Ok(());
         }
         if Scenario::PayDeclined.of(&order) {
-            return cx.publish(&PaymentFailedEvent {
-                order_id: p.order_id,
-                payment_id: p.payment_id,
-                amount: p.amount,
-                currency: p.currency,
-                failure_reason: "card declined".to_owned(),
-                error_code: None,
-                timestamp: cx.now(),
-            });
+            return cx.publish(&p.failed("card declined", cx.now()));
         }
         cx.publish(&confirmed)?;
         if Scenario::PayTwice.of(&order) {
@@ -128,7 +112,7 @@ impl PaymentService {
         Ok(())
     }
 
-    fn refund(&self, r: RefundRequestedEvent, cx: &mut Context<'_>) -> HandlerResult {
+    fn refund(&self, r: &RefundRequestedEvent, cx: &mut Context<'_>) -> HandlerResult {
         let order = r.order_id.to_string();
         let (id, attempt) = (cx.event_id().to_owned(), cx.attempt());
         let mut log = self.0.lock().unwrap();
@@ -142,14 +126,7 @@ impl PaymentService {
         }
         note(&mut log.refunds, &r.order_id, &id, r.payment_id.to_string());
         drop(log);
-        cx.publish(&PaymentRefundedEvent {
-            refund_id: format!("re-{}", r.payment_id),
-            order_id: r.order_id,
-            payment_id: r.payment_id,
-            amount: r.amount,
-            currency: r.currency,
-            timestamp: cx.now(),
-        })
+        cx.publish(&r.refunded(cx.now()))
     }
 
     fn finished(&self, f: &CheckoutFinishedEvent, cx: &mut Context<'_>) -> HandlerResult {
@@ -196,11 +173,11 @@ impl TopicHandler for PaymentService {
         let data = message.0;
         match cx.topic() {
             PAYMENT_PROCESS_REQUESTED => self.process(
-                serde_json::from_value(data).map_err(HandlerError::drop)?,
+                &serde_json::from_value(data).map_err(HandlerError::drop)?,
                 cx,
             ),
             PAYMENT_REFUND_REQUESTED => self.refund(
-                serde_json::from_value(data).map_err(HandlerError::drop)?,
+                &serde_json::from_value(data).map_err(HandlerError::drop)?,
                 cx,
             ),
             _ => self.finished(

@@ -121,6 +121,22 @@ impl Validate for RefundRequestedEvent {
 
 fixed_topic!(RefundRequestedEvent => PAYMENT_REFUND_REQUESTED);
 
+impl RefundRequestedEvent {
+    /// The payment service's `payment.refunded` for this request; the refund's id is
+    /// `re-<payment id>` (one refund per payment).
+    #[must_use]
+    pub fn refunded(&self, at: Timestamp) -> PaymentRefundedEvent {
+        PaymentRefundedEvent {
+            refund_id: format!("re-{}", self.payment_id),
+            order_id: self.order_id.clone(),
+            payment_id: self.payment_id.clone(),
+            amount: self.amount,
+            currency: self.currency.clone(),
+            timestamp: at,
+        }
+    }
+}
+
 /// `payment.process_requested`: the checkout saga's payment command, in the payment service's
 /// wire convention. The saga names the payment (`payment_id`): the payment service captures
 /// under that id (its idempotency key: every send of the command carries the same id) and its
@@ -150,6 +166,37 @@ impl Validate for ProcessPaymentRequestedEvent {
 }
 
 fixed_topic!(ProcessPaymentRequestedEvent => PAYMENT_PROCESS_REQUESTED);
+
+impl ProcessPaymentRequestedEvent {
+    /// The payment service's `payment.confirmed` for this request: captured under the id the
+    /// request names, for its amount.
+    #[must_use]
+    pub fn confirmed(&self, at: Timestamp) -> PaymentConfirmedEvent {
+        PaymentConfirmedEvent {
+            order_id: self.order_id.clone(),
+            payment_id: self.payment_id.clone(),
+            amount: self.amount,
+            currency: self.currency.clone(),
+            payment_method: None,
+            transaction_id: None,
+            timestamp: at,
+        }
+    }
+
+    /// The payment service's `payment.failed` for this request, with `reason`.
+    #[must_use]
+    pub fn failed(&self, reason: &str, at: Timestamp) -> PaymentFailedEvent {
+        PaymentFailedEvent {
+            order_id: self.order_id.clone(),
+            payment_id: self.payment_id.clone(),
+            amount: self.amount,
+            currency: self.currency.clone(),
+            failure_reason: reason.to_owned(),
+            error_code: None,
+            timestamp: at,
+        }
+    }
+}
 
 /// `payment.refunded`: the payment service refunded (or had nothing to refund for) a payment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

@@ -6,8 +6,8 @@
 //! services'; its CPU is in the process's figure, as a real service's would not be.
 
 use conveyor_domain::events::payment::{
-    PAYMENT_PROCESS_REQUESTED, PAYMENT_REFUND_REQUESTED, PaymentConfirmedEvent, PaymentFailedEvent,
-    PaymentRefundedEvent, ProcessPaymentRequestedEvent, RefundRequestedEvent,
+    PAYMENT_PROCESS_REQUESTED, PAYMENT_REFUND_REQUESTED, ProcessPaymentRequestedEvent,
+    RefundRequestedEvent,
 };
 use conveyor_runtime::saga::SagaMessage;
 use conveyor_runtime::{Context, FunctionSpec, HandlerError, Service, TopicHandler};
@@ -33,36 +33,13 @@ impl TopicHandler for PaymentService {
         if cx.topic() == PAYMENT_REFUND_REQUESTED {
             let r: RefundRequestedEvent =
                 serde_json::from_value(message.0).map_err(HandlerError::drop)?;
-            return cx.publish(&PaymentRefundedEvent {
-                refund_id: format!("re-{}", r.payment_id),
-                order_id: r.order_id,
-                payment_id: r.payment_id,
-                amount: r.amount,
-                currency: r.currency,
-                timestamp: now,
-            });
+            return cx.publish(&r.refunded(now));
         }
         let p: ProcessPaymentRequestedEvent =
             serde_json::from_value(message.0).map_err(HandlerError::drop)?;
         if p.order_id.as_str().ends_with(DECLINED) {
-            return cx.publish(&PaymentFailedEvent {
-                order_id: p.order_id,
-                payment_id: p.payment_id,
-                amount: p.amount,
-                currency: p.currency,
-                failure_reason: "card declined".to_owned(),
-                error_code: None,
-                timestamp: now,
-            });
+            return cx.publish(&p.failed("card declined", now));
         }
-        cx.publish(&PaymentConfirmedEvent {
-            order_id: p.order_id,
-            payment_id: p.payment_id,
-            amount: p.amount,
-            currency: p.currency,
-            payment_method: None,
-            transaction_id: None,
-            timestamp: now,
-        })
+        cx.publish(&p.confirmed(now))
     }
 }
