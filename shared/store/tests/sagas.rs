@@ -27,6 +27,15 @@ fn started(def: &SagaDefinition, id: &str, at_ms: i64) -> SagaState {
         .state
 }
 
+/// Stores a saga started at each `(id, at_ms)`, in one transaction.
+async fn save_started(store: &conveyor_store::Store, def: &SagaDefinition, sagas: &[(&str, i64)]) {
+    let mut tx = store.begin().await.unwrap();
+    for &(id, at) in sagas {
+        tx.save_saga(&started(def, id, at)).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+}
+
 #[tokio::test]
 async fn a_saga_is_stored_whole_and_its_timer_follows_its_state() {
     on_both_backends(|store| async move {
@@ -97,11 +106,12 @@ async fn a_saga_is_stored_whole_and_its_timer_follows_its_state() {
 async fn sagas_are_counted_per_status_of_one_definition() {
     on_both_backends(|store| async move {
         let def = definition();
-        let mut tx = store.begin().await.unwrap();
-        for (id, at) in [("s-1", 1_000), ("s-2", 1_100), ("s-3", 1_200)] {
-            tx.save_saga(&started(&def, id, at)).await.unwrap();
-        }
-        tx.commit().await.unwrap();
+        save_started(
+            &store,
+            &def,
+            &[("s-1", 1_000), ("s-2", 1_100), ("s-3", 1_200)],
+        )
+        .await;
         let back = started(&def, "s-2", 1_100);
         let done = Engine::new(&def)
             .apply(
@@ -126,11 +136,12 @@ async fn sagas_are_counted_per_status_of_one_definition() {
 async fn due_timers_are_taken_once_oldest_first_and_a_rollback_puts_them_back() {
     on_both_backends(|store| async move {
         let def = definition();
-        let mut tx = store.begin().await.unwrap();
-        for (id, at) in [("s-b", 2_000), ("s-a", 1_000), ("s-c", 9_000)] {
-            tx.save_saga(&started(&def, id, at)).await.unwrap();
-        }
-        tx.commit().await.unwrap();
+        save_started(
+            &store,
+            &def,
+            &[("s-b", 2_000), ("s-a", 1_000), ("s-c", 9_000)],
+        )
+        .await;
         let now = Timestamp::from_millis(7_000);
 
         let mut tx = store.begin().await.unwrap();
@@ -160,11 +171,7 @@ async fn overlapping_takers_on_postgres_take_disjoint_timers() {
     let db = conveyor_store::testing::TestDb::of(Backend::Postgres).await;
     let store = db.store().clone();
     let def = definition();
-    let mut tx = store.begin().await.unwrap();
-    for (id, at) in [("s-1", 1_000), ("s-2", 2_000)] {
-        tx.save_saga(&started(&def, id, at)).await.unwrap();
-    }
-    tx.commit().await.unwrap();
+    save_started(&store, &def, &[("s-1", 1_000), ("s-2", 2_000)]).await;
     let now = Timestamp::from_millis(60_000);
     let mut one = store.begin().await.unwrap();
     let mut two = store.begin().await.unwrap();
