@@ -12,7 +12,7 @@ use std::time::Duration;
 use conveyor_dapr::Mode;
 use conveyor_domain::events::samples;
 use conveyor_domain::{Clock, SagaId, SystemClock};
-use conveyor_runtime::saga::{Retry, SagaRepository, SagaStatus};
+use conveyor_runtime::saga::{Retry, SagaRepository, SagaState, SagaStatus};
 use conveyor_runtime::{Function, Service};
 use order_checkout_saga::{NAME, OrderCheckoutSaga, Timings};
 use serde_json::{Value, json};
@@ -80,25 +80,59 @@ fn checkout_requested(order: &str) -> Value {
     payload
 }
 
-#[tokio::test]
-async fn the_checkout_runs_step_by_step_and_completes_behind_the_sidecar() {
-    let (sidecar, worker) = start().await;
-    let order = "ord-dapr-ok";
+/// Starts `order`'s checkout (delivery `id`) and waits for the payment command it sends.
+async fn started(sidecar: &FakeSidecar, worker: &TestWorker, id: &str, order: &str) -> Value {
     send(
-        &worker,
-        "start-1",
+        worker,
+        id,
         "order.checkout_requested",
         &checkout_requested(order),
     )
     .await;
-    let pay = next(&sidecar, "payment.process_requested", order).await;
-    let confirmed = json!({
-        "order_id": order,
+    next(sidecar, "payment.process_requested", order).await
+}
+
+/// The payment service's `payment.confirmed` for the payment command `pay`.
+fn confirmed(pay: &Value, at: &str) -> Value {
+    json!({
+        "order_id": pay["data"]["order_id"],
         "payment_id": pay["data"]["payment_id"],
         "amount": pay["data"]["amount"],
         "currency": pay["data"]["currency"],
-        "timestamp": "2026-11-22T12:00:01Z",
-    });
+        "timestamp": at,
+    })
+}
+
+/// The payment service's `payment.refunded` for the refund command `refund`.
+fn refunded(refund: &Value, refund_id: &str) -> Value {
+    json!({
+        "order_id": refund["data"]["order_id"],
+        "payment_id": refund["data"]["payment_id"],
+        "refund_id": refund_id,
+        "amount": refund["data"]["amount"],
+        "currency": refund["data"]["currency"],
+        "timestamp": "2026-11-22T12:00:02Z",
+    })
+}
+
+/// `order`'s saga as stored.
+async fn stored(worker: &TestWorker, order: &str) -> SagaState {
+    let mut tx = worker.store.begin().await.unwrap();
+    let saga = tx
+        .load_saga(NAME, &SagaId::parse(order).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    tx.rollback().await.unwrap();
+    saga
+}
+
+#[tokio::test]
+async fn the_checkout_runs_step_by_step_and_completes_behind_the_sidecar() {
+    let (sidecar, worker) = start().await;
+    let order = "ord-dapr-ok";
+    let pay = started(&sidecar, &worker, "start-1", order).await;
+    let confirmed = confirmed(&pay, "2026-11-22T12:00:01Z");
     send(&worker, "r-1", "payment.confirmed", &confirmed).await;
     // Delivered twice (daprd redelivers): changes nothing.
     send(&worker, "r-1b", "payment.confirmed", &confirmed).await;
@@ -140,21 +174,8 @@ async fn the_checkout_runs_step_by_step_and_completes_behind_the_sidecar() {
 async fn a_silent_payment_is_timed_out_by_the_worker_within_a_second_and_refunded() {
     let (sidecar, worker) = start().await;
     let order = "ord-dapr-silent";
-    send(
-        &worker,
-        "start-2",
-        "order.checkout_requested",
-        &checkout_requested(order),
-    )
-    .await;
-    let pay = next(&sidecar, "payment.process_requested", order).await;
-    let mut tx = worker.store.begin().await.unwrap();
-    let saga = tx
-        .load_saga(NAME, &SagaId::parse(order).unwrap())
-        .await
-        .unwrap()
-        .unwrap();
-    tx.rollback().await.unwrap();
+    let pay = started(&sidecar, &worker, "start-2", order).await;
+    let saga = stored(&worker, order).await;
     let due = saga.deadline().expect("the payment's reply deadline");
 
     // No reply: the worker's poller publishes the timer through the sidecar.
@@ -170,33 +191,14 @@ async fn a_silent_payment_is_timed_out_by_the_worker_within_a_second_and_refunde
     send(&worker, &id, "saga.timer_fired", &fired["data"]).await;
     let refund = next(&sidecar, "payment.refund_requested", order).await;
     assert_eq!(refund["data"]["payment_id"], pay["data"]["payment_id"]);
-    let refunded = json!({
-        "order_id": order,
-        "payment_id": refund["data"]["payment_id"],
-        "refund_id": "ref-1",
-        "amount": refund["data"]["amount"],
-        "currency": refund["data"]["currency"],
-        "timestamp": "2026-11-22T12:00:02Z",
-    });
+    let refunded = refunded(&refund, "ref-1");
     send(&worker, "r-refund", "payment.refunded", &refunded).await;
     let finished = next(&sidecar, "order.checkout_finished", order).await;
     assert_eq!(finished["data"]["outcome"], "compensated", "{finished}");
     // The late payment reply does not revive it.
-    let confirmed = json!({
-        "order_id": order,
-        "payment_id": pay["data"]["payment_id"],
-        "amount": pay["data"]["amount"],
-        "currency": pay["data"]["currency"],
-        "timestamp": "2026-11-22T12:00:03Z",
-    });
+    let confirmed = confirmed(&pay, "2026-11-22T12:00:03Z");
     send(&worker, "r-late", "payment.confirmed", &confirmed).await;
-    let mut tx = worker.store.begin().await.unwrap();
-    let end = tx
-        .load_saga(NAME, &SagaId::parse(order).unwrap())
-        .await
-        .unwrap()
-        .unwrap();
-    tx.rollback().await.unwrap();
+    let end = stored(&worker, order).await;
     assert_eq!(end.status, SagaStatus::Compensated);
     assert!(published(&sidecar, "warehouse.inventory.reserve_requested", order).is_empty());
     worker.stop().await;
@@ -206,21 +208,8 @@ async fn a_silent_payment_is_timed_out_by_the_worker_within_a_second_and_refunde
 async fn stock_refused_after_payment_refunds_the_payment_behind_the_sidecar() {
     let (sidecar, worker) = start().await;
     let order = "ord-dapr-short";
-    send(
-        &worker,
-        "start-3",
-        "order.checkout_requested",
-        &checkout_requested(order),
-    )
-    .await;
-    let pay = next(&sidecar, "payment.process_requested", order).await;
-    let confirmed = json!({
-        "order_id": order,
-        "payment_id": pay["data"]["payment_id"],
-        "amount": pay["data"]["amount"],
-        "currency": pay["data"]["currency"],
-        "timestamp": "2026-11-22T12:00:01Z",
-    });
+    let pay = started(&sidecar, &worker, "start-3", order).await;
+    let confirmed = confirmed(&pay, "2026-11-22T12:00:01Z");
     send(&worker, "r-pay", "payment.confirmed", &confirmed).await;
     let reserve = next(&sidecar, "warehouse.inventory.reserve_requested", order).await;
     let mut rejected = reply(&reserve, "none");
@@ -236,14 +225,7 @@ async fn stock_refused_after_payment_refunds_the_payment_behind_the_sidecar() {
     let refund = next(&sidecar, "payment.refund_requested", order).await;
     assert_eq!(refund["data"]["payment_id"], pay["data"]["payment_id"]);
     assert!(published(&sidecar, "warehouse.inventory.release_requested", order).is_empty());
-    let refunded = json!({
-        "order_id": order,
-        "payment_id": refund["data"]["payment_id"],
-        "refund_id": "ref-2",
-        "amount": refund["data"]["amount"],
-        "currency": refund["data"]["currency"],
-        "timestamp": "2026-11-22T12:00:02Z",
-    });
+    let refunded = refunded(&refund, "ref-2");
     send(&worker, "r-refund-2", "payment.refunded", &refunded).await;
     let finished = next(&sidecar, "order.checkout_finished", order).await;
     assert_eq!(finished["data"]["outcome"], "compensated", "{finished}");
