@@ -380,7 +380,8 @@ async function render() {
     else if (page === "schedules") content = await schedulesView();
     else if (page === "send") content = await sendView(params);
     else content = await functionsView();
-    view.replaceChildren(...[content].flat());
+    // A view leaves out what does not apply as null; replaceChildren would print it as text.
+    view.replaceChildren(...[content].flat().filter((c) => c !== null && c !== undefined && c !== false));
     view.dataset.page = page || "functions";
   } catch (e) {
     view.replaceChildren(h("p", { class: "error", id: "view-error" }, e.message));
