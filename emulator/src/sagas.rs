@@ -344,6 +344,15 @@ pub(crate) async fn show(
         .map(Json)
 }
 
+/// The abort an operator asks for, with their reason (a blank one counts as none given).
+#[must_use]
+pub fn abort_operation(reason: Option<String>) -> Operation {
+    let reason = reason
+        .filter(|r| !r.trim().is_empty())
+        .unwrap_or_else(|| "no reason given".to_owned());
+    Operation::Abort { reason }
+}
+
 /// `POST /api/sagas/{id}/abort`.
 pub(crate) async fn abort(
     State(s): State<ApiState>,
@@ -357,12 +366,12 @@ pub(crate) async fn abort(
         serde_json::from_slice(&body)
             .map_err(|e| bad_request(format!("expected {{\"reason\": \"...\"}}: {e}")))?
     };
-    let reason = request
-        .reason
-        .filter(|r| !r.trim().is_empty())
-        .unwrap_or_else(|| "no reason given".to_owned());
     Desk::of(&s)
-        .act(&id, q.definition.as_deref(), Operation::Abort { reason })
+        .act(
+            &id,
+            q.definition.as_deref(),
+            abort_operation(request.reason),
+        )
         .await
         .map(Json)
 }

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use super::args::{SagaCommand, SagaTarget};
 use super::client::{self, ClientError};
 use super::commands::print_json;
-use crate::sagas::{Desk, Timers};
+use crate::sagas::{self, Desk, Timers};
 
 /// What a path segment or a query value keeps unescaped (RFC 3986's unreserved characters).
 const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
@@ -56,49 +56,53 @@ fn path(id: &str, action: &str, definition: Option<String>) -> String {
 /// [`ClientError`]: unreachable, or the refusal (an unknown saga, an abort of a saga that is not
 /// running, a retry of one that is not failed) with its reason.
 pub fn run(command: SagaCommand) -> Result<(), ClientError> {
+    let listing = matches!(command, SagaCommand::List { .. });
     let to = target(&command);
-    if let Some(url) = to.database.clone() {
+    let answer = if let Some(url) = to.database.clone() {
         let timers = to.saga_timer_queue.as_deref().map(TimerQueue::from_env);
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(|e| ClientError::Database(e.to_string()))?;
         let functions = conveyor_catalog::all();
-        let answer = runtime.block_on(on_database(&command, &url, &functions, timers.as_ref()))?;
-        print(&command, &answer);
-        return Ok(());
-    }
-    let answer = match command {
-        SagaCommand::List {
-            status,
-            definition,
-            limit,
-            to,
-        } => {
-            let q = query(&[
-                ("status", status),
-                ("definition", definition),
-                ("limit", Some(limit.to_string())),
-            ]);
-            client::get(&to.api, &format!("/api/sagas{q}"))?
-        }
-        SagaCommand::Show { id, definition, to } => {
-            client::get(&to.api, &path(&id, "", definition))?
-        }
-        SagaCommand::Abort {
-            id,
-            reason,
-            definition,
-            to,
-        } => {
-            let body = json!({ "reason": reason }).to_string().into_bytes();
-            client::post(&to.api, &path(&id, "/abort", definition), Some(body))?
-        }
-        SagaCommand::Retry { id, definition, to } => {
-            client::post(&to.api, &path(&id, "/retry", definition), None)?
+        runtime.block_on(on_database(&command, &url, &functions, timers.as_ref()))?
+    } else {
+        match command {
+            SagaCommand::List {
+                status,
+                definition,
+                limit,
+                to,
+            } => {
+                let q = query(&[
+                    ("status", status),
+                    ("definition", definition),
+                    ("limit", Some(limit.to_string())),
+                ]);
+                client::get(&to.api, &format!("/api/sagas{q}"))?
+            }
+            SagaCommand::Show { id, definition, to } => {
+                client::get(&to.api, &path(&id, "", definition))?
+            }
+            SagaCommand::Abort {
+                id,
+                reason,
+                definition,
+                to,
+            } => {
+                let body = json!({ "reason": reason }).to_string().into_bytes();
+                client::post(&to.api, &path(&id, "/abort", definition), Some(body))?
+            }
+            SagaCommand::Retry { id, definition, to } => {
+                client::post(&to.api, &path(&id, "/retry", definition), None)?
+            }
         }
     };
-    print_answer(matches!(answer, Value::Array(_)), &answer);
+    if listing {
+        print_sagas(&answer);
+    } else {
+        print_json(&answer);
+    }
     Ok(())
 }
 
@@ -108,18 +112,6 @@ fn target(command: &SagaCommand) -> &SagaTarget {
         | SagaCommand::Show { to, .. }
         | SagaCommand::Abort { to, .. }
         | SagaCommand::Retry { to, .. } => to,
-    }
-}
-
-fn print(command: &SagaCommand, answer: &Value) {
-    print_answer(matches!(command, SagaCommand::List { .. }), answer);
-}
-
-fn print_answer(listing: bool, answer: &Value) {
-    if listing {
-        print_sagas(answer);
-    } else {
-        print_json(answer);
     }
 }
 
@@ -167,12 +159,12 @@ pub async fn on_database(
             definition,
             ..
         } => {
-            let reason = reason
-                .clone()
-                .filter(|r| !r.trim().is_empty())
-                .unwrap_or_else(|| "no reason given".to_owned());
-            desk.act(id, definition.as_deref(), Operation::Abort { reason })
-                .await
+            desk.act(
+                id,
+                definition.as_deref(),
+                sagas::abort_operation(reason.clone()),
+            )
+            .await
         }
         SagaCommand::Retry { id, definition, .. } => {
             desk.act(id, definition.as_deref(), Operation::Retry).await
